@@ -320,6 +320,86 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _monitor_config(args: argparse.Namespace, scene: Any) -> Any:
+    """The monitor config file with --monitor/--vqa applied; backends that need a key
+    or a model are started once here so a bad setting fails before any simulation."""
+    from robot_planner.monitor.backends import make_vqa
+    from robot_planner.monitor.base import VqaError
+    from robot_planner.monitor.config import load_monitor_config
+
+    config = load_monitor_config(args.monitor_config)
+    update = {"mode": args.monitor, "vqa": args.vqa}
+    config = config.model_copy(update={k: v for k, v in update.items() if v is not None})
+    if config.vqa in ("openai", "transformers") and config.mode != "off":
+        try:
+            make_vqa(config.vqa, scene=scene, config=config)
+        except VqaError as exc:
+            raise UsageError(str(exc)) from None
+    return config
+
+
+def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench.stack_drop import ANCHORS, bench_stack_drop, grid
+
+    _, scene = _world(args)
+    if not 1 <= args.episodes <= 10_000 or not 1 <= args.workers <= 64:
+        raise UsageError("--episodes must be 1..10000 and --workers 1..64")
+    if not 0 <= args.drop_prob <= 1 or args.noise_cm < 0:
+        raise UsageError("--drop-prob must be in [0, 1] and --noise-cm >= 0")
+    monitoring = _monitor_config(args, scene)
+    cells = grid() if args.grid else [(args.drop_prob, args.noise_cm, monitoring.mode)]
+    results = []
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        for drop, noise, monitor in cells:
+            label = f"p={drop:g} q={noise:g}cm monitor={monitor}"
+            task = bar.add_task(label, total=args.episodes)
+            results.append(
+                bench_stack_drop(
+                    drop,
+                    noise,
+                    args.episodes,
+                    monitor,
+                    args.seed,
+                    args.workers,
+                    monitoring,
+                    str(args.scene),
+                    progress=lambda done, total, t=task: bar.update(t, completed=done),
+                )
+            )
+    report = {"suite": "stack-drop", "results": results, "anchors": ANCHORS}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stack_drop.json").write_text(json.dumps(report, indent=2))
+    table = [
+        "| p | q (cm) | monitor | success | sim s | replans | false alarms | "
+        "delay median / max (s) | checks | ms/check | VQA vs oracle |",
+        "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in results:
+        delay = r["detection_delay_s"]
+        scored = r["vqa_vs_oracle"]
+        accuracy = (
+            f"{scored['accuracy']:.1%} of {scored['asked']}"
+            if scored and scored["accuracy"] is not None
+            else ("oracle" if r["oracle_used"] else "-")
+        )
+        table.append(
+            f"| {r['drop_prob']:g} | {r['displace_cm']:g} | {r['monitor']} | "
+            f"{r['success_rate']:.1%} | {r['mean_sim_time_s']} | {r['replans_per_episode']} | "
+            f"{r['false_alarms']} | {delay['median']} / {delay['max']} | "
+            f"{r['monitor_checks']} | {r['monitor_ms_per_check']} | {accuracy} |"
+        )
+    (out / "stack_drop.md").write_text("\n".join(table) + "\n")
+    if args.json:
+        _print_json(report if args.grid else results[0])
+    else:
+        print("\n".join(table))
+        print(f"(written to {out / 'stack_drop.json'} and {out / 'stack_drop.md'})")
+    return EXIT_OK
+
+
 def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_sim_speed
 
@@ -354,6 +434,7 @@ DEMO_COMMAND = (
 def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.bt.render import unicode_tree
     from robot_planner.episode import EpisodeConfig, run_episode
+    from robot_planner.monitor.base import VqaError
     from robot_planner.planning.base import PlanningError
     from robot_planner.sim.disturbances import DisturbanceConfig
     from robot_planner.sim.world import SimError
@@ -365,6 +446,8 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         raise UsageError(str(exc)) from None
     if args.max_time <= 0:
         raise UsageError("--max-time must be positive")
+    if not 0 <= args.max_replans <= 100:
+        raise UsageError("--max-replans must be in 0..100")
     config = EpisodeConfig(
         command=command,
         seed=args.seed,
@@ -373,6 +456,9 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         record=Path(args.record) if args.record else None,
         disturbances=disturbances,
         max_sim_time_s=args.max_time,
+        monitor_config=_monitor_config(args, scene),
+        max_replans=args.max_replans,
+        self_check=not args.blind_skills,
     )
 
     def show_plan(plan, executor) -> None:
@@ -404,7 +490,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         )
     except PlanningError as exc:
         raise UsageError(f"cannot plan '{command[:80]}': {exc}") from None
-    except SimError as exc:
+    except (SimError, VqaError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
         _print_json(report)
@@ -578,6 +664,35 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--max-time", type=float, default=300.0, help="simulated time limit, s (default 300)"
         )
+        monitor_args(p)
+        p.add_argument("--max-replans", type=int, default=5, help="re-plans before giving up")
+        p.add_argument(
+            "--blind-skills",
+            action="store_true",
+            help="skills do not check their own grasp (only the monitor can "
+            "notice a drop), as in DoReMi's benchmark",
+        )
+
+    def monitor_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--monitor",
+            choices=["on", "after-skill", "off"],
+            default=None,
+            help="VQA monitoring: during+after each task, after each skill only, or off "
+            "(default: the monitor config's mode, 'on')",
+        )
+        p.add_argument(
+            "--vqa",
+            choices=["geometric", "openai", "transformers", "oracle"],
+            default=None,
+            help="VQA backend (default: the monitor config's, 'geometric'; "
+            "oracle reads the simulator: evaluation only)",
+        )
+        p.add_argument(
+            "--monitor-config",
+            metavar="FILE",
+            help="monitor YAML (default: the packaged config/monitor.yaml)",
+        )
 
     p = sub.add_parser("run", help="plan and execute a command in PyBullet, check the goal")
     sim_args(p)
@@ -606,6 +721,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=1, help="runs per command (best kept)")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_planner)
+    b = bench.add_parser("stack-drop", help="DoReMi stack-in-order benchmark with drops")
+    world_args(b)
+    b.add_argument("--drop-prob", type=float, default=0.3, help="drop probability per carry")
+    b.add_argument("--noise-cm", type=float, default=0.0, help="placement noise std-dev, cm")
+    b.add_argument("--episodes", type=int, default=20)
+    monitor_args(b)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, default=1)
+    b.add_argument(
+        "--grid",
+        action="store_true",
+        help="p in {0, 0.15, 0.3} and q in {0, 3} cm, each monitor mode",
+    )
+    b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench_stack_drop)
     b = bench.add_parser("sim-speed", help="simulated seconds per wall second; camera fps")
     world_args(b)
     b.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per run")

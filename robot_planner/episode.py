@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robot_planner.bt.ledger import ExecutionEvent
-from robot_planner.execution.executor import Outcome, PlanExecutor
+from robot_planner.execution.executor import PlanExecutor
+from robot_planner.execution.supervisor import Supervisor
+from robot_planner.monitor.config import MonitorConfig
 from robot_planner.plan.model import TaskPlan
 from robot_planner.planning.base import Planner, PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
@@ -25,6 +26,7 @@ from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.world import SimError, SimWorld
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact, format_facts
+from robot_planner.world.observation import Observation
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,18 @@ class EpisodeConfig:
     period_s: float = 0.05
     max_sim_time_s: float = 300.0
     renderer: str = "tiny"
+    #: Monitor mode and VQA backend; None takes them from `monitor_config`.
+    monitor: str | None = None
+    vqa: str | None = None
+    #: config/monitor.yaml (or another file): thresholds and backend settings.
+    monitor_config: MonitorConfig = field(default_factory=MonitorConfig)
+    max_replans: int = 5
+    monitor_size: tuple[int, int] = (320, 240)
+    #: Re-plan from perceived facts (the VQA backend's estimate) or the simulator's.
+    replan_state: str = "perception"
+    #: Mark each misalignment with whether the simulator agrees, and score every VQA
+    #: answer against the simulator's ground truth (benchmarks only).
+    judge_alarms: bool = False
 
 
 class GifRecorder:
@@ -75,6 +89,41 @@ class GifRecorder:
             self.path, self.frames, extension=".gif", duration=int(1000 * self.period), loop=0
         )
         return self.path
+
+
+def _monitoring(config: MonitorConfig, scene: Scene, world: SimWorld, size: tuple[int, int]):
+    """The VQA backend, how to observe, and where re-planning takes its facts from
+    (the backend's perception when it can estimate facts, else the robot's state)."""
+    if config.mode == "off":
+        return None, None, None
+    from robot_planner.monitor.backends import make_vqa
+
+    backend = make_vqa(config.vqa, scene=scene, world=world, config=config)
+    camera = world.camera("overhead", *size)
+
+    def observe() -> Observation:
+        return world.observe(camera)
+
+    estimate = None
+    if hasattr(backend, "estimate_facts"):
+
+        def estimate() -> frozenset[Fact]:
+            return backend.estimate_facts(observe())
+
+    return backend, observe, estimate
+
+
+def _alarm_judge(world: SimWorld) -> Callable[[dict[str, Any]], None]:
+    """Annotate misalignment events with the simulator's verdict at that instant: a
+    misalignment whose fact in fact holds as expected is a false alarm."""
+    from robot_planner.sim.truth import ground_truth
+
+    def judge(event: dict[str, Any]) -> None:
+        if event.get("event") == "misalignment":
+            holds = Fact.parse(event["fact"]) in ground_truth(world)
+            event["false_alarm"] = holds == event["expected"]
+
+    return judge
 
 
 def _check_display(gui: bool) -> None:
@@ -107,49 +156,59 @@ def run_episode(
         plan = planned.plan
         goal = frozenset(Fact.parse(g) for g in plan.goal)
 
-        def forward(event: ExecutionEvent) -> None:
-            if on_event is not None:
-                on_event(event.to_dict())
-
-        # The loop below ticks (and, with --realtime, sleeps) itself.
-        executor = PlanExecutor(
-            plan, catalogue, adapter, period_s=config.period_s, listeners=[forward]
-        )
-        if on_plan is not None:
-            on_plan(plan, executor)
         recorder = (
             GifRecorder(world, config.record, config.record_fps, config.record_size)
             if config.record
             else None
         )
-        seen_disturbances = 0
-        next_tick = time.perf_counter()
-        while True:
-            if recorder is not None:
-                recorder.maybe_capture()
-            outcome = executor.tick()
-            for event in adapter.events[seen_disturbances:]:
+        monitoring = config.monitor_config.model_copy(
+            update={
+                key: value
+                for key, value in (("mode", config.monitor), ("vqa", config.vqa))
+                if value is not None
+            }
+        )
+        backend, observe, estimate = _monitoring(monitoring, scene, world, config.monitor_size)
+        if config.replan_state != "perception":
+            estimate = None
+        if config.judge_alarms and backend is not None and backend.name != "oracle":
+            from robot_planner.monitor.oracle import OracleVqa, ScoredVqa
+
+            backend = ScoredVqa(backend, OracleVqa(world))
+        supervisor = Supervisor(
+            planner,
+            adapter,
+            catalogue,
+            backend,
+            observe,
+            estimate_state=estimate,
+            detector_config=monitoring.detector(),
+            max_replans=config.max_replans,
+            period_s=config.period_s,
+        )
+        seen = {"disturbances": 0}
+
+        def forward(event: dict[str, Any]) -> None:
+            for disturbance in adapter.events[seen["disturbances"] :]:
                 if on_event is not None:
-                    on_event(event)
-            seen_disturbances = len(adapter.events)
-            if outcome is not Outcome.RUNNING:
-                break
-            if world.time > config.max_sim_time_s:
-                executor.cancel(
-                    f"time limit: over {config.max_sim_time_s:g} s simulated", failed=True
-                )
-                break
-            if config.realtime:
-                next_tick += config.period_s
-                time.sleep(max(0.0, next_tick - time.perf_counter()))
+                    on_event(disturbance)
+            seen["disturbances"] = len(adapter.events)
+            if on_event is not None:
+                on_event(event)
+
+        supervisor.listeners.append(forward)
+        if config.judge_alarms:
+            supervisor.listeners.insert(0, _alarm_judge(world))
+        if on_plan is not None:
+            on_plan(plan, PlanExecutor(plan, catalogue, adapter, period_s=config.period_s))
+        if recorder is not None:
+            adapter.step_hooks.append(lambda: recorder.maybe_capture())
+        outcome = supervisor.run(config.command, plan, config.max_sim_time_s, config.realtime)
         if recorder is not None:
             world.settle(0.5)
             recorder.maybe_capture()
-        result = executor.result()
         final = adapter.read_state()
-        events = sorted(
-            [e.to_dict() for e in result.events] + list(adapter.events), key=lambda e: e["time"]
-        )
+        events = sorted(outcome.events + list(adapter.events), key=lambda e: e["time"])
         recording = str(recorder.write()) if recorder is not None else None
         report = {
             "success": bool(goal <= final),
@@ -158,14 +217,26 @@ def run_episode(
             "seed": config.seed,
             "planner": planned.backend,
             "planning_s": round(planned.latency_s, 4),
-            "outcome": result.outcome.value,
-            "reason": result.reason,
+            "outcome": outcome.outcome.value,
+            "reason": outcome.reason,
             "goal": format_facts(goal),
             "final_facts": format_facts(final),
             "plan": plan.to_dict(),
             "events": events,
-            "replans": 0,
-            "sim_time_s": round(result.sim_time_s, 3),
+            "replans": outcome.replans,
+            "misalignments": [m.to_dict() for m in outcome.misalignments],
+            "monitor": {
+                "mode": monitoring.mode,
+                "vqa": backend.name if backend is not None else None,
+                "oracle_used": backend is not None and backend.name == "oracle",
+                "replan_state": "perception" if estimate is not None else "robot state",
+                "checks": outcome.monitor_checks,
+                "errors": outcome.monitor_errors,
+                "ms_per_check": round(outcome.monitor_ms_per_check, 3),
+                "vs_oracle": backend.summary() if hasattr(backend, "summary") else None,
+            },
+            "plans": [p.to_dict() for p in outcome.plans[1:]],
+            "sim_time_s": round(outcome.sim_time_s, 3),
             "wall_time_s": round(time.perf_counter() - wall_start, 3),
             "disturbances": {
                 "drop_prob": config.disturbances.drop_prob,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAIServer
 
 from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.world.catalogue import Catalogue, load_catalogue
@@ -52,3 +54,23 @@ def task(task_id: str, skill: str, robot: str, deps: tuple[str, ...] = (), **arg
 
 def plan(*tasks: dict, goal: tuple[str, ...] = (), command: str = "test") -> dict:
     return {"command": command, "goal": list(goal), "tasks": [copy.deepcopy(t) for t in tasks]}
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    fake = FakeOpenAIServer()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def clean_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real key, base URL or proxy from the developer's shell leaks into a test."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)

@@ -31,6 +31,9 @@ class SkillStatus:
     state: SkillState
     progress: float = 0.0
     reason: str = ""
+    #: The skill's current phase (e.g. "carry", "release"), when the backend knows it;
+    #: the monitor uses it to stop "during" checks where the skill itself ends them.
+    phase: str = ""
 
 
 class AdapterError(RuntimeError):

@@ -107,7 +107,9 @@ class SkillBehaviour(py_trees.behaviour.Behaviour):
                 self.task.id, f"timeout: {self.task.skill} took over {self.timeout_s:g} s"
             )
             return Status.FAILURE
-        self.ledger.records[self.task.id].progress = status.progress
+        record = self.ledger.records[self.task.id]
+        record.progress = status.progress
+        record.phase = status.phase
         self.feedback_message = f"{status.progress:.0%}"
         return Status.RUNNING
 

@@ -38,6 +38,7 @@ class TaskRecord:
     started_at: float | None = None
     ended_at: float | None = None
     progress: float = 0.0
+    phase: str = ""
     #: For a task failed because a prerequisite failed: the original failure reason.
     cause: str = ""
 

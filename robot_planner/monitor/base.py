@@ -38,3 +38,25 @@ class VqaBackend(Protocol):
     def answer(self, observation: Observation, question: str, fact: Fact) -> VqaAnswer:
         """Answer `question` (which stands for `fact`) about `observation`."""
         ...
+
+
+_YES = frozenset({"yes", "y", "true", "1", "yeah", "yep", "correct"})
+_NO = frozenset({"no", "n", "false", "0", "nope", "incorrect"})
+
+
+def parse_yes_no(text: object) -> bool | None:
+    """Yes/no from a model's free-text answer (its first word), None when it says
+    neither: an unclear answer must never count as evidence either way."""
+    if isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        return None
+    words = text.strip().lower().replace(",", " ").replace(".", " ").split()
+    if not words:
+        return None
+    first = words[0].strip("\"'*:!")
+    if first in _YES:
+        return True
+    if first in _NO:
+        return False
+    return None

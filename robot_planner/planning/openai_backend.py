@@ -60,6 +60,51 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def create_with_retries(
+    create: Callable[[], ChatCompletion],
+    *,
+    max_retries: int,
+    timeout_s: float,
+    scrub: Callable[[str], str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> ChatCompletion:
+    """Call `create` with bounded retries on timeouts, connection errors, 429 and 5xx
+    (exponential backoff); `BackendError` when they run out. Other HTTP errors (4xx)
+    propagate as `openai.APIStatusError` for the caller to judge. Shared by the planner
+    and the VQA monitor so both fail the same bounded way."""
+    attempts = max_retries + 1
+    tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+    for attempt in range(1, attempts + 1):
+        try:
+            return create()
+        except openai.APITimeoutError:
+            failure = f"openai request timed out after {timeout_s:g} s ({tries})"
+            retry_after = None
+        except openai.APIConnectionError as exc:
+            failure = f"openai connection failed after {tries}: {scrub(str(exc))}"
+            retry_after = None
+        except openai.RateLimitError as exc:
+            failure = f"rate limited (429) after {tries}"
+            retry_after = _retry_after(exc)
+        except openai.APIStatusError as exc:
+            if exc.status_code < 500:
+                raise
+            failure = f"openai server error {exc.status_code} after {tries}"
+            retry_after = _retry_after(exc)
+        if attempt == attempts:
+            raise BackendError(failure)
+        delay = backoff_s(attempt - 1, retry_after)
+        log.warning(
+            "openai attempt %d/%d failed (%s); retrying in %.2g s",
+            attempt,
+            attempts,
+            failure.split(" after ")[0],
+            delay,
+        )
+        sleep(delay)
+    raise AssertionError("unreachable: the last attempt either returns or raises")
+
+
 class OpenAIPlanner(LLMPlanner):
     """`LLMPlanner` over the official `openai` client."""
 
@@ -138,43 +183,14 @@ class OpenAIPlanner(LLMPlanner):
     def _request(self, messages: list[Message], mode: Mode) -> ChatCompletion:
         """One chat completion with bounded retries on transient failures; other HTTP
         errors (4xx) propagate as `openai.APIStatusError` for `complete` to judge."""
-        attempts = self.settings.max_retries + 1
         kwargs = self._kwargs(messages, mode)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self.client.chat.completions.create(**kwargs)
-            except openai.APITimeoutError:
-                failure = (
-                    f"openai request timed out after {self.settings.timeout_s:g} s "
-                    f"({attempts} attempt{'s' if attempts > 1 else ''})"
-                )
-                retry_after = None
-            except openai.APIConnectionError as exc:
-                failure = (
-                    f"openai connection failed after {attempts} "
-                    f"attempt{'s' if attempts > 1 else ''}: {self._scrub(str(exc))}"
-                )
-                retry_after = None
-            except openai.RateLimitError as exc:
-                failure = f"rate limited (429) after {attempts} attempts"
-                retry_after = _retry_after(exc)
-            except openai.APIStatusError as exc:
-                if exc.status_code < 500:
-                    raise
-                failure = f"openai server error {exc.status_code} after {attempts} attempts"
-                retry_after = _retry_after(exc)
-            if attempt == attempts:
-                raise BackendError(failure)
-            delay = backoff_s(attempt - 1, retry_after)
-            log.warning(
-                "openai attempt %d/%d failed (%s); retrying in %.2g s",
-                attempt,
-                attempts,
-                failure.split(" after ")[0],
-                delay,
-            )
-            self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt either returns or raises")
+        return create_with_retries(
+            lambda: self.client.chat.completions.create(**kwargs),
+            max_retries=self.settings.max_retries,
+            timeout_s=self.settings.timeout_s,
+            scrub=self._scrub,
+            sleep=self._sleep,
+        )
 
     def _kwargs(self, messages: list[Message], mode: Mode) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -228,14 +244,22 @@ class OpenAIPlanner(LLMPlanner):
     # --- error text --------------------------------------------------------------------
 
     def _detail(self, exc: openai.APIStatusError) -> str:
-        """The server's error message, one line, short, without the key."""
-        body = exc.body
-        detail: object = body.get("message", body) if isinstance(body, dict) else body
-        return self._scrub(str(detail if detail else exc.message))
+        return error_detail(exc, self._secret)
 
     def _scrub(self, text: str) -> str:
-        """One line, bounded, with the API key (if any) masked: servers may echo it."""
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        line = " ".join(text.split())
-        return line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 3] + "..."
+        return scrub(text, self._secret)
+
+
+def error_detail(exc: openai.APIStatusError, secret: str | None) -> str:
+    """The server's error message, one line, short, without the key."""
+    body = exc.body
+    detail: object = body.get("message", body) if isinstance(body, dict) else body
+    return scrub(str(detail if detail else exc.message), secret)
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """One line, bounded, with the API key (if any) masked: servers may echo it."""
+    if secret:
+        text = text.replace(secret, "***")
+    line = " ".join(text.split())
+    return line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 3] + "..."

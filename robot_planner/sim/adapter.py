@@ -72,6 +72,8 @@ class PyBulletRobotAdapter:
         self._ids = itertools.count()
         self._runs: dict[int, SkillRun] = {}
         self._active: dict[int, SkillRun] = {}
+        #: Called after every physics step (e.g. a recorder taking frames on time).
+        self.step_hooks: list[Callable[[], None]] = []
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -95,6 +97,11 @@ class PyBulletRobotAdapter:
             raise AdapterError(f"unknown robot '{robot}'")
         if skill not in self._builders:
             raise AdapterError(f"unknown skill '{skill}'")
+        for handle_, run_ in list(self._active.items()):
+            if run_.robot == robot and "yield" in run_.tags:  # a new task takes over
+                run_.cancel(self.world.time)
+                self.world.arms[robot].hold_still()
+                self._active.pop(handle_, None)
         busy = [r for r in self._active.values() if r.robot == robot]
         if busy:
             raise AdapterError(f"{robot} is busy with {busy[0].skill}")
@@ -112,7 +119,7 @@ class PyBulletRobotAdapter:
 
     def poll(self, handle: Hashable) -> SkillStatus:
         run = self._run(handle)
-        return SkillStatus(run.state, run.progress, run.reason)
+        return SkillStatus(run.state, run.progress, run.reason, run.phase)
 
     def cancel(self, handle: Hashable) -> None:
         run = self._run(handle)
@@ -136,6 +143,7 @@ class PyBulletRobotAdapter:
 
     def step(self) -> None:
         """One physics step with every running skill advanced first."""
+        self._clear_shared_workspace()
         active = list(self._active.items())
         self.disturbances.before_step([run for _, run in active])
         now = self.world.time
@@ -144,13 +152,38 @@ class PyBulletRobotAdapter:
             if run.state is not SkillState.RUNNING:
                 self._retire(handle, run)
         self.world.step()
+        for hook in self.step_hooks:
+            hook()
 
     def _retire(self, handle: int, run: SkillRun) -> None:
         self._active.pop(handle, None)
-        self.workspace.release_all(run.robot)
+        # An arm halted over a shared place keeps its lock until it has left the place,
+        # so the other arm cannot move into it.
+        if self.workspace.place_at(self.world.arms[run.robot].tool_pose()[0][:2]) is None:
+            self.workspace.release_all(run.robot)
         if run.state is SkillState.FAILED:
             log.info("%s %s failed: %s", run.robot, run.skill, run.reason)
         self.disturbances.on_skill_end(run, run.state is SkillState.SUCCEEDED)
+
+    def _clear_shared_workspace(self) -> None:
+        """Idle arms give shared places back: at once when already outside them, or by
+        retreating to their own side when another arm is waiting to get in."""
+        owners = set(self.workspace.owner.values())
+        if not owners:
+            return
+        busy = {r.robot for r in self._active.values()}
+        waiting = any(r.phase == "wait for shared workspace" for r in self._active.values())
+        for robot in owners - busy:
+            tool = self.world.arms[robot].tool_pose()[0][:2]
+            if self.workspace.place_at(tool) is None:
+                self.workspace.release_all(robot)
+            elif waiting:
+                phases = self.planners[robot].retreat_and_release()
+                run = SkillRun(
+                    robot, "yield", {}, phases, started_at=self.world.time, tags={"yield"}
+                )
+                self._active[-next(self._ids) - 1] = run
+                log.info("%s retreats from the shared workspace for a waiting arm", robot)
 
     def _run(self, handle: Hashable) -> SkillRun:
         run = self._runs.get(handle)  # type: ignore[arg-type]

@@ -111,8 +111,16 @@ class SimWorld:
             name: PandaArm(c, name, spec.base_position, spec.base_yaw, self.config.finger_friction)
             for name, spec in self.scene.robots.items()
         }
+        reached = {
+            z: sum(z in r.reach for r in self.scene.robots.values()) for z in self.scene.zones
+        }
+        # Shared (hand-over) zones get a warmer, still unsaturated, tint than the others.
         self.zones = {
-            name: self._make_zone(spec.center, spec.size)
+            name: self._make_zone(
+                spec.center,
+                spec.size,
+                (0.82, 0.80, 0.70, 1.0) if reached[name] > 1 else (0.75, 0.75, 0.85, 1.0),
+            )
             for name, spec in self.scene.zones.items()
         }
         self.bins = {
@@ -143,12 +151,14 @@ class SimWorld:
         update = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
         return Camera(self, name, spec.model_copy(update=update) if update else spec)
 
-    def _make_zone(self, center: tuple[float, float], size: tuple[float, float]) -> int:
+    def _make_zone(
+        self, center: tuple[float, float], size: tuple[float, float], rgba: tuple[float, ...]
+    ) -> int:
         half = [size[0] / 2, size[1] / 2, ZONE_THICKNESS]
         visual = p.createVisualShape(
             p.GEOM_BOX,
             halfExtents=half,
-            rgbaColor=[0.75, 0.75, 0.85, 1],
+            rgbaColor=list(rgba),
             physicsClientId=self.client,
         )
         return p.createMultiBody(
@@ -253,7 +263,10 @@ class SimWorld:
         else:
             center, size = self.scene.bins[place].position, self.scene.bins[place].size
         axis = 1 if size[1] >= size[0] else 0
-        length = size[axis] - self.config.min_block_spacing_m
+        # Spread blocks around the middle of the place, not out to its edges (near bins).
+        length = min(
+            size[axis] - self.config.min_block_spacing_m, self.config.min_block_spacing_m * 3.5
+        )
         offsets = [0.0] if count == 1 else list(np.linspace(-length / 2, length / 2, count))
         slots = []
         for off in offsets:
@@ -282,8 +295,10 @@ class SimWorld:
     def observe(self, camera: Camera) -> Observation:
         """A camera frame plus every gripper's tool point and opening (proprioception)."""
         frame = camera.capture()
-        grippers = {name: GripperState(arm.tool_pose()[0], arm.finger_width())
-                    for name, arm in self.arms.items()}
+        grippers = {
+            name: GripperState(arm.tool_pose()[0], arm.finger_width())
+            for name, arm in self.arms.items()
+        }
         return Observation(frame.stamp, frame, grippers)
 
     def block_pose(self, name: str) -> tuple[np.ndarray, float]:

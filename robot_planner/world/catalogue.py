@@ -72,6 +72,9 @@ class SkillSpec(_Strict):
     reach: tuple[str, ...] = ()
     preconditions: tuple[Condition, ...] = ()
     effects: tuple[Effect, ...] = ()
+    #: "during" constraints hold until the skill enters this phase (e.g. a place's
+    #: release, where the gripper opens on purpose); None: for the whole skill.
+    during_until: str | None = None
 
     @model_validator(mode="after")
     def _templates_refer_to_arguments(self) -> SkillSpec:

@@ -1,0 +1,174 @@
+"""The DoReMi / Code-as-Monitor stack-in-order benchmark with dropped and displaced blocks.
+
+Stack three blocks in a given order while the simulator drops the carried block with
+probability p per carry (at a random moment of the carry) and optionally displaces
+placed blocks by Gaussian noise of q cm. Skills are blind to their own slips (as in
+DoReMi's protocol), so only the monitor can notice; `off` shows what happens without it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from robot_planner.episode import EpisodeConfig, run_episode
+from robot_planner.monitor.config import MonitorConfig
+from robot_planner.sim.disturbances import DisturbanceConfig
+from robot_planner.world.catalogue import load_catalogue
+from robot_planner.world.scene import load_scene
+
+STACK_COMMAND = (
+    "build a tower with the yellow block at the bottom, then the blue block, "
+    "then the red block on top"
+)
+#: Published anchors (Code-as-Monitor's PyBullet re-run of DoReMi), success rates.
+ANCHORS = {
+    "p=0.15": {"DoReMi": 0.833, "Code-as-Monitor": 0.95},
+    "p=0.3": {"DoReMi": 0.767, "Code-as-Monitor": 0.883},
+    "q=3cm": {"DoReMi": 0.40, "Code-as-Monitor": 0.633},
+}
+
+
+def _episode(job: tuple) -> dict[str, Any]:
+    seed, drop_prob, displace_cm, monitor, monitoring, scene_name = job
+    config = EpisodeConfig(
+        command=STACK_COMMAND,
+        seed=seed,
+        self_check=False,
+        monitor=monitor,
+        monitor_config=monitoring,
+        disturbances=DisturbanceConfig(drop_prob=drop_prob, displace_cm=displace_cm),
+        judge_alarms=True,
+        max_sim_time_s=240.0,
+    )
+    report = run_episode(config, load_catalogue(), load_scene(scene_name))
+    disturbances = [
+        e
+        for e in report["events"]
+        if e.get("event") == "disturbance" and e["kind"] in ("drop", "displace")
+    ]
+    alarms = [e for e in report["events"] if e.get("event") == "misalignment"]
+    delays = []
+    for disturbance in disturbances:
+        later = [
+            a["time"] - disturbance["time"]
+            for a in alarms
+            if a["time"] >= disturbance["time"] and not a.get("false_alarm")
+        ]
+        if later:
+            delays.append(min(later))
+    return {
+        "seed": seed,
+        "success": report["success"],
+        "sim_time_s": report["sim_time_s"],
+        "wall_time_s": report["wall_time_s"],
+        "replans": report["replans"],
+        "false_alarms": sum(1 for a in alarms if a.get("false_alarm")),
+        "disturbances": len(disturbances),
+        "detection_delays_s": delays,
+        "checks": report["monitor"]["checks"],
+        "ms_per_check": report["monitor"]["ms_per_check"],
+        "vs_oracle": report["monitor"]["vs_oracle"],
+        "vqa": report["monitor"]["vqa"],
+        "reason": report["reason"],
+    }
+
+
+def bench_stack_drop(
+    drop_prob: float,
+    displace_cm: float,
+    episodes: int,
+    monitor: str,
+    seed: int = 0,
+    workers: int = 1,
+    monitoring: MonitorConfig | None = None,
+    scene: str = "tabletop",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """One grid cell: `episodes` runs with seeds seed, seed+1, ..."""
+    monitoring = monitoring or MonitorConfig()
+    jobs = [
+        (seed + i, drop_prob, displace_cm, monitor, monitoring, scene) for i in range(episodes)
+    ]
+    rows: list[dict[str, Any]] = []
+    if workers <= 1:
+        for job in jobs:
+            rows.append(_episode(job))
+            if progress:
+                progress(len(rows), len(jobs))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for row in pool.map(_episode, jobs):
+                rows.append(row)
+                if progress:
+                    progress(len(rows), len(jobs))
+    delays = sorted(d for r in rows for d in r["detection_delays_s"])
+    checks = sum(r["checks"] for r in rows)
+    return {
+        "drop_prob": drop_prob,
+        "displace_cm": displace_cm,
+        "monitor": monitor,
+        "vqa": monitoring.vqa if monitor != "off" else None,
+        "oracle_used": monitor != "off" and monitoring.vqa == "oracle",
+        "episodes": len(rows),
+        "success_rate": round(sum(r["success"] for r in rows) / max(1, len(rows)), 4),
+        "mean_sim_time_s": round(statistics.mean(r["sim_time_s"] for r in rows), 2),
+        "mean_wall_time_s": round(statistics.mean(r["wall_time_s"] for r in rows), 2),
+        "replans_per_episode": round(statistics.mean(r["replans"] for r in rows), 3),
+        "false_alarms": sum(r["false_alarms"] for r in rows),
+        "disturbances": sum(r["disturbances"] for r in rows),
+        "detected": len(delays),
+        "detection_delay_s": {
+            "median": round(statistics.median(delays), 3) if delays else None,
+            "max": round(delays[-1], 3) if delays else None,
+        },
+        "monitor_checks": checks,
+        "monitor_ms_per_check": round(
+            sum(r["ms_per_check"] * r["checks"] for r in rows) / checks, 3
+        )
+        if checks
+        else 0.0,
+        "vqa_vs_oracle": _agreement(r["vs_oracle"] for r in rows),
+        "failures": [{"seed": r["seed"], "reason": r["reason"]} for r in rows if not r["success"]][
+            :10
+        ],
+    }
+
+
+def _agreement(summaries: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """VQA answers scored against the oracle, summed over episodes (None: not scored)."""
+    keys = ("asked", "agree", "disagree", "unknown")
+    total = dict.fromkeys(keys, 0)
+    by_predicate: dict[str, dict[str, int]] = {}
+    scored = False
+    for summary in summaries:
+        if not summary:
+            continue
+        scored = True
+        for key in keys:
+            total[key] += summary[key]
+        for predicate, row in summary["by_predicate"].items():
+            into = by_predicate.setdefault(predicate, dict.fromkeys(keys, 0))
+            for key in keys:
+                into[key] += row[key]
+    if not scored:
+        return None
+    answered = total["agree"] + total["disagree"]
+    return {
+        **total,
+        "accuracy": round(total["agree"] / answered, 4) if answered else None,
+        "by_predicate": by_predicate,
+    }
+
+
+def grid(
+    drop_probs: Sequence[float] = (0.0, 0.15, 0.3),
+    displacements: Sequence[float] = (0.0, 3.0),
+    monitors: Sequence[str] = ("on", "after-skill", "off"),
+) -> list[tuple]:
+    """The benchmark grid: drop-only cells, then displacement-only cells."""
+    cells = [(p, 0.0, m) for p in drop_probs for m in monitors]
+    cells += [(0.0, q, m) for q in displacements if q > 0 for m in monitors]
+    return cells

@@ -1,0 +1,270 @@
+"""Closed-loop execution (DoReMi): execute, monitor, and re-plan when reality leaves the plan.
+
+The supervisor ticks a `PlanExecutor`, feeds task starts/ends/phases to a
+`MisalignmentDetector`, and renders an observation only when a check is due. On a
+confirmed misalignment — or a task that fails — it halts every robot, reads the current
+facts (from perception when a state estimator is given), asks the planner to re-plan the
+remaining goal from there, keeps what is done, and resumes with the new plan. After
+`max_replans` it stops with a clear failure. Nothing here knows whether the robots are
+simulated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from robot_planner.adapters.base import RobotAdapter
+from robot_planner.bt.ledger import ExecutionEvent, TaskState
+from robot_planner.execution.executor import Outcome, PlanExecutor
+from robot_planner.monitor.base import VqaBackend
+from robot_planner.monitor.detector import DetectorConfig, Misalignment, MisalignmentDetector
+from robot_planner.plan.model import Task, TaskPlan
+from robot_planner.planning.base import Planner, PlanningError, PlanRequest
+from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.facts import Fact
+from robot_planner.world.observation import Observation
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict[str, Any]], None]
+#: After the last task, how long (simulated s) the final `after` checks may take.
+VERIFY_S = 2.0
+
+
+@dataclass
+class SupervisorResult:
+    """The outcome of a supervised command."""
+
+    outcome: Outcome
+    reason: str
+    plans: list[TaskPlan]
+    events: list[dict[str, Any]]
+    replans: int
+    misalignments: list[Misalignment]
+    completed: list[str]
+    monitor_checks: int
+    monitor_errors: int
+    monitor_ms_per_check: float
+    sim_time_s: float
+    final_facts: frozenset[Fact] = field(default_factory=frozenset)
+
+
+class Supervisor:
+    """Runs one command's plan to the goal, re-planning on misalignments and failures.
+
+    Args:
+        planner: used for re-planning (its `replan`).
+        adapter: the robots.
+        catalogue: the skill catalogue.
+        backend: the VQA backend, or None for no monitoring.
+        observe: renders an `Observation` now (only called when a check is due).
+        estimate_state: facts from perception for re-planning; the adapter's
+            `read_state` is used when None.
+        detector_config: monitor mode, debounce, confidence threshold.
+        max_replans: re-plans allowed before giving up.
+    """
+
+    def __init__(
+        self,
+        planner: Planner,
+        adapter: RobotAdapter,
+        catalogue: Catalogue,
+        backend: VqaBackend | None,
+        observe: Callable[[], Observation] | None,
+        *,
+        estimate_state: Callable[[], frozenset[Fact]] | None = None,
+        detector_config: DetectorConfig | None = None,
+        max_replans: int = 5,
+        period_s: float = 0.05,
+        listeners: list[Listener] | None = None,
+    ):
+        self.planner = planner
+        self.adapter = adapter
+        self.catalogue = catalogue
+        self.backend = backend
+        self.observe = observe
+        self.estimate_state = estimate_state or adapter.read_state
+        self.config = detector_config or DetectorConfig()
+        self.max_replans = max_replans
+        self.period_s = period_s
+        self.listeners = list(listeners or [])
+        self.events: list[dict[str, Any]] = []
+        self.misalignments: list[Misalignment] = []
+        self.completed: list[str] = []
+        self.checks = self.errors = 0
+        self.check_seconds = 0.0
+        self._cancel_reason: str | None = None
+        self._plans_started: list[TaskPlan] = []
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("supervisor listener failed")
+
+    def cancel(self, reason: str = "cancelled by request") -> None:
+        """Stop at the next tick (thread-safe enough: a flag read by the loop)."""
+        self._cancel_reason = reason
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(
+        self, command: str, plan: TaskPlan, max_sim_time_s: float = 600.0, realtime: bool = False
+    ) -> SupervisorResult:
+        goal = tuple(Fact.parse(g) for g in plan.goal)
+        plans = [plan]
+        replans = 0
+        started = self.adapter.now()
+        outcome, reason = Outcome.RUNNING, ""
+        while outcome is Outcome.RUNNING:
+            executor, detector = self._start(plan)
+            trigger = self._drive(executor, detector, started, max_sim_time_s, realtime)
+            self._fold(detector)
+            kind, detail, failed = trigger
+            if kind in ("succeeded", "cancelled", "timeout"):
+                outcome = {
+                    "succeeded": Outcome.SUCCEEDED,
+                    "cancelled": Outcome.CANCELLED,
+                    "timeout": Outcome.FAILED,
+                }[kind]
+                reason = detail
+                break
+            # A misalignment or a failed task: re-plan from what is observed now.
+            if replans >= self.max_replans:
+                outcome = Outcome.FAILED
+                reason = f"gave up after {replans} re-plan(s); last problem: {detail}"
+                break
+            state = self.estimate_state()
+            request = PlanRequest(
+                command,
+                state,
+                goal=goal,
+                completed=tuple(self.completed),
+                failed_task=failed,
+                evidence=detail,
+            )
+            try:
+                plan = self.planner.replan(request).plan
+            except PlanningError as exc:
+                outcome, reason = Outcome.FAILED, f"re-planning failed: {exc}"
+                break
+            replans += 1
+            plans.append(plan)
+            self._emit(
+                {
+                    "event": "replanned",
+                    "time": round(self.adapter.now(), 4),
+                    "replans": replans,
+                    "tasks": len(plan.tasks),
+                    "reason": detail,
+                }
+            )
+        self._emit(
+            {
+                "event": f"plan_{outcome.value}",
+                "time": round(self.adapter.now(), 4),
+                "reason": reason,
+                "replans": replans,
+                "supervised": True,
+            }
+        )
+        return SupervisorResult(
+            outcome,
+            reason,
+            plans,
+            list(self.events),
+            replans,
+            list(self.misalignments),
+            list(self.completed),
+            self.checks,
+            self.errors,
+            1000.0 * self.check_seconds / self.checks if self.checks else 0.0,
+            self.adapter.now() - started,
+            self.adapter.read_state(),
+        )
+
+    def _start(self, plan: TaskPlan) -> tuple[PlanExecutor, MisalignmentDetector | None]:
+        self._plans_started.append(plan)
+        detector = None
+        if self.backend is not None and self.observe is not None and self.config.mode != "off":
+            detector = MisalignmentDetector(self.backend, plan, self.catalogue, self.config)
+
+        def on_event(event: ExecutionEvent) -> None:
+            self._emit(event.to_dict())
+            if event.task is None:
+                return
+            if event.kind == "task_succeeded":
+                self.completed.append(f"plan {len(self._plans_started)}: {event.task}")
+            if detector is None:
+                return
+            if event.kind == "task_started":
+                detector.task_started(event.task, event.time)
+            elif event.kind in ("task_succeeded", "task_failed", "task_cancelled"):
+                detector.task_finished(event.task, event.time, event.kind == "task_succeeded")
+
+        executor = PlanExecutor(
+            plan, self.catalogue, self.adapter, period_s=self.period_s, listeners=[on_event]
+        )
+        return executor, detector
+
+    def _drive(
+        self,
+        executor: PlanExecutor,
+        detector: MisalignmentDetector | None,
+        started: float,
+        max_sim_time_s: float,
+        realtime: bool,
+    ) -> tuple[str, str, Task | None]:
+        """Tick until success, a trigger for re-planning, cancel or the time limit."""
+        next_tick = time.perf_counter()
+        finished_at: float | None = None
+        while True:
+            if self._cancel_reason is not None:
+                executor.cancel(self._cancel_reason)
+                return "cancelled", self._cancel_reason, None
+            outcome = executor.tick()
+            if detector is not None:
+                for record in executor.ledger.records.values():
+                    if record.state is TaskState.RUNNING and record.phase:
+                        detector.task_phase(record.task_id, record.phase)
+                now = self.adapter.now()
+                if detector.due(now):
+                    found = detector.check(self.observe())
+                    if found is not None:
+                        self.misalignments.append(found)
+                        self._emit(found.to_dict())
+                        executor.cancel(f"halted: {found.describe()}")
+                        failed = executor.plan.task(found.task)
+                        return "misalignment", found.describe(), failed
+            if outcome is Outcome.SUCCEEDED:
+                if finished_at is None:
+                    finished_at = self.adapter.now()
+                settling = self.adapter.now() - finished_at < VERIFY_S
+                if detector is not None and detector.pending and settling:
+                    self.adapter.advance(self.period_s)  # let the last after-checks run
+                    continue
+                return "succeeded", "", None
+            if outcome is Outcome.FAILED:
+                failed_ids = executor.ledger.failed
+                failed = executor.plan.task(failed_ids[0]) if failed_ids else None
+                return "failed", executor.reason, failed
+            if outcome is Outcome.CANCELLED:
+                return "cancelled", executor.reason, None
+            if self.adapter.now() - started > max_sim_time_s:
+                executor.cancel(f"time limit: over {max_sim_time_s:g} s", failed=True)
+                return "timeout", f"time limit: over {max_sim_time_s:g} s", None
+            if realtime:
+                next_tick += self.period_s
+                time.sleep(max(0.0, next_tick - time.perf_counter()))
+
+    def _fold(self, detector: MisalignmentDetector | None) -> None:
+        if detector is not None:
+            self.checks += detector.checks
+            self.errors += detector.errors
+            self.check_seconds += detector.check_seconds

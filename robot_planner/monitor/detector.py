@@ -1,0 +1,266 @@
+"""The misalignment detector: asks each running task's constraints of fresh frames.
+
+DoReMi's idea: every task carries facts that must hold before, during or after it. The
+detector schedules the checks — `during` constraints every `period_s` while the task runs
+(until the skill's own `during_until` phase, e.g. a place's release), `before` when it
+starts, `after` when it succeeds — and reports a misalignment once `debounce` consecutive
+answers contradict the expectation with enough confidence, so one noisy frame is not an
+alarm. Rendering is the costly part, so the caller asks `due(now)` first and only then
+builds an observation.
+
+Modes: ``on`` (before, during and after), ``after-skill`` (only after each skill: the
+Inner-Monologue-style baseline DoReMi compares against), ``off``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
+from robot_planner.plan.model import Constraint, TaskPlan
+from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.facts import Fact
+from robot_planner.world.observation import Observation
+
+log = logging.getLogger(__name__)
+
+MonitorMode = Literal["on", "after-skill", "off"]
+MODES: tuple[str, ...] = ("on", "after-skill", "off")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How eagerly to check and how sure to be before raising an alarm."""
+
+    mode: MonitorMode = "on"
+    debounce: int = 2
+    min_confidence: float = 0.6
+    #: Period of the repeated checks that confirm a contrary answer (seconds).
+    confirm_period_s: float = 0.1
+    #: Cap on the `during` check period from the plan (seconds); None keeps the plan's.
+    max_period_s: float | None = 0.2
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown monitor mode '{self.mode}' ({', '.join(MODES)})")
+        if self.debounce < 1:
+            raise ValueError("debounce must be at least 1")
+
+
+@dataclass(frozen=True)
+class Misalignment:
+    """A confirmed contradiction between the plan and what the camera shows."""
+
+    task: str
+    robot: str
+    fact: str
+    phase: str
+    expected: bool
+    stamp: float
+    answers: tuple[VqaAnswer, ...]
+    question: str
+
+    def to_dict(self) -> dict[str, Any]:
+        last = self.answers[-1]
+        return {
+            "event": "misalignment",
+            "time": round(self.stamp, 4),
+            "task": self.task,
+            "robot": self.robot,
+            "fact": self.fact,
+            "phase": self.phase,
+            "expected": self.expected,
+            "question": self.question,
+            "answers": [a.answer for a in self.answers],
+            "confidence": round(last.confidence, 3),
+            "evidence": last.evidence,
+        }
+
+    def describe(self) -> str:
+        said = "no" if self.expected else "yes"
+        return (
+            f"monitor: '{self.question}' answered {said} {len(self.answers)} time(s) "
+            f"while {self.task} ran ({self.fact} expected "
+            f"{'true' if self.expected else 'false'})"
+        )
+
+
+@dataclass
+class _Check:
+    task: str
+    robot: str
+    constraint: Constraint
+    fact: Fact
+    next_at: float
+    repeat: float | None  # None: a one-off (before/after) check, confirmed by repetition
+    contrary: list[VqaAnswer] = field(default_factory=list)
+    remaining: int = 0  # one-off checks: how many more answers to take
+
+
+class MisalignmentDetector:
+    """Schedules and debounces constraint checks for one plan."""
+
+    def __init__(
+        self,
+        backend: VqaBackend,
+        plan: TaskPlan,
+        catalogue: Catalogue,
+        config: DetectorConfig | None = None,
+    ):
+        self.backend = backend
+        self.config = config or DetectorConfig()
+        self.catalogue = catalogue
+        self.tasks = {t.id: t for t in plan.tasks}
+        self.active: dict[tuple[str, int], _Check] = {}
+        self.phase_of: dict[str, str] = {}
+        self.checks = 0
+        self.errors = 0
+        self.check_seconds = 0.0
+        self.last_error = ""
+
+    # --- task lifecycle (from executor events) -------------------------------------
+
+    def _schedule(self, task_id: str, phase: str, now: float) -> None:
+        task = self.tasks.get(task_id)
+        if task is None or self.config.mode == "off":
+            return
+        for index, constraint in enumerate(task.constraints):
+            if constraint.phase != phase:
+                continue
+            if self.config.mode == "after-skill" and phase != "after":
+                continue
+            fact = Fact.parse(constraint.fact)
+            if phase == "during":
+                period = constraint.period_s
+                if self.config.max_period_s is not None:
+                    period = min(period, self.config.max_period_s)
+                self.active[(task_id, index)] = _Check(
+                    task_id, task.robot, constraint, fact, now + period, period
+                )
+            else:
+                self.active[(task_id, index)] = _Check(
+                    task_id,
+                    task.robot,
+                    constraint,
+                    fact,
+                    now,
+                    None,
+                    remaining=self.config.debounce,
+                )
+
+    def task_started(self, task_id: str, now: float) -> None:
+        self._schedule(task_id, "before", now)
+        self._schedule(task_id, "during", now)
+
+    def task_finished(self, task_id: str, now: float, succeeded: bool) -> None:
+        for key in [
+            k
+            for k in self.active
+            if k[0] == task_id and self.active[k].constraint.phase == "during"
+        ]:
+            del self.active[key]
+        if succeeded:
+            self._schedule(task_id, "after", now)
+
+    def task_phase(self, task_id: str, phase: str) -> None:
+        """The skill's current phase; `during` checks stop at the skill's `during_until`."""
+        self.phase_of[task_id] = phase
+        task = self.tasks.get(task_id)
+        if task is None:
+            return
+        until = (
+            self.catalogue.skills[task.skill].during_until
+            if task.skill in self.catalogue.skills
+            else None
+        )
+        if until is not None and phase == until:
+            for key in [
+                k
+                for k in self.active
+                if k[0] == task_id and self.active[k].constraint.phase == "during"
+            ]:
+                del self.active[key]
+
+    def reset(self) -> None:
+        self.active.clear()
+
+    # --- checking ------------------------------------------------------------------
+
+    def due(self, now: float) -> bool:
+        return any(check.next_at <= now + 1e-9 for check in self.active.values())
+
+    @property
+    def pending(self) -> bool:
+        """One-off (after/before) checks still to take (the plan is not verified yet)."""
+        return any(c.repeat is None for c in self.active.values())
+
+    def check(self, observation: Observation) -> Misalignment | None:
+        """Run every due check on this observation; a confirmed misalignment or None."""
+        now = observation.stamp
+        for key, check in list(self.active.items()):
+            if check.next_at > now + 1e-9:
+                continue
+            answer = self._ask(observation, check)
+            if answer is None:  # backend failure: counted, not an alarm
+                if check.repeat is None:
+                    check.remaining -= 1
+                    if check.remaining <= 0:  # give up on this one: run on unmonitored
+                        del self.active[key]
+                        continue
+                check.next_at = now + (check.repeat or self.config.confirm_period_s)
+                continue
+            expected = check.constraint.expected
+            contrary = (
+                answer.answer is not None
+                and answer.answer != expected
+                and answer.confidence >= self.config.min_confidence
+            )
+            if contrary:
+                check.contrary.append(answer)
+            elif answer.answer is not None:
+                check.contrary.clear()
+            if len(check.contrary) >= self.config.debounce:
+                del self.active[key]
+                return Misalignment(
+                    check.task,
+                    check.robot,
+                    str(check.fact),
+                    check.constraint.phase,
+                    expected,
+                    now,
+                    tuple(check.contrary),
+                    check.constraint.question,
+                )
+            if check.repeat is not None:
+                # A contrary answer is confirmed quickly rather than a whole period later.
+                wait = self.config.confirm_period_s if check.contrary else check.repeat
+                check.next_at = now + wait
+            else:
+                check.remaining -= 1
+                if check.remaining <= 0 and not check.contrary:
+                    del self.active[key]
+                else:
+                    check.remaining = max(check.remaining, 1)
+                    check.next_at = now + self.config.confirm_period_s
+        return None
+
+    def _ask(self, observation: Observation, check: _Check) -> VqaAnswer | None:
+        started = time.perf_counter()
+        try:
+            answer = self.backend.answer(observation, check.constraint.question, check.fact)
+        except VqaError as exc:
+            self.errors += 1
+            self.last_error = str(exc)
+            log.warning("monitor: %s backend failed: %s", self.backend.name, exc)
+            return None
+        finally:
+            self.checks += 1
+            self.check_seconds += time.perf_counter() - started
+        return answer
+
+    @property
+    def ms_per_check(self) -> float:
+        return 1000.0 * self.check_seconds / self.checks if self.checks else 0.0
