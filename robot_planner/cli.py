@@ -365,6 +365,7 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
                     args.workers,
                     monitoring,
                     str(args.scene),
+                    args.noise_model,
                     progress=lambda done, total, t=task: bar.update(t, completed=done),
                 )
             )
@@ -441,7 +442,11 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
 
     catalogue, scene = _world(args)
     try:
-        disturbances = DisturbanceConfig(drop_prob=args.drop_prob, displace_cm=args.displace_cm)
+        disturbances = DisturbanceConfig(
+            drop_prob=args.drop_prob,
+            displace_cm=args.displace_cm,
+            displace_model=args.displace_model,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.max_time <= 0:
@@ -659,7 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--displace-cm",
             type=float,
             default=0.0,
-            help="std-dev of placement noise in cm (default 0)",
+            help="placement noise in cm: each placed block is moved by up to this much "
+            "(default 0)",
+        )
+        p.add_argument(
+            "--displace-model",
+            choices=["disc", "gaussian"],
+            default="disc",
+            help="disc: uniform up to --displace-cm; gaussian: std-dev --displace-cm per axis",
         )
         p.add_argument(
             "--max-time", type=float, default=300.0, help="simulated time limit, s (default 300)"
@@ -724,7 +736,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = bench.add_parser("stack-drop", help="DoReMi stack-in-order benchmark with drops")
     world_args(b)
     b.add_argument("--drop-prob", type=float, default=0.3, help="drop probability per carry")
-    b.add_argument("--noise-cm", type=float, default=0.0, help="placement noise std-dev, cm")
+    b.add_argument(
+        "--noise-cm", type=float, default=0.0, help="placement noise: displace by up to Q cm"
+    )
+    b.add_argument(
+        "--noise-model",
+        choices=["disc", "gaussian"],
+        default="disc",
+        help="disc: distance uniform in [0, Q]; gaussian: std-dev Q per axis",
+    )
     b.add_argument("--episodes", type=int, default=20)
     monitor_args(b)
     b.add_argument("--seed", type=int, default=0)

@@ -241,6 +241,7 @@ def run_episode(
             "disturbances": {
                 "drop_prob": config.disturbances.drop_prob,
                 "displace_cm": config.disturbances.displace_cm,
+                "displace_model": config.disturbances.displace_model,
             },
         }
         if recording:

@@ -170,12 +170,15 @@ def test_run_exit_1_when_the_goal_does_not_hold(capsys):
             "1",
             "--drop-prob",
             "1",
+            "--max-replans",
+            "0",
             "--json",
         ]
     )
     report = json.loads(capsys.readouterr().out)
     assert code == 1 and report["success"] is False
     assert any(e.get("kind") == "drop" for e in report["events"])
+    assert report["reason"].startswith("gave up after 0 re-plan(s)")
 
 
 @pytest.mark.parametrize(

@@ -7,19 +7,20 @@ import numpy as np
 import pytest
 from conftest import plan, task
 
+from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.execution.executor import Outcome
-from robot_planner.execution.supervisor import Supervisor
+from robot_planner.execution.supervisor import SETTLE_STEP_S, Supervisor
 from robot_planner.monitor.base import VqaAnswer, VqaError
-from robot_planner.monitor.detector import DetectorConfig, MisalignmentDetector
+from robot_planner.monitor.detector import GOAL_TASK, DetectorConfig, MisalignmentDetector
 from robot_planner.monitor.oracle import OracleVqa as Oracle
 from robot_planner.plan.model import TaskPlan
-from robot_planner.planning.base import PlanRequest
+from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
-from robot_planner.world.facts import Fact
+from robot_planner.world.facts import PREDICATES, Fact, question_for
 from robot_planner.world.observation import CameraFrame, Observation
 
 
@@ -246,7 +247,10 @@ def test_task_failure_triggers_a_replan(scene, catalogue):
         command, first, max_sim_time_s=120
     )
     assert result.replans == 2 and result.outcome is Outcome.FAILED
-    assert "object slipped" in result.reason
+    assert result.reason.startswith("gave up after 2 re-plan(s); last problem: task ")
+    failures = [e for e in result.events if e["event"] == "task_failed"]
+    assert len(failures) >= 3  # at least one in the first plan and in each re-plan
+    assert "object slipped" in failures[0]["reason"]
     world.close()
 
 
@@ -254,3 +258,108 @@ def test_plan_dict_helpers_still_validate(catalogue, scene):
     # Guards the conftest helpers used above against drift.
     data = plan(task("t1", "wait", "left_arm", seconds=1))
     assert data["tasks"][0]["args"] == {"seconds": 1}
+
+
+# --- goal checks, clearing the view, settling ------------------------------------------
+
+
+def test_goal_facts_are_checked_when_the_plan_is_done(catalogue, scene):
+    backend = Scripted([False])
+    detector = MisalignmentDetector(backend, carry_plan(catalogue, scene), catalogue)
+    goal = [Fact.parse("on(red_block,green_block)")]
+    detector.verify_goal(goal, 10.0)
+    assert detector.pending and detector.due(10.0)
+    assert detector.check(observation(10.0)) is None  # debounced: one "no" is not enough
+    found = detector.check(observation(10.1))
+    assert found is not None and found.task == GOAL_TASK and found.phase == "after"
+    assert found.question == "Is the red block on the green block?"
+    assert "goal check" in found.describe() and "not reached" in found.describe()
+
+
+def test_goal_checks_are_skipped_when_monitoring_is_off(catalogue, scene):
+    detector = MisalignmentDetector(
+        Scripted([False]), carry_plan(catalogue, scene), catalogue, DetectorConfig(mode="off")
+    )
+    detector.verify_goal([Fact.parse("on(red_block,green_block)")], 0.0)
+    assert not detector.pending
+
+
+class _BlindOnce:
+    """A planner whose first re-plan cannot place a block (as when an arm hides it)."""
+
+    def __init__(self, planner):
+        self.planner = planner
+        self.replans = 0
+
+    def plan(self, request):
+        return self.planner.plan(request)
+
+    def replan(self, request):
+        self.replans += 1
+        if self.replans == 1:
+            raise PlanningError("the location of red_block is unknown")
+        return self.planner.replan(request)
+
+
+def test_arms_go_home_and_look_again_when_replanning_cannot_see(catalogue, scene):
+    adapter = FakeRobotAdapter(catalogue, scene)
+    planner = _BlindOnce(OfflinePlanner(catalogue, scene))
+    command = "put the red block on the green block"
+    first = planner.plan(PlanRequest(command, adapter.read_state())).plan
+    backend = Scripted([False, False, True])  # one misalignment, then all is well
+    supervisor = Supervisor(
+        planner, adapter, catalogue, backend, lambda: observation(adapter.now())
+    )
+    result = supervisor.run(command, first, max_sim_time_s=60)
+    assert result.outcome is Outcome.SUCCEEDED and result.replans == 1
+    clearing = [e for e in result.events if e["event"] == "clearing_view"]
+    assert len(clearing) == 1 and "location of red_block" in clearing[0]["reason"]
+    homes = [c for c in adapter.calls if c.skill == "move_home"]
+    assert {c.robot for c in homes} == {"left_arm"}
+    assert planner.replans == 2  # looked again, then planned
+
+
+def test_a_planner_that_stays_blind_fails_clearly(catalogue, scene):
+    class Blind(_BlindOnce):
+        def replan(self, request):
+            raise PlanningError("the location of red_block is unknown")
+
+    adapter = FakeRobotAdapter(catalogue, scene)
+    planner = Blind(OfflinePlanner(catalogue, scene))
+    command = "put the red block on the green block"
+    first = planner.plan(PlanRequest(command, adapter.read_state())).plan
+    result = Supervisor(
+        planner, adapter, catalogue, Scripted([False]), lambda: observation(adapter.now())
+    ).run(command, first, max_sim_time_s=60)
+    assert result.outcome is Outcome.FAILED
+    assert result.reason == "re-planning failed: the location of red_block is unknown"
+
+
+def test_replanning_waits_for_the_scene_to_come_to_rest(catalogue, scene):
+    adapter = FakeRobotAdapter(catalogue, scene)
+    estimates = iter(
+        [frozenset(), frozenset({Fact.parse("clear(red_block)")})]
+        + [frozenset({Fact.parse("on_table(red_block)")})] * 3
+    )
+    supervisor = Supervisor(
+        OfflinePlanner(catalogue, scene),
+        adapter,
+        catalogue,
+        None,
+        None,
+        estimate_state=lambda: next(estimates),
+    )
+    before = adapter.now()
+    state = supervisor._settled_state()
+    assert state == frozenset({Fact.parse("on_table(red_block)")})
+    assert adapter.now() - before == pytest.approx(3 * SETTLE_STEP_S)
+
+
+def test_questions_exist_for_every_predicate():
+    for predicate, kinds in PREDICATES.items():
+        args = ["left_arm" if kind == "robot" else f"x_{kind}" for kind in kinds]
+        question = question_for(Fact(predicate, tuple(args)))
+        assert question.startswith("Is ") and question.endswith("?")
+    assert question_for(Fact.parse("holding(left_arm,red_block)")) == (
+        "Is the red block in the left arm's gripper?"
+    )

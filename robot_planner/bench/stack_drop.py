@@ -2,7 +2,8 @@
 
 Stack three blocks in a given order while the simulator drops the carried block with
 probability p per carry (at a random moment of the carry) and optionally displaces
-placed blocks by Gaussian noise of q cm. Skills are blind to their own slips (as in
+placed blocks by up to q cm (uniform direction and distance; `gaussian`: normal noise of
+std-dev q on each axis). Skills are blind to their own slips (as in
 DoReMi's protocol), so only the monitor can notice; `off` shows what happens without it.
 """
 
@@ -17,6 +18,7 @@ from robot_planner.episode import EpisodeConfig, run_episode
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.world.catalogue import load_catalogue
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import load_scene
 
 STACK_COMMAND = (
@@ -32,14 +34,16 @@ ANCHORS = {
 
 
 def _episode(job: tuple) -> dict[str, Any]:
-    seed, drop_prob, displace_cm, monitor, monitoring, scene_name = job
+    seed, drop_prob, displace_cm, noise_model, monitor, monitoring, scene_name = job
     config = EpisodeConfig(
         command=STACK_COMMAND,
         seed=seed,
         self_check=False,
         monitor=monitor,
         monitor_config=monitoring,
-        disturbances=DisturbanceConfig(drop_prob=drop_prob, displace_cm=displace_cm),
+        disturbances=DisturbanceConfig(
+            drop_prob=drop_prob, displace_cm=displace_cm, displace_model=noise_model
+        ),
         judge_alarms=True,
         max_sim_time_s=240.0,
     )
@@ -50,15 +54,7 @@ def _episode(job: tuple) -> dict[str, Any]:
         if e.get("event") == "disturbance" and e["kind"] in ("drop", "displace")
     ]
     alarms = [e for e in report["events"] if e.get("event") == "misalignment"]
-    delays = []
-    for disturbance in disturbances:
-        later = [
-            a["time"] - disturbance["time"]
-            for a in alarms
-            if a["time"] >= disturbance["time"] and not a.get("false_alarm")
-        ]
-        if later:
-            delays.append(min(later))
+    delays, missed_drops = _detections(disturbances, alarms)
     return {
         "seed": seed,
         "success": report["success"],
@@ -68,12 +64,40 @@ def _episode(job: tuple) -> dict[str, Any]:
         "false_alarms": sum(1 for a in alarms if a.get("false_alarm")),
         "disturbances": len(disturbances),
         "detection_delays_s": delays,
+        "missed_drops": missed_drops,
         "checks": report["monitor"]["checks"],
         "ms_per_check": report["monitor"]["ms_per_check"],
         "vs_oracle": report["monitor"]["vs_oracle"],
         "vqa": report["monitor"]["vqa"],
         "reason": report["reason"],
     }
+
+
+def _detections(
+    disturbances: list[dict[str, Any]], alarms: list[dict[str, Any]]
+) -> tuple[list[float], int]:
+    """Detection delay of each disturbance that raised an alarm, and drops that raised
+    none. An alarm answers a disturbance when it is true (not a false alarm), names the
+    disturbed block, and comes before the next disturbance: a small displacement that
+    leaves the tower standing rightly raises nothing, and must not be paired with the
+    alarm a later disturbance causes."""
+    delays: list[float] = []
+    missed = 0
+    for index, disturbance in enumerate(disturbances):
+        block = disturbance["object"]
+        until = next((d["time"] for d in disturbances[index + 1 :]), float("inf"))
+        answering = [
+            a["time"] - disturbance["time"]
+            for a in alarms
+            if disturbance["time"] <= a["time"] < until
+            and not a.get("false_alarm")
+            and block in Fact.parse(a["fact"]).args
+        ]
+        if answering:
+            delays.append(min(answering))
+        elif disturbance["kind"] == "drop":
+            missed += 1
+    return delays, missed
 
 
 def bench_stack_drop(
@@ -85,12 +109,14 @@ def bench_stack_drop(
     workers: int = 1,
     monitoring: MonitorConfig | None = None,
     scene: str = "tabletop",
+    noise_model: str = "disc",
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """One grid cell: `episodes` runs with seeds seed, seed+1, ..."""
     monitoring = monitoring or MonitorConfig()
     jobs = [
-        (seed + i, drop_prob, displace_cm, monitor, monitoring, scene) for i in range(episodes)
+        (seed + i, drop_prob, displace_cm, noise_model, monitor, monitoring, scene)
+        for i in range(episodes)
     ]
     rows: list[dict[str, Any]] = []
     if workers <= 1:
@@ -109,6 +135,7 @@ def bench_stack_drop(
     return {
         "drop_prob": drop_prob,
         "displace_cm": displace_cm,
+        "noise_model": noise_model,
         "monitor": monitor,
         "vqa": monitoring.vqa if monitor != "off" else None,
         "oracle_used": monitor != "off" and monitoring.vqa == "oracle",
@@ -120,6 +147,7 @@ def bench_stack_drop(
         "false_alarms": sum(r["false_alarms"] for r in rows),
         "disturbances": sum(r["disturbances"] for r in rows),
         "detected": len(delays),
+        "missed_drops": sum(r["missed_drops"] for r in rows),
         "detection_delay_s": {
             "median": round(statistics.median(delays), 3) if delays else None,
             "max": round(delays[-1], 3) if delays else None,

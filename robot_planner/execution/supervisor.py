@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_planner.adapters.base import RobotAdapter
+from robot_planner.adapters.base import AdapterError, RobotAdapter, SkillState
 from robot_planner.bt.ledger import ExecutionEvent, TaskState
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.monitor.base import VqaBackend
@@ -31,8 +31,12 @@ from robot_planner.world.observation import Observation
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
-#: After the last task, how long (simulated s) the final `after` checks may take.
+#: After the last task, how long (simulated s) the final `after` and goal checks may take.
 VERIFY_S = 2.0
+#: Before re-planning, how often the scene is re-estimated until it is at rest, and for
+#: how long at most (simulated s): a dropped block is still falling when it is noticed.
+SETTLE_STEP_S = 0.1
+SETTLE_MAX_S = 1.0
 
 
 @dataclass
@@ -124,7 +128,7 @@ class Supervisor:
         outcome, reason = Outcome.RUNNING, ""
         while outcome is Outcome.RUNNING:
             executor, detector = self._start(plan)
-            trigger = self._drive(executor, detector, started, max_sim_time_s, realtime)
+            trigger = self._drive(executor, detector, goal, started, max_sim_time_s, realtime)
             self._fold(detector)
             kind, detail, failed = trigger
             if kind in ("succeeded", "cancelled", "timeout"):
@@ -140,17 +144,8 @@ class Supervisor:
                 outcome = Outcome.FAILED
                 reason = f"gave up after {replans} re-plan(s); last problem: {detail}"
                 break
-            state = self.estimate_state()
-            request = PlanRequest(
-                command,
-                state,
-                goal=goal,
-                completed=tuple(self.completed),
-                failed_task=failed,
-                evidence=detail,
-            )
             try:
-                plan = self.planner.replan(request).plan
+                plan = self._replan(command, goal, failed, detail)
             except PlanningError as exc:
                 outcome, reason = Outcome.FAILED, f"re-planning failed: {exc}"
                 break
@@ -217,6 +212,7 @@ class Supervisor:
         self,
         executor: PlanExecutor,
         detector: MisalignmentDetector | None,
+        goal: tuple[Fact, ...],
         started: float,
         max_sim_time_s: float,
         realtime: bool,
@@ -240,10 +236,16 @@ class Supervisor:
                         self.misalignments.append(found)
                         self._emit(found.to_dict())
                         executor.cancel(f"halted: {found.describe()}")
-                        failed = executor.plan.task(found.task)
+                        ids = {task.id for task in executor.plan.tasks}
+                        failed = executor.plan.task(found.task) if found.task in ids else None
                         return "misalignment", found.describe(), failed
             if outcome is Outcome.SUCCEEDED:
                 if finished_at is None:
+                    if detector is not None:
+                        # A block can topple a moment after the last place: judge the
+                        # goal once the scene has come to rest.
+                        self._settled_state()
+                        detector.verify_goal(goal, self.adapter.now())
                     finished_at = self.adapter.now()
                 settling = self.adapter.now() - finished_at < VERIFY_S
                 if detector is not None and detector.pending and settling:
@@ -262,6 +264,71 @@ class Supervisor:
             if realtime:
                 next_tick += self.period_s
                 time.sleep(max(0.0, next_tick - time.perf_counter()))
+
+    def _replan(
+        self, command: str, goal: tuple[Fact, ...], failed: Task | None, detail: str
+    ) -> TaskPlan:
+        """A plan for the rest of the goal from the observed state. When the planner
+        cannot use what the camera sees (a block hidden behind a halted arm), the arms
+        go home out of the view and it looks once more before giving up."""
+        for attempt in (1, 2):
+            request = PlanRequest(
+                command,
+                self._settled_state(),
+                goal=goal,
+                completed=tuple(self.completed),
+                failed_task=failed,
+                evidence=detail,
+            )
+            try:
+                return self.planner.replan(request).plan
+            except PlanningError as exc:
+                if attempt == 2 or not self._clear_view(str(exc)):
+                    raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _clear_view(self, why: str) -> bool:
+        """Send every arm home (if the catalogue has `move_home`) so the camera sees the
+        whole table; False when that is not possible."""
+        if "move_home" not in self.catalogue.skills:
+            return False
+        robots = sorted({task.robot for plan in self._plans_started for task in plan.tasks})
+        self._emit(
+            {
+                "event": "clearing_view",
+                "time": round(self.adapter.now(), 4),
+                "robots": robots,
+                "reason": why,
+            }
+        )
+        handles = []
+        for robot in robots:
+            try:
+                handles.append(self.adapter.start_skill(robot, "move_home", {}))
+            except AdapterError as exc:
+                log.warning("cannot send %s home to clear the view: %s", robot, exc)
+        limit = self.adapter.now() + self.catalogue.skills["move_home"].timeout_s
+        while handles and self.adapter.now() < limit:
+            self.adapter.advance(self.period_s)
+            handles = [h for h in handles if self.adapter.poll(h).state is SkillState.RUNNING]
+        for handle in handles:
+            self.adapter.cancel(handle)
+        return True
+
+    def _settled_state(self) -> frozenset[Fact]:
+        """The estimated facts once two estimates a step apart agree (the scene is at
+        rest), or the last estimate after `SETTLE_MAX_S`. The robots are halted."""
+        previous = self.estimate_state()
+        waited = 0.0
+        while waited < SETTLE_MAX_S - 1e-9:
+            self.adapter.advance(SETTLE_STEP_S)
+            waited += SETTLE_STEP_S
+            current = self.estimate_state()
+            if current == previous:
+                return current
+            previous = current
+        log.info("scene still changing after %.1f s; re-planning from the last estimate", waited)
+        return previous
 
     def _fold(self, detector: MisalignmentDetector | None) -> None:
         if detector is not None:

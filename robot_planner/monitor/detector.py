@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
 from robot_planner.plan.model import Constraint, TaskPlan
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact
+from robot_planner.world.facts import Fact, question_for
 from robot_planner.world.observation import Observation
 
 log = logging.getLogger(__name__)
 
 MonitorMode = Literal["on", "after-skill", "off"]
+#: The pseudo-task of the goal checks taken when a plan has finished.
+GOAL_TASK = "(goal)"
 MODES: tuple[str, ...] = ("on", "after-skill", "off")
 
 
@@ -81,6 +84,11 @@ class Misalignment:
 
     def describe(self) -> str:
         said = "no" if self.expected else "yes"
+        if self.task == GOAL_TASK:
+            return (
+                f"monitor: goal check '{self.question}' answered {said} "
+                f"{len(self.answers)} time(s) after the plan finished ({self.fact} not reached)"
+            )
         return (
             f"monitor: '{self.question}' answered {said} {len(self.answers)} time(s) "
             f"while {self.task} ran ({self.fact} expected "
@@ -183,6 +191,18 @@ class MisalignmentDetector:
                 if k[0] == task_id and self.active[k].constraint.phase == "during"
             ]:
                 del self.active[key]
+
+    def verify_goal(self, goal: Iterable[Fact], now: float) -> None:
+        """The plan is done: confirm each goal fact with the camera, debounced like an
+        after-check. A goal the camera contradicts (a block that fell off the tower
+        between checks) is a misalignment like any other and leads to a re-plan."""
+        if self.config.mode == "off":
+            return
+        for index, fact in enumerate(goal):
+            constraint = Constraint(phase="after", fact=str(fact), question=question_for(fact))
+            self.active[(GOAL_TASK, index)] = _Check(
+                GOAL_TASK, "", constraint, fact, now, None, remaining=self.config.debounce
+            )
 
     def reset(self) -> None:
         self.active.clear()

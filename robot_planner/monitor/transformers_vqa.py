@@ -1,10 +1,12 @@
-"""VQA with a local model through a transformers pipeline (no network).
+"""VQA with a local model (no network).
 
 Two kinds of model: `visual-question-answering` (ViLT, BLIP: a ranked list of short
 answers with scores; the score of the yes/no answer is the confidence) and
-`image-text-to-text` (chat VLMs: generated text, parsed for a leading yes/no). The
-model is loaded once, from a local directory or the hub cache; nothing is downloaded
-when the machine is offline.
+`image-text-to-text` (chat VLMs through the transformers pipeline: generated text,
+parsed for a leading yes/no). transformers 5 dropped the VQA pipeline task, so
+`VqaModel` does what it did (processor, model, sigmoid, top-k; generation for BLIP).
+The model is loaded once, from a local directory or the hub cache; nothing is
+downloaded when the machine is offline.
 """
 
 from __future__ import annotations
@@ -20,6 +22,38 @@ from robot_planner.world.observation import Observation
 log = logging.getLogger(__name__)
 
 PROMPT_SUFFIX = " Answer yes or no."
+
+
+class VqaModel:
+    """A VQA model directory as a callable with the old pipeline's interface:
+    ``(image=, question=, top_k=) -> [{"answer": str, "score": float}, ...]``."""
+
+    def __init__(self, directory: str, device: str, max_new_tokens: int):
+        import torch
+        from transformers import AutoModelForVisualQuestionAnswering, AutoProcessor
+
+        self._torch = torch
+        self.processor = AutoProcessor.from_pretrained(directory)
+        model = AutoModelForVisualQuestionAnswering.from_pretrained(directory)
+        self.model = model.to(device).eval()
+        self.max_new_tokens = max_new_tokens
+
+    def __call__(self, *, image: Any, question: str, top_k: int = 5) -> list[dict[str, Any]]:
+        inputs = self.processor(
+            images=image, text=question, return_tensors="pt", padding=True, truncation=True
+        ).to(self.model.device)
+        with self._torch.no_grad():
+            if self.model.can_generate():  # BLIP: a generated answer, no score
+                ids = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens)
+                text = self.processor.batch_decode(ids, skip_special_tokens=True)[0]
+                return [{"answer": text.strip()}]
+            probs = self.model(**inputs).logits.sigmoid()[0]
+        scores, ids = probs.topk(min(top_k, probs.numel()))
+        labels = self.model.config.id2label
+        return [
+            {"answer": labels[i], "score": score}
+            for score, i in zip(scores.tolist(), ids.tolist(), strict=True)
+        ]
 
 
 class TransformersVqa:
@@ -50,9 +84,11 @@ class TransformersVqa:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
+            if settings.task == "visual-question-answering":
+                return VqaModel(settings.model, device, settings.max_new_tokens)
             return pipeline(settings.task, model=settings.model, device=device)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            line = " ".join(str(exc).split())[:200]
+        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+            line = " ".join(str(exc).strip("'\"").split())[:200]
             raise VqaError(
                 f"transformers VQA: cannot load model {settings.model!r}: {line}"
             ) from None
@@ -60,8 +96,8 @@ class TransformersVqa:
     def answer(self, observation: Observation, question: str, fact: Fact) -> VqaAnswer:
         from PIL import Image
 
-        image = Image.fromarray(observation.frame.rgb)
         try:
+            image = Image.fromarray(observation.frame.rgb)
             if self.settings.task == "visual-question-answering":
                 return self._ranked(self.pipeline(image=image, question=question, top_k=5))
             return self._generated(image, question)
@@ -102,7 +138,9 @@ class TransformersVqa:
         )
         text = out[0].get("generated_text", "") if isinstance(out, list) and out else ""
         if isinstance(text, list):  # chat format: the last message is the reply
-            text = text[-1].get("content", "") if text else ""
+            text = text[-1].get("content", "") if text and isinstance(text[-1], dict) else ""
+        if isinstance(text, list):  # content as parts: [{"type": "text", "text": ...}]
+            text = " ".join(str(part.get("text", "")) for part in text if isinstance(part, dict))
         answer = parse_yes_no(text)
         snippet = " ".join(str(text).split())[:60]
         if answer is None:

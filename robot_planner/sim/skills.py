@@ -364,9 +364,40 @@ class MotionPlanner:
         def goal() -> tuple[np.ndarray, float]:
             pos, yaw = self.world.block_pose(block)
             z = self.safe_z if math.isinf(z_offset) else pos[2] + z_offset
-            return np.array([pos[0], pos[1], z]), self.arm.grasp_yaw(yaw)
+            return np.array([pos[0], pos[1], z]), self.grasp_yaw(block, yaw)
 
         return goal
+
+    def grasp_yaw(self, block: str, block_yaw: float) -> float:
+        """The arm's natural grasp yaw, or the one a quarter turn away when that gives
+        the fingers more room: a block lying against another (after a tower toppled) is
+        grasped across the free faces instead of landing a finger on its neighbour."""
+        natural = self.arm.grasp_yaw(block_yaw)
+        turned = min(
+            (natural + math.pi / 2, natural - math.pi / 2),
+            key=lambda y: abs(math.remainder(y - self.arm.base_yaw, math.tau)),
+        )
+        room = self._finger_room(block, natural)
+        if room < FINGER_ROOM and self._finger_room(block, turned) > room:
+            return turned
+        return natural
+
+    def _finger_room(self, block: str, yaw: float) -> float:
+        """Distance from either finger pad to the nearest other block at the same level."""
+        pos, _ = self.world.block_pose(block)
+        axis = np.array([-math.sin(yaw), math.cos(yaw)])  # the fingers close along this
+        reach = self.world.block_size[block] / 2 + 0.02
+        pads = (pos[:2] + reach * axis, pos[:2] - reach * axis)
+        room = math.inf
+        for other in self.world.blocks:
+            if other == block:
+                continue
+            other_pos, _ = self.world.block_pose(other)
+            if abs(other_pos[2] - pos[2]) > self.world.block_size[other]:
+                continue  # below (a tower's base) or above: not in the fingers' way
+            for pad in pads:
+                room = min(room, float(np.linalg.norm(pad - other_pos[:2])))
+        return room
 
 
 def home_phases(m: MotionPlanner) -> list[Phase]:
@@ -395,17 +426,48 @@ def _yaw_of(quaternion: np.ndarray) -> float:
 CARRY_PHASE = "carry"
 
 
+def _stack_from(world: SimWorld, top: str) -> list[str]:
+    """`top` and the blocks it stands on, downwards (each resting on the next, its centre
+    within 0.7 edges horizontally and about one edge higher)."""
+    chain = [top]
+    while True:
+        upper = chain[-1]
+        pos, _ = world.block_pose(upper)
+        below = None
+        for other in world.blocks:
+            if other in chain:
+                continue
+            other_pos, _ = world.block_pose(other)
+            edge = (world.block_size[upper] + world.block_size[other]) / 2
+            rise = pos[2] - other_pos[2]
+            aside = float(np.linalg.norm(pos[:2] - other_pos[:2]))
+            if 0.6 * edge <= rise <= 1.4 * edge and aside <= 0.7 * edge:
+                below = other
+                break
+        if below is None:
+            return chain
+        chain.append(below)
+
+
+#: Below this distance from a finger pad to a neighbouring block's centre (m), a pick
+#: tries the grasp a quarter turn away.
+FINGER_ROOM = 0.05
+
+
 def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
     """Where the centre of `block` should be released for `place(block, target)`.
 
-    On a block: centred on its top. In a bin or zone: the free spot farthest from the
+    On a block: on its top, over the mean of its centre and the centres of the blocks
+    beneath it, so a tower whose middle block sits off-centre gets its weight back over
+    the base instead of toppling. In a bin or zone: the free spot farthest from the
     blocks already there (the centre when it is free), so placed blocks do not collide.
     """
     size = world.block_size[block]
     clearance = RELEASE_CLEARANCE + size / 2
     if target in world.blocks:
         pos, _ = world.block_pose(target)
-        return np.array([pos[0], pos[1], pos[2] + world.block_size[target] / 2 + clearance])
+        axis = np.mean([world.block_pose(b)[0][:2] for b in _stack_from(world, target)], axis=0)
+        return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
     scene = world.scene
     if target in scene.bins:
         from robot_planner.sim.world import BIN_WALL_THICKNESS

@@ -67,6 +67,23 @@ class Fact(NamedTuple):
         return cls(predicate, args)
 
 
+_QUESTIONS: dict[str, str] = {
+    "on": "Is {0} on {1}?",
+    "in": "Is {0} inside {1}?",
+    "at": "Is {0} in {1}?",
+    "holding": "Is {1} in {0}'s gripper?",
+    "gripper_empty": "Is {0}'s gripper empty?",
+    "clear": "Is there nothing on top of {0}?",
+    "on_table": "Is {0} standing on the table?",
+}
+
+
+def question_for(fact: Fact) -> str:
+    """A yes/no question whose "yes" means `fact` holds, for the VQA monitor."""
+    names = ["the " + arg.replace("_", " ") for arg in fact.args]
+    return _QUESTIONS[fact.predicate].format(*names)
+
+
 def fact(predicate: str, *args: str) -> Fact:
     """Build a fact without parsing (for code that already has the names)."""
     return Fact(predicate, tuple(args))
