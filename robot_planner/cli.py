@@ -401,6 +401,54 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_vqa(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench.vqa import bench_vqa
+
+    _, scene = _world(args)
+    if not 1 <= args.episodes <= 1000 or not 0 < args.period <= 60:
+        raise UsageError("--episodes must be 1..1000 and --period in (0, 60]")
+    monitoring = _monitor_config(args, scene)
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        task = bar.add_task(f"{monitoring.vqa} VQA", total=args.episodes)
+        report = bench_vqa(
+            args.episodes,
+            args.seed,
+            args.period,
+            vqa=monitoring.vqa,
+            scene_name=str(args.scene),
+            monitor=monitoring,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    print(
+        f"{report['vqa']} VQA against ground truth, {report['facts_per_frame']} facts per "
+        f"frame, {report['episodes']} stack-drop episode(s):"
+    )
+    print(
+        "| size | frames | accuracy | cannot tell | wrong and sure | ms/frame (median, p95) "
+        "| ms/question |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, row in report["sizes"].items():
+        print(
+            f"| {name} | {row['frames']} | {row['accuracy']:.2%} | {row['unknown_rate']:.2%} | "
+            f"{row['wrong_and_sure']} | {row['frame_ms_median']}, {row['frame_ms_p95']} | "
+            f"{row['question_ms_median']} |"
+        )
+    for name, row in report["sizes"].items():
+        parts = [
+            f"{predicate} {t['accuracy']:.1%}"
+            for predicate, t in row["by_predicate"].items()
+            if t["accuracy"] is not None
+        ]
+        print(f"{name} by predicate: {', '.join(parts)}")
+    return EXIT_OK
+
+
 def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_sim_speed
 
@@ -462,6 +510,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         disturbances=disturbances,
         max_sim_time_s=args.max_time,
         monitor_config=_monitor_config(args, scene),
+        alarm_frames=Path(args.alarm_frames) if args.alarm_frames else None,
         max_replans=args.max_replans,
         self_check=not args.blind_skills,
     )
@@ -677,6 +726,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--max-time", type=float, default=300.0, help="simulated time limit, s (default 300)"
         )
         monitor_args(p)
+        p.add_argument(
+            "--alarm-frames",
+            metavar="DIR",
+            help="save the camera frame of each misalignment as a PNG in DIR",
+        )
         p.add_argument("--max-replans", type=int, default=5, help="re-plans before giving up")
         p.add_argument(
             "--blind-skills",
@@ -757,6 +811,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench_stack_drop)
+    b = bench.add_parser("vqa", help="VQA accuracy against ground truth, ms per frame")
+    world_args(b)
+    b.add_argument("--episodes", type=int, default=3, help="stack-drop episodes (default 3)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--period", type=float, default=0.5, help="simulated s between frames")
+    b.add_argument(
+        "--vqa",
+        choices=["geometric", "openai", "transformers", "oracle"],
+        default=None,
+        help="backend to score (default: the monitor config's)",
+    )
+    b.add_argument("--monitor-config", metavar="FILE")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench_vqa, monitor=None)
     b = bench.add_parser("sim-speed", help="simulated seconds per wall second; camera fps")
     world_args(b)
     b.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per run")

@@ -57,6 +57,8 @@ class EpisodeConfig:
     monitor_size: tuple[int, int] = (320, 240)
     #: Re-plan from perceived facts (the VQA backend's estimate) or the simulator's.
     replan_state: str = "perception"
+    #: Save the camera frame of each misalignment as a PNG here (path in the event).
+    alarm_frames: Path | None = None
     #: Mark each misalignment with whether the simulator agrees, and score every VQA
     #: answer against the simulator's ground truth (benchmarks only).
     judge_alarms: bool = False
@@ -111,6 +113,27 @@ def _monitoring(config: MonitorConfig, scene: Scene, world: SimWorld, size: tupl
             return backend.estimate_facts(observe())
 
     return backend, observe, estimate
+
+
+def _frame_saver(supervisor: Supervisor, directory: Path) -> Callable[[dict[str, Any]], None]:
+    """Write the frame that confirmed each misalignment to `directory` as a PNG and put
+    its path in the event, so a user can see what the monitor saw."""
+    import imageio.v3 as iio
+
+    def save(event: dict[str, Any]) -> None:
+        if event.get("event") != "misalignment" or not supervisor.misalignments:
+            return
+        frame = supervisor.misalignments[-1].frame
+        if frame is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        path = (
+            directory / f"misalignment_{len(supervisor.misalignments):02d}_{frame.stamp:.2f}s.png"
+        )
+        iio.imwrite(path, frame.rgb)
+        event["frame"] = str(path)
+
+    return save
 
 
 def _alarm_judge(world: SimWorld) -> Callable[[dict[str, Any]], None]:
@@ -197,6 +220,8 @@ def run_episode(
                 on_event(event)
 
         supervisor.listeners.append(forward)
+        if config.alarm_frames is not None:
+            supervisor.listeners.insert(0, _frame_saver(supervisor, config.alarm_frames))
         if config.judge_alarms:
             supervisor.listeners.insert(0, _alarm_judge(world))
         if on_plan is not None:

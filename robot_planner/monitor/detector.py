@@ -24,7 +24,7 @@ from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
 from robot_planner.plan.model import Constraint, TaskPlan
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact, question_for
-from robot_planner.world.observation import Observation
+from robot_planner.world.observation import CameraFrame, Observation
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,16 @@ class Misalignment:
     stamp: float
     answers: tuple[VqaAnswer, ...]
     question: str
+    #: The camera frame of the confirming answer (kept out of `to_dict`: events are JSON;
+    #: callers that keep frames save it and add its path).
+    frame: CameraFrame | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         last = self.answers[-1]
         return {
             "event": "misalignment",
             "time": round(self.stamp, 4),
+            "frame_stamp": round(self.frame.stamp, 4) if self.frame is not None else None,
             "task": self.task,
             "robot": self.robot,
             "fact": self.fact,
@@ -253,6 +257,7 @@ class MisalignmentDetector:
                     now,
                     tuple(check.contrary),
                     check.constraint.question,
+                    observation.frame,
                 )
             if check.repeat is not None:
                 # A contrary answer is confirmed quickly rather than a whole period later.

@@ -1,0 +1,169 @@
+"""The stack-drop and VQA benchmarks' bookkeeping, placement noise, and the skills that
+make towers recoverable (placing over the stack's axis, grasping across free faces)."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from robot_planner.bench.stack_drop import _detections, bench_stack_drop, grid
+from robot_planner.bench.vqa import bench_vqa, ground_facts
+from robot_planner.cli import main
+from robot_planner.sim.disturbances import DisturbanceConfig, Disturbances
+from robot_planner.sim.skills import _stack_from, placement_point
+from robot_planner.sim.world import SimWorld
+
+
+def disturbance(kind: str, time: float, block: str) -> dict:
+    return {"event": "disturbance", "kind": kind, "time": time, "object": block}
+
+
+def alarm(time: float, fact: str, false_alarm: bool = False) -> dict:
+    return {"event": "misalignment", "time": time, "fact": fact, "false_alarm": false_alarm}
+
+
+def test_delays_pair_each_disturbance_with_its_own_alarm():
+    disturbances = [
+        disturbance("displace", 6.0, "blue_block"),  # harmless: nothing raised
+        disturbance("drop", 9.0, "red_block"),
+        disturbance("drop", 12.0, "blue_block"),  # never noticed
+    ]
+    alarms = [
+        alarm(9.2, "holding(left_arm,red_block)"),
+        alarm(9.3, "on(blue_block,yellow_block)", false_alarm=True),
+    ]
+    delays, missed = _detections(disturbances, alarms)
+    assert delays == [pytest.approx(0.2)]
+    assert missed == 1
+
+
+def test_an_alarm_after_the_next_disturbance_belongs_to_that_one():
+    disturbances = [
+        disturbance("displace", 6.0, "blue_block"),
+        disturbance("displace", 13.0, "red_block"),
+    ]
+    # The second placement toppled the tower: both blocks are named, but the alarm
+    # answers the later disturbance, not the one 7 s earlier.
+    delays, _ = _detections(disturbances, [alarm(13.3, "on(red_block,blue_block)")])
+    assert delays == [pytest.approx(0.3)]
+
+
+def test_grid_covers_drops_and_noise_in_every_mode():
+    cells = grid()
+    assert len(cells) == 12
+    assert {(p, q) for p, q, _ in cells} == {(0.0, 0.0), (0.15, 0.0), (0.3, 0.0), (0.0, 3.0)}
+    assert {m for *_, m in cells} == {"on", "after-skill", "off"}
+
+
+@pytest.mark.parametrize(("model", "limit"), [("disc", 3.0), ("gaussian", None)])
+def test_placement_noise_models(scene, model, limit):
+    with SimWorld(scene, seed=4) as world:
+        noise = Disturbances(world, DisturbanceConfig(displace_cm=3.0, displace_model=model))
+        place = SimpleNamespace(skill="place", args={"object": "red_block"})
+        for _ in range(200):
+            noise.on_skill_end(place, succeeded=True)
+        moves = [math.hypot(e["dx_cm"], e["dy_cm"]) for e in noise.events]
+    assert len(moves) == 200
+    if limit is not None:
+        assert max(moves) <= limit and max(moves) > 0.8 * limit
+    else:
+        assert max(moves) > 3.0  # normal noise of std-dev 3 cm per axis goes further
+
+
+def test_unknown_noise_model_is_refused():
+    with pytest.raises(ValueError, match="unknown displacement model 'uniform'"):
+        DisturbanceConfig(displace_cm=3.0, displace_model="uniform")
+
+
+def test_one_benchmark_cell_reports_what_the_issue_asks(tmp_path):
+    report = bench_stack_drop(0.0, 0.0, 1, "on", seed=3)
+    for key in (
+        "episodes",
+        "success_rate",
+        "mean_sim_time_s",
+        "mean_wall_time_s",
+        "replans_per_episode",
+        "false_alarms",
+        "detection_delay_s",
+        "monitor_checks",
+        "monitor_ms_per_check",
+        "vqa_vs_oracle",
+    ):
+        assert key in report, key
+    assert report["episodes"] == 1 and report["vqa"] == "geometric"
+    assert report["oracle_used"] is False
+    assert report["monitor_checks"] > 0 and report["vqa_vs_oracle"]["asked"] > 0
+
+
+def test_stack_drop_cli_writes_json_and_markdown(tmp_path, capsys):
+    code = main(
+        [
+            "bench",
+            "stack-drop",
+            "--drop-prob",
+            "0",
+            "--episodes",
+            "1",
+            "--monitor",
+            "off",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["monitor"] == "off" and result["vqa"] is None
+    assert result["monitor_checks"] == 0
+    assert (tmp_path / "stack_drop.json").exists()
+    assert "| p | q (cm) | monitor |" in (tmp_path / "stack_drop.md").read_text()
+
+
+def test_bench_vqa_scores_every_fact_on_frames(scene):
+    report = bench_vqa(episodes=1, period_s=5.0, sizes=((160, 120),), drop_prob=0.0)
+    row = report["sizes"]["160x120"]
+    assert report["facts_per_frame"] == len(ground_facts(scene))
+    assert row["frames"] >= 2
+    assert row["asked"] == row["frames"] * report["facts_per_frame"]
+    assert row["right"] + row["wrong"] + row["unknown"] == row["asked"]
+    assert row["frame_ms_median"] > 0
+
+
+def test_a_block_is_placed_over_the_axis_of_the_stack(scene):
+    with SimWorld(scene, seed=0) as world:
+        base = np.array([0.2, -0.1])
+        world.move_block("yellow_block", [base[0], base[1], world.table_top + 0.025])
+        off = base + np.array([0.02, 0.0])  # the middle block sits 2 cm off-centre
+        world.move_block("blue_block", [off[0], off[1], world.table_top + 0.075])
+        world.settle(0.5)
+        assert _stack_from(world, "blue_block") == ["blue_block", "yellow_block"]
+        point = placement_point(world, "red_block", "blue_block")
+        yellow = world.block_pose("yellow_block")[0][:2]
+        blue = world.block_pose("blue_block")[0][:2]
+        np.testing.assert_allclose(point[:2], (yellow + blue) / 2, atol=1e-6)
+
+
+def test_a_pick_turns_its_grasp_away_from_a_touching_neighbour(scene):
+    from robot_planner.sim.skills import MotionPlanner
+
+    with SimWorld(scene, seed=0) as world:
+        arm = world.arms["right_arm"]
+        planner = MotionPlanner(world, arm)
+        here = np.array([0.2, -0.1])
+        world.move_block("blue_block", [here[0], here[1], world.table_top + 0.025])
+        world.settle(0.3)
+        _, block_yaw = world.block_pose("blue_block")
+        natural = arm.grasp_yaw(block_yaw)
+        # A neighbour touching the face a finger would land on:
+        axis = np.array([-math.sin(natural), math.cos(natural)])
+        beside = here + 0.052 * axis
+        world.move_block("yellow_block", [beside[0], beside[1], world.table_top + 0.025])
+        world.settle(0.3)
+        chosen = planner.grasp_yaw("blue_block", world.block_pose("blue_block")[1])
+        assert abs(math.remainder(chosen - natural, math.pi)) == pytest.approx(
+            math.pi / 2, abs=0.1
+        )
