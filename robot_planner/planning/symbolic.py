@@ -68,6 +68,15 @@ class _Search:
 
     # --- state queries -----------------------------------------------------------------
 
+    def _lost(self, block: str) -> str:
+        """Why a block cannot be planned with: seen off every zone, or not seen at all."""
+        if Fact("on_table", (block,)) in self.facts:
+            return (
+                f"{block} is on the table outside every zone, where no arm is known to "
+                "reach it"
+            )
+        return f"the location of {block} is unknown"
+
     def where(self, block: str) -> str | None:
         return location_of(block, self.facts)
 
@@ -219,9 +228,9 @@ class _Search:
         start = self.where(block)
         goal = self.place_of(target)
         if start is None:
-            raise PlanningError(f"the location of {block} is unknown")
+            raise PlanningError(self._lost(block))
         if goal is None:
-            raise PlanningError(f"the location of {target} is unknown")
+            raise PlanningError(self._lost(target))
         robot = self.assign.get(block)
         hops = self.route(start, goal, robot)
         if hops is None:

@@ -397,6 +397,17 @@ class MotionPlanner:
                 continue  # below (a tower's base) or above: not in the fingers' way
             for pad in pads:
                 room = min(room, float(np.linalg.norm(pad - other_pos[:2])))
+        # A bin wall next to the block (one it is not inside) counts like a neighbour
+        # whose centre is half a block beyond the wall.
+        half = self.world.block_size[block] / 2
+        for spec in self.world.scene.bins.values():
+            center, size = np.array(spec.position), np.array(spec.size) / 2
+            inside = bool(np.all(np.abs(pos[:2] - center) <= size))
+            if inside:
+                continue
+            for pad in pads:
+                gap = np.maximum(np.abs(pad - center) - size, 0.0)
+                room = min(room, float(np.linalg.norm(gap)) + half)
         return room
 
 
