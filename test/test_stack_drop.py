@@ -52,6 +52,16 @@ def test_an_alarm_after_the_next_disturbance_belongs_to_that_one():
     assert delays == [pytest.approx(0.3)]
 
 
+def test_two_drops_at_once_are_both_handled_by_the_first_alarm():
+    disturbances = [
+        disturbance("drop", 3.86, "red_block"),
+        disturbance("drop", 4.05, "blue_block"),
+    ]
+    delays, missed = _detections(disturbances, [alarm(4.15, "holding(left_arm,red_block)")])
+    assert delays == [pytest.approx(0.29)]
+    assert missed == 0  # the halt and re-plan saw the blue block on the table too
+
+
 def test_grid_covers_drops_and_noise_in_every_mode():
     cells = grid()
     assert len(cells) == 12

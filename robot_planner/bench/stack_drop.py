@@ -76,28 +76,38 @@ def _episode(job: tuple) -> dict[str, Any]:
 def _detections(
     disturbances: list[dict[str, Any]], alarms: list[dict[str, Any]]
 ) -> tuple[list[float], int]:
-    """Detection delay of each disturbance that raised an alarm, and drops that raised
-    none. An alarm answers a disturbance when it is true (not a false alarm), names the
-    disturbed block, and comes before the next disturbance: a small displacement that
-    leaves the tower standing rightly raises nothing, and must not be paired with the
-    alarm a later disturbance causes."""
-    delays: list[float] = []
+    """Detection delays, and drops that went unnoticed.
+
+    A true alarm (not a false alarm) answers the latest disturbance before it whose block
+    it names: when a second placement topples a tower, the alarm belongs to that
+    placement, not to a harmless displacement of the block below seconds earlier. A drop
+    counts as noticed when some true alarm follows it before that block is disturbed
+    again: every alarm halts the robots and re-plans from what the camera sees, so two
+    drops at once are both handled by the first alarm."""
+    true_alarms = [a for a in alarms if not a.get("false_alarm")]
+    delays: dict[int, float] = {}
+    for alarm in true_alarms:
+        names = Fact.parse(alarm["fact"]).args
+        earlier = [
+            index
+            for index, d in enumerate(disturbances)
+            if d["time"] <= alarm["time"] and d["object"] in names
+        ]
+        if earlier:
+            index = earlier[-1]
+            delay = alarm["time"] - disturbances[index]["time"]
+            delays[index] = min(delays.get(index, delay), delay)
     missed = 0
     for index, disturbance in enumerate(disturbances):
-        block = disturbance["object"]
-        until = next((d["time"] for d in disturbances[index + 1 :]), float("inf"))
-        answering = [
-            a["time"] - disturbance["time"]
-            for a in alarms
-            if disturbance["time"] <= a["time"] < until
-            and not a.get("false_alarm")
-            and block in Fact.parse(a["fact"]).args
-        ]
-        if answering:
-            delays.append(min(answering))
-        elif disturbance["kind"] == "drop":
+        if disturbance["kind"] != "drop" or index in delays:
+            continue
+        until = next(
+            (d["time"] for d in disturbances[index + 1 :] if d["object"] == disturbance["object"]),
+            float("inf"),
+        )
+        if not any(disturbance["time"] <= a["time"] < until for a in true_alarms):
             missed += 1
-    return delays, missed
+    return [delays[index] for index in sorted(delays)], missed
 
 
 def bench_stack_drop(

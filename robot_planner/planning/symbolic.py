@@ -71,10 +71,7 @@ class _Search:
     def _lost(self, block: str) -> str:
         """Why a block cannot be planned with: seen off every zone, or not seen at all."""
         if Fact("on_table", (block,)) in self.facts:
-            return (
-                f"{block} is on the table outside every zone, where no arm is known to "
-                "reach it"
-            )
+            return f"{block} is on the table outside every zone, where no arm is known to reach it"
         return f"the location of {block} is unknown"
 
     def where(self, block: str) -> str | None:
