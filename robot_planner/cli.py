@@ -555,6 +555,16 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
             f"simulated, {report['wall_time_s']:.1f} s wall"
             + (f"; {report['reason']}" if report["reason"] else "")
         )
+        monitor = report["monitor"]
+        if monitor["vqa"] is not None:
+            print(
+                f"== monitor: {monitor['vqa']} VQA, mode {monitor['mode']}; "
+                f"{monitor['checks']} checks ({monitor['ms_per_check']:.1f} ms each), "
+                f"{len(report['misalignments'])} misalignment(s), {report['replans']} re-plan(s)"
+                + (" [oracle: evaluation only]" if monitor["oracle_used"] else "")
+            )
+        else:
+            print(f"== monitor: off; {report['replans']} re-plan(s)")
         print(f"== final facts: {', '.join(report['final_facts'])}")
         if report.get("recording"):
             print(f"== recording: {report['recording']}")

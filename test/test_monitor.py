@@ -363,3 +363,20 @@ def test_questions_exist_for_every_predicate():
     assert question_for(Fact.parse("holding(left_arm,red_block)")) == (
         "Is the red block in the left arm's gripper?"
     )
+
+
+def test_a_goal_the_camera_cannot_see_is_not_taken_on_trust(catalogue, scene):
+    class Blind(Scripted):
+        def answer(self, observation, question, fact):
+            self.asked.append(str(fact))
+            return VqaAnswer(None, 0.0, "blue_block not seen")
+
+    detector = MisalignmentDetector(Blind([None]), carry_plan(catalogue, scene), catalogue)
+    detector.verify_goal([Fact.parse("on(red_block,green_block)")], 0.0)
+    assert detector.check(observation(0.0)) is None
+    found = detector.check(observation(0.1))
+    assert found is not None and found.unconfirmed
+    assert "could not be confirmed from the camera" in found.describe()
+    # During a task, "cannot tell" is still not an alarm.
+    detector.task_started("t2", 0.2)
+    assert not any(detector.check(observation(t)) for t in np.arange(0.4, 2.0, 0.1))

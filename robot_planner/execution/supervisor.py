@@ -21,7 +21,12 @@ from robot_planner.adapters.base import AdapterError, RobotAdapter, SkillState
 from robot_planner.bt.ledger import ExecutionEvent, TaskState
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.monitor.base import VqaBackend
-from robot_planner.monitor.detector import DetectorConfig, Misalignment, MisalignmentDetector
+from robot_planner.monitor.detector import (
+    GOAL_TASK,
+    DetectorConfig,
+    Misalignment,
+    MisalignmentDetector,
+)
 from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.planning.base import Planner, PlanningError, PlanRequest
 from robot_planner.world.catalogue import Catalogue
@@ -144,6 +149,9 @@ class Supervisor:
                 outcome = Outcome.FAILED
                 reason = f"gave up after {replans} re-plan(s); last problem: {detail}"
                 break
+            last = self.misalignments[-1] if kind == "misalignment" else None
+            if last is not None and last.task == GOAL_TASK and last.unconfirmed:
+                self._clear_view(detail)  # let the camera see the whole table first
             try:
                 plan = self._replan(command, goal, failed, detail)
             except PlanningError as exc:

@@ -86,9 +86,20 @@ class Misalignment:
             "evidence": last.evidence,
         }
 
+    @property
+    def unconfirmed(self) -> bool:
+        """Raised because the camera could not tell (goal checks only), not because it
+        saw the opposite."""
+        return any(a.answer is None or a.answer == self.expected for a in self.answers)
+
     def describe(self) -> str:
         said = "no" if self.expected else "yes"
         if self.task == GOAL_TASK:
+            if self.unconfirmed:
+                return (
+                    f"monitor: goal check '{self.question}' could not be confirmed from the "
+                    f"camera after the plan finished ({self.answers[-1].evidence})"
+                )
             return (
                 f"monitor: goal check '{self.question}' answered {said} "
                 f"{len(self.answers)} time(s) after the plan finished ({self.fact} not reached)"
@@ -237,11 +248,12 @@ class MisalignmentDetector:
                 check.next_at = now + (check.repeat or self.config.confirm_period_s)
                 continue
             expected = check.constraint.expected
-            contrary = (
-                answer.answer is not None
-                and answer.answer != expected
-                and answer.confidence >= self.config.min_confidence
-            )
+            sure = answer.answer is not None and answer.confidence >= self.config.min_confidence
+            contrary = sure and answer.answer != expected
+            if check.task == GOAL_TASK and not sure:
+                # "Done" must be seen to be done: a goal the camera cannot confirm (a
+                # block hidden under another) is not taken on trust.
+                contrary = True
             if contrary:
                 check.contrary.append(answer)
             elif answer.answer is not None:
