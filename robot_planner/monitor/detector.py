@@ -250,9 +250,10 @@ class MisalignmentDetector:
             expected = check.constraint.expected
             sure = answer.answer is not None and answer.confidence >= self.config.min_confidence
             contrary = sure and answer.answer != expected
-            if check.task == GOAL_TASK and not sure:
-                # "Done" must be seen to be done: a goal the camera cannot confirm (a
-                # block hidden under another) is not taken on trust.
+            if check.task == GOAL_TASK and answer.answer is None:
+                # "Done" must be seen to be done: a goal the camera cannot see at all (a
+                # block hidden under another) is not taken on trust. A borderline "yes"
+                # (a block near a tolerance) still confirms it.
                 contrary = True
             if contrary:
                 check.contrary.append(answer)
