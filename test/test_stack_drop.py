@@ -62,6 +62,17 @@ def test_two_drops_at_once_are_both_handled_by_the_first_alarm():
     assert missed == 0  # the halt and re-plan saw the blue block on the table too
 
 
+def test_an_alarm_is_never_paired_with_a_disturbance_an_earlier_alarm_saw():
+    disturbances = [
+        disturbance("displace", 11.85, "blue_block"),  # harmless
+        disturbance("displace", 18.22, "red_block"),
+        disturbance("displace", 24.48, "red_block"),  # toppled blue off yellow
+    ]
+    alarms = [alarm(18.7, "on(red_block,blue_block)"), alarm(24.65, "on(blue_block,yellow_block)")]
+    delays, _ = _detections(disturbances, alarms)
+    assert delays == [pytest.approx(0.48), pytest.approx(0.17)]
+
+
 def test_grid_covers_drops_and_noise_in_every_mode():
     cells = grid()
     assert len(cells) == 12

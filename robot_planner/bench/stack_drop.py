@@ -78,25 +78,26 @@ def _detections(
 ) -> tuple[list[float], int]:
     """Detection delays, and drops that went unnoticed.
 
-    A true alarm (not a false alarm) answers the latest disturbance before it whose block
-    it names: when a second placement topples a tower, the alarm belongs to that
-    placement, not to a harmless displacement of the block below seconds earlier. A drop
-    counts as noticed when some true alarm follows it before that block is disturbed
-    again: every alarm halts the robots and re-plans from what the camera sees, so two
-    drops at once are both handled by the first alarm."""
+    A true alarm (not a false alarm) answers a disturbance that came after the previous
+    true alarm (each alarm halts the robots and re-plans from what the camera sees, so
+    older disturbances are accounted for): the latest one that names a block of the
+    alarm's fact, else the latest one (a placement that toppled the tower below it).
+    A drop counts as noticed when some true alarm follows it before that block is
+    disturbed again: two drops at once are both handled by the first alarm."""
     true_alarms = [a for a in alarms if not a.get("false_alarm")]
     delays: dict[int, float] = {}
+    previous = float("-inf")
     for alarm in true_alarms:
         names = Fact.parse(alarm["fact"]).args
-        earlier = [
-            index
-            for index, d in enumerate(disturbances)
-            if d["time"] <= alarm["time"] and d["object"] in names
+        candidates = [
+            index for index, d in enumerate(disturbances) if previous < d["time"] <= alarm["time"]
         ]
-        if earlier:
-            index = earlier[-1]
-            delay = alarm["time"] - disturbances[index]["time"]
-            delays[index] = min(delays.get(index, delay), delay)
+        naming = [index for index in candidates if disturbances[index]["object"] in names]
+        chosen = (naming or candidates or [None])[-1]
+        previous = alarm["time"]
+        if chosen is not None:
+            delay = alarm["time"] - disturbances[chosen]["time"]
+            delays[chosen] = min(delays.get(chosen, delay), delay)
     missed = 0
     for index, disturbance in enumerate(disturbances):
         if disturbance["kind"] != "drop" or index in delays:
