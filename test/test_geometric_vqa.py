@@ -9,7 +9,6 @@ floor, and the agreement over all facts on several seeds, at 320x240 and 640x480
 from __future__ import annotations
 
 import ast
-import itertools
 import math
 import subprocess
 import sys
@@ -19,12 +18,13 @@ import numpy as np
 import pytest
 
 from robot_planner.adapters.base import SkillState
+from robot_planner.bench.vqa import ground_facts
 from robot_planner.monitor.base import VqaAnswer, VqaBackend
 from robot_planner.monitor.geometric import GeometricConfig, GeometricVqa
 from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
-from robot_planner.world.facts import PREDICATES, Fact, derive
+from robot_planner.world.facts import Fact, derive
 from robot_planner.world.observation import Observation
 
 F = Fact.parse
@@ -35,19 +35,7 @@ MODULE = Path(__file__).resolve().parent.parent / "robot_planner" / "monitor" / 
 
 def all_facts(scene) -> list[Fact]:
     """Every ground fact of the vocabulary over the scene's names."""
-    names = {
-        "block": list(scene.objects),
-        "bin": list(scene.bins),
-        "zone": list(scene.zones),
-        "robot": list(scene.robots),
-    }
-    facts = []
-    for predicate, kinds in PREDICATES.items():
-        for args in itertools.product(*(names[k] for k in kinds)):
-            if predicate == "on" and args[0] == args[1]:
-                continue
-            facts.append(Fact(predicate, args))
-    return facts
+    return ground_facts(scene)
 
 
 def ask(vqa: GeometricVqa, observation: Observation, text: str) -> VqaAnswer:

@@ -10,7 +10,6 @@ the per-frame and the per-question cost are reported.
 
 from __future__ import annotations
 
-import itertools
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from robot_planner.bench.stack_drop import STACK_COMMAND
 from robot_planner.execution.executor import PlanExecutor
 from robot_planner.monitor.backends import make_vqa
 from robot_planner.monitor.config import MonitorConfig
+from robot_planner.plan.schema import ground_facts as schema_facts
 from robot_planner.planning.base import PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.sim.adapter import PyBulletRobotAdapter
@@ -33,19 +33,7 @@ from robot_planner.world.scene import Scene, load_scene
 
 def ground_facts(scene: Scene) -> list[Fact]:
     """Every well-typed ground fact over the scene's names."""
-    names = {
-        "block": list(scene.objects),
-        "bin": list(scene.bins),
-        "zone": list(scene.zones),
-        "robot": list(scene.robots),
-    }
-    facts = []
-    for predicate, kinds in PREDICATES.items():
-        for args in itertools.product(*(names[k] for k in kinds)):
-            if predicate == "on" and args[0] == args[1]:
-                continue
-            facts.append(Fact(predicate, args))
-    return facts
+    return [Fact.parse(text) for text in schema_facts(scene)]
 
 
 def _tally() -> dict[str, int]:
