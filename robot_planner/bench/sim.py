@@ -29,6 +29,32 @@ def _episode(job: tuple[str, str, int, float, float]) -> dict[str, Any]:
     }
 
 
+def run_jobs(
+    work: Callable[[Any], dict[str, Any]],
+    jobs: Sequence[Any],
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """`work` over `jobs` in order, in this process or `workers` processes, reporting
+    progress after each (episodes are independent simulated worlds)."""
+    rows: list[dict[str, Any]] = []
+    if workers <= 1:
+        results: Any = map(work, jobs)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        results = pool.map(work, jobs)
+    try:
+        for row in results:
+            rows.append(row)
+            if progress:
+                progress(len(rows), len(jobs))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return rows
+
+
 def bench_episodes(
     scene: str,
     command: str,
@@ -40,18 +66,7 @@ def bench_episodes(
 ) -> dict[str, Any]:
     """Run one command over several seeds; success rate and times."""
     jobs = [(scene, command, s, drop_prob, displace_cm) for s in seeds]
-    rows: list[dict[str, Any]] = []
-    if workers <= 1:
-        for job in jobs:
-            rows.append(_episode(job))
-            if progress:
-                progress(len(rows), len(jobs))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_episode, jobs):
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(jobs))
+    rows = run_jobs(_episode, jobs, workers, progress)
     successes = [r for r in rows if r["success"]]
     return {
         "command": command,

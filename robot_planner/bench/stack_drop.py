@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from robot_planner.bench.sim import run_jobs
 from robot_planner.episode import EpisodeConfig, run_episode
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.sim.disturbances import DisturbanceConfig
@@ -129,18 +129,7 @@ def bench_stack_drop(
         (seed + i, drop_prob, displace_cm, noise_model, monitor, monitoring, scene)
         for i in range(episodes)
     ]
-    rows: list[dict[str, Any]] = []
-    if workers <= 1:
-        for job in jobs:
-            rows.append(_episode(job))
-            if progress:
-                progress(len(rows), len(jobs))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_episode, jobs):
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(jobs))
+    rows = run_jobs(_episode, jobs, workers, progress)
     delays = sorted(d for r in rows for d in r["detection_delays_s"])
     checks = sum(r["checks"] for r in rows)
     return {

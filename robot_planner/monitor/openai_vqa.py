@@ -24,9 +24,9 @@ from robot_planner.monitor.base import VqaAnswer, VqaError, parse_yes_no
 from robot_planner.monitor.config import OpenAIVqaSettings
 from robot_planner.planning.llm import BackendError
 from robot_planner.planning.openai_backend import (
-    PLACEHOLDER_KEY,
     create_with_retries,
     error_detail,
+    make_client,
     scrub,
 )
 from robot_planner.world.facts import Fact
@@ -104,17 +104,7 @@ class OpenAIVqa:
         key = settings.api_key()
         self._secret = key
         if client is None:
-            if key is None and not settings.base_url:
-                raise VqaError(
-                    f"openai VQA: no API key: set the environment variable "
-                    f"{settings.api_key_env} or give openai.base_url for a local server"
-                )
-            client = openai.OpenAI(
-                api_key=key or PLACEHOLDER_KEY,
-                base_url=settings.base_url,
-                timeout=settings.timeout_s,
-                max_retries=0,
-            )
+            client = make_client(settings, key, "openai VQA", VqaError)
         self.client = client
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
 

@@ -60,6 +60,25 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def make_client(
+    settings: Any, key: str | None, what: str, error: type[Exception]
+) -> openai.OpenAI:
+    """An `openai.OpenAI` client with our own retries (the client's are off); `error`
+    when there is neither a key nor a base URL. `settings` has `base_url`,
+    `api_key_env` and `timeout_s` (the planner's and the VQA monitor's settings)."""
+    if key is None and not settings.base_url:
+        raise error(
+            f"{what}: no API key: set the environment variable "
+            f"{settings.api_key_env} or give openai.base_url for a local server"
+        )
+    return openai.OpenAI(
+        api_key=key or PLACEHOLDER_KEY,
+        base_url=settings.base_url,
+        timeout=settings.timeout_s,
+        max_retries=0,
+    )
+
+
 def create_with_retries(
     create: Callable[[], ChatCompletion],
     *,
@@ -129,17 +148,7 @@ class OpenAIPlanner(LLMPlanner):
         # Kept only to scrub it from error text; never logged or shown.
         self._secret = key
         if client is None:
-            if key is None and not settings.base_url:
-                raise PlanningError(
-                    f"openai backend: no API key: set the environment variable "
-                    f"{settings.api_key_env} or give openai.base_url for a local server"
-                )
-            client = openai.OpenAI(
-                api_key=key or PLACEHOLDER_KEY,
-                base_url=settings.base_url,
-                timeout=settings.timeout_s,
-                max_retries=0,
-            )
+            client = make_client(settings, key, "openai backend", PlanningError)
         self.client = client
         self._mode: Mode = (
             FALLBACK[0] if settings.structured_output == "auto" else settings.structured_output
