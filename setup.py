@@ -53,6 +53,11 @@ setup(
     entry_points={
         "console_scripts": [
             "robot-planner = robot_planner.cli:main",
+            "planner_node = robot_planner.nodes.planner_node:main",
+            "executor_node = robot_planner.nodes.executor_node:main",
+            "monitor_node = robot_planner.nodes.monitor_node:main",
+            "voice_node = robot_planner.nodes.voice_node:main",
+            "fake_hardware_node = robot_planner.nodes.fake_hardware:main",
         ],
     },
 )

@@ -19,6 +19,7 @@ from robot_planner import __version__
 from robot_planner.plan.validation import MAX_PLAN_BYTES, ValidationReport, validate_plan
 from robot_planner.planning.base import Planner, PlanningError
 from robot_planner.resources import ResourceError
+from robot_planner.ros_cli import RosCliError
 from robot_planner.world.catalogue import Catalogue, load_catalogue
 from robot_planner.world.facts import FactError, parse_facts
 from robot_planner.world.loading import ConfigError
@@ -844,6 +845,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the demo run by `make demo` (headless PyBullet)")
     sim_args(p)
     p.set_defaults(func=cmd_demo, record="out/demo/demo.gif")
+
+    from robot_planner.ros_cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -860,7 +865,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (UsageError, ConfigError, ResourceError, PlanningError) as exc:
+    except (UsageError, ConfigError, ResourceError, PlanningError, RosCliError) as exc:
         print(f"robot-planner: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ simulated.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,10 @@ class Supervisor:
             `read_state` is used when None.
         detector_config: monitor mode, debounce, confidence threshold.
         max_replans: re-plans allowed before giving up.
+        external_monitor: misalignments come from another process (the monitor node)
+            through `report`; after the last task the supervisor emits `verifying` and
+            waits `verify_s` for a late one before declaring success.
+        on_tick: called with the executor after every tick (publish phases, the tree).
     """
 
     def __init__(
@@ -90,6 +95,9 @@ class Supervisor:
         max_replans: int = 5,
         period_s: float = 0.05,
         listeners: list[Listener] | None = None,
+        external_monitor: bool = False,
+        verify_s: float = VERIFY_S,
+        on_tick: Callable[[PlanExecutor], None] | None = None,
     ):
         self.planner = planner
         self.adapter = adapter
@@ -108,6 +116,11 @@ class Supervisor:
         self.check_seconds = 0.0
         self._cancel_reason: str | None = None
         self._plans_started: list[TaskPlan] = []
+        self.external_monitor = external_monitor
+        self.verify_s = verify_s
+        self.on_tick = on_tick
+        self._reported: list[Misalignment] = []
+        self._reported_lock = threading.Lock()
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -120,6 +133,26 @@ class Supervisor:
     def cancel(self, reason: str = "cancelled by request") -> None:
         """Stop at the next tick (thread-safe enough: a flag read by the loop)."""
         self._cancel_reason = reason
+
+    def report(self, misalignment: Misalignment) -> None:
+        """A misalignment found by an external monitor; acted on at the next tick
+        (thread-safe: called from a ROS callback while the loop runs elsewhere)."""
+        with self._reported_lock:
+            self._reported.append(misalignment)
+
+    def _take_reported(self) -> Misalignment | None:
+        with self._reported_lock:
+            return self._reported.pop(0) if self._reported else None
+
+    def _halt_for(
+        self, executor: PlanExecutor, found: Misalignment
+    ) -> tuple[str, str, Task | None]:
+        self.misalignments.append(found)
+        self._emit(found.to_dict())
+        executor.cancel(f"halted: {found.describe()}")
+        ids = {task.id for task in executor.plan.tasks}
+        failed = executor.plan.task(found.task) if found.task in ids else None
+        return "misalignment", found.describe(), failed
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -233,6 +266,11 @@ class Supervisor:
                 executor.cancel(self._cancel_reason)
                 return "cancelled", self._cancel_reason, None
             outcome = executor.tick()
+            if self.on_tick is not None:
+                self.on_tick(executor)
+            reported = self._take_reported()
+            if reported is not None:
+                return self._halt_for(executor, reported)
             if detector is not None:
                 for record in executor.ledger.records.values():
                     if record.state is TaskState.RUNNING and record.phase:
@@ -241,12 +279,7 @@ class Supervisor:
                 if detector.due(now):
                     found = detector.check(self.observe())
                     if found is not None:
-                        self.misalignments.append(found)
-                        self._emit(found.to_dict())
-                        executor.cancel(f"halted: {found.describe()}")
-                        ids = {task.id for task in executor.plan.tasks}
-                        failed = executor.plan.task(found.task) if found.task in ids else None
-                        return "misalignment", found.describe(), failed
+                        return self._halt_for(executor, found)
             if outcome is Outcome.SUCCEEDED:
                 if finished_at is None:
                     if detector is not None:
@@ -255,8 +288,11 @@ class Supervisor:
                         self._settled_state()
                         detector.verify_goal(goal, self.adapter.now())
                     finished_at = self.adapter.now()
-                settling = self.adapter.now() - finished_at < VERIFY_S
-                if detector is not None and detector.pending and settling:
+                    if self.external_monitor:
+                        self._emit({"event": "verifying", "time": round(finished_at, 4)})
+                settling = self.adapter.now() - finished_at < self.verify_s
+                waiting = self.external_monitor or (detector is not None and detector.pending)
+                if waiting and settling:
                     self.adapter.advance(self.period_s)  # let the last after-checks run
                     continue
                 return "succeeded", "", None

@@ -86,6 +86,31 @@ class Misalignment:
             "evidence": last.evidence,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Misalignment:
+        """Rebuild one from `to_dict` output received from another process (the monitor
+        node); raise ValueError, KeyError or TypeError on a malformed document."""
+        answers = data["answers"]
+        if not isinstance(answers, list) or not answers or len(answers) > 100:
+            raise ValueError("misalignment 'answers' must be a non-empty list")
+        confidence = float(data.get("confidence", 1.0))
+        evidence = str(data.get("evidence", ""))[:500]
+        parsed = tuple(
+            VqaAnswer(a if isinstance(a, bool) else None, confidence, evidence) for a in answers
+        )
+        fact = str(data["fact"])
+        Fact.parse(fact)  # a malformed fact is an error here, not later
+        return cls(
+            task=str(data["task"])[:64],
+            robot=str(data.get("robot", ""))[:64],
+            fact=fact,
+            phase=str(data["phase"])[:16],
+            expected=bool(data["expected"]),
+            stamp=float(data.get("time", 0.0)),
+            answers=parsed,
+            question=str(data.get("question", ""))[:500],
+        )
+
     @property
     def unconfirmed(self) -> bool:
         """Raised because the camera could not tell (goal checks only), not because it

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import pkgutil
 from typing import TYPE_CHECKING
@@ -28,21 +27,6 @@ if TYPE_CHECKING:
     from robot_planner.sim.world import SimWorld
 
 log = logging.getLogger(__name__)
-
-
-def _look_at(spec: CameraSpec) -> np.ndarray:
-    """4x4 pose of an OpenCV-convention camera at `eye` looking at `target`."""
-    eye, target, up = (np.asarray(v, dtype=float) for v in (spec.eye, spec.target, spec.up))
-    forward = target - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    if np.linalg.norm(right) < 1e-9:
-        raise ValueError("camera up vector is parallel to its viewing direction")
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
-    return pose
 
 
 def load_egl_plugin(client: int) -> bool:
@@ -101,11 +85,8 @@ class Camera:
             spec.far,
             physicsClientId=world.client,
         )
-        fy = (spec.height / 2.0) / math.tan(math.radians(spec.fov_deg) / 2.0)
-        self.K = np.array(
-            [[fy, 0.0, spec.width / 2.0], [0.0, fy, spec.height / 2.0], [0.0, 0.0, 1.0]]
-        )
-        self.world_from_camera = _look_at(spec)
+        self.K = spec.intrinsics()
+        self.world_from_camera = spec.world_from_camera()
 
     def capture(self) -> CameraFrame:
         spec = self.spec

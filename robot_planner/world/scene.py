@@ -8,10 +8,12 @@ code; the symbolic layers only use names, kinds and reach.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from robot_planner.world.facts import Fact, derive
@@ -74,6 +76,29 @@ class CameraSpec(_Strict):
     height: int = Field(240, ge=16, le=4096)
     near: float = Field(0.05, gt=0.0)
     far: float = Field(3.0, gt=0.0)
+
+    def intrinsics(self) -> np.ndarray:
+        """3x3 pinhole K of this camera (square pixels, principal point at the centre)."""
+        fy = (self.height / 2.0) / math.tan(math.radians(self.fov_deg) / 2.0)
+        return np.array(
+            [[fy, 0.0, self.width / 2.0], [0.0, fy, self.height / 2.0], [0.0, 0.0, 1.0]]
+        )
+
+    def world_from_camera(self) -> np.ndarray:
+        """4x4 pose of the camera at `eye` looking at `target` (OpenCV axes: x right,
+        y down, z forward). Kept here so a monitor on another machine rebuilds the same
+        pose from the scene file as the simulator renders with."""
+        eye, target, up = (np.asarray(v, dtype=float) for v in (self.eye, self.target, self.up))
+        forward = target - eye
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, up)
+        if np.linalg.norm(right) < 1e-9:
+            raise ValueError("camera up vector is parallel to its viewing direction")
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        pose = np.eye(4)
+        pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
+        return pose
 
 
 class TableSpec(_Strict):

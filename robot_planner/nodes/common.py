@@ -1,0 +1,181 @@
+"""What every node shares: topic names, QoS profiles, status events, and `run_node`.
+
+Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interface.md):
+
+===============================  ======================  ==========================
+``/robot_planner/command``       String (text or JSON)   reliable, depth 100
+``/robot_planner/plan``          String (JSON)           reliable, transient local
+``/robot_planner/status``        String (JSON events)    reliable, depth 1000
+``/robot_planner/cancel``        Empty                   reliable, depth 10
+``/robot_planner/tree``          String (ascii)          reliable, transient local
+``/robot_planner/replan``        String (JSON request)   reliable, depth 10
+``/robot_planner/misalignment``  String (JSON)           reliable, depth 100
+``/robot_planner/perception``    String (JSON facts)     reliable, depth 10
+``/robot_planner/state``         String (JSON facts)     reliable, transient local
+``/robot_planner/grippers``      String (JSON)           sensor data
+``/robot_planner/audio``         UInt8MultiArray         reliable, depth 10
+``/camera/...``, ``/joint_states``  sensor_msgs          sensor data
+===============================  ======================  ==========================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from std_msgs.msg import String
+
+from robot_planner.service.events import StatusEvent, make_event
+
+NS = "/robot_planner"
+COMMAND = f"{NS}/command"
+PLAN = f"{NS}/plan"
+STATUS = f"{NS}/status"
+CANCEL = f"{NS}/cancel"
+TREE = f"{NS}/tree"
+REPLAN = f"{NS}/replan"
+MISALIGNMENT = f"{NS}/misalignment"
+PERCEPTION = f"{NS}/perception"
+STATE = f"{NS}/state"
+GRIPPERS = f"{NS}/grippers"
+AUDIO = f"{NS}/audio"
+COLOR = "/camera/color/image_raw"
+DEPTH = "/camera/depth/image_raw"
+CAMERA_INFO = "/camera/color/camera_info"
+JOINT_STATES = "/joint_states"
+
+
+def reliable(depth: int = 10) -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE
+    )
+
+
+def latched() -> QoSProfile:
+    """Reliable + transient local: late joiners get the last message (plan, tree)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
+COMMAND_QOS = reliable(100)
+STATUS_QOS = reliable(1000)
+SENSOR_QOS = qos_profile_sensor_data
+#: The simulated camera publishes reliably (a reliable publisher serves best-effort and
+#: reliable subscribers alike): best-effort 300 KB depth images were lost more often than
+#: not over FastDDS on one host (13 of 30 arrived). The monitor's `camera_qos` parameter
+#: picks what it asks for: `reliable` (simulation) or `sensor_data` (most drivers).
+CAMERA_PUB_QOS = reliable(2)
+
+
+def camera_qos(name: str) -> QoSProfile:
+    if name == "reliable":
+        return reliable(2)
+    if name == "sensor_data":
+        return qos_profile_sensor_data
+    raise ValueError(f"camera_qos must be reliable or sensor_data, not {name!r}")
+
+
+class StatusPublisher:
+    """Publishes status events from one node (`source`), and logs the notable ones."""
+
+    def __init__(self, node: Node, source: str):
+        self.node = node
+        self.source = source
+        self.publisher = node.create_publisher(String, STATUS, STATUS_QOS)
+
+    def __call__(self, command_id: str, state: str, **details: Any) -> StatusEvent:
+        event = make_event(command_id, state, self.source, details)
+        self.publisher.publish(String(data=event.to_json()))
+        if state in ("error", "failed", "rejected"):
+            self.node.get_logger().warning(
+                f"[{command_id or '-'}] {state}: {details.get('reason', '')}"
+            )
+        elif state not in ("task_phase", "task_started", "task_succeeded"):
+            self.node.get_logger().info(f"[{command_id or '-'}] {state}")
+        return event
+
+
+def guarded(node: Node, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A subscription callback that logs an unexpected exception instead of killing the
+    node: one bad message must not take the robots' supervisor down."""
+
+    def call(msg: Any) -> None:
+        try:
+            callback(msg)
+        except Exception as exc:
+            node.get_logger().error(
+                f"{getattr(callback, '__name__', 'callback')}: {type(exc).__name__}: {exc}"
+            )
+
+    return call
+
+
+def subscribe(node: Node, msg_type: Any, topic: str, callback: Any, qos: Any) -> Any:
+    """`create_subscription` with a `guarded` callback."""
+    return node.create_subscription(msg_type, topic, guarded(node, callback), qos)
+
+
+def declare(node: Node, name: str, default: Any, description: str) -> Any:
+    """Declare a parameter with a description; return its value."""
+    node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    return node.get_parameter(name).value
+
+
+def run_node(
+    factory: Callable[[], Node],
+    doc: str | None,
+    argv: Sequence[str] | None = None,
+    *,
+    threads: int = 2,
+) -> int:
+    """Start rclpy, spin the node until Ctrl-C, shut down cleanly.
+
+    `--help` prints the node's docstring (its parameters) without starting ROS. A
+    start-up error (`ValueError`/`RuntimeError` from the factory: bad parameters, a
+    missing action server) is one line on stderr and exit code 2, not a traceback.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    args = list(sys.argv if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args[1:] if a != "--ros-args"):
+        print((doc or "").strip())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = factory()
+        except (ValueError, RuntimeError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        executor = MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
+            executor.spin()
+        return 0
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()

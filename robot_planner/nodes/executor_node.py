@@ -1,0 +1,564 @@
+"""executor_node: executes plans on the robots, halts on misalignments, asks for re-plans.
+
+Subscribes ``/robot_planner/plan`` and ``/robot_planner/cancel``; validates each plan
+(it arrives over the network: untrusted), compiles it into a behaviour tree and ticks it
+in a dedicated execution thread at ``period_s``, supervised by the ROS-free `Supervisor`
+(halt, re-plan, resume). Misalignments come from the monitor node on
+``/robot_planner/misalignment``; re-plans are requested on ``/robot_planner/replan``
+with the perceived state (``/robot_planner/perception``) and answered by the planner on
+the plan topic. Publishes status events, tree snapshots (``/robot_planner/tree``) and
+the world state (``/robot_planner/state``). In simulation it also publishes the camera
+(``/camera/color/image_raw``, ``/camera/depth/image_raw``, ``/camera/color/camera_info``),
+the grippers (``/robot_planner/grippers``) and ``/joint_states``.
+
+Parameters:
+  adapter (str, "pybullet"): pybullet | ros_bindings.
+  scene (str, "tabletop"), catalogue (str, ""): the world and the skills.
+  bindings (str, ""): ros_bindings YAML ("" = the packaged config/hardware_bindings.yaml).
+  bindings_timeout_s (float, 5.0): how long start-up waits for each action server.
+  period_s (float, 0.05): tick period (seconds of robot time).
+  sim_speed (float, 1.0): simulated seconds per wall second (pybullet; 1 = real time).
+  seed (int, 0): simulation seed (start layout jitter, disturbances).
+  drop_prob (float, 0.0), displace_cm (float, 0.0): simulated disturbances.
+  blind_skills (bool, false): simulated skills do not check their own grasp/placement.
+  camera (str, "overhead"), camera_rate_hz (float, 5.0): the simulated camera (its size
+      and pose come from the scene) and how often it publishes (per simulated second).
+  joint_state_rate_hz (float, 20.0): /joint_states rate (simulation).
+  monitor_mode (str, ""): on | after-skill | off; "" = monitor_config's. Anything but
+      off makes the executor wait `verify_s` after the last task for the monitor.
+  monitor_config (str, ""): monitor YAML ("" = packaged config/monitor.yaml).
+  verify_s (float, 1.5): how long to wait for the monitor's goal check after the plan.
+  max_replans (int, 5): re-plans per command before it fails.
+  replan_timeout_s (float, 30.0): how long to wait for the planner's re-plan.
+  perception_timeout_s (float, 1.0): how long to wait for a fresh perceived state before
+      re-planning from the robots' own state instead (logged as a warning).
+  max_command_s (float, 600.0): robot-time limit per command.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Empty, String
+
+from robot_planner.adapters.base import RobotAdapter, SkillStatus
+from robot_planner.execution.executor import PlanExecutor
+from robot_planner.execution.supervisor import Supervisor
+from robot_planner.monitor.config import load_monitor_config
+from robot_planner.monitor.detector import Misalignment
+from robot_planner.nodes import sensors
+from robot_planner.nodes.common import (
+    CAMERA_INFO,
+    CAMERA_PUB_QOS,
+    CANCEL,
+    COLOR,
+    DEPTH,
+    GRIPPERS,
+    JOINT_STATES,
+    MISALIGNMENT,
+    PERCEPTION,
+    PLAN,
+    REPLAN,
+    SENSOR_QOS,
+    STATE,
+    STATUS,
+    STATUS_QOS,
+    TREE,
+    StatusPublisher,
+    declare,
+    latched,
+    reliable,
+    run_node,
+    subscribe,
+)
+from robot_planner.plan.model import TaskPlan
+from robot_planner.plan.validation import validate_plan
+from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
+from robot_planner.service.events import EventError, parse_event
+from robot_planner.world.facts import Fact, FactError, format_facts, parse_facts
+
+#: Supervisor events -> status states (others are not published).
+STATE_OF = {
+    "task_started": "task_started",
+    "task_succeeded": "task_succeeded",
+    "task_failed": "task_failed",
+    "task_cancelled": "task_cancelled",
+    "misalignment": "misalignment",
+    "replanned": "replanned",
+    "clearing_view": "replanning",
+    "verifying": "verifying",
+    "plan_succeeded": "done",
+    "plan_failed": "failed",
+    "plan_cancelled": "cancelled",
+}
+TREE_PERIOD_S = 0.5
+
+
+class PacedAdapter:
+    """Wraps an adapter so robot time follows the wall clock (times `speed`) and calls
+    `hook(now)` after every advance (sensor publishing). Everything else is passed on."""
+
+    def __init__(self, inner: Any, speed: float, hook: Callable[[float], None] | None = None):
+        if not speed > 0:
+            raise ValueError(f"sim_speed must be positive, got {speed}")
+        self.inner = inner
+        self.speed = speed
+        self.hook = hook
+        self.supported_skills = inner.supported_skills
+        self._wall0 = time.monotonic()
+        self._robot0 = inner.now()
+
+    def start_skill(self, robot: str, skill: str, args: Mapping[str, Any]) -> Hashable:
+        return self.inner.start_skill(robot, skill, args)
+
+    def poll(self, handle: Hashable) -> SkillStatus:
+        return self.inner.poll(handle)
+
+    def cancel(self, handle: Hashable) -> None:
+        self.inner.cancel(handle)
+
+    def read_state(self) -> frozenset[Fact]:
+        return self.inner.read_state()
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def advance(self, dt: float) -> None:
+        self.inner.advance(dt)
+        if self.hook is not None:
+            self.hook(self.inner.now())
+        due = self._wall0 + (self.inner.now() - self._robot0) / self.speed
+        lag = due - time.monotonic()
+        if lag > 0:
+            time.sleep(lag)
+        elif lag < -0.5:  # fell behind (a slow frame): do not try to catch up
+            self._wall0, self._robot0 = time.monotonic(), self.inner.now()
+
+
+class RemotePlanner:
+    """The planner node seen from the execution thread: `replan` publishes a request and
+    waits (letting robot time pass, so sensors keep publishing) for the answer."""
+
+    name = "remote"
+
+    def __init__(self, node: ExecutorNode):
+        self.node = node
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        raise PlanningError("the executor does not plan new commands")
+
+    def replan(self, request: PlanRequest) -> PlanResult:
+        return self.node.request_replan(request)
+
+
+class ExecutorNode(Node):
+    """Owns the robots; one command's plan runs at a time."""
+
+    def __init__(self, name: str = "executor") -> None:
+        super().__init__(name)
+        from robot_planner.resources import catalogue_path, scene_path
+        from robot_planner.world.catalogue import load_catalogue
+        from robot_planner.world.scene import load_scene
+
+        p = {
+            "adapter": declare(self, "adapter", "pybullet", "pybullet | ros_bindings"),
+            "scene": declare(self, "scene", "tabletop", "scene name or YAML path"),
+            "catalogue": declare(self, "catalogue", "", "skill catalogue ('' = packaged)"),
+            "bindings": declare(self, "bindings", "", "ros_bindings YAML ('' = packaged)"),
+            "bindings_timeout_s": declare(self, "bindings_timeout_s", 5.0, "server wait (s)"),
+            "period_s": declare(self, "period_s", 0.05, "tick period (robot seconds)"),
+            "sim_speed": declare(self, "sim_speed", 1.0, "simulated s per wall s"),
+            "seed": declare(self, "seed", 0, "simulation seed"),
+            "drop_prob": declare(self, "drop_prob", 0.0, "simulated drop probability"),
+            "displace_cm": declare(self, "displace_cm", 0.0, "simulated placement noise (cm)"),
+            "blind_skills": declare(self, "blind_skills", False, "skills skip self-checks"),
+            "camera": declare(self, "camera", "overhead", "simulated camera (scene name)"),
+            "camera_rate_hz": declare(self, "camera_rate_hz", 5.0, "camera rate (sim Hz)"),
+            "joint_state_rate_hz": declare(self, "joint_state_rate_hz", 20.0, "joint states Hz"),
+            "monitor_mode": declare(self, "monitor_mode", "", "on|after-skill|off ('' = config)"),
+            "monitor_config": declare(self, "monitor_config", "", "monitor YAML ('' = packaged)"),
+            "verify_s": declare(self, "verify_s", 1.5, "wait for the goal check (s)"),
+            "max_replans": declare(self, "max_replans", 5, "re-plans per command"),
+            "replan_timeout_s": declare(self, "replan_timeout_s", 30.0, "re-plan wait (s)"),
+            "perception_timeout_s": declare(self, "perception_timeout_s", 1.0, "state wait (s)"),
+            "max_command_s": declare(self, "max_command_s", 600.0, "robot-time limit (s)"),
+        }
+        self.params = p
+        self.scene = load_scene(scene_path(p["scene"]))
+        self.catalogue = load_catalogue(p["catalogue"] or catalogue_path())
+        monitor = load_monitor_config(p["monitor_config"] or None)
+        self.monitor_mode = p["monitor_mode"] or monitor.mode
+        if self.monitor_mode not in ("on", "after-skill", "off"):
+            raise ValueError(
+                f"monitor_mode must be on, after-skill or off, not {p['monitor_mode']!r}"
+            )
+        if not p["period_s"] > 0:
+            raise ValueError("period_s must be positive")
+        self.started_wall = time.time()
+
+        self.status = StatusPublisher(self, "executor")
+        self.tree_pub = self.create_publisher(String, TREE, latched())
+        self.state_pub = self.create_publisher(String, STATE, latched())
+        self.replan_pub = self.create_publisher(String, REPLAN, reliable())
+        self.sim: sensors.SimSensors | None = None
+        self.world = None
+        if p["adapter"] == "pybullet":
+            inner = self._make_sim()
+        elif p["adapter"] == "ros_bindings":
+            inner = self._make_bindings()
+        else:
+            raise ValueError(f"adapter must be pybullet or ros_bindings, not {p['adapter']!r}")
+        hook = self.sim.publish if self.sim is not None else None
+        speed = float(p["sim_speed"]) if self.sim is not None else 1.0
+        self.adapter: RobotAdapter = PacedAdapter(inner, speed, hook)  # type: ignore[assignment]
+
+        self._lock = threading.Lock()
+        self._plans: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._replies: dict[tuple[str, int], dict[str, Any]] = {}
+        self._replied = threading.Condition()
+        self._perception: tuple[float, frozenset[Fact]] | None = None
+        self.current: dict[str, Any] | None = None  # {"id", "revision", "command", ...}
+        self.supervisor: Supervisor | None = None
+        self._seen: set[str] = set()
+        self._stop = threading.Event()
+
+        subscribe(self, String, PLAN, self._on_plan, latched())
+        subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
+        subscribe(self, String, MISALIGNMENT, self._on_misalignment, reliable(100))
+        subscribe(self, String, PERCEPTION, self._on_perception, reliable())
+        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        self._publish_state()
+        self._thread = threading.Thread(target=self._run, name="execution", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"executor ready: adapter {p['adapter']}, monitor {self.monitor_mode}, "
+            f"period {p['period_s']} s" + (f", sim speed {speed:g}x" if self.sim else "")
+        )
+
+    # --- adapters -------------------------------------------------------------------
+
+    def _make_sim(self) -> Any:
+        from robot_planner.sim.adapter import PyBulletRobotAdapter
+        from robot_planner.sim.disturbances import DisturbanceConfig
+        from robot_planner.sim.world import SimWorld
+
+        p = self.params
+        if p["camera"] not in self.scene.cameras:
+            raise ValueError(f"camera {p['camera']!r} is not in scene {self.scene.name}")
+        disturbances = DisturbanceConfig(
+            drop_prob=float(p["drop_prob"]), displace_cm=float(p["displace_cm"])
+        )
+        self.world = SimWorld(self.scene, seed=int(p["seed"]))
+        adapter = PyBulletRobotAdapter(self.world, disturbances, not p["blind_skills"])
+        publishers = sensors.SensorPublishers(
+            color=self.create_publisher(Image, COLOR, CAMERA_PUB_QOS),
+            depth=self.create_publisher(Image, DEPTH, CAMERA_PUB_QOS),
+            info=self.create_publisher(CameraInfo, CAMERA_INFO, CAMERA_PUB_QOS),
+            joints=self.create_publisher(JointState, JOINT_STATES, SENSOR_QOS),
+            grippers=self.create_publisher(String, GRIPPERS, CAMERA_PUB_QOS),
+        )
+        self.sim = sensors.SimSensors(
+            self,
+            self.world,
+            adapter,
+            publishers,
+            camera=p["camera"],
+            camera_rate_hz=float(p["camera_rate_hz"]),
+            joint_rate_hz=float(p["joint_state_rate_hz"]),
+        )
+        return adapter
+
+    def _make_bindings(self) -> Any:
+        from robot_planner.adapters.ros_bindings import RosBindingsAdapter, load_bindings
+        from robot_planner.resources import share_dir
+
+        path = self.params["bindings"] or share_dir() / "config" / "hardware_bindings.yaml"
+        adapter = RosBindingsAdapter(self, load_bindings(path), self.catalogue, self.scene)
+        self._bindings_adapter = adapter
+        return adapter
+
+    def check_bindings(self) -> None:
+        """Start-up check of the hardware bindings (needs the node spinning)."""
+        adapter = getattr(self, "_bindings_adapter", None)
+        if adapter is not None:
+            adapter.check(float(self.params["bindings_timeout_s"]))
+
+    # --- subscriptions (ROS threads) ------------------------------------------------
+
+    def _on_plan(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            command_id, revision = str(data["command_id"]), int(data["revision"])
+            issued = float(data.get("issued", 0.0))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.status("", "error", reason=f"malformed plan message: {str(exc)[:200]}")
+            return
+        if issued < self.started_wall - 1.0:
+            # A latched plan from before this executor started: never replay it.
+            self.get_logger().info(f"ignoring plan for {command_id} issued before start-up")
+            return
+        if revision > 0:
+            with self._replied:
+                self._replies[(command_id, revision)] = data
+                self._replied.notify_all()
+            return
+        if command_id in self._seen:
+            return
+        self._seen.add(command_id)
+        self._plans.put(data)
+
+    def _on_cancel(self, _msg: Empty) -> None:
+        with self._lock:
+            supervisor, current = self.supervisor, self.current
+        if supervisor is not None:
+            supervisor.cancel("cancelled by request")
+            self.get_logger().warning(f"cancel: halting {current['id'] if current else ''}")
+        self._drain("cancelled by request")
+
+    def _drain(self, reason: str) -> None:
+        """Plans that arrived but did not start are cancelled too."""
+        while True:
+            try:
+                data = self._plans.get_nowait()
+            except queue.Empty:
+                return
+            if data is not None:
+                self.status(data["command_id"], "cancelled", reason=reason)
+
+    def _on_status(self, msg: String) -> None:
+        try:
+            event = parse_event(msg.data)
+        except EventError:
+            return
+        preempts = event.details.get("preempts") if event.state == "accepted" else None
+        if preempts:
+            with self._lock:
+                supervisor, current = self.supervisor, self.current
+            if supervisor is not None and current is not None and current["id"] == preempts:
+                supervisor.cancel(f"preempted by {event.command_id}")
+
+    def _on_misalignment(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            command_id, revision = str(data["command_id"]), int(data["revision"])
+            found = Misalignment.from_dict(data["misalignment"])
+            facts = parse_facts(data["facts"]) if data.get("facts") is not None else None
+        except (ValueError, KeyError, TypeError, FactError) as exc:
+            self.get_logger().warning(f"ignoring a malformed misalignment: {str(exc)[:200]}")
+            return
+        with self._lock:
+            supervisor, current = self.supervisor, self.current
+        if supervisor is None or current is None:
+            return
+        if current["id"] != command_id or current["revision"] != revision:
+            return  # about a plan that is no longer running
+        if facts is not None:
+            self._perception = (time.monotonic(), facts)
+        supervisor.report(found)
+
+    def _on_perception(self, msg: String) -> None:
+        try:
+            facts = parse_facts(json.loads(msg.data)["facts"])
+        except (ValueError, KeyError, TypeError, FactError):
+            return
+        self._perception = (time.monotonic(), facts)
+
+    # --- execution thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        period = float(self.params["period_s"])
+        while not self._stop.is_set():
+            try:
+                data = self._plans.get_nowait()
+            except queue.Empty:
+                self.adapter.advance(period)  # idle: time passes, sensors publish
+                continue
+            if data is None:
+                return
+            try:
+                self._execute(data)
+            except Exception as exc:  # never let one command kill the robots' thread
+                self.get_logger().error(f"execution failed: {type(exc).__name__}: {exc}")
+                self.status(data.get("command_id", ""), "error", reason=f"executor: {exc}")
+            finally:
+                with self._lock:
+                    self.supervisor, self.current = None, None
+                self._publish_state()
+
+    def _execute(self, data: dict[str, Any]) -> None:
+        command_id = data["command_id"]
+        if "plan" not in data:
+            self.status(command_id, "error", reason=str(data.get("error", "no plan")))
+            return
+        state = self.adapter.read_state()
+        report = validate_plan(data["plan"], self.catalogue, self.scene, state)
+        if not report.ok or report.plan is None:
+            reason = "; ".join(report.errors[:5]) or "invalid plan"
+            self.status(command_id, "error", reason=f"plan rejected by the executor: {reason}")
+            return
+        plan: TaskPlan = report.plan
+        supervisor = Supervisor(
+            RemotePlanner(self),
+            self.adapter,
+            self.catalogue,
+            None,
+            None,
+            estimate_state=self._estimate_state,
+            max_replans=int(self.params["max_replans"]),
+            period_s=float(self.params["period_s"]),
+            listeners=[lambda event: self._forward(command_id, event)],
+            external_monitor=self.monitor_mode != "off",
+            verify_s=float(self.params["verify_s"]),
+            on_tick=self._on_tick,
+        )
+        with self._lock:
+            self.current = {"id": command_id, "revision": 0, "command": plan.command, "plan": plan}
+            self.supervisor = supervisor
+            self._phases: dict[str, str] = {}
+            self._tree_at = 0.0
+        self.get_logger().info(f"[{command_id}] executing {len(plan.tasks)} task(s)")
+        result = supervisor.run(plan.command, plan, float(self.params["max_command_s"]))
+        self._publish_tree(supervisor, force=True)
+        del result  # the final status event was forwarded by the listener
+
+    def _forward(self, command_id: str, event: dict[str, Any]) -> None:
+        name = event.get("event", "")
+        state = STATE_OF.get(name)
+        if state is None or (name.startswith("plan_") and not event.get("supervised")):
+            return  # the tree's own plan_* events: the supervisor's final one follows
+        details = {k: v for k, v in event.items() if k not in ("event", "supervised")}
+        details["robot_time"] = details.pop("time", None)
+        with self._lock:
+            current = self.current
+        if current is not None:
+            details["revision"] = current["revision"]
+        if state in ("done", "failed", "cancelled"):
+            details["facts"] = format_facts(self.adapter.read_state())
+            if self.sim is not None:
+                details["disturbances"] = self.sim.adapter.events[-20:]
+        self.status(command_id, state, **details)
+
+    def _on_tick(self, executor: PlanExecutor) -> None:
+        for task_id, record in executor.ledger.records.items():
+            if record.phase and self._phases.get(task_id) != record.phase:
+                self._phases[task_id] = record.phase
+                if self.monitor_mode != "off" and self.current is not None:
+                    self.status(
+                        self.current["id"],
+                        "task_phase",
+                        task=task_id,
+                        phase=record.phase,
+                        revision=self.current["revision"],
+                    )
+        if time.monotonic() - self._tree_at > TREE_PERIOD_S and self.supervisor is not None:
+            self._publish_tree(executor)
+
+    def _publish_tree(self, source: Any, force: bool = False) -> None:
+        import py_trees
+
+        root = getattr(source, "root", None)
+        if root is None:
+            return
+        self._tree_at = time.monotonic()
+        text = py_trees.display.unicode_tree(root, show_status=True)
+        self.tree_pub.publish(String(data=text))
+
+    def _estimate_state(self) -> frozenset[Fact]:
+        """Perceived facts newer than this call (the monitor's), waiting up to
+        `perception_timeout_s` of robot time; else the robots' own state, with a warning."""
+        asked = time.monotonic()
+        limit = float(self.params["perception_timeout_s"])
+        period = float(self.params["period_s"])
+        if self.monitor_mode != "off":
+            waited = 0.0
+            while waited <= limit:
+                seen = self._perception
+                if seen is not None and seen[0] >= asked:
+                    return seen[1]
+                self.adapter.advance(period)
+                waited += period
+            self.get_logger().warning(
+                "no fresh perception from the monitor; re-planning from the robots' state"
+            )
+        return self.adapter.read_state()
+
+    def request_replan(self, request: PlanRequest) -> PlanResult:
+        """Publish a re-plan request and wait for the planner's answer (robot time keeps
+        passing, with the robots halted)."""
+        with self._lock:
+            current, supervisor = self.current, self.supervisor
+        if current is None or supervisor is None:
+            raise PlanningError("no command is running")
+        revision = current["revision"] + 1
+        message = {
+            "command_id": current["id"],
+            "revision": current["revision"],
+            "command": request.command,
+            "facts": format_facts(request.state),
+            "goal": [str(g) for g in request.goal or ()],
+            "completed": list(request.completed),
+            "failed_task": request.failed_task.model_dump(mode="json")
+            if request.failed_task
+            else None,
+            "evidence": request.evidence,
+        }
+        self.status(current["id"], "replanning", reason=request.evidence[:300])
+        self.replan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
+        deadline = time.monotonic() + float(self.params["replan_timeout_s"])
+        key = (current["id"], revision)
+        while time.monotonic() < deadline:
+            with self._replied:
+                reply = self._replies.pop(key, None)
+            if reply is not None:
+                break
+            if supervisor._cancel_reason is not None:
+                raise PlanningError(supervisor._cancel_reason)
+            self.adapter.advance(float(self.params["period_s"]))
+        else:
+            raise PlanningError(
+                f"no re-plan from the planner node within {self.params['replan_timeout_s']} s"
+            )
+        if "plan" not in reply:
+            raise PlanningError(str(reply.get("error", "re-planning failed"))[:500])
+        report = validate_plan(reply["plan"], self.catalogue, self.scene, request.state)
+        if not report.ok or report.plan is None:
+            raise PlanningError(f"re-plan rejected by the executor: {report.errors[:3]}")
+        with self._lock:
+            if self.current is not None:
+                self.current["revision"] = revision
+        self._phases = {}
+        return PlanResult(report.plan, "remote")
+
+    def _publish_state(self) -> None:
+        state = {"facts": format_facts(self.adapter.read_state()), "source": "executor"}
+        self.state_pub.publish(String(data=json.dumps(state)))
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self.supervisor is not None:
+                self.supervisor.cancel("executor shutting down")
+        self._plans.put(None)
+        self._thread.join(timeout=5.0)
+        if self.world is not None:
+            self.world.close()
+
+
+def _factory() -> ExecutorNode:
+    node = ExecutorNode()
+    return node
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(_factory, __doc__, argv, threads=4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

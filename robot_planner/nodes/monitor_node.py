@@ -1,0 +1,295 @@
+"""monitor_node: watches the camera while tasks run and reports misalignments (DoReMi).
+
+Subscribes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
+``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``), the plan and
+the status events; runs the ROS-free `MisalignmentDetector` with the configured VQA
+backend on the newest frame (in a worker thread: a slow backend never blocks the
+callbacks; frames that arrive meanwhile are skipped, never queued); publishes confirmed
+misalignments on ``/robot_planner/misalignment`` (JSON ``{"command_id", "revision",
+"misalignment": {...}, "facts": [...]}``) and, when the backend can estimate the scene,
+the perceived facts on ``/robot_planner/perception`` (``{"stamp", "facts"}``), which the
+executor re-plans from. The camera pose comes from the scene file (calibration).
+
+Parameters:
+  scene (str, "tabletop"), catalogue (str, ""): the world and the skills.
+  camera (str, "overhead"): the scene camera whose pose and intrinsics to use when the
+      camera_info has none.
+  monitor_config (str, ""): monitor YAML ("" = the packaged config/monitor.yaml).
+  mode (str, ""): on | after-skill | off ("" = monitor_config's).
+  vqa (str, ""): geometric | openai | transformers ("" = monitor_config's). The oracle
+      needs the simulator and is not available here.
+  camera_qos (str, "reliable"): reliable | sensor_data (best effort; most camera drivers).
+  publish_perception (bool, true): publish perceived facts for re-planning.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+
+from robot_planner.monitor.detector import MisalignmentDetector
+from robot_planner.nodes import sensors
+from robot_planner.nodes.common import (
+    CAMERA_INFO,
+    COLOR,
+    DEPTH,
+    GRIPPERS,
+    MISALIGNMENT,
+    PERCEPTION,
+    PLAN,
+    STATUS,
+    STATUS_QOS,
+    camera_qos,
+    declare,
+    latched,
+    reliable,
+    run_node,
+    subscribe,
+)
+from robot_planner.plan.model import TaskPlan
+from robot_planner.service.events import EventError, parse_event
+from robot_planner.world.facts import Fact, format_facts
+from robot_planner.world.observation import Observation
+
+REPORT_S = 30.0
+END_STATES = ("done", "failed", "cancelled", "error")
+
+
+class MonitorNode(Node):
+    """One detector per running plan revision, fed by status events and frames."""
+
+    def __init__(self, name: str = "monitor") -> None:
+        super().__init__(name)
+        from robot_planner.monitor.backends import make_vqa
+        from robot_planner.monitor.config import load_monitor_config
+        from robot_planner.resources import catalogue_path, scene_path
+        from robot_planner.world.catalogue import load_catalogue
+        from robot_planner.world.scene import load_scene
+
+        scene = declare(self, "scene", "tabletop", "scene name or YAML path")
+        catalogue = declare(self, "catalogue", "", "skill catalogue ('' = packaged)")
+        camera = declare(self, "camera", "overhead", "scene camera (pose, intrinsics)")
+        config_path = declare(self, "monitor_config", "", "monitor YAML ('' = packaged)")
+        mode = declare(self, "mode", "", "on | after-skill | off ('' = config)")
+        vqa = declare(self, "vqa", "", "geometric | openai | transformers ('' = config)")
+        qos = camera_qos(
+            declare(self, "camera_qos", "reliable", "reliable | sensor_data (camera topics)")
+        )
+        self.publish_perception = declare(
+            self, "publish_perception", True, "publish perceived facts for re-planning"
+        )
+        self.scene = load_scene(scene_path(scene))
+        self.catalogue = load_catalogue(catalogue or catalogue_path())
+        config = load_monitor_config(config_path or None)
+        update = {k: v for k, v in (("mode", mode), ("vqa", vqa)) if v}
+        self.config = config.model_copy(update=update) if update else config
+        if self.config.mode not in ("on", "after-skill", "off"):
+            raise ValueError(f"mode must be on, after-skill or off, not {self.config.mode!r}")
+        if self.config.vqa == "oracle":
+            raise ValueError("the oracle VQA needs the simulator; use it with robot-planner run")
+        if camera not in self.scene.cameras:
+            raise ValueError(f"camera {camera!r} is not in scene {self.scene.name}")
+        spec = self.scene.cameras[camera]
+        self.camera_name = camera
+        self.K = spec.intrinsics()
+        self.world_from_camera = spec.world_from_camera()
+        self.backend = make_vqa(self.config.vqa, scene=self.scene, config=self.config)
+
+        self._lock = threading.Lock()
+        self.detector: MisalignmentDetector | None = None
+        self.command: tuple[str, int] | None = None
+        self.goal: tuple[Fact, ...] = ()
+        self._color: Image | None = None
+        self._depth: dict[float, Image] = {}
+        self._grippers: dict[float, dict] = {}
+        self._pending: tuple[Image, Image, dict] | None = None
+        self._wake = threading.Condition()
+        self._stop = False
+        self.frames = self.checks = self.errors = self.received = 0
+        self._latency: list[float] = []
+        self.create_timer(REPORT_S, self._report)
+
+        self.misalignment_pub = self.create_publisher(String, MISALIGNMENT, reliable(100))
+        self.perception_pub = self.create_publisher(String, PERCEPTION, reliable())
+        subscribe(self, Image, COLOR, self._on_color, qos)
+        subscribe(self, Image, DEPTH, self._on_depth, qos)
+        subscribe(self, CameraInfo, CAMERA_INFO, self._on_info, qos)
+        subscribe(self, String, GRIPPERS, self._on_grippers, qos)
+        subscribe(self, String, PLAN, self._on_plan, latched())
+        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        self._worker = threading.Thread(target=self._work, name="monitor", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"monitor ready: {self.config.vqa} VQA, mode {self.config.mode}, camera {camera}"
+        )
+
+    # --- plan and status ------------------------------------------------------------
+
+    def _on_plan(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            command_id, revision = str(data["command_id"]), int(data["revision"])
+            plan = TaskPlan.model_validate(data["plan"]) if "plan" in data else None
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"ignoring a malformed plan: {str(exc)[:200]}")
+            return
+        if plan is None:
+            return
+        with self._lock:
+            if self.config.mode == "off":
+                return
+            self.detector = MisalignmentDetector(
+                self.backend, plan, self.catalogue, self.config.detector()
+            )
+            self.command = (command_id, revision)
+            self.goal = tuple(Fact.parse(g) for g in plan.goal)
+
+    def _on_status(self, msg: String) -> None:
+        try:
+            event = parse_event(msg.data)
+        except EventError:
+            return
+        if event.source != "executor":
+            return
+        now = event.time
+        with self._lock:
+            detector, command = self.detector, self.command
+            if detector is None or command is None or event.command_id != command[0]:
+                return
+            if event.details.get("revision", command[1]) != command[1]:
+                return
+            task = event.details.get("task")
+            if event.state == "task_started" and task:
+                detector.task_started(str(task), now)
+            elif event.state in ("task_succeeded", "task_failed", "task_cancelled") and task:
+                detector.task_finished(str(task), now, event.state == "task_succeeded")
+            elif event.state == "task_phase" and task:
+                detector.task_phase(str(task), str(event.details.get("phase", "")))
+            elif event.state == "verifying":
+                detector.verify_goal(self.goal, now)
+            elif event.state in ("misalignment", *END_STATES):
+                self.detector = None  # halted: the next plan revision brings a new one
+
+    # --- frames ---------------------------------------------------------------------
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        if len(msg.k) == 9 and msg.k[0] > 0:
+            self.K = np.asarray(msg.k, dtype=float).reshape(3, 3)
+
+    def _on_grippers(self, msg: String) -> None:
+        try:
+            stamp, grippers = sensors.decode_grippers(msg.data)
+        except sensors.SensorError as exc:
+            self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
+            return
+        with self._wake:
+            self._grippers = {stamp: grippers}
+            self._pair()
+
+    def _on_depth(self, msg: Image) -> None:
+        with self._wake:
+            self._depth = {sensors.from_time(msg.header.stamp): msg}
+            self._pair()
+
+    def _on_color(self, msg: Image) -> None:
+        with self._wake:
+            self.received += 1
+            self._color = msg
+            self._pair()
+
+    def _pair(self) -> None:
+        """Hand the worker the newest colour frame whose depth has the same stamp."""
+        if self._color is None:
+            return
+        stamp = sensors.from_time(self._color.header.stamp)
+        depth = self._depth.get(stamp)
+        if depth is None:
+            return
+        grippers = self._grippers.get(stamp, next(iter(self._grippers.values()), {}))
+        self._pending = (self._color, depth, grippers)
+        self._color = None
+        self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stop:
+                    self._wake.wait(timeout=1.0)
+                if self._stop:
+                    return
+                color, depth, grippers = self._pending  # type: ignore[misc]
+                self._pending = None
+            try:
+                self._process(color, depth, grippers)
+            except sensors.SensorError as exc:
+                self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
+            except Exception as exc:  # a backend bug must not kill the monitor
+                self.errors += 1
+                self.get_logger().error(f"monitor: {type(exc).__name__}: {exc}")
+
+    def _process(self, color: Image, depth: Image, grippers: dict) -> None:
+        frame = sensors.camera_frame(
+            self.camera_name, color, depth, self.K, self.world_from_camera
+        )
+        observation = Observation(frame.stamp, frame, grippers)
+        self.frames += 1
+        self._latency.append(time.time() - frame.stamp)
+        facts = None
+        estimate = getattr(self.backend, "estimate_facts", None)
+        if estimate is not None and self.publish_perception:
+            facts = estimate(observation)
+            payload = {"stamp": frame.stamp, "facts": format_facts(facts)}
+            self.perception_pub.publish(String(data=json.dumps(payload)))
+        with self._lock:
+            detector, command = self.detector, self.command
+        if detector is None or command is None or not detector.due(frame.stamp):
+            return
+        started = time.perf_counter()
+        found = detector.check(observation)
+        self.checks += 1
+        if found is None:
+            return
+        with self._lock:
+            if self.detector is detector:
+                self.detector = None  # one report per plan revision
+        event = found.to_dict()
+        event["check_ms"] = round(1000 * (time.perf_counter() - started), 2)
+        message = {
+            "command_id": command[0],
+            "revision": command[1],
+            "misalignment": event,
+            "facts": format_facts(facts) if facts is not None else None,
+        }
+        self.misalignment_pub.publish(String(data=json.dumps(message, default=str)))
+        self.get_logger().warning(f"[{command[0]}] misalignment: {found.describe()}")
+
+    def _report(self) -> None:
+        """Frames received and used, and how old they were when used (a busy machine
+        shows here first)."""
+        ages = sorted(self._latency) or [0.0]
+        self.get_logger().info(
+            f"last {REPORT_S:g} s: {self.received} frame(s) received, {self.frames} used, "
+            f"{self.checks} check(s); frame age at use median {1000 * ages[len(ages) // 2]:.0f} ms"
+        )
+        self.received = self.frames = self.checks = 0
+        self._latency = []
+
+    def close(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify_all()
+        self._worker.join(timeout=2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(MonitorNode, __doc__, argv, threads=3)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

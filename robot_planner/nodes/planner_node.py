@@ -1,0 +1,300 @@
+"""planner_node: commands in, validated plans out; owns each command's life and the journal.
+
+Subscribes ``/robot_planner/command`` (text, or JSON ``{"id", "text"}``), plans with the
+configured backend in a worker thread (an LLM may take seconds; callbacks never wait),
+publishes the validated plan on ``/robot_planner/plan`` (transient local) and status
+events on ``/robot_planner/status``, and serves re-plan requests from the executor on
+``/robot_planner/replan``. Every accepted command and its outcome go to the journal.
+
+Parameters:
+  scene (str, "tabletop"): scene name or YAML path.
+  catalogue (str, ""): skill catalogue YAML ("" = the packaged config/skills.yaml).
+  planner_config (str, ""): planner YAML ("" = the packaged config/planner.yaml).
+  backend (str, ""): offline | openai | transformers | auto; "" keeps planner_config's.
+  on_new_command (str, "queue"): a command arriving while one runs is queued (bounded),
+      preempts the running one, or is rejected; each answered with a status event.
+  max_queue (int, 10): commands that may wait; more are rejected with an event.
+  journal (str, "~/.ros/robot_planner/journal.jsonl"): the append-only command journal.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from typing import Any
+
+from rclpy.node import Node
+from std_msgs.msg import Empty, String
+
+from robot_planner.nodes.common import (
+    CANCEL,
+    COMMAND,
+    COMMAND_QOS,
+    PLAN,
+    REPLAN,
+    STATE,
+    STATUS,
+    STATUS_QOS,
+    StatusPublisher,
+    declare,
+    latched,
+    reliable,
+    run_node,
+    subscribe,
+)
+from robot_planner.plan.model import Task
+from robot_planner.planning.base import PlanningError, PlanRequest
+from robot_planner.planning.config import load_planner_config, make_planner
+from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
+from robot_planner.service.events import EventError, parse_event
+from robot_planner.service.journal import Journal
+from robot_planner.world.catalogue import load_catalogue
+from robot_planner.world.facts import Fact, FactError, parse_facts
+from robot_planner.world.scene import load_scene
+
+DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
+EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
+
+
+class PlannerNode(Node):
+    """Plans commands one at a time under the `on_new_command` policy."""
+
+    def __init__(self, name: str = "planner") -> None:
+        super().__init__(name)
+        from robot_planner.resources import catalogue_path, scene_path
+
+        scene = declare(self, "scene", "tabletop", "scene name or YAML path")
+        catalogue = declare(self, "catalogue", "", "skill catalogue YAML ('' = packaged)")
+        config = declare(self, "planner_config", "", "planner YAML ('' = packaged)")
+        backend = declare(self, "backend", "", "offline|openai|transformers|auto ('' = config)")
+        policy = declare(self, "on_new_command", "queue", "queue | preempt | reject")
+        max_queue = declare(self, "max_queue", 10, "commands that may wait behind the active one")
+        journal = declare(self, "journal", DEFAULT_JOURNAL, "append-only command journal path")
+
+        self.scene = load_scene(scene_path(scene))
+        self.catalogue = load_catalogue(catalogue or catalogue_path())
+        planner_config = load_planner_config(config or None)
+        if backend:
+            planner_config = planner_config.model_copy(update={"backend": backend})
+        self.planner = make_planner(planner_config, self.catalogue, self.scene)
+        self.queue = CommandQueue(policy, int(max_queue))
+        self.journal = Journal(journal)
+        self.state: frozenset[Fact] = self.scene.initial_facts()
+        self.state_from = "scene"
+        #: command id -> the command, while it is active (planning or executing).
+        self.revision: dict[str, int] = {}
+        self.cancelled: set[str] = set()
+        self.planning: set[str] = set()
+        self._lock = threading.RLock()
+        self._jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+
+        self.status = StatusPublisher(self, "planner")
+        self.plan_pub = self.create_publisher(String, PLAN, latched())
+        subscribe(self, String, COMMAND, self._on_command, COMMAND_QOS)
+        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
+        subscribe(self, String, REPLAN, self._on_replan, reliable())
+        subscribe(self, String, STATE, self._on_state, latched())
+        self._worker = threading.Thread(target=self._work, name="planner-worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"planner ready: backend {self.planner.name}, on_new_command {policy} "
+            f"(queue {max_queue}), journal {self.journal.path}"
+        )
+
+    # --- commands -------------------------------------------------------------------
+
+    def _on_command(self, msg: String) -> None:
+        try:
+            command = parse_command(msg.data)
+        except CommandError as exc:
+            self.status("", "error", reason=f"bad command: {exc}")
+            return
+        with self._lock:
+            if command.id in self.revision or command.id == getattr(self.queue.active, "id", None):
+                self.status(command.id, "rejected", reason="duplicate command id")
+                return
+            previous = self.queue.active
+            decision = self.queue.offer(command)
+            if decision.action == "reject":
+                self.journal.write(
+                    command.id, "rejected", text=command.text, reason=decision.reason
+                )
+                self.status(command.id, "rejected", text=command.text, reason=decision.reason)
+                return
+            self.journal.write(command.id, "accepted", text=command.text, source=command.source)
+            details: dict[str, Any] = {"text": command.text, "source": command.source}
+            if decision.action == "queue":
+                details["queued"] = decision.position
+            if decision.action == "preempt" and previous is not None:
+                # The executor halts `previous` when it sees this (it follows the status).
+                details["preempts"] = previous.id
+                self.cancelled.add(previous.id)
+            self.status(command.id, "accepted", **details)
+            if decision.action in ("start", "preempt"):
+                self._start(command)
+
+    def _start(self, command: Command) -> None:
+        self.revision[command.id] = 0
+        self.planning.add(command.id)
+        self._jobs.put(("plan", command))
+
+    def _on_status(self, msg: String) -> None:
+        try:
+            event = parse_event(msg.data)
+        except EventError:
+            return
+        if event.source != "executor" or event.state not in EXECUTOR_FINAL:
+            return
+        self._finish(event.command_id, event.state, event.details.get("reason", ""))
+
+    def _finish(self, command_id: str, outcome: str, reason: str) -> None:
+        """A command ended: journal it and start the next waiting one."""
+        with self._lock:
+            if command_id not in self.revision:
+                return
+            del self.revision[command_id]
+            self.planning.discard(command_id)
+            self.cancelled.discard(command_id)
+            self.journal.write(command_id, outcome, reason=reason)
+            following = self.queue.finish(command_id)
+            if following is not None:
+                self._start(following)
+
+    def _on_cancel(self, _msg: Empty) -> None:
+        with self._lock:
+            for command in self.queue.drop_waiting():
+                self.journal.write(command.id, "cancelled", reason="cancelled before it started")
+                self.status(command.id, "cancelled", reason="cancelled before it started")
+            active = self.queue.active
+            if active is not None and active.id in self.planning:
+                # Still planning: nothing moves yet; the plan is dropped when it arrives.
+                self.cancelled.add(active.id)
+
+    def _on_state(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            facts = parse_facts(data["facts"])
+        except (ValueError, KeyError, TypeError, FactError) as exc:
+            self.get_logger().warning(f"ignoring a malformed world state: {exc}")
+            return
+        with self._lock:
+            self.state, self.state_from = facts, str(data.get("source", "executor"))
+
+    # --- re-planning ----------------------------------------------------------------
+
+    def _on_replan(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            command_id = str(data["command_id"])
+            request = PlanRequest(
+                command=str(data["command"]),
+                state=parse_facts(data["facts"]),
+                goal=tuple(Fact.parse(g) for g in data["goal"]),
+                completed=tuple(str(c) for c in data.get("completed", ()))[:200],
+                failed_task=(
+                    Task.model_validate(data["failed_task"]) if data.get("failed_task") else None
+                ),
+                evidence=str(data.get("evidence", ""))[:2000],
+            )
+        except (ValueError, KeyError, TypeError, FactError) as exc:
+            self.status("", "error", reason=f"bad re-plan request: {str(exc)[:300]}")
+            return
+        with self._lock:
+            if command_id not in self.revision:
+                self.get_logger().warning(f"re-plan request for inactive command {command_id}")
+                return
+        self._jobs.put(("replan", (command_id, request)))
+
+    # --- the worker -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            kind, payload = job
+            try:
+                if kind == "plan":
+                    self._plan(payload)
+                else:
+                    self._replan(*payload)
+            except Exception as exc:  # a backend bug must not kill the node
+                self.get_logger().error(f"planner worker: {type(exc).__name__}: {exc}")
+
+    def _plan(self, command: Command) -> None:
+        with self._lock:
+            if command.id in self.cancelled:
+                self.cancelled.discard(command.id)
+                self.status(command.id, "cancelled", reason="cancelled while planning")
+                self._finish(command.id, "cancelled", "cancelled while planning")
+                return
+            state = self.state
+        started = time.perf_counter()
+        try:
+            result = self.planner.plan(PlanRequest(command.text, state))
+        except PlanningError as exc:
+            self.status(command.id, "error", reason=str(exc), text=command.text)
+            self._finish(command.id, "error", str(exc))
+            return
+        latency = time.perf_counter() - started
+        with self._lock:
+            if command.id in self.cancelled or command.id not in self.revision:
+                self.cancelled.discard(command.id)
+                if command.id in self.revision:
+                    self.status(command.id, "cancelled", reason="cancelled while planning")
+                    self._finish(command.id, "cancelled", "cancelled while planning")
+                return
+            self.planning.discard(command.id)
+            self._publish_plan(command.id, 0, result.plan.to_dict())
+        self.status(
+            command.id,
+            "planned",
+            tasks=len(result.plan.tasks),
+            goal=list(result.plan.goal),
+            backend=result.backend,
+            attempts=result.attempts,
+            latency_s=round(latency, 4),
+            since_received_s=round(time.time() - command.received, 4),
+            state_from=self.state_from,
+        )
+
+    def _replan(self, command_id: str, request: PlanRequest) -> None:
+        try:
+            result = self.planner.replan(request)
+            plan, error = result.plan.to_dict(), None
+        except PlanningError as exc:
+            plan, error = None, str(exc)
+        with self._lock:
+            if command_id not in self.revision:
+                return
+            self.revision[command_id] += 1
+            self._publish_plan(command_id, self.revision[command_id], plan, error)
+
+    def _publish_plan(
+        self, command_id: str, revision: int, plan: dict | None, error: str | None = None
+    ) -> None:
+        message: dict[str, Any] = {
+            "command_id": command_id,
+            "revision": revision,
+            "issued": round(time.time(), 6),
+        }
+        if plan is not None:
+            message["plan"] = plan
+        else:
+            message["error"] = error
+        self.plan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self.journal.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(PlannerNode, __doc__, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,379 @@
+"""`robot-planner bringup | say | status | cancel`: the ROS side of the command line.
+
+`bringup` starts the node executables of `robot_planner.bringup` as child processes (for
+pip-only installs, where `ros2 launch` does not exist): one prefixed log stream, Ctrl-C
+forwarded to every node, and a non-zero exit as soon as a node dies. `say`, `status`
+and `cancel` talk to a running system over DDS (same `ROS_DOMAIN_ID`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from robot_planner import bringup
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OF = {"done": 0, "failed": 1, "cancelled": 1, "error": 2, "rejected": 2}
+STOP_GRACE_S = 10.0
+
+
+class RosCliError(Exception):
+    """One line for the user, exit code 2."""
+
+
+# --- bringup -------------------------------------------------------------------------
+
+
+def _executable(spec: bringup.NodeSpec) -> list[str]:
+    """The node's console script (venv bin, colcon's lib/<package>, PATH), else
+    `python -m module` (the same code)."""
+    here = Path(sys.executable).parent
+    for candidate in (
+        here / spec.executable,
+        Path(sys.prefix) / "lib" / bringup.PACKAGE / spec.executable,
+    ):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    found = shutil.which(spec.executable)
+    return [found] if found else [sys.executable, "-m", spec.module]
+
+
+def _overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    """`--set NODE.PARAM=VALUE` options, by node."""
+    by_node: dict[str, dict[str, str]] = {}
+    names = {spec.name for spec in bringup.NODES}
+    for item in items:
+        key, sep, value = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not sep or not dot or not param:
+            raise RosCliError(f"--set {item!r}: expected NODE.PARAM=VALUE")
+        if node not in names:
+            raise RosCliError(
+                f"--set {item!r}: unknown node {node!r} ({', '.join(sorted(names))})"
+            )
+        by_node.setdefault(node, {})[param] = value
+    return by_node
+
+
+def _pump(name: str, stream: Any, width: int, lock: threading.Lock) -> None:
+    prefix = f"[{name}]".ljust(width + 2)
+    for line in iter(stream.readline, ""):
+        with lock:
+            sys.stdout.write(f"{prefix} {line}" if line.endswith("\n") else f"{prefix} {line}\n")
+            sys.stdout.flush()
+    stream.close()
+
+
+def cmd_bringup(args: argparse.Namespace) -> int:
+    values = {
+        "config": args.config or "",
+        "planner_backend": args.planner_backend or "",
+        "monitor_mode": args.monitor_mode or "",
+        "voice": args.voice,
+    }
+    profile = "sim" if args.config is None else "hardware"
+    try:
+        processes = bringup.processes(profile, values)
+    except ValueError as exc:
+        raise RosCliError(str(exc)) from None
+    extra = _overrides(args.set or [])
+    env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
+    width = max(len(p.spec.name) for p in processes)
+    lock = threading.Lock()
+    children: list[tuple[str, subprocess.Popen]] = []
+    stopping = threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            argv = process.argv(_executable(process.spec), extra.get(process.spec.name))
+            child = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches the nodes through us, once
+            )
+            children.append((process.spec.name, child))
+            threading.Thread(
+                target=_pump, args=(process.spec.name, child.stdout, width, lock), daemon=True
+            ).start()
+        with lock:
+            print(
+                f"[bringup] {profile} profile, parameters {processes[0].params_file}; started "
+                + ", ".join(f"{n} (pid {c.pid})" for n, c in children),
+                flush=True,
+            )
+        died: tuple[str, int] | None = None
+        while not stopping.is_set() and died is None:
+            for name, child in children:
+                code = child.poll()
+                if code is not None:
+                    died = (name, code)
+                    break
+            stopping.wait(0.2)
+        if died is not None:
+            with lock:
+                print(
+                    f"[bringup] {died[0]} exited with code {died[1]}; stopping the other nodes",
+                    flush=True,
+                )
+        return _stop_all(children, lock) if died is None else (_stop_all(children, lock) or 1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for _, child in children:
+            if child.poll() is None:
+                child.kill()
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen]], lock: threading.Lock) -> int:
+    """SIGINT every running node, wait, then kill; 0 if all stopped cleanly."""
+    for _, child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    status = 0
+    for name, child in children:
+        try:
+            code = child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+            with lock:
+                print(
+                    f"[bringup] {name} did not stop within {STOP_GRACE_S:g} s; killed", flush=True
+                )
+        if code not in (0, -signal.SIGINT, 130):
+            status = 1
+    with lock:
+        print("[bringup] all nodes stopped", flush=True)
+    return status
+
+
+# --- say / status / cancel -----------------------------------------------------------
+
+
+class _Client:
+    """A short-lived rclpy node for the CLI, spun in bounded loops."""
+
+    def __init__(self, name: str):
+        try:
+            import rclpy
+            from rclpy.executors import SingleThreadedExecutor
+        except ImportError as exc:
+            raise RosCliError(f"ROS 2 (rclpy) is not available: {exc}") from None
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_until(self, done: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
+                return True
+            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, deadline - time.monotonic())))
+        return bool(done())
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+def _status_subscription(client: _Client, received: list) -> Any:
+    from std_msgs.msg import String
+
+    from robot_planner.nodes.common import STATUS, STATUS_QOS
+    from robot_planner.service.events import EventError, parse_event
+
+    def on_status(msg: String) -> None:
+        with contextlib.suppress(EventError):
+            received.append(parse_event(msg.data))
+
+    return client.node.create_subscription(String, STATUS, on_status, STATUS_QOS)
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from robot_planner.service.commands import CommandError, new_command_id, parse_command
+
+    try:
+        command = parse_command(json.dumps({"text": args.text, "id": args.id or new_command_id()}))
+    except CommandError as exc:
+        raise RosCliError(str(exc)) from None
+    if args.timeout <= 0:
+        raise RosCliError("--timeout must be positive")
+    from std_msgs.msg import String
+
+    from robot_planner.nodes.common import COMMAND, COMMAND_QOS, STATUS
+
+    client = _Client("robot_planner_say")
+    try:
+        events: list = []
+        if args.wait:
+            _status_subscription(client, events)
+        publisher = client.node.create_publisher(String, COMMAND, COMMAND_QOS)
+        started = time.monotonic()
+        discovery = min(args.timeout, 10.0)
+
+        def ready() -> bool:
+            listening = publisher.get_subscription_count() > 0
+            if args.wait:
+                listening = listening and client.node.count_publishers(STATUS) > 0
+            return listening
+
+        if not client.spin_until(ready, discovery):
+            raise RosCliError(
+                f"no planner is listening on {COMMAND} after {discovery:g} s "
+                "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
+            )
+        client.spin_until(lambda: False, 0.3)  # let the status publishers match us too
+        payload = {"id": command.id, "text": command.text, "source": "say"}
+        publisher.publish(String(data=json.dumps(payload)))
+        if not args.wait:
+            client.spin_until(lambda: False, 0.2)
+            print(command.id)
+            return EXIT_OK
+        seen = 0
+        final = None
+
+        def finished() -> bool:
+            nonlocal seen, final
+            for event in events[seen:]:
+                if event.command_id == command.id:
+                    if not args.quiet:
+                        print(_progress(event), file=sys.stderr, flush=True)
+                    if event.final and not (event.state == "error" and event.source == "voice"):
+                        final = event
+            seen = len(events)
+            return final is not None
+
+        remaining = args.timeout - (time.monotonic() - started)
+        if not client.spin_until(finished, max(0.0, remaining)):
+            last = next((e.state for e in reversed(events) if e.command_id == command.id), None)
+            print(
+                f"error: timed out after {args.timeout:g} s waiting for command {command.id} "
+                f"(last state: {last or 'none'})",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        print(final.to_json())
+        return EXIT_OF.get(final.state, EXIT_FAILED)
+    finally:
+        client.close()
+
+
+def _progress(event: Any) -> str:
+    details = event.details
+    brief = ""
+    if event.state.startswith("task_"):
+        brief = f"{details.get('task', '')} {details.get('phase', '')}".strip()
+    elif event.state in ("failed", "error", "rejected", "cancelled", "replanning"):
+        brief = str(details.get("reason", ""))[:160]
+    elif event.state == "planned":
+        brief = f"{details.get('tasks')} task(s) by {details.get('backend')}"
+    elif event.state == "misalignment":
+        brief = f"{details.get('fact')} ({details.get('evidence', '')})"
+    return f"{event.time:.3f} {event.source:>8} {event.state:<15} {brief}".rstrip()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    client = _Client("robot_planner_status")
+    events: list = []
+    _status_subscription(client, events)
+    shown = 0
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            client.executor.spin_once(timeout_sec=0.1)
+            for event in events[shown:]:
+                if args.command and event.command_id != args.command:
+                    continue
+                print(_progress(event) if args.brief else event.to_json(), flush=True)
+                if args.until_final and event.final and args.command:
+                    return EXIT_OF.get(event.state, EXIT_FAILED)
+            shown = len(events)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from std_msgs.msg import Empty
+
+    from robot_planner.nodes.common import CANCEL, reliable
+
+    client = _Client("robot_planner_cancel")
+    try:
+        publisher = client.node.create_publisher(Empty, CANCEL, reliable())
+        if not client.spin_until(lambda: publisher.get_subscription_count() > 0, args.timeout):
+            raise RosCliError(
+                f"nothing is listening on {CANCEL} after {args.timeout:g} s "
+                "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
+            )
+        client.spin_until(lambda: publisher.get_subscription_count() >= 2, 0.5)
+        publisher.publish(Empty())
+        client.spin_until(lambda: False, 0.2)
+        print(f"cancel sent to {publisher.get_subscription_count()} node(s)")
+        return EXIT_OK
+    finally:
+        client.close()
+
+
+def add_parsers(sub: Any) -> None:
+    """The ROS subcommands, added to the main parser's subparsers."""
+    p = sub.add_parser("bringup", help="start the ROS 2 nodes (no `ros2 launch` needed)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--sim", action="store_true", help="simulation profile (the default)")
+    where.add_argument("--config", help="a ROS 2 parameter file for every node (hardware)")
+    p.add_argument("--planner-backend", choices=["offline", "openai", "transformers", "auto"])
+    p.add_argument("--monitor-mode", choices=["on", "after-skill", "off"])
+    p.add_argument("--voice", choices=["true", "false"], default="true", help="voice node")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NODE.PARAM=VALUE",
+        help="override one parameter, e.g. executor.drop_prob=0.3 (repeatable)",
+    )
+    p.set_defaults(func=cmd_bringup)
+
+    p = sub.add_parser("say", help="publish a command; --wait follows it to the end")
+    p.add_argument("text", help="the command, e.g. 'put the red block in the right bin'")
+    p.add_argument("--wait", action="store_true", help="print the final status event")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds (with --wait)")
+    p.add_argument("--id", help="command id (default: generated)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("status", help="print status events as they come")
+    p.add_argument("--command", help="only this command id")
+    p.add_argument("--brief", action="store_true", help="one short line per event")
+    p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds")
+    p.add_argument("--until-final", action="store_true", help="stop at --command's end")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("cancel", help="halt the running command and drop the queue")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to find the nodes")
+    p.set_defaults(func=cmd_cancel)
