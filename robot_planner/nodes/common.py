@@ -3,7 +3,7 @@
 Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interface.md):
 
 ===============================  ======================  ==========================
-``/robot_planner/command``       String (text or JSON)   reliable, depth 100
+``/robot_planner/command``       String (text or JSON)   reliable, depth 1000
 ``/robot_planner/plan``          String (JSON)           reliable, transient local
 ``/robot_planner/status``        String (JSON events)    reliable, depth 1000
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
@@ -73,7 +73,7 @@ def latched() -> QoSProfile:
     )
 
 
-COMMAND_QOS = reliable(100)
+COMMAND_QOS = reliable(1000)
 STATUS_QOS = reliable(1000)
 SENSOR_QOS = qos_profile_sensor_data
 #: The simulated camera publishes reliably (a reliable publisher serves best-effort and

@@ -41,15 +41,15 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Empty, String
 
-from robot_planner.adapters.base import RobotAdapter, SkillStatus
+from robot_planner.adapters.base import RobotAdapter
 from robot_planner.execution.executor import PlanExecutor
+from robot_planner.execution.pacing import PacedAdapter
 from robot_planner.execution.supervisor import Supervisor
 from robot_planner.monitor.config import load_monitor_config
 from robot_planner.monitor.detector import Misalignment
@@ -99,47 +99,6 @@ STATE_OF = {
     "plan_cancelled": "cancelled",
 }
 TREE_PERIOD_S = 0.5
-
-
-class PacedAdapter:
-    """Wraps an adapter so robot time follows the wall clock (times `speed`) and calls
-    `hook(now)` after every advance (sensor publishing). Everything else is passed on."""
-
-    def __init__(self, inner: Any, speed: float, hook: Callable[[float], None] | None = None):
-        if not speed > 0:
-            raise ValueError(f"sim_speed must be positive, got {speed}")
-        self.inner = inner
-        self.speed = speed
-        self.hook = hook
-        self.supported_skills = inner.supported_skills
-        self._wall0 = time.monotonic()
-        self._robot0 = inner.now()
-
-    def start_skill(self, robot: str, skill: str, args: Mapping[str, Any]) -> Hashable:
-        return self.inner.start_skill(robot, skill, args)
-
-    def poll(self, handle: Hashable) -> SkillStatus:
-        return self.inner.poll(handle)
-
-    def cancel(self, handle: Hashable) -> None:
-        self.inner.cancel(handle)
-
-    def read_state(self) -> frozenset[Fact]:
-        return self.inner.read_state()
-
-    def now(self) -> float:
-        return self.inner.now()
-
-    def advance(self, dt: float) -> None:
-        self.inner.advance(dt)
-        if self.hook is not None:
-            self.hook(self.inner.now())
-        due = self._wall0 + (self.inner.now() - self._robot0) / self.speed
-        lag = due - time.monotonic()
-        if lag > 0:
-            time.sleep(lag)
-        elif lag < -0.5:  # fell behind (a slow frame): do not try to catch up
-            self._wall0, self._robot0 = time.monotonic(), self.inner.now()
 
 
 class RemotePlanner:

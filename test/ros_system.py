@@ -1,0 +1,192 @@
+"""Multi-process test support: a `robot-planner bringup` in a private ROS domain, and an
+rclpy client in the test process that watches status events and joint states.
+
+Every wait is bounded; every process is stopped (SIGINT, then kill) when the test ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_domains = itertools.count()
+READY = ("planner ready", "executor ready", "monitor ready")
+
+
+def domain_id() -> int:
+    """A ROS_DOMAIN_ID no other test of this run uses (150-229)."""
+    return 150 + (os.getpid() * 7 + next(_domains)) % 80
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "robot_planner.cli", *args]
+
+
+class System:
+    """`robot-planner bringup --sim` with overrides, its log collected line by line."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        voice: bool = False,
+        sets: tuple[str, ...] = (),
+        args: tuple[str, ...] = (),
+        ready: tuple[str, ...] = READY,
+    ):
+        self.domain = domain_id()
+        self.env = dict(os.environ, ROS_DOMAIN_ID=str(self.domain), PYTHONUNBUFFERED="1")
+        self.journal = tmp / "journal.jsonl"
+        command = cli(
+            "bringup",
+            "--sim",
+            "--voice",
+            "true" if voice else "false",
+            "--set",
+            f"planner.journal={self.journal}",
+            *(item for s in sets for item in ("--set", s)),
+            *args,
+        )
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.ready = ready + (("voice ready",) if voice and ready else ())
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(any(word in line for line in self.lines) for word in self.ready):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"bring-up not ready after {timeout} s:\n{self.log[-4000:]}")
+
+    def run(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess:
+        """Another CLI process in the same ROS domain (a second terminal)."""
+        return subprocess.run(
+            cli(*args), env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5.0)
+        return self.process.returncode
+
+    def journal_entries(self) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        return [json.loads(line) for line in self.journal.read_text().splitlines() if line]
+
+
+class Client:
+    """An rclpy node in the test process on `domain`: collects status events and joint
+    states, publishes commands, audio and cancel. Spun in a background thread."""
+
+    def __init__(self, domain: int):
+        os.environ["ROS_DOMAIN_ID"] = str(domain)
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Empty, String, UInt8MultiArray
+
+        from robot_planner.nodes import common
+        from robot_planner.service.events import parse_event
+
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("e2e_client", context=self.context)
+        self.events: list[Any] = []
+        self.joints: list[tuple[float, Any]] = []
+        self._lock = threading.Lock()
+
+        def on_status(msg: String) -> None:
+            with self._lock:
+                self.events.append(parse_event(msg.data))
+
+        def on_joints(msg: JointState) -> None:
+            with self._lock:
+                self.joints.append((time.monotonic(), msg))
+                del self.joints[:-200]
+
+        self.node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
+        self.node.create_subscription(
+            JointState, common.JOINT_STATES, on_joints, common.SENSOR_QOS
+        )
+        self.command_pub = self.node.create_publisher(String, common.COMMAND, common.COMMAND_QOS)
+        self.audio_pub = self.node.create_publisher(UInt8MultiArray, common.AUDIO, 10)
+        self.cancel_pub = self.node.create_publisher(Empty, common.CANCEL, common.reliable())
+        self._types = {"String": String, "UInt8MultiArray": UInt8MultiArray, "Empty": Empty}
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._stop = False
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+    def wait_connected(self, publisher: Any, count: int = 1, timeout: float = 30.0) -> None:
+        self.wait_for(lambda: publisher.get_subscription_count() >= count, timeout, "subscribers")
+        time.sleep(0.5)  # let the status publishers find our subscription too
+
+    def of(self, command_id: str) -> list[Any]:
+        with self._lock:
+            return [e for e in self.events if e.command_id == command_id]
+
+    def final(self, command_id: str) -> Any:
+        finals = [e for e in self.of(command_id) if e.final and e.source != "voice"]
+        return finals[-1] if finals else None
+
+    def say(self, text: str, command_id: str) -> None:
+        String = self._types["String"]
+        self.command_pub.publish(String(data=json.dumps({"id": command_id, "text": text})))
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)

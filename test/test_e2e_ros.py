@@ -1,0 +1,178 @@
+"""Multi-process end-to-end tests over DDS: `robot-planner bringup --sim` in one process
+group, `robot-planner say/cancel` or an rclpy client in others, each system in its own
+ROS domain. Simulated time runs at 2x the wall clock to keep the suite short.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ros_system import Client, System
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(300)]
+
+FAST = ("executor.sim_speed=2.0",)
+WAV = Path(__file__).parent / "fixtures" / "audio" / "put_the_green_block_on_the_blue_block.wav"
+
+
+@pytest.fixture
+def system_factory(tmp_path):
+    systems: list[System] = []
+
+    def start(**kwargs) -> System:
+        system = System(tmp_path, **kwargs)
+        systems.append(system)
+        system.wait_ready()
+        return system
+
+    yield start
+    for system in systems:
+        system.stop()
+
+
+def _states(stderr: str) -> list[str]:
+    """The states in `say --wait` progress lines ("<time> <source> <state> ...")."""
+    return [line.split()[2] for line in stderr.splitlines() if len(line.split()) >= 3]
+
+
+def test_say_wait_from_another_process_succeeds(system_factory):
+    system = system_factory(sets=FAST)
+    result = system.run(
+        "say", "put the green block on the blue block", "--wait", "--timeout", "150"
+    )
+    assert result.returncode == 0, result.stderr + system.log[-3000:]
+    final = json.loads(result.stdout)
+    assert final["state"] == "done" and final["source"] == "executor"
+    assert "on(green_block,blue_block)" in final["details"]["facts"]
+    states = _states(result.stderr)
+    assert states[:2] == ["accepted", "planned"] and states[-1] == "done"
+    assert "task_started" in states and "verifying" in states
+    journal = system.journal_entries()
+    assert [(e["id"], e["state"]) for e in journal] == [
+        (final["command_id"], "accepted"),
+        (final["command_id"], "done"),
+    ]
+
+
+def test_a_drop_is_seen_replanned_and_recovered(system_factory):
+    system = system_factory(
+        sets=(*FAST, "executor.drop_prob=0.5", "executor.blind_skills=true", "executor.seed=3")
+    )
+    result = system.run(
+        "say", "put the green block on the blue block", "--wait", "--timeout", "200"
+    )
+    assert result.returncode == 0, result.stderr + system.log[-3000:]
+    states = _states(result.stderr)
+    first = states.index("misalignment")
+    assert states.index("replanned", first) < states.index("done")
+    final = json.loads(result.stdout)
+    assert final["details"]["replans"] >= 1
+    assert any(d["kind"] == "drop" for d in final["details"]["disturbances"])
+
+
+def test_bad_input_is_one_error_line_and_exit_2(system_factory):
+    system = system_factory(sets=FAST)
+    result = system.run("say", "make me a sandwich", "--wait", "--timeout", "60")
+    assert result.returncode == 2
+    final = json.loads(result.stdout)
+    assert final["state"] == "error" and final["details"]["reason"]
+    assert system.process.poll() is None  # the system is still up
+    assert system.run("say", "   ", "--wait").returncode == 2
+
+
+def test_voice_wav_on_the_audio_topic_ends_in_done(system_factory):
+    from robot_planner.speech.recognizer import read_wav
+    from std_msgs.msg import UInt8MultiArray
+
+    system = system_factory(sets=FAST, voice=True)
+    client = Client(system.domain)
+    try:
+        client.wait_connected(client.audio_pub)
+        pcm, rate = read_wav(WAV)
+        assert rate == 16000
+        client.audio_pub.publish(UInt8MultiArray(data=pcm))
+        client.wait_for(
+            lambda: any(e.state == "transcript" for e in client.events), 60, "a transcript"
+        )
+        transcript = next(e for e in client.events if e.state == "transcript")
+        assert transcript.details["text"] == "put the green block on the blue block"
+        command_id = transcript.command_id
+        client.wait_for(lambda: client.final(command_id) is not None, 150, "the outcome")
+        assert client.final(command_id).state == "done", system.log[-3000:]
+    finally:
+        client.close()
+
+
+def _arm_speeds(client: Client) -> float:
+    with client._lock:
+        _, msg = client.joints[-1]
+    return float(np.max(np.abs(np.asarray(msg.velocity))))
+
+
+def test_cancel_during_motion_stops_both_arms(system_factory):
+    system = system_factory(sets=FAST)
+    client = Client(system.domain)
+    try:
+        client.wait_connected(client.command_pub)
+        client.say("put the green block on the blue block", "move1")
+        client.wait_for(
+            lambda: any(e.state == "task_started" for e in client.of("move1")), 60, "motion"
+        )
+        time.sleep(1.0)  # mid-motion
+        assert _arm_speeds(client) > 0.05  # something is moving
+        result = system.run("cancel")
+        assert result.returncode == 0, result.stderr
+        client.wait_for(lambda: client.final("move1") is not None, 30, "the outcome")
+        assert client.final("move1").state == "cancelled"
+        time.sleep(1.0)  # let the arms settle where they were halted
+        with client._lock:
+            before = np.asarray(client.joints[-1][1].position)
+        time.sleep(1.0)
+        with client._lock:
+            after = np.asarray(client.joints[-1][1].position)
+        assert np.max(np.abs(after - before)) < 0.01
+        assert _arm_speeds(client) < 0.05
+        outcome = [e for e in system.journal_entries() if e["id"] == "move1"][-1]
+        assert outcome["state"] == "cancelled"
+    finally:
+        client.close()
+
+
+def test_a_burst_of_200_commands_is_queued_or_rejected_none_lost(system_factory):
+    system = system_factory(sets=(*FAST, "planner.max_queue=10"))
+    client = Client(system.domain)
+    ids = [f"burst{i:03d}" for i in range(200)]
+    try:
+        client.wait_connected(client.command_pub)
+        for command_id in ids:
+            client.say("put the red block in the right bin", command_id)
+        client.wait_for(
+            lambda: all(
+                any(e.state in ("accepted", "rejected") for e in client.of(i)) for i in ids
+            ),
+            60,
+            "an answer to every command",
+        )
+        client.cancel_pub.publish(client._types["Empty"]())
+        client.wait_for(lambda: all(client.final(i) is not None for i in ids), 90, "every outcome")
+    finally:
+        client.close()
+    answered = {i: [e.state for e in client.of(i)] for i in ids}
+    accepted = [i for i in ids if "accepted" in answered[i]]
+    rejected = [i for i in ids if "rejected" in answered[i]]
+    assert len(accepted) + len(rejected) == 200
+    assert 1 <= len(accepted) <= 11  # one running + at most max_queue waiting
+    journal = system.journal_entries()
+    states_of: dict[str, list[str]] = {}
+    for entry in journal:
+        states_of.setdefault(entry["id"], []).append(entry["state"])
+    assert set(states_of) == set(ids)  # every command is in the journal
+    for command_id in accepted:
+        assert states_of[command_id][0] == "accepted"
+        assert states_of[command_id][-1] in ("done", "cancelled"), states_of[command_id]
+    for command_id in rejected:
+        assert states_of[command_id] == ["rejected"]
