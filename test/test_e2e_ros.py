@@ -16,6 +16,7 @@ from ros_system import Client, System
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(300)]
 
 FAST = ("executor.sim_speed=2.0",)
+GREEN_ON_BLUE = "put the green block on the blue block"
 WAV = Path(__file__).parent / "fixtures" / "audio" / "put_the_green_block_on_the_blue_block.wav"
 
 
@@ -118,7 +119,7 @@ def test_cancel_during_motion_stops_both_arms(system_factory):
     client = Client(system.domain)
     try:
         client.wait_connected(client.command_pub)
-        client.say("put the green block on the blue block", "move1")
+        client.say(GREEN_ON_BLUE, "move1")
         client.wait_for(
             lambda: any(e.state == "task_started" for e in client.of("move1")), 60, "motion"
         )
