@@ -120,8 +120,8 @@ class RemotePlanner:
 class ExecutorNode(Node):
     """Owns the robots; one command's plan runs at a time."""
 
-    def __init__(self, name: str = "executor") -> None:
-        super().__init__(name)
+    def __init__(self, name: str = "executor", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         from robot_planner.resources import catalogue_path, scene_path
         from robot_planner.world.catalogue import load_catalogue
         from robot_planner.world.scene import load_scene

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import numpy as np
 from rclpy.node import Node
@@ -64,8 +65,8 @@ END_STATES = ("done", "failed", "cancelled", "error")
 class MonitorNode(Node):
     """One detector per running plan revision, fed by status events and frames."""
 
-    def __init__(self, name: str = "monitor") -> None:
-        super().__init__(name)
+    def __init__(self, name: str = "monitor", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         from robot_planner.monitor.backends import make_vqa
         from robot_planner.monitor.config import load_monitor_config
         from robot_planner.resources import catalogue_path, scene_path

@@ -61,8 +61,8 @@ EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
 class PlannerNode(Node):
     """Plans commands one at a time under the `on_new_command` policy."""
 
-    def __init__(self, name: str = "planner") -> None:
-        super().__init__(name)
+    def __init__(self, name: str = "planner", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         from robot_planner.resources import catalogue_path, scene_path
 
         scene = declare(self, "scene", "tabletop", "scene name or YAML path")

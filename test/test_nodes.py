@@ -1,0 +1,351 @@
+"""In-process node tests: the nodes in one executor of a private rclpy context and ROS
+domain, with bounded spin loops. The test plays whichever node is not under test."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
+
+GREEN_ON_BLUE = "put the green block on the blue block"
+
+
+class Ros:
+    """A private context with the nodes under test and a probe node, spun in a thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, domain: int):
+        monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+        from std_msgs.msg import Empty, String
+
+        from robot_planner.nodes import common
+        from robot_planner.service.events import parse_event
+
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.probe = rclpy.create_node("probe", context=self.context)
+        self.executor.add_node(self.probe)
+        self.nodes: list[Any] = []
+        self.events: list[Any] = []
+        self.plans: list[dict] = []
+        self.String, self.Empty = String, Empty
+        self.probe.create_subscription(
+            String,
+            common.STATUS,
+            lambda m: self.events.append(parse_event(m.data)),
+            common.STATUS_QOS,
+        )
+        self.probe.create_subscription(String, common.PLAN, self._on_plan, common.latched())
+        self.pub = {
+            "command": self.probe.create_publisher(String, common.COMMAND, common.COMMAND_QOS),
+            "status": self.probe.create_publisher(String, common.STATUS, common.STATUS_QOS),
+            "plan": self.probe.create_publisher(String, common.PLAN, common.latched()),
+            "cancel": self.probe.create_publisher(Empty, common.CANCEL, common.reliable()),
+            "misalignment": self.probe.create_publisher(
+                String, common.MISALIGNMENT, common.reliable(100)
+            ),
+        }
+        self._stop = False
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def _on_plan(self, msg: Any) -> None:
+        with contextlib.suppress(ValueError):  # the malformed plans the tests send
+            self.plans.append(json.loads(msg.data))
+
+    def add(self, factory: Callable[..., Any], **params: Any) -> Any:
+        from rclpy.parameter import Parameter
+
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        node = factory(context=self.context, parameter_overrides=overrides)
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+    def connected(self, name: str, count: int = 1) -> None:
+        publisher = self.pub[name]
+        self.wait_for(lambda: publisher.get_subscription_count() >= count, 20, f"{name} peers")
+        time.sleep(0.3)
+
+    def say(self, text: str, command_id: str) -> None:
+        self.pub["command"].publish(self.String(data=json.dumps({"id": command_id, "text": text})))
+
+    def of(self, command_id: str, state: str | None = None) -> list[Any]:
+        return [
+            e
+            for e in list(self.events)
+            if e.command_id == command_id and (state is None or e.state == state)
+        ]
+
+    def executor_says(self, command_id: str, state: str, **details: Any) -> None:
+        from robot_planner.service.events import make_event
+
+        event = make_event(command_id, state, "executor", details)
+        self.pub["status"].publish(self.String(data=event.to_json()))
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=5.0)
+        for node in self.nodes:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.executor.shutdown()
+        self.probe.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+_domain = iter(range(10_000))
+
+
+@pytest.fixture
+def ros(monkeypatch):
+    domain = 30 + (os.getpid() * 3 + next(_domain)) % 60
+    system = Ros(monkeypatch, domain)
+    yield system
+    system.close()
+
+
+def _planner(ros: Ros, tmp_path, **params: Any) -> Any:
+    from robot_planner.nodes.planner_node import PlannerNode
+
+    params.setdefault("journal", str(tmp_path / "journal.jsonl"))
+    params.setdefault("backend", "offline")
+    node = ros.add(PlannerNode, **params)
+    ros.connected("command")
+    return node
+
+
+def _journal(tmp_path) -> list[dict]:
+    from robot_planner.service.journal import read_journal
+
+    return read_journal(tmp_path / "journal.jsonl")
+
+
+# --- planner node (the test plays the executor) ------------------------------------
+
+
+def test_planner_plans_and_journals(ros, tmp_path):
+    _planner(ros, tmp_path)
+    ros.say(GREEN_ON_BLUE, "a")
+    ros.wait_for(lambda: ros.of("a", "planned"), 20, "planned")
+    plan = next(p for p in ros.plans if p["command_id"] == "a")
+    assert plan["revision"] == 0 and len(plan["plan"]["tasks"]) == 4
+    assert plan["plan"]["goal"] == ["on(green_block,blue_block)"]
+    ros.executor_says("a", "done")
+    ros.wait_for(lambda: len(_journal(tmp_path)) == 2, 10, "the outcome in the journal")
+    assert [(e["id"], e["state"]) for e in _journal(tmp_path)] == [
+        ("a", "accepted"),
+        ("a", "done"),
+    ]
+
+
+def test_bad_commands_get_an_error_event_and_no_plan(ros, tmp_path):
+    _planner(ros, tmp_path)
+    ros.pub["command"].publish(ros.String(data='{"text": 5}'))
+    ros.pub["command"].publish(ros.String(data="x" * 5000))
+    ros.say("make me a sandwich", "nonsense")
+    ros.wait_for(lambda: ros.of("nonsense", "error"), 20, "error for a command not understood")
+    ros.wait_for(lambda: len(ros.of("", "error")) >= 2, 10, "errors for malformed messages")
+    assert not ros.plans
+    reasons = [e.details["reason"] for e in ros.of("", "error")]
+    assert all("\n" not in r for r in reasons)
+    assert [e["state"] for e in _journal(tmp_path)] == ["accepted", "error"]
+
+
+def test_queue_policy_runs_commands_in_order(ros, tmp_path):
+    _planner(ros, tmp_path, max_queue=2)
+    for name in ("a", "b", "c", "d"):
+        ros.say(GREEN_ON_BLUE, name)
+    ros.wait_for(lambda: ros.of("d", "rejected"), 10, "overflow rejected")
+    assert ros.of("b", "accepted")[0].details["queued"] == 1
+    assert ros.of("c", "accepted")[0].details["queued"] == 2
+    assert "queue full" in ros.of("d", "rejected")[0].details["reason"]
+    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
+    assert not ros.of("b", "planned")  # waits for a's outcome
+    ros.executor_says("a", "failed", reason="test")
+    ros.wait_for(lambda: ros.of("b", "planned"), 20, "b planned after a ended")
+    ros.executor_says("b", "done")
+    ros.wait_for(lambda: ros.of("c", "planned"), 20, "c planned after b ended")
+
+
+def test_reject_policy_turns_away_commands_while_busy(ros, tmp_path):
+    _planner(ros, tmp_path, on_new_command="reject")
+    ros.say(GREEN_ON_BLUE, "a")
+    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
+    ros.say(GREEN_ON_BLUE, "b")
+    ros.wait_for(lambda: ros.of("b", "rejected"), 10, "b rejected")
+    assert "busy with command a" in ros.of("b", "rejected")[0].details["reason"]
+    states = {(e["id"], e["state"]) for e in _journal(tmp_path)}
+    assert ("b", "rejected") in states and ("b", "accepted") not in states
+
+
+def test_preempt_policy_announces_the_preempted_command(ros, tmp_path):
+    _planner(ros, tmp_path, on_new_command="preempt")
+    ros.say(GREEN_ON_BLUE, "a")
+    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
+    ros.say(GREEN_ON_BLUE, "b")
+    ros.wait_for(lambda: ros.of("b", "planned"), 20, "b planned at once")
+    assert ros.of("b", "accepted")[0].details["preempts"] == "a"
+    ros.executor_says("a", "cancelled", reason="preempted by b")
+    ros.wait_for(
+        lambda: ("a", "cancelled") in {(e["id"], e["state"]) for e in _journal(tmp_path)},
+        10,
+        "a's outcome journalled",
+    )
+
+
+def test_cancel_drops_the_queue_with_events(ros, tmp_path):
+    _planner(ros, tmp_path)
+    for name in ("a", "b", "c"):
+        ros.say(GREEN_ON_BLUE, name)
+    ros.wait_for(lambda: ros.of("c", "accepted"), 10, "all accepted")
+    ros.connected("cancel")
+    ros.pub["cancel"].publish(ros.Empty())
+    ros.wait_for(lambda: ros.of("b", "cancelled") and ros.of("c", "cancelled"), 10, "dropped")
+    ros.executor_says("a", "cancelled")
+    ros.wait_for(lambda: len(_journal(tmp_path)) == 6, 10, "every outcome journalled")
+
+
+def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
+    from robot_planner.nodes import common
+
+    _planner(ros, tmp_path)
+    replan = ros.probe.create_publisher(ros.String, common.REPLAN, common.reliable())
+    ros.say(GREEN_ON_BLUE, "a")
+    ros.wait_for(lambda: ros.of("a", "planned"), 20, "planned")
+    ros.wait_for(lambda: replan.get_subscription_count() > 0, 10, "replan peer")
+    from robot_planner.resources import scene_path
+    from robot_planner.world.facts import format_facts
+    from robot_planner.world.scene import load_scene
+
+    state = load_scene(scene_path("tabletop")).initial_facts()
+    request = {
+        "command_id": "a",
+        "revision": 0,
+        "command": GREEN_ON_BLUE,
+        "facts": format_facts(state),
+        "goal": ["on(green_block,blue_block)"],
+        "completed": [],
+        "failed_task": None,
+        "evidence": "test",
+    }
+    replan.publish(ros.String(data=json.dumps(request)))
+    ros.wait_for(lambda: any(p["revision"] == 1 for p in ros.plans), 20, "revision 1")
+    answer = next(p for p in ros.plans if p["revision"] == 1)
+    assert answer["command_id"] == "a" and answer["plan"]["tasks"]
+    replan.publish(ros.String(data='{"command_id": "a"}'))  # malformed: an error event
+    ros.wait_for(lambda: ros.of("", "error"), 10, "error for a malformed request")
+
+
+def test_a_restarted_planner_marks_unfinished_commands_interrupted(ros, tmp_path):
+    from robot_planner.service.journal import Journal
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.write("old", "accepted", text=GREEN_ON_BLUE)
+    journal.close()
+    _planner(ros, tmp_path)
+    assert [(e["id"], e["state"]) for e in _journal(tmp_path)] == [
+        ("old", "accepted"),
+        ("old", "interrupted"),
+    ]
+    time.sleep(0.5)
+    assert not ros.plans  # never replayed
+
+
+# --- executor node (the test plays the planner) ------------------------------------
+
+
+def _executor(ros: Ros, **params: Any) -> Any:
+    from robot_planner.nodes.executor_node import ExecutorNode
+
+    params.setdefault("sim_speed", 4.0)
+    params.setdefault("monitor_mode", "off")
+    params.setdefault("camera_rate_hz", 1.0)
+    node = ros.add(ExecutorNode, **params)
+    ros.connected("plan")
+    return node
+
+
+def _plan_message(command_id: str, plan: Any, revision: int = 0) -> str:
+    return json.dumps(
+        {"command_id": command_id, "revision": revision, "issued": time.time(), "plan": plan}
+    )
+
+
+def test_executor_refuses_invalid_plans_without_moving(ros):
+    _executor(ros)
+    bad = {"command": "x", "goal": [], "tasks": [{"id": "t1", "skill": "fly", "robot": "r"}]}
+    ros.pub["plan"].publish(ros.String(data=_plan_message("bad", bad)))
+    ros.wait_for(lambda: ros.of("bad", "error"), 20, "error for an invalid plan")
+    assert "rejected by the executor" in ros.of("bad", "error")[0].details["reason"]
+    ros.pub["plan"].publish(ros.String(data="{not json"))
+    ros.wait_for(lambda: ros.of("", "error"), 20, "error for a malformed message")
+    assert not ros.of("bad", "task_started")
+
+
+def test_executor_runs_a_plan_and_reports_the_outcome(ros):
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+    from robot_planner.resources import scene_path
+    from robot_planner.world.catalogue import load_catalogue
+    from robot_planner.world.scene import load_scene
+
+    scene = load_scene(scene_path("tabletop"))
+    planner = OfflinePlanner(load_catalogue(), scene)
+    plan = planner.plan(PlanRequest("put the red block in the left bin", scene.initial_facts()))
+    _executor(ros)
+    ros.pub["plan"].publish(ros.String(data=_plan_message("run", plan.plan.to_dict())))
+    ros.wait_for(lambda: ros.of("run", "done") or ros.of("run", "failed"), 60, "the outcome")
+    done = ros.of("run", "done")
+    assert done, [e.state for e in ros.of("run")]
+    assert "in(red_block,left_bin)" in done[0].details["facts"]
+    started = [e.details["task"] for e in ros.of("run", "task_started")]
+    assert started == [t.id for t in plan.plan.tasks]
+
+
+def test_executor_ignores_plans_latched_before_it_started(ros):
+    ros.pub["plan"].publish(
+        ros.String(
+            data=json.dumps(
+                {"command_id": "stale", "revision": 0, "issued": time.time() - 3600, "plan": {}}
+            )
+        )
+    )
+    _executor(ros)
+    time.sleep(1.0)
+    assert not ros.of("stale")
+
+
+def test_malformed_misalignments_are_ignored(ros):
+    node = _executor(ros)
+    for text in ("{}", "[1,2]", '{"command_id": "x", "revision": 0, "misalignment": {}}'):
+        ros.pub["misalignment"].publish(ros.String(data=text))
+    time.sleep(0.5)
+    assert node._thread.is_alive()
+    assert not ros.of("", "error")
