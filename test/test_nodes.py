@@ -349,3 +349,77 @@ def test_malformed_misalignments_are_ignored(ros):
     time.sleep(0.5)
     assert node._thread.is_alive()
     assert not ros.of("", "error")
+
+
+# --- executor node on the ros_bindings adapter (fake hardware) ---------------------
+
+
+def _fake_hardware(ros: Ros, **params: Any) -> Any:
+    from robot_planner.nodes.fake_hardware import FakeHardwareNode
+
+    params.setdefault("goal_duration_s", 0.3)
+    return ros.add(FakeHardwareNode, **params)
+
+
+def _fake_bindings() -> str:
+    from robot_planner.resources import share_dir
+
+    return str(share_dir() / "config" / "hardware_bindings_fake.yaml")
+
+
+def test_executor_drives_fake_hardware_through_ros_actions(ros):
+    _fake_hardware(ros)
+    _executor(ros, adapter="ros_bindings", bindings=_fake_bindings())
+    plan = {
+        "command": "put the red block in the left bin",
+        "goal": ["in(red_block,left_bin)"],
+        "tasks": [
+            {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}},
+            {
+                "id": "t2",
+                "skill": "place",
+                "robot": "left_arm",
+                "args": {"object": "red_block", "target": "left_bin"},
+                "depends_on": ["t1"],
+            },
+        ],
+    }
+    ros.pub["plan"].publish(ros.String(data=_plan_message("hw", plan)))
+    ros.wait_for(lambda: ros.of("hw", "done") or ros.of("hw", "failed"), 30, "the outcome")
+    done = ros.of("hw", "done")
+    assert done, [(e.state, e.details.get("reason")) for e in ros.of("hw")]
+    assert "in(red_block,left_bin)" in done[0].details["facts"]  # the adapter's belief
+
+
+def test_executor_fails_a_task_the_hardware_aborts(ros):
+    _fake_hardware(ros, fail_skills="left_arm:place")
+    _executor(ros, adapter="ros_bindings", bindings=_fake_bindings(), max_replans=0)
+    plan = {
+        "command": "x",
+        "goal": ["in(red_block,left_bin)"],
+        "tasks": [
+            {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}},
+            {
+                "id": "t2",
+                "skill": "place",
+                "robot": "left_arm",
+                "args": {"object": "red_block", "target": "left_bin"},
+                "depends_on": ["t1"],
+            },
+        ],
+    }
+    ros.pub["plan"].publish(ros.String(data=_plan_message("hwfail", plan)))
+    ros.wait_for(lambda: ros.of("hwfail", "failed"), 30, "failed")
+    assert ros.of("hwfail", "task_failed")[0].details["task"] == "t2"
+
+
+def test_executor_refuses_to_start_without_its_action_servers(ros):
+    from robot_planner.nodes.executor_node import ExecutorNode
+
+    with pytest.raises(ValueError, match="not available"):
+        ros.add(
+            ExecutorNode,
+            adapter="ros_bindings",
+            bindings=_fake_bindings(),
+            bindings_timeout_s=0.5,
+        )

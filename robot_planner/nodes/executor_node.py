@@ -15,7 +15,8 @@ Parameters:
   adapter (str, "pybullet"): pybullet | ros_bindings.
   scene (str, "tabletop"), catalogue (str, ""): the world and the skills.
   bindings (str, ""): ros_bindings YAML ("" = the packaged config/hardware_bindings.yaml).
-  bindings_timeout_s (float, 5.0): how long start-up waits for each action server.
+  bindings_timeout_s (float, 5.0): how long start-up waits for the action servers (all
+      together); a missing type or server stops the node with one line naming it.
   period_s (float, 0.05): tick period (seconds of robot time).
   sim_speed (float, 1.0): simulated seconds per wall second (pybullet; 1 = real time).
   seed (int, 0): simulation seed (start layout jitter, disturbances).
@@ -240,14 +241,9 @@ class ExecutorNode(Node):
 
         path = self.params["bindings"] or share_dir() / "config" / "hardware_bindings.yaml"
         adapter = RosBindingsAdapter(self, load_bindings(path), self.catalogue, self.scene)
+        adapter.check(float(self.params["bindings_timeout_s"]))  # fail at start-up, not later
         self._bindings_adapter = adapter
         return adapter
-
-    def check_bindings(self) -> None:
-        """Start-up check of the hardware bindings (needs the node spinning)."""
-        adapter = getattr(self, "_bindings_adapter", None)
-        if adapter is not None:
-            adapter.check(float(self.params["bindings_timeout_s"]))
 
     # --- subscriptions (ROS threads) ------------------------------------------------
 
@@ -508,6 +504,9 @@ class ExecutorNode(Node):
         self._thread.join(timeout=5.0)
         if self.world is not None:
             self.world.close()
+        bindings = getattr(self, "_bindings_adapter", None)
+        if bindings is not None:
+            bindings.close()
 
 
 def _factory() -> ExecutorNode:
