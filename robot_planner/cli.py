@@ -136,6 +136,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.status:
+        from robot_planner.service.events import StatusEvent
+
+        _print_json(StatusEvent.model_json_schema())
+        return EXIT_OK
     from robot_planner.plan.schema import plan_json_schema
 
     catalogue, scene = _world(args)
@@ -450,6 +455,23 @@ def cmd_bench_vqa(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_ros_latency(args: argparse.Namespace) -> int:
+    from robot_planner.bench.ros_latency import markdown, measure
+
+    if args.commands < 1:
+        raise UsageError("--commands must be at least 1")
+    try:
+        report = measure(args.commands)
+    except RuntimeError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    summary = report.summary()
+    if args.json:
+        _print_json(summary)
+    else:
+        print(markdown(summary))
+    return EXIT_OK
+
+
 def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_sim_speed
 
@@ -668,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the plan JSON Schema for a scene")
     world_args(p)
+    p.add_argument(
+        "--status", action="store_true", help="the status event schema (/robot_planner/status)"
+    )
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("execute", help="dry-run a plan on scripted (fake) robots")
@@ -841,6 +866,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per run")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_sim_speed)
+
+    b = bench.add_parser(
+        "ros-latency", help="command-to-plan and command-to-first-motion latency over DDS"
+    )
+    b.add_argument("--commands", type=int, default=20, help="commands to time")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_ros_latency)
 
     p = sub.add_parser("demo", help="the demo run by `make demo` (headless PyBullet)")
     sim_args(p)
