@@ -101,7 +101,11 @@ class StatusPublisher:
 
     def __call__(self, command_id: str, state: str, **details: Any) -> StatusEvent:
         event = make_event(command_id, state, self.source, details)
-        self.publisher.publish(String(data=event.to_json()))
+        try:
+            self.publisher.publish(String(data=event.to_json()))
+        except Exception as exc:  # the context is shutting down (Ctrl-C)
+            logging.getLogger(__name__).warning("status not published: %s: %s", state, exc)
+            return event
         if state in ("error", "failed", "rejected"):
             self.node.get_logger().warning(
                 f"[{command_id or '-'}] {state}: {details.get('reason', '')}"

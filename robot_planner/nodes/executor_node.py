@@ -333,7 +333,13 @@ class ExecutorNode(Node):
             try:
                 data = self._plans.get_nowait()
             except queue.Empty:
-                self.adapter.advance(period)  # idle: time passes, sensors publish
+                try:
+                    self.adapter.advance(period)  # idle: time passes, sensors publish
+                except Exception as exc:
+                    if self._stop.is_set():
+                        return
+                    self.get_logger().error(f"robot adapter: {type(exc).__name__}: {exc}")
+                    time.sleep(period)
                 continue
             if data is None:
                 return

@@ -59,6 +59,8 @@ from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.observation import Observation
 
 REPORT_S = 30.0
+#: Frames (colour, depth, grippers) kept per topic while waiting for the other two.
+PAIRING_WINDOW = 5
 END_STATES = ("done", "failed", "cancelled", "error")
 
 
@@ -106,7 +108,7 @@ class MonitorNode(Node):
         self.detector: MisalignmentDetector | None = None
         self.command: tuple[str, int] | None = None
         self.goal: tuple[Fact, ...] = ()
-        self._color: Image | None = None
+        self._colors: dict[float, Image] = {}
         self._depth: dict[float, Image] = {}
         self._grippers: dict[float, dict] = {}
         self._pending: tuple[Image, Image, dict] | None = None
@@ -190,32 +192,44 @@ class MonitorNode(Node):
             self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
             return
         with self._wake:
-            self._grippers = {stamp: grippers}
+            self._keep(self._grippers, stamp, grippers)
             self._pair()
 
     def _on_depth(self, msg: Image) -> None:
         with self._wake:
-            self._depth = {sensors.from_time(msg.header.stamp): msg}
+            self._keep(self._depth, sensors.from_time(msg.header.stamp), msg)
             self._pair()
 
     def _on_color(self, msg: Image) -> None:
         with self._wake:
             self.received += 1
-            self._color = msg
+            self._keep(self._colors, sensors.from_time(msg.header.stamp), msg)
             self._pair()
 
+    @staticmethod
+    def _keep(store: dict[float, Any], stamp: float, item: Any) -> None:
+        store[stamp] = item
+        while len(store) > PAIRING_WINDOW:
+            del store[min(store)]
+
     def _pair(self) -> None:
-        """Hand the worker the newest colour frame whose depth has the same stamp."""
-        if self._color is None:
+        """Hand the worker the newest colour frame whose depth image and gripper state
+        carry the same stamp (DDS may deliver the three topics in any order; a gripper
+        state 0.2 s off while the arm carries a block made the monitor see it 5 cm from
+        the fingers). Without any gripper messages (a camera-only setup) colour and depth
+        pair alone."""
+        for stamp in sorted(self._colors, reverse=True):
+            if stamp not in self._depth:
+                continue
+            if self._grippers and stamp not in self._grippers:
+                continue
+            grippers = self._grippers.get(stamp, {})
+            self._pending = (self._colors[stamp], self._depth[stamp], grippers)
+            for store in (self._colors, self._depth, self._grippers):
+                for old in [s for s in store if s <= stamp]:
+                    del store[old]
+            self._wake.notify()
             return
-        stamp = sensors.from_time(self._color.header.stamp)
-        depth = self._depth.get(stamp)
-        if depth is None:
-            return
-        grippers = self._grippers.get(stamp, next(iter(self._grippers.values()), {}))
-        self._pending = (self._color, depth, grippers)
-        self._color = None
-        self._wake.notify()
 
     def _work(self) -> None:
         while True:

@@ -9,6 +9,7 @@ needs with each frame: ``{"stamp": s, "grippers": {robot: {"position": [x, y, z]
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from std_msgs.msg import String
 
 from robot_planner.world.observation import CameraFrame, GripperState
 
+log = logging.getLogger(__name__)
 MAX_PIXELS = 4096 * 4096
 REPORT_S = 30.0
 
@@ -163,10 +165,21 @@ class SimSensors:
         self._next_frame = 0.0
         self._next_joints = 0.0
         self.frames = 0
+        self._failed = False
         self._report_at = time.monotonic() + REPORT_S
         self._report_from = (time.monotonic(), 0.0, 0)
 
     def publish(self, now: float) -> None:
+        """Publish what is due at robot time `now`. A publish that fails (the context is
+        shutting down under Ctrl-C) is logged once, never raised into the robots' loop."""
+        try:
+            self._publish_due(now)
+        except Exception as exc:
+            if not self._failed:
+                log.warning("sensor publishing stopped: %s", exc)
+            self._failed = True
+
+    def _publish_due(self, now: float) -> None:
         if now + 1e-9 >= self._next_joints:
             self._next_joints = now + self.joint_period
             self._publish_joints()
