@@ -136,9 +136,37 @@ def subscribe(node: Node, msg_type: Any, topic: str, callback: Any, qos: Any) ->
 
 
 def declare(node: Node, name: str, default: Any, description: str) -> Any:
-    """Declare a parameter with a description; return its value."""
-    node.declare_parameter(name, default, ParameterDescriptor(description=description))
-    return node.get_parameter(name).value
+    """Declare a parameter with a description; return its value as the default's type.
+
+    Parameter files and ``-p`` values are YAML, where ``off`` is a boolean and ``2`` an
+    integer: ``monitor_mode: off`` or ``sim_speed: 2`` would otherwise stop the node with
+    a type error. The parameter is declared dynamically typed and the value coerced;
+    what cannot be coerced is a `ValueError` naming the parameter.
+    """
+    descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
+    node.declare_parameter(name, default, descriptor)
+    return coerce(name, node.get_parameter(name).value, default)
+
+
+def coerce(name: str, value: Any, default: Any) -> Any:
+    """`value` as the type of `default` (see `declare`)."""
+    kind = type(default)
+    if value is None or (
+        isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    ):
+        return default if value is None else value
+    if kind is str:
+        if isinstance(value, bool):  # YAML 1.1: on/off/yes/no/true/false
+            return ("on" if value else "off") if name.endswith("mode") else str(value).lower()
+        if isinstance(value, (int, float)):
+            return str(value)
+    elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    elif kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    elif kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"parameter {name}: expected {kind.__name__}, got {value!r}")
 
 
 def run_node(
@@ -167,8 +195,8 @@ def run_node(
     try:
         try:
             node = factory()
-        except (ValueError, RuntimeError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:  # bad parameters, files, missing servers: one line
+            print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
             return 2
         executor = MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
