@@ -154,6 +154,8 @@ def test_planner_plans_and_journals(ros, tmp_path):
     _planner(ros, tmp_path)
     ros.say(GREEN_ON_BLUE, "a")
     ros.wait_for(lambda: ros.of("a", "planned"), 20, "planned")
+    # The plan and the status event travel on different topics: either may come first.
+    ros.wait_for(lambda: any(p["command_id"] == "a" for p in ros.plans), 10, "the plan")
     plan = next(p for p in ros.plans if p["command_id"] == "a")
     assert plan["revision"] == 0 and len(plan["plan"]["tasks"]) == 4
     assert plan["plan"]["goal"] == ["on(green_block,blue_block)"]
