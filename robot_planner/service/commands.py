@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import time
+import unicodedata
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def parse_command(data: str, source: str = "topic") -> Command:
         if not isinstance(text, str):
             raise CommandError("JSON command needs a 'text' string")
         if command_id is not None and (
-            not isinstance(command_id, str) or not ID_PATTERN.match(command_id)
+            not isinstance(command_id, str) or not ID_PATTERN.fullmatch(command_id)
         ):
             raise CommandError("command 'id' must be 1-64 characters of [A-Za-z0-9_.:-]")
         if isinstance(payload.get("source"), str):
@@ -76,7 +77,7 @@ def parse_command(data: str, source: str = "topic") -> Command:
         raise CommandError("empty command")
     if len(text) > MAX_COMMAND_CHARS:
         raise CommandError(f"command of {len(text)} characters is over {MAX_COMMAND_CHARS}")
-    if any(ord(ch) < 32 for ch in text):
+    if any(unicodedata.category(ch) == "Cc" for ch in text):  # incl. DEL and C1 escapes
         raise CommandError("command contains control characters")
     return Command(command_id or new_command_id(), text, source)
 

@@ -63,6 +63,8 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.interrupted = unfinished(read_journal(self.path))
             self._handle = self.path.open("a", encoding="utf-8")
+            if self._handle.tell() > 0 and not self.path.read_bytes().endswith(b"\n"):
+                self._handle.write("\n")  # end a line torn by a crash; keep the next whole
         except OSError as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc.strerror or exc}") from None
         self._lock = threading.Lock()
