@@ -25,7 +25,7 @@ def _tree(src: str) -> list[tuple[str, list[str]]]:
     """Install every file under `src` into share/<package>/<src>, keeping sub-folders."""
     entries: dict[str, list[str]] = {}
     for path in sorted(glob(f"{src}/**/*", recursive=True)):
-        if Path(path).is_file():
+        if Path(path).is_file() and "__pycache__" not in Path(path).parts:
             dest = str(Path("share") / PACKAGE / Path(path).parent)
             entries.setdefault(dest, []).append(path)
     return sorted(entries.items())

@@ -9,6 +9,7 @@ ROS-free: importing it needs neither rclpy nor launch.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +122,12 @@ class Process:
         file, overrides) exactly as `ros2 launch` would pass them."""
         args = [*executable, "--ros-args", "-r", f"__node:={self.spec.name}"]
         args += ["--params-file", str(self.params_file)]
-        for name, value in {**self.params, **(extra or {})}.items():
+        # Argument overrides are strings: quoted, or rcl's YAML reading turns `off` into
+        # a boolean. `extra` (`bringup --set`) stays YAML, so `drop_prob=0.3` is a number.
+        for name, value in self.params.items():
+            if name not in (extra or {}):
+                args += ["-p", f"{name}:={json.dumps(value)}"]
+        for name, value in (extra or {}).items():
             args += ["-p", f"{name}:={value}"]
         return args
 

@@ -168,7 +168,7 @@ def test_argv_passes_overrides_then_extra_parameters():
         "--params-file",
         "/cfg/robot_planner.yaml",
         "-p",
-        "monitor_mode:=off",
+        'monitor_mode:="off"',  # quoted: rcl reads a bare off as a boolean
         "-p",
         "drop_prob:=0.3",
         "-p",
@@ -186,7 +186,7 @@ def test_argv_does_not_change_the_process():
     process = _process({"monitor_mode": "off"})
     process.argv(["x"], {"seed": "1"})
     assert process.params == {"monitor_mode": "off"}
-    assert process.argv(["x"])[-2:] == ["-p", "monitor_mode:=off"]
+    assert process.argv(["x"])[-2:] == ["-p", 'monitor_mode:="off"']
 
 
 def test_processes_argv_from_real_processes():
@@ -194,7 +194,7 @@ def test_processes_argv_from_real_processes():
     argv = procs["planner"].argv(["planner_node"])
     assert argv[:4] == ["planner_node", "--ros-args", "-r", "__node:=planner"]
     assert argv[4] == "--params-file" and Path(argv[5]).resolve() == SIM_CONFIG.resolve()
-    assert argv[6:] == ["-p", "backend:=offline"]
+    assert argv[6:] == ["-p", 'backend:="offline"']
 
 
 # --- the parameter files -------------------------------------------------------------

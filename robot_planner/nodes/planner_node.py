@@ -235,9 +235,10 @@ class PlannerNode(Node):
         started = time.perf_counter()
         try:
             result = self.planner.plan(PlanRequest(command.text, state))
-        except PlanningError as exc:
-            self.status(command.id, "error", reason=str(exc), text=command.text)
-            self._finish(command.id, "error", str(exc))
+        except Exception as exc:  # PlanningError, or a backend bug: the command still ends
+            reason = str(exc) if isinstance(exc, PlanningError) else f"planner failed: {exc!r}"
+            self.status(command.id, "error", reason=reason[:500], text=command.text)
+            self._finish(command.id, "error", reason[:500])
             return
         latency = time.perf_counter() - started
         with self._lock:
@@ -265,8 +266,10 @@ class PlannerNode(Node):
         try:
             result = self.planner.replan(request)
             plan, error = result.plan.to_dict(), None
-        except PlanningError as exc:
-            plan, error = None, str(exc)
+        except Exception as exc:  # always answer: the executor is waiting with robots halted
+            plan = None
+            error = str(exc) if isinstance(exc, PlanningError) else f"re-planning failed: {exc!r}"
+            self.get_logger().warning(f"[{command_id}] re-plan: {error}")
         with self._lock:
             if command_id not in self.revision:
                 return
