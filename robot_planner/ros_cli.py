@@ -82,7 +82,7 @@ def cmd_bringup(args: argparse.Namespace) -> int:
         "monitor_mode": args.monitor_mode or "",
         "voice": args.voice,
     }
-    profile = "sim" if args.config is None else "hardware"
+    profile = "hardware" if args.config is not None or args.hardware else "sim"
     try:
         processes = bringup.processes(profile, values)
     except ValueError as exc:
@@ -347,6 +347,9 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("bringup", help="start the ROS 2 nodes (no `ros2 launch` needed)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--sim", action="store_true", help="simulation profile (the default)")
+    where.add_argument(
+        "--hardware", action="store_true", help="hardware profile (robot_launch.py's)"
+    )
     where.add_argument("--config", help="a ROS 2 parameter file for every node (hardware)")
     p.add_argument("--planner-backend", choices=["offline", "openai", "transformers", "auto"])
     p.add_argument("--monitor-mode", choices=["on", "after-skill", "off"])
