@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from fake_openai import FakeOpenAIServer
 from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.world.catalogue import Catalogue, load_catalogue
 from robot_planner.world.scene import Scene, load_scene
+
+#: DDS traffic of the ROS tests stays on this host (no multicast onto the network, no
+#: cross-talk with other machines' runs); each test still takes its own ROS_DOMAIN_ID.
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "examples" / "plans"
