@@ -1,0 +1,305 @@
+"""Speech recognition for commands: pocketsphinx searching the planner's JSGF grammar.
+
+The decoder only searches sentences of the offline command language built from the scene
+(`robot_planner.planning.jsgf.jsgf_grammar`), so what it hears is something the offline
+planner understands, and a small grammar keeps decoding fast and far more accurate than
+open dictation with the same acoustic model.
+
+Audio is untrusted (it comes off a topic or a file): every problem is a `SpeechError`
+with one readable line, and the length limit bounds how long a decode can take.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import wave
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_planner.planning.jsgf import jsgf_grammar
+from robot_planner.world.scene import Scene
+
+log = logging.getLogger(__name__)
+
+#: What the acoustic model was trained on: 16 kHz mono, signed 16-bit little-endian.
+SAMPLE_RATE = 16_000
+BYTES_PER_SAMPLE = 2
+#: Longer audio is refused: a command is a sentence or two, and the cap bounds the
+#: decode time (and the memory a hostile message can pin).
+MAX_AUDIO_S = 30.0
+#: Shorter audio cannot hold a word.
+MIN_AUDIO_S = 0.1
+#: A recording whose loudest 20 ms frame is quieter than this holds no speech; it is
+#: refused before decoding (the search would otherwise force a sentence out of silence).
+SILENCE_DBFS = -50.0
+#: Silence added before and after the utterance: pocketsphinx's silence model and
+#: cepstral normalisation expect some, and segmenters or TTS often cut speech tightly.
+PAD_S = 0.3
+#: Resampling accepts rates a sound card or WAV file can plausibly have.
+MIN_RATE, MAX_RATE = 4_000, 384_000
+#: pocketsphinx options, tuned on 60 espeak-ng recordings (8 voices, 2 speeds) against
+#: this grammar, exact sentences 1/20 -> 11/20 on the held-out ones: a word insertion
+#: penalty (wip) of 0.1 stops short words ("in", "at") being fitted into the trailing
+#: silence; a phone insertion penalty (pip) below 1 stops "put the" turning into "puts
+#: the"; beams narrower than the defaults (1e-48) cut the decode time ~3x at no loss.
+DECODER_OPTIONS: dict[str, Any] = {
+    "wip": 0.1,
+    "pip": 0.5,
+    "beam": 1e-30,
+    "wbeam": 1e-25,
+    "pbeam": 1e-30,
+    "loglevel": "FATAL",  # "no final state" is reported as a SpeechError instead
+}
+#: Amplitude of the deterministic dither added to the audio (LSBs): digital silence
+#: (exact zeros, as TTS and gated microphones produce) breaks the log-energy features.
+DITHER_LSB = 2
+_SEARCH = "commands"
+
+
+class SpeechError(ValueError):
+    """Audio that cannot be turned into a command (one readable line)."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was heard, and how long it took.
+
+    Attributes:
+        text: the recognised command, lower-case words of the command grammar.
+        decode_s: wall-clock seconds spent decoding.
+        audio_s: length of the audio, seconds.
+        score: pocketsphinx's path score for the hypothesis (higher is better; not
+            calibrated, only comparable between decodes of the same audio).
+        probability: pocketsphinx's posterior probability of the hypothesis.
+    """
+
+    text: str
+    decode_s: float
+    audio_s: float
+    score: float | None = None
+    probability: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_pcm(
+    pcm: bytes | bytearray | memoryview,
+    sample_rate: int = SAMPLE_RATE,
+    max_audio_s: float = MAX_AUDIO_S,
+) -> float:
+    """Check raw s16le mono audio before any work is done on it; return its seconds.
+
+    Cheap (no copy, no decode), so a node can refuse bad audio in its callback.
+
+    Raises:
+        SpeechError: not bytes, empty, an odd byte count, a rate out of range, or
+            shorter than `MIN_AUDIO_S` / longer than `max_audio_s`.
+    """
+    if not isinstance(pcm, (bytes, bytearray, memoryview)):
+        raise SpeechError(f"audio must be bytes of 16-bit samples, not {type(pcm).__name__}")
+    size = memoryview(pcm).nbytes
+    if size == 0:
+        raise SpeechError("empty audio: no samples")
+    if size % BYTES_PER_SAMPLE:
+        raise SpeechError(
+            f"audio of {size} bytes is an odd byte count: expected 16-bit (2-byte) samples"
+        )
+    if not isinstance(sample_rate, int) or not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise SpeechError(f"sample rate {sample_rate!r} Hz is outside {MIN_RATE}..{MAX_RATE}")
+    seconds = size / BYTES_PER_SAMPLE / sample_rate
+    if seconds > max_audio_s:
+        raise SpeechError(f"audio of {seconds:.1f} s is over the {max_audio_s:g} s limit")
+    if seconds < MIN_AUDIO_S:
+        raise SpeechError(f"audio of {seconds * 1000:.0f} ms is too short to hold a command")
+    return seconds
+
+
+def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Band-limited resampling of int16 audio (FFT: no aliasing when rate > target)."""
+    if rate == target or samples.size == 0:
+        return samples.astype(np.int16, copy=False)
+    n_out = max(1, round(samples.size * target / rate))
+    spectrum = np.fft.rfft(samples.astype(np.float64))
+    kept = np.zeros(n_out // 2 + 1, dtype=complex)
+    count = min(kept.size, spectrum.size)
+    kept[:count] = spectrum[:count]
+    out = np.fft.irfft(kept, n_out) * (n_out / samples.size)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+def read_wav(path: str | Path, max_audio_s: float = MAX_AUDIO_S) -> tuple[bytes, int]:
+    """Read a 16-bit PCM WAV file as 16 kHz mono s16le bytes.
+
+    Stereo (or more channels) is averaged to mono; other sample rates are resampled to
+    16 kHz. The length is checked from the header before the samples are read.
+
+    Returns:
+        (pcm, 16000).
+
+    Raises:
+        SpeechError: unreadable, not a PCM WAV file, not 16-bit, or too long.
+    """
+    try:
+        with wave.open(str(path), "rb") as handle:
+            width = handle.getsampwidth()
+            channels = handle.getnchannels()
+            rate = handle.getframerate()
+            frames = handle.getnframes()
+            if width != BYTES_PER_SAMPLE:
+                raise SpeechError(
+                    f"{path}: {8 * width}-bit samples; expected 16-bit PCM "
+                    "(convert with: sox IN -b 16 OUT.wav)"
+                )
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise SpeechError(
+                    f"{path}: sample rate {rate} Hz is outside {MIN_RATE}..{MAX_RATE}"
+                )
+            if frames / rate > max_audio_s:
+                raise SpeechError(
+                    f"{path}: {frames / rate:.1f} s of audio is over the {max_audio_s:g} s limit"
+                )
+            raw = handle.readframes(frames)
+    except SpeechError:
+        raise
+    except FileNotFoundError:
+        raise SpeechError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpeechError(f"{path}: is a directory, not a WAV file") from None
+    except OSError as exc:
+        raise SpeechError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (wave.Error, EOFError) as exc:
+        raise SpeechError(
+            f"{path}: not a 16-bit PCM WAV file ({exc or 'truncated header'})"
+        ) from None
+    frame_bytes = BYTES_PER_SAMPLE * channels
+    samples = np.frombuffer(raw[: len(raw) - len(raw) % frame_bytes], dtype="<i2")
+    if channels > 1:
+        mono = samples.reshape(-1, channels).astype(np.int32).mean(axis=1)
+        samples = np.round(mono).astype(np.int16)
+    return resample(samples, rate).astype("<i2").tobytes(), SAMPLE_RATE
+
+
+def peak_dbfs(samples: np.ndarray, frame: int = SAMPLE_RATE // 50) -> float:
+    """Level of the loudest 20 ms frame, dB relative to full scale (-inf for zeros)."""
+    usable = samples[: samples.size - samples.size % frame] if samples.size >= frame else samples
+    blocks = usable.astype(np.float64).reshape(-1, min(frame, usable.size))
+    rms = float(np.sqrt((blocks**2).mean(axis=1)).max())
+    return 20.0 * np.log10(rms / 32768.0) if rms > 0 else float("-inf")
+
+
+class SpeechRecognizer:
+    """Transcribes one utterance at a time into a command of the scene's grammar.
+
+    The decoder is built once (about half a second: the acoustic model and the grammar)
+    and reused; `transcribe` is thread-safe (calls are serialised).
+
+    Args:
+        scene: the workcell whose vocabulary (colours, bins, zones, robots) can be heard.
+        max_audio_s: longest utterance accepted.
+        options: pocketsphinx `Config` options that override `DECODER_OPTIONS`.
+
+    Raises:
+        SpeechError: pocketsphinx is missing or refuses the configuration.
+    """
+
+    def __init__(
+        self,
+        scene: Scene,
+        *,
+        max_audio_s: float = MAX_AUDIO_S,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not 0 < max_audio_s <= 600:
+            raise SpeechError(f"max_audio_s must be in (0, 600], not {max_audio_s!r}")
+        try:
+            import pocketsphinx
+        except ImportError:
+            raise SpeechError(
+                "pocketsphinx is not installed (pip install pocketsphinx==5.1.1)"
+            ) from None
+        self.max_audio_s = float(max_audio_s)
+        self.grammar = jsgf_grammar(scene)
+        started = time.perf_counter()
+        try:
+            # lm=None: no n-gram model is loaded; the grammar is the only search.
+            config = pocketsphinx.Config(lm=None, **{**DECODER_OPTIONS, **(options or {})})
+            decoder = pocketsphinx.Decoder(config)
+            decoder.add_jsgf_string(_SEARCH, self.grammar)
+            decoder.activate_search(_SEARCH)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise SpeechError(f"cannot build the pocketsphinx decoder: {exc}") from None
+        self._decoder = decoder
+        self._lock = threading.Lock()
+        log.info("speech recogniser ready in %.2f s", time.perf_counter() - started)
+
+    def transcribe(
+        self, pcm: bytes | bytearray | memoryview, sample_rate: int = SAMPLE_RATE
+    ) -> Transcript:
+        """Decode one utterance of mono s16le audio.
+
+        Args:
+            pcm: the samples; 16 kHz is native, other rates are resampled.
+            sample_rate: their rate, Hz.
+
+        Raises:
+            SpeechError: bad audio (see `check_pcm`), silence, or nothing in it that fits
+                the command grammar.
+        """
+        audio_s = check_pcm(pcm, sample_rate, self.max_audio_s)
+        samples = np.frombuffer(pcm, dtype="<i2")
+        samples = resample(samples, sample_rate)
+        level = peak_dbfs(samples)
+        if level < SILENCE_DBFS:
+            raise SpeechError(
+                f"no speech: the audio is silent (loudest {level:.0f} dBFS, "
+                f"speech needs {SILENCE_DBFS:.0f} dBFS or more)"
+            )
+        audio = _prepare(samples)
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                self._decoder.start_utt()
+                self._decoder.process_raw(audio, full_utt=True)
+                self._decoder.end_utt()
+            except RuntimeError as exc:
+                raise SpeechError(f"the decoder failed: {exc}") from None
+            decode_s = time.perf_counter() - started
+            hyp = self._decoder.hyp()
+        text = " ".join(hyp.hypstr.split()) if hyp is not None else ""
+        if not text:
+            raise SpeechError(
+                f"no command recognised in {audio_s:.1f} s of audio "
+                "(nothing in it fits the command grammar)"
+            )
+        log.debug("heard %r in %.3f s (%.1f s of audio)", text, decode_s, audio_s)
+        return Transcript(
+            text=text,
+            decode_s=round(decode_s, 4),
+            audio_s=round(audio_s, 4),
+            score=_number(getattr(hyp, "score", None)),
+            probability=_number(getattr(hyp, "prob", None)),
+        )
+
+
+def _prepare(samples: np.ndarray) -> bytes:
+    """Pad with silence and add a fixed dither, so equal audio always decodes equally."""
+    pad = np.zeros(round(PAD_S * SAMPLE_RATE), dtype=np.int32)
+    audio = np.concatenate([pad, samples.astype(np.int32), pad])
+    # A fixed seed: the same audio gives the same transcript (tests, reproducible bugs).
+    noise = np.random.default_rng(0).integers(-DITHER_LSB, DITHER_LSB + 1, audio.size)
+    return np.clip(audio + noise, -32768, 32767).astype("<i2").tobytes()
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
