@@ -229,6 +229,27 @@ def cmd_grammar(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """Decode WAV files as the voice node would (same grammar, same decoder settings)."""
+    from robot_planner.speech.recognizer import SpeechError, SpeechRecognizer, read_wav
+
+    _, scene = _world(args)
+    try:
+        recognizer = SpeechRecognizer(scene, max_audio_s=args.max_audio_s)
+        heard = []
+        for path in args.wav:
+            pcm, rate = read_wav(path, args.max_audio_s)
+            heard.append((path, recognizer.transcribe(pcm, rate)))
+    except SpeechError as exc:
+        raise UsageError(str(exc)) from None
+    for path, transcript in heard:
+        if args.json:
+            print(json.dumps({"file": path, **transcript.to_dict()}))
+        else:
+            print(transcript.text)
+    return EXIT_OK
+
+
 def cmd_bench_planner(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -680,6 +701,15 @@ def build_parser() -> argparse.ArgumentParser:
     world_args(p)
     p.add_argument("--format", choices=["jsgf", "lark"], default="jsgf")
     p.set_defaults(func=cmd_grammar)
+
+    p = sub.add_parser(
+        "transcribe", help="speech to command text: decode WAV files with the command grammar"
+    )
+    p.add_argument("wav", nargs="+", help="16-bit PCM WAV file(s); other rates are resampled")
+    world_args(p)
+    p.add_argument("--max-audio-s", type=float, default=30.0, help="longest audio accepted, s")
+    p.add_argument("--json", action="store_true", help="JSON per file: text, timings, score")
+    p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("render", help="print a plan's behaviour tree; draw it as PNG/DOT")
     plan_args(p)

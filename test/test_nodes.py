@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -425,3 +425,143 @@ def test_executor_refuses_to_start_without_its_action_servers(ros):
             bindings=_fake_bindings(),
             bindings_timeout_s=0.5,
         )
+
+
+# --- voice node (the test plays the microphone and the planner) ---------------------
+
+WAV = os.path.join(
+    os.path.dirname(__file__), "fixtures", "audio", f"{GREEN_ON_BLUE.replace(' ', '_')}.wav"
+)
+
+
+class _Commands:
+    """Collects what is published on the command topic."""
+
+    def __init__(self, ros: Ros):
+        from robot_planner.nodes import common
+
+        self.received: list[dict] = []
+        ros.probe.create_subscription(
+            ros.String,
+            common.COMMAND,
+            lambda m: self.received.append(json.loads(m.data)),
+            common.COMMAND_QOS,
+        )
+
+
+def _voice(ros: Ros, **params: Any) -> Any:
+    from std_msgs.msg import UInt8MultiArray
+
+    from robot_planner.nodes import common
+    from robot_planner.nodes.voice_node import VoiceNode
+
+    ros.pub["audio"] = ros.probe.create_publisher(
+        UInt8MultiArray, common.AUDIO, common.reliable(4)
+    )
+    node = ros.add(VoiceNode, **params)
+    ros.connected("audio")
+    return node
+
+
+def _speak(ros: Ros, pcm: bytes) -> None:
+    from std_msgs.msg import UInt8MultiArray
+
+    ros.pub["audio"].publish(UInt8MultiArray(data=pcm))
+
+
+def test_voice_turns_an_utterance_into_a_command_the_planner_accepts(ros, tmp_path):
+    from robot_planner.speech import read_wav
+
+    commands = _Commands(ros)
+    _planner(ros, tmp_path)
+    _voice(ros)
+    pcm, _ = read_wav(WAV)
+    _speak(ros, pcm)
+    ros.wait_for(lambda: [e for e in ros.events if e.state == "transcript"], 30, "transcript")
+    transcript = next(e for e in ros.events if e.state == "transcript")
+    assert transcript.source == "voice" and transcript.details["text"] == GREEN_ON_BLUE
+    assert transcript.details["audio_s"] == pytest.approx(2.41, abs=0.01)
+    assert transcript.details["origin"] == "topic"
+    command_id = transcript.command_id
+    ros.wait_for(lambda: ros.of(command_id, "planned"), 20, "the spoken command planned")
+    accepted = ros.of(command_id, "accepted")[0]
+    assert accepted.details["source"] == "voice" and accepted.details["text"] == GREEN_ON_BLUE
+    assert commands.received == [{"id": command_id, "text": GREEN_ON_BLUE, "source": "voice"}]
+
+
+def test_voice_answers_unusable_audio_with_errors_and_no_command(ros):
+    import numpy as np
+
+    commands = _Commands(ros)
+    _voice(ros)
+    silence = np.zeros(16_000, dtype="<i2").tobytes()
+    for pcm in (b"", b"\x01\x02\x03", silence, b"\x00" * (2 * 16_000 * 31)):
+        _speak(ros, pcm)
+    ros.wait_for(lambda: len([e for e in ros.events if e.state == "error"]) >= 4, 30, "errors")
+    reasons = [e.details["reason"] for e in ros.events if e.state == "error"]
+    assert all(e.command_id == "" and e.source == "voice" for e in ros.events)
+    assert "empty audio" in reasons[0] and "odd byte count" in reasons[1]
+    assert "silent" in " ".join(reasons) and "over the 30 s limit" in " ".join(reasons)
+    time.sleep(0.3)
+    assert commands.received == []
+
+
+class _FakeStream:
+    """Stands in for sounddevice.RawInputStream: the test pushes blocks through the
+    callback the node registered."""
+
+    instances: ClassVar[list[_FakeStream]] = []
+
+    def __init__(self, *, samplerate, channels, dtype, device, blocksize, callback):
+        assert (samplerate, channels, dtype) == (16_000, 1, "int16")
+        self.device, self.callback, self.started = device, callback, False
+        _FakeStream.instances.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        pass
+
+
+def test_voice_hears_the_microphone_through_the_energy_gate(ros, monkeypatch):
+    import types
+
+    import numpy as np
+
+    from robot_planner.speech import read_wav
+
+    monkeypatch.setitem(
+        __import__("sys").modules, "sounddevice", types.SimpleNamespace(RawInputStream=_FakeStream)
+    )
+    _FakeStream.instances.clear()
+    commands = _Commands(ros)
+    _voice(ros, microphone=True, device="2")
+    stream = _FakeStream.instances[0]
+    assert stream.started and stream.device == 2
+    pcm, _ = read_wav(WAV)
+    quiet = np.zeros(16_000, dtype="<i2").tobytes()
+    audio = quiet + pcm + quiet
+    for start in range(0, len(audio), 3200):  # 100 ms blocks, as a sound card delivers
+        stream.callback(audio[start : start + 3200], 1600, None, None)
+    ros.wait_for(lambda: commands.received, 30, "a command from the microphone")
+    assert [c["text"] for c in commands.received] == [GREEN_ON_BLUE]
+    assert next(e for e in ros.events if e.state == "transcript").details["origin"] == "microphone"
+
+
+def test_voice_refuses_to_start_with_a_microphone_that_cannot_open(ros, monkeypatch):
+    import types
+
+    from robot_planner.nodes.voice_node import VoiceNode
+
+    def broken(**kwargs):
+        raise ValueError("No input device matching 'usb'")
+
+    monkeypatch.setitem(
+        __import__("sys").modules, "sounddevice", types.SimpleNamespace(RawInputStream=broken)
+    )
+    with pytest.raises(RuntimeError, match="microphone usb: No input device matching"):
+        ros.add(VoiceNode, microphone=True, device="usb")
