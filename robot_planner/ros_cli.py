@@ -215,44 +215,80 @@ def _status_subscription(client: _Client, received: list) -> Any:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
+    """Publish a command (text, or a WAV file for the voice node) and optionally follow it."""
     from robot_planner.service.commands import CommandError, new_command_id, parse_command
 
-    try:
-        command = parse_command(json.dumps({"text": args.text, "id": args.id or new_command_id()}))
-    except CommandError as exc:
-        raise RosCliError(str(exc)) from None
+    if (args.text is None) == (args.audio is None):
+        raise RosCliError("give either the command TEXT or --audio FILE.wav")
     if args.timeout <= 0:
         raise RosCliError("--timeout must be positive")
-    from std_msgs.msg import String
+    command = pcm = None
+    if args.audio is not None:
+        from robot_planner.speech.recognizer import SpeechError, read_wav
 
-    from robot_planner.nodes.common import COMMAND, COMMAND_QOS, STATUS
+        if args.id:
+            raise RosCliError("--id cannot be used with --audio (the voice node names it)")
+        try:
+            pcm, _ = read_wav(args.audio)
+        except SpeechError as exc:
+            raise RosCliError(str(exc)) from None
+    else:
+        try:
+            payload = json.dumps({"text": args.text, "id": args.id or new_command_id()})
+            command = parse_command(payload)
+        except CommandError as exc:
+            raise RosCliError(str(exc)) from None
+    from std_msgs.msg import String, UInt8MultiArray
+
+    from robot_planner.nodes.common import AUDIO, COMMAND, COMMAND_QOS, STATUS, reliable
 
     client = _Client("robot_planner_say")
     try:
         events: list = []
-        if args.wait:
+        follow = args.wait or pcm is not None  # the voice node names the command
+        if follow:
             _status_subscription(client, events)
-        publisher = client.node.create_publisher(String, COMMAND, COMMAND_QOS)
+        if pcm is None:
+            topic, publisher = COMMAND, client.node.create_publisher(String, COMMAND, COMMAND_QOS)
+            who = "planner"
+        else:
+            topic = AUDIO
+            publisher = client.node.create_publisher(UInt8MultiArray, AUDIO, reliable(4))
+            who = "voice node"
         started = time.monotonic()
         discovery = min(args.timeout, 10.0)
 
         def ready() -> bool:
             listening = publisher.get_subscription_count() > 0
-            if args.wait:
+            if follow:
                 listening = listening and client.node.count_publishers(STATUS) > 0
             return listening
 
         if not client.spin_until(ready, discovery):
             raise RosCliError(
-                f"no planner is listening on {COMMAND} after {discovery:g} s "
+                f"no {who} is listening on {topic} after {discovery:g} s "
                 "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
             )
         client.spin_until(lambda: False, 0.3)  # let the status publishers match us too
-        payload = {"id": command.id, "text": command.text, "source": "say"}
-        publisher.publish(String(data=json.dumps(payload)))
+        if pcm is None:
+            payload = {"id": command.id, "text": command.text, "source": "say"}
+            publisher.publish(String(data=json.dumps(payload)))
+            command_id = command.id
+        else:
+            heard = len(events)
+            publisher.publish(UInt8MultiArray(data=pcm))
+            first = _voice_answer(
+                client, events, heard, args.timeout - (time.monotonic() - started)
+            )
+            if not args.quiet:
+                print(_progress(first), file=sys.stderr, flush=True)
+            if first.state == "error":
+                print(first.to_json())
+                return EXIT_BAD_INPUT
+            command_id = first.command_id
         if not args.wait:
             client.spin_until(lambda: False, 0.2)
-            print(command.id)
+            print(command_id)
             return EXIT_OK
         seen = 0
         final = None
@@ -260,7 +296,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         def finished() -> bool:
             nonlocal seen, final
             for event in events[seen:]:
-                if event.command_id == command.id:
+                if event.command_id == command_id and event.state != "transcript":
                     if not args.quiet:
                         print(_progress(event), file=sys.stderr, flush=True)
                     if event.final and not (event.state == "error" and event.source == "voice"):
@@ -270,9 +306,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
         remaining = args.timeout - (time.monotonic() - started)
         if not client.spin_until(finished, max(0.0, remaining)):
-            last = next((e.state for e in reversed(events) if e.command_id == command.id), None)
+            last = next((e.state for e in reversed(events) if e.command_id == command_id), None)
             print(
-                f"error: timed out after {args.timeout:g} s waiting for command {command.id} "
+                f"error: timed out after {args.timeout:g} s waiting for command {command_id} "
                 f"(last state: {last or 'none'})",
                 file=sys.stderr,
             )
@@ -281,6 +317,24 @@ def cmd_say(args: argparse.Namespace) -> int:
         return EXIT_OF.get(final.state, EXIT_FAILED)
     finally:
         client.close()
+
+
+def _voice_answer(client: _Client, events: list, since: int, timeout: float) -> Any:
+    """The voice node's answer to the audio just sent: a transcript or an error."""
+    answer: list = []
+
+    def answered() -> bool:
+        if not answer:
+            answer.extend(
+                e
+                for e in events[since:]
+                if e.source == "voice" and e.state in ("transcript", "error")
+            )
+        return bool(answer)
+
+    if not client.spin_until(answered, max(0.0, timeout)):
+        raise RosCliError(f"the voice node did not answer within {timeout:.0f} s")
+    return answer[0]
 
 
 def _progress(event: Any) -> str:
@@ -292,6 +346,8 @@ def _progress(event: Any) -> str:
         brief = str(details.get("reason", ""))[:160]
     elif event.state == "planned":
         brief = f"{details.get('tasks')} task(s) by {details.get('backend')}"
+    elif event.state == "transcript":
+        brief = f"{details.get('text', '')!r} (decoded in {details.get('decode_s')} s)"
     elif event.state == "misalignment":
         brief = f"{details.get('fact')} ({details.get('evidence', '')})"
     return f"{event.time:.3f} {event.source:>8} {event.state:<15} {brief}".rstrip()
@@ -363,7 +419,14 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_bringup)
 
     p = sub.add_parser("say", help="publish a command; --wait follows it to the end")
-    p.add_argument("text", help="the command, e.g. 'put the red block in the right bin'")
+    p.add_argument(
+        "text", nargs="?", help="the command, e.g. 'put the red block in the right bin'"
+    )
+    p.add_argument(
+        "--audio",
+        metavar="FILE.wav",
+        help="speak instead: publish a WAV on /robot_planner/audio for the voice node",
+    )
     p.add_argument("--wait", action="store_true", help="print the final status event")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds (with --wait)")
     p.add_argument("--id", help="command id (default: generated)")

@@ -7,6 +7,7 @@ a child process is created; the `no_ros` fixture makes any such attempt fail the
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,6 +128,27 @@ def test_say_bad_id_exits_2(no_ros, capsys, command_id):
 def test_say_non_positive_timeout_exits_2(no_ros, capsys, timeout):
     assert main(["say", "go", "--wait", "--timeout", timeout]) == 2
     assert _one_error_line(capsys) == "--timeout must be positive"
+
+
+def test_say_needs_text_or_audio_but_not_both(no_ros, capsys, tmp_path):
+    assert main(["say"]) == 2
+    assert _one_error_line(capsys) == "give either the command TEXT or --audio FILE.wav"
+    assert main(["say", "go", "--audio", str(tmp_path / "x.wav")]) == 2
+    assert _one_error_line(capsys) == "give either the command TEXT or --audio FILE.wav"
+
+
+def test_say_audio_that_is_not_a_wav_exits_2(no_ros, capsys, tmp_path):
+    (tmp_path / "notes.wav").write_text("not audio")
+    assert main(["say", "--audio", str(tmp_path / "notes.wav")]) == 2
+    assert "not a 16-bit PCM WAV file" in _one_error_line(capsys)
+    assert main(["say", "--audio", str(tmp_path / "missing.wav")]) == 2
+    assert _one_error_line(capsys).endswith("missing.wav: no such file")
+
+
+def test_say_audio_refuses_an_id(no_ros, capsys):
+    wav = str(Path(__file__).parent / "fixtures/audio/put_the_green_block_on_the_blue_block.wav")
+    assert main(["say", "--audio", wav, "--id", "mine"]) == 2
+    assert "--id cannot be used with --audio" in _one_error_line(capsys)
 
 
 # --- bringup -------------------------------------------------------------------------
