@@ -235,11 +235,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     _, scene = _world(args)
     try:
-        recognizer = SpeechRecognizer(scene, max_audio_s=args.max_audio_s)
-        heard = []
-        for path in args.wav:
-            pcm, rate = read_wav(path, args.max_audio_s)
-            heard.append((path, recognizer.transcribe(pcm, rate)))
+        audio = [(path, *read_wav(path, args.max_audio_s)) for path in args.wav]
+        recognizer = SpeechRecognizer(scene, max_audio_s=args.max_audio_s)  # ~1 s: after
+        heard = [(path, recognizer.transcribe(pcm, rate)) for path, pcm, rate in audio]
     except SpeechError as exc:
         raise UsageError(str(exc)) from None
     for path, transcript in heard:

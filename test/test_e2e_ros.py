@@ -86,8 +86,9 @@ def test_bad_input_is_one_error_line_and_exit_2(system_factory):
 
 
 def test_voice_wav_on_the_audio_topic_ends_in_done(system_factory):
-    from robot_planner.speech.recognizer import read_wav
     from std_msgs.msg import UInt8MultiArray
+
+    from robot_planner.speech.recognizer import read_wav
 
     system = system_factory(sets=FAST, voice=True)
     client = Client(system.domain)

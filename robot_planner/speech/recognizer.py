@@ -12,6 +12,7 @@ with one readable line, and the length limit bounds how long a decode can take.
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 import time
 import wave
@@ -75,7 +76,8 @@ class Transcript:
         decode_s: wall-clock seconds spent decoding.
         audio_s: length of the audio, seconds.
         score: pocketsphinx's path score for the hypothesis (higher is better; not
-            calibrated, only comparable between decodes of the same audio).
+            calibrated; the decoder's running feature normalisation carries over between
+            utterances, so the same audio can score slightly differently later).
         probability: pocketsphinx's posterior probability of the hypothesis.
     """
 
@@ -111,13 +113,17 @@ def check_pcm(
         raise SpeechError(
             f"audio of {size} bytes is an odd byte count: expected 16-bit (2-byte) samples"
         )
-    if not isinstance(sample_rate, int) or not MIN_RATE <= sample_rate <= MAX_RATE:
+    if isinstance(sample_rate, float) and sample_rate.is_integer():
+        sample_rate = int(sample_rate)
+    if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool):
+        raise SpeechError(f"sample rate must be a whole number of Hz, not {sample_rate!r}")
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
         raise SpeechError(f"sample rate {sample_rate!r} Hz is outside {MIN_RATE}..{MAX_RATE}")
     seconds = size / BYTES_PER_SAMPLE / sample_rate
     if seconds > max_audio_s:
         raise SpeechError(f"audio of {seconds:.1f} s is over the {max_audio_s:g} s limit")
     if seconds < MIN_AUDIO_S:
-        raise SpeechError(f"audio of {seconds * 1000:.0f} ms is too short to hold a command")
+        raise SpeechError(f"audio of {seconds * 1000:.1f} ms is too short to hold a command")
     return seconds
 
 
@@ -176,7 +182,7 @@ def read_wav(path: str | Path, max_audio_s: float = MAX_AUDIO_S) -> tuple[bytes,
         raise SpeechError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (wave.Error, EOFError) as exc:
         raise SpeechError(
-            f"{path}: not a 16-bit PCM WAV file ({exc or 'truncated header'})"
+            f"{path}: not a 16-bit PCM WAV file ({str(exc) or 'truncated header'})"
         ) from None
     frame_bytes = BYTES_PER_SAMPLE * channels
     samples = np.frombuffer(raw[: len(raw) - len(raw) % frame_bytes], dtype="<i2")
@@ -289,7 +295,8 @@ class SpeechRecognizer:
 
 
 def _prepare(samples: np.ndarray) -> bytes:
-    """Pad with silence and add a fixed dither, so equal audio always decodes equally."""
+    """Pad with silence and add a fixed dither (seeded, so the input to the decoder is the
+    same every time the same audio arrives)."""
     pad = np.zeros(round(PAD_S * SAMPLE_RATE), dtype=np.int32)
     audio = np.concatenate([pad, samples.astype(np.int32), pad])
     # A fixed seed: the same audio gives the same transcript (tests, reproducible bugs).

@@ -74,6 +74,15 @@ class UtteranceSegmenter:
                 done.append(utterance)
         return done
 
+    def flush(self) -> bytes | None:
+        """End of stream: the utterance in progress, if it holds enough speech."""
+        utterance = b"".join(self._speech) if self._speech else None
+        keep = utterance is not None and self._loud_total >= self.min_frames
+        self._speech, self._pending = [], b""
+        self._pre_roll.clear()
+        self._loud_run = self._quiet_run = self._loud_total = 0
+        return utterance if keep else None
+
     def _frame(self, frame: bytes) -> bytes | None:
         samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
         loud = float(np.sqrt((samples**2).mean())) > self.threshold
