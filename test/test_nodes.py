@@ -565,3 +565,11 @@ def test_voice_refuses_to_start_with_a_microphone_that_cannot_open(ros, monkeypa
     )
     with pytest.raises(RuntimeError, match="microphone usb: No input device matching"):
         ros.add(VoiceNode, microphone=True, device="usb")
+
+
+def test_voice_without_portaudio_says_how_to_get_it(ros, monkeypatch):
+    from robot_planner.nodes.voice_node import VoiceNode
+
+    monkeypatch.setitem(__import__("sys").modules, "sounddevice", None)  # import fails
+    with pytest.raises(RuntimeError, match="microphone: .*apt install libportaudio2"):
+        ros.add(VoiceNode, microphone=True)

@@ -116,7 +116,9 @@ class VoiceNode(Node):
         try:
             import sounddevice
         except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
-            raise RuntimeError(f"microphone: sounddevice/PortAudio unavailable: {exc}") from None
+            raise RuntimeError(
+                f"microphone: {exc} (Debian/Ubuntu: apt install libportaudio2)"
+            ) from None
         segmenter = UtteranceSegmenter(threshold_dbfs, max_s=self.max_audio_s)
         chosen: Any = int(device) if device.strip().isdigit() else (device or None)
 
