@@ -571,5 +571,5 @@ def test_voice_without_portaudio_says_how_to_get_it(ros, monkeypatch):
     from robot_planner.nodes.voice_node import VoiceNode
 
     monkeypatch.setitem(__import__("sys").modules, "sounddevice", None)  # import fails
-    with pytest.raises(RuntimeError, match="microphone: .*apt install libportaudio2"):
+    with pytest.raises(RuntimeError, match=r"microphone: .*apt install libportaudio2"):
         ros.add(VoiceNode, microphone=True)
