@@ -380,3 +380,26 @@ def test_a_goal_the_camera_cannot_see_is_not_taken_on_trust(catalogue, scene):
     # During a task, "cannot tell" is still not an alarm.
     detector.task_started("t2", 0.2)
     assert not any(detector.check(observation(t)) for t in np.arange(0.4, 2.0, 0.1))
+
+
+@pytest.mark.parametrize(
+    ("phase", "when"),
+    [("before", "before t2 started"), ("during", "while t2 ran"), ("after", "after t2 finished")],
+)
+def test_misalignment_description_says_when_it_was_seen(phase, when):
+    """An after-check of t1 can fire while t2 runs: "while t1 ran" would mislead."""
+    from robot_planner.monitor.detector import Misalignment
+
+    found = Misalignment.from_dict(
+        {
+            "task": "t2",
+            "fact": "holding(left_arm,green_block)",
+            "phase": phase,
+            "expected": True,
+            "answers": [False, False],
+            "question": "Is the green block in the left arm's gripper?",
+        }
+    )
+    assert f"answered no 2 time(s) {when} (holding(left_arm,green_block) expected true)" in (
+        found.describe()
+    )

@@ -129,9 +129,12 @@ class Misalignment:
                 f"monitor: goal check '{self.question}' answered {said} "
                 f"{len(self.answers)} time(s) after the plan finished ({self.fact} not reached)"
             )
+        when = {"before": "before {} started", "after": "after {} finished"}.get(
+            self.phase, "while {} ran"
+        ).format(self.task)
         return (
             f"monitor: '{self.question}' answered {said} {len(self.answers)} time(s) "
-            f"while {self.task} ran ({self.fact} expected "
+            f"{when} ({self.fact} expected "
             f"{'true' if self.expected else 'false'})"
         )
 
