@@ -815,3 +815,27 @@ def test_fake_hardware_process_over_dds(ros):
             output, _ = process.communicate(timeout=10)
     assert process.returncode == 0, output
     assert "serving 10 fake skill actions" in output
+
+
+@pytest.mark.ros
+def test_action_clients_have_their_lock_before_an_executor_can_see_them(ros, monkeypatch):
+    """rclpy registers an ActionClient with the node's wait set before creating its lock;
+    an executor thread collecting entities in between died with AttributeError and
+    stopped serving every callback (CI: goals that never started). Checked at the moment
+    of registration, so the test does not depend on winning a race."""
+    from test_msgs.action import Fibonacci
+
+    from robot_planner.adapters.ros_bindings import _ActionClient
+
+    seen: list[bool] = []
+    register = ros.planner.add_waitable
+
+    def add_waitable(waitable: Any) -> None:
+        seen.append(hasattr(waitable, "_lock"))
+        register(waitable)
+
+    monkeypatch.setattr(ros.planner, "add_waitable", add_waitable)
+    client = _ActionClient(ros.planner, Fibonacci, "/lock_first")
+    assert seen == [True]
+    assert client.get_num_entities() is not None  # the lock it keeps works
+    client.destroy()

@@ -68,6 +68,21 @@ _STATUS_NAMES = {
 }
 
 
+class _ActionClient(ActionClient):
+    """`ActionClient` that can be created while an executor spins its node.
+
+    rclpy (9.x, Kilted) registers the client with the node's wait set before it creates
+    the client's `_lock`; an executor thread that collects entities in between dies with
+    AttributeError and stops serving every callback (seen as goals that never start).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        lock = threading.Lock()
+        self._lock = lock
+        super().__init__(*args, **kwargs)
+        self._lock = lock  # the one an executor thread may already be holding
+
+
 @dataclass(eq=False)
 class _Goal:
     """One started skill: what the tree sees (state) and what the server is doing."""
@@ -191,7 +206,7 @@ class RosBindingsAdapter:
                 if name in self._clients:
                     continue
                 try:
-                    self._clients[name] = ActionClient(
+                    self._clients[name] = _ActionClient(
                         self.node, resolved.action, name, callback_group=self._group
                     )
                 except Exception as exc:  # rclpy raises several types for bad names

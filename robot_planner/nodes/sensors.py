@@ -176,7 +176,10 @@ class SimSensors:
             self._publish_due(now)
         except Exception as exc:
             if not self._failed:
-                log.warning("sensor publishing stopped: %s", exc)
+                context = getattr(self.node, "context", None)
+                shutting_down = context is not None and not context.ok()
+                # Ctrl-C invalidates the context before the execution thread stops: quiet.
+                (log.debug if shutting_down else log.warning)("sensor publishing stopped: %s", exc)
             self._failed = True
 
     def _publish_due(self, now: float) -> None:
