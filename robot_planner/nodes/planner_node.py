@@ -150,8 +150,12 @@ class PlannerNode(Node):
             return
         self._finish(event.command_id, event.state, event.details.get("reason", ""))
 
-    def _finish(self, command_id: str, outcome: str, reason: str) -> None:
-        """A command ended: journal it and start the next waiting one."""
+    def _finish(
+        self, command_id: str, outcome: str, reason: str, announce: dict | None = None
+    ) -> None:
+        """A command ended: journal it, then (with `announce`, the event's details) say
+        so — a follower that sees the event finds it in the journal — then start the
+        next waiting one."""
         with self._lock:
             if command_id not in self.revision:
                 return
@@ -159,6 +163,8 @@ class PlannerNode(Node):
             self.planning.discard(command_id)
             self.cancelled.discard(command_id)
             self.journal.write(command_id, outcome, reason=reason)
+            if announce is not None:
+                self.status(command_id, outcome, **announce)
             following = self.queue.finish(command_id)
             if following is not None:
                 self._start(following)
@@ -228,8 +234,8 @@ class PlannerNode(Node):
         with self._lock:
             if command.id in self.cancelled:
                 self.cancelled.discard(command.id)
-                self.status(command.id, "cancelled", reason="cancelled while planning")
-                self._finish(command.id, "cancelled", "cancelled while planning")
+                reason = "cancelled while planning"
+                self._finish(command.id, "cancelled", reason, {"reason": reason})
                 return
             state = self.state
         started = time.perf_counter()
@@ -237,16 +243,16 @@ class PlannerNode(Node):
             result = self.planner.plan(PlanRequest(command.text, state))
         except Exception as exc:  # PlanningError, or a backend bug: the command still ends
             reason = str(exc) if isinstance(exc, PlanningError) else f"planner failed: {exc!r}"
-            self.status(command.id, "error", reason=reason[:500], text=command.text)
-            self._finish(command.id, "error", reason[:500])
+            reason = reason[:500]
+            self._finish(command.id, "error", reason, {"reason": reason, "text": command.text})
             return
         latency = time.perf_counter() - started
         with self._lock:
             if command.id in self.cancelled or command.id not in self.revision:
                 self.cancelled.discard(command.id)
                 if command.id in self.revision:
-                    self.status(command.id, "cancelled", reason="cancelled while planning")
-                    self._finish(command.id, "cancelled", "cancelled while planning")
+                    reason = "cancelled while planning"
+                    self._finish(command.id, "cancelled", reason, {"reason": reason})
                 return
             self.planning.discard(command.id)
             self._publish_plan(command.id, 0, result.plan.to_dict())
