@@ -491,6 +491,73 @@ def cmd_bench_ros_latency(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_perf(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench import perf, report
+
+    catalogue, scene = _world(args)
+    sizes = args.sizes or list(perf.SIZES)
+    if any(not 1 <= n <= 100_000 for n in sizes):
+        raise UsageError("--sizes must be between 1 and 100000 tasks")
+    if not 0 <= args.dds_commands <= 200 or not 1 <= args.sim_seconds <= 600:
+        raise UsageError("--dds-commands must be 0..200 and --sim-seconds 1..600")
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        stage = bar.add_task("perf", total=None)
+        try:
+            result = perf.measure(
+                catalogue,
+                scene,
+                sizes=sorted(set(sizes)),
+                sim_seconds=args.sim_seconds,
+                dds_commands=args.dds_commands,
+                progress=lambda what: bar.update(stage, description=what),
+            )
+        except RuntimeError as exc:  # the DDS part could not bring the nodes up
+            raise UsageError(str(exc).splitlines()[0]) from None
+    text = perf.markdown(result)
+    written = report.write(args.out, "perf", result, text, perf.plots(result))
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
+        print("written: " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def cmd_bench_tasks(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench import report, tasks
+
+    _world(args)  # a bad scene is one line here, not an error in every worker
+    if not 1 <= args.workers <= 64:
+        raise UsageError("--workers must be 1..64")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    levels = args.levels or list(tasks.LEVELS)
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        task = bar.add_task("tasks", total=None)
+        result = tasks.bench_tasks(
+            str(args.scene),
+            levels=levels,
+            limit=args.limit,
+            seed=args.seed,
+            workers=args.workers,
+            baseline=not args.no_baseline,
+            monitor=args.monitor,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    text = tasks.markdown(result)
+    written = report.write(args.out, "tasks", result, text, tasks.plots(result))
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
+        print("written: " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
 def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_sim_speed
 
@@ -901,6 +968,39 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--commands", type=int, default=20, help="commands to time")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_ros_latency)
+
+    b = bench.add_parser(
+        "perf", help="cost of every stage against the targets, and how it grows with plan size"
+    )
+    world_args(b)
+    b.add_argument(
+        "--sizes", type=int, nargs="+", metavar="N", help="plan sizes (default 10 100 1000 10000)"
+    )
+    b.add_argument("--sim-seconds", type=float, default=10.0, help="simulated s per speed run")
+    b.add_argument(
+        "--dds-commands", type=int, default=5, help="commands timed over DDS (0 skips ROS)"
+    )
+    b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_perf)
+
+    b = bench.add_parser(
+        "tasks", help="DART-LLM-style L1/L2/L3 commands end to end in PyBullet, vs one-arm"
+    )
+    world_args(b)
+    b.add_argument("--levels", nargs="+", choices=["L1", "L2", "L3"], help="default: all")
+    b.add_argument("--limit", type=int, help="only the first N commands of each level")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, default=1, help="episodes in parallel processes")
+    b.add_argument(
+        "--monitor", choices=["on", "after-skill", "off"], default="off", help="VQA monitor"
+    )
+    b.add_argument(
+        "--no-baseline", action="store_true", help="skip the one-task-at-a-time baseline runs"
+    )
+    b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_tasks)
 
     p = sub.add_parser("demo", help="the demo run by `make demo` (headless PyBullet)")
     sim_args(p)
