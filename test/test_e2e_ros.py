@@ -178,3 +178,57 @@ def test_a_burst_of_200_commands_is_queued_or_rejected_none_lost(system_factory)
         assert states_of[command_id][-1] in ("done", "cancelled"), states_of[command_id]
     for command_id in rejected:
         assert states_of[command_id] == ["rejected"]
+
+
+SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
+
+
+@pytest.mark.parametrize("policy", ["continue", "fail"])
+def test_a_failing_vqa_server_warns_or_fails_safe_and_never_leaks_the_key(
+    system_factory, tmp_path, monkeypatch, policy
+):
+    """The monitor's OpenAI-compatible VQA server answers every question with a 401 that
+    echoes the API key (hostile). Policy continue: a monitor_degraded event and the
+    command still ends done; fail: the robots halt and it ends failed. Either way the
+    key is in no log line, status event or journal entry."""
+    from fake_openai import FakeOpenAIServer
+
+    server = FakeOpenAIServer()
+    for _ in range(2000):
+        server.script.append((401, {"echo_auth": True}, {}))
+    server.start()
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"vqa: openai\nmode: 'on'\non_vqa_error: {policy}\nvqa_timeout_s: 5\n"
+        f"openai:\n  base_url: {server.base_url}\n  timeout_s: 2\n  max_retries: 0\n"
+    )
+    try:
+        system = system_factory(
+            sets=(*FAST, f"monitor.monitor_config={config}"),
+            args=("--planner-backend", "offline"),  # "auto" would take the key: use OpenAI
+        )
+        result = system.run("say", GREEN_ON_BLUE, "--wait", "--timeout", "150")
+        watched = system.run("status", "--timeout", "1")  # the log is what was printed
+    finally:
+        server.stop()
+    assert server.requests, result.stdout + result.stderr + system.log[-3000:]
+    assert any(SECRET in r["headers"].get("authorization", "") for r in server.requests)
+    final = json.loads(result.stdout)
+    states = _states(result.stderr)
+    assert "monitor_degraded" in states, result.stderr
+    if policy == "continue":
+        assert result.returncode == 0 and final["state"] == "done", result.stderr
+    else:
+        assert result.returncode == 1 and final["state"] == "failed", result.stderr
+        assert final["details"]["reason"].endswith("(on_vqa_error: fail)")
+        assert "task_cancelled" in states  # the robots were halted, not left running
+    journal_text = system.journal.read_text()
+    for where, text in (
+        ("say output", result.stdout + result.stderr),
+        ("status output", watched.stdout + watched.stderr),
+        ("bring-up log", system.log),
+        ("journal", journal_text),
+    ):
+        assert SECRET not in text, f"the API key leaked into the {where}"
+    assert "***" in result.stderr or "***" in system.log  # the echo was scrubbed, not lost

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import plan, task
 
+from robot_planner.adapters.base import SkillState
 from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.execution.executor import Outcome
 from robot_planner.execution.supervisor import SETTLE_STEP_S, Supervisor
@@ -403,3 +404,121 @@ def test_misalignment_description_says_when_it_was_seen(phase, when):
     assert f"answered no 2 time(s) {when} (holding(left_arm,green_block) expected true)" in (
         found.describe()
     )
+
+
+# --- VQA faults: the backend erring or hanging ----------------------------------------
+
+
+def _supervise(catalogue, scene, backend, policy: str):
+    adapter = FakeRobotAdapter(catalogue, scene)
+    planner = OfflinePlanner(catalogue, scene)
+    command = "put the red block on the green block"
+    first = planner.plan(PlanRequest(command, adapter.read_state())).plan
+    supervisor = Supervisor(
+        planner,
+        adapter,
+        catalogue,
+        backend,
+        lambda: observation(adapter.now()),
+        detector_config=DetectorConfig(on_vqa_error=policy),
+    )
+    return adapter, supervisor.run(command, first, max_sim_time_s=60)
+
+
+def test_a_failing_vqa_backend_warns_once_and_the_run_goes_on(catalogue, scene):
+    adapter, result = _supervise(
+        catalogue, scene, Scripted([VqaError("model unreachable")]), "continue"
+    )
+    assert result.outcome is Outcome.SUCCEEDED and result.monitor_errors >= 2
+    warnings = [e for e in result.events if e["event"] == "monitor_degraded"]
+    assert len(warnings) == 1
+    assert warnings[0]["policy"] == "continue"
+    assert warnings[0]["reason"] == "monitor: VQA backend failed: model unreachable"
+    assert Fact.parse("on(red_block,green_block)") in adapter.read_state()
+
+
+def test_a_failing_vqa_backend_fails_safe_when_asked_to(catalogue, scene):
+    adapter, result = _supervise(
+        catalogue, scene, Scripted([VqaError("model unreachable")]), "fail"
+    )
+    assert result.outcome is Outcome.FAILED and result.replans == 0
+    assert result.reason == ("monitor: VQA backend failed: model unreachable (on_vqa_error: fail)")
+    assert [e["effect"] for e in result.events if e["event"] == "monitor_degraded"] == [
+        "halting: on_vqa_error is fail"
+    ]
+    # Halted at the first failed check (t1's after-check, as t2 begins): whatever ran
+    # was cancelled, and nothing started afterwards.
+    halt = next(i for i, e in enumerate(result.events) if e["event"] == "monitor_degraded")
+    assert not [e for e in result.events[halt:] if e["event"] == "task_started"]
+    assert {e["task"] for e in result.events[halt:] if e["event"] == "task_cancelled"} == {
+        e["task"] for e in result.events[:halt] if e["event"] == "task_started"
+    } - {e["task"] for e in result.events[:halt] if e["event"] == "task_succeeded"}
+    assert all(c.state is not SkillState.RUNNING for c in adapter.calls)
+    assert Fact.parse("on(red_block,green_block)") not in adapter.read_state()
+
+
+class _Hanging:
+    """A backend that blocks until released (a model server that stopped answering)."""
+
+    name = "hanging"
+
+    def __init__(self):
+        import threading
+
+        self.release = threading.Event()
+        self.calls = 0
+
+    def answer(self, observation, question, fact):
+        self.calls += 1
+        self.release.wait(10)
+        return VqaAnswer(True, 1.0, "late")
+
+
+def test_a_hung_vqa_call_times_out_and_does_not_queue_more_behind_it():
+    import time
+
+    from robot_planner.monitor.base import TimeLimitedVqa
+
+    hanging = _Hanging()
+    vqa = TimeLimitedVqa(hanging, timeout_s=0.05)
+    fact = Fact.parse("holding(left_arm,red_block)")
+    started = time.perf_counter()
+    with pytest.raises(VqaError, match=r"hanging VQA did not answer within 0\.05 s"):
+        vqa.answer(observation(0.0), "?", fact)
+    with pytest.raises(VqaError, match="still busy with a question that timed out"):
+        vqa.answer(observation(0.1), "?", fact)
+    assert time.perf_counter() - started < 5  # bounded: neither call waited for the model
+    assert hanging.calls == 1  # the second question was never sent
+    hanging.release.set()
+    for _ in range(100):  # the stuck call ends; the backend is usable again
+        try:
+            assert vqa.answer(observation(0.2), "?", fact).evidence == "late"
+            break
+        except VqaError:
+            time.sleep(0.02)
+    else:
+        raise AssertionError("the backend never recovered after the hang ended")
+
+
+def test_a_hung_vqa_backend_does_not_stop_execution(catalogue, scene):
+    from robot_planner.monitor.base import TimeLimitedVqa
+
+    hanging = _Hanging()
+    try:
+        _, result = _supervise(catalogue, scene, TimeLimitedVqa(hanging, 0.05), "continue")
+    finally:
+        hanging.release.set()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert any(e["event"] == "monitor_degraded" for e in result.events)
+
+
+def test_vqa_error_policy_is_checked():
+    from robot_planner.monitor.config import MonitorConfig
+
+    with pytest.raises(ValueError, match="unknown on_vqa_error 'ignore'"):
+        DetectorConfig(on_vqa_error="ignore")
+    assert MonitorConfig(on_vqa_error="fail").detector().on_vqa_error == "fail"
+    with pytest.raises(ValueError):
+        MonitorConfig(on_vqa_error="ignore")
+    with pytest.raises(ValueError):
+        MonitorConfig(vqa_timeout_s=0)

@@ -115,12 +115,15 @@ class Supervisor:
         self.checks = self.errors = 0
         self.check_seconds = 0.0
         self._cancel_reason: str | None = None
+        self._cancel_failed = False
         self._plans_started: list[TaskPlan] = []
         self.external_monitor = external_monitor
         self.verify_s = verify_s
         self.on_tick = on_tick
         self._reported: list[Misalignment] = []
         self._reported_lock = threading.Lock()
+        #: `monitor_degraded` was announced (once per run).
+        self._degraded = False
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -130,8 +133,10 @@ class Supervisor:
             except Exception:
                 log.exception("supervisor listener failed")
 
-    def cancel(self, reason: str = "cancelled by request") -> None:
-        """Stop at the next tick (thread-safe enough: a flag read by the loop)."""
+    def cancel(self, reason: str = "cancelled by request", failed: bool = False) -> None:
+        """Stop at the next tick (thread-safe enough: a flag read by the loop); `failed`
+        ends the run failed rather than cancelled (a safety stop, not a user's wish)."""
+        self._cancel_failed = failed
         self._cancel_reason = reason
 
     def report(self, misalignment: Misalignment) -> None:
@@ -143,6 +148,31 @@ class Supervisor:
     def _take_reported(self) -> Misalignment | None:
         with self._reported_lock:
             return self._reported.pop(0) if self._reported else None
+
+    def _monitor_failed(
+        self, executor: PlanExecutor, detector: MisalignmentDetector
+    ) -> tuple[str, str, Task | None] | None:
+        """The VQA backend just erred. Warn once per run (`monitor_degraded`); under
+        ``on_vqa_error: fail`` halt every robot and end the run."""
+        policy = self.config.on_vqa_error
+        reason = f"monitor: VQA backend failed: {detector.last_error}"
+        if not self._degraded:
+            self._degraded = True
+            self._emit(
+                {
+                    "event": "monitor_degraded",
+                    "time": round(self.adapter.now(), 4),
+                    "reason": reason,
+                    "policy": policy,
+                    "effect": "halting: on_vqa_error is fail"
+                    if policy == "fail"
+                    else "continuing without the failed checks",
+                }
+            )
+        if policy != "fail":
+            return None
+        executor.cancel(f"halted: {reason}", failed=True)
+        return "monitor_failed", f"{reason} (on_vqa_error: fail)", None
 
     def _halt_for(
         self, executor: PlanExecutor, found: Misalignment
@@ -160,6 +190,7 @@ class Supervisor:
         self, command: str, plan: TaskPlan, max_sim_time_s: float = 600.0, realtime: bool = False
     ) -> SupervisorResult:
         goal = tuple(Fact.parse(g) for g in plan.goal)
+        self._degraded = False
         plans = [plan]
         replans = 0
         started = self.adapter.now()
@@ -169,11 +200,13 @@ class Supervisor:
             trigger = self._drive(executor, detector, goal, started, max_sim_time_s, realtime)
             self._fold(detector)
             kind, detail, failed = trigger
-            if kind in ("succeeded", "cancelled", "timeout"):
+            if kind in ("succeeded", "cancelled", "timeout", "monitor_failed", "aborted"):
                 outcome = {
                     "succeeded": Outcome.SUCCEEDED,
                     "cancelled": Outcome.CANCELLED,
                     "timeout": Outcome.FAILED,
+                    "monitor_failed": Outcome.FAILED,
+                    "aborted": Outcome.FAILED,
                 }[kind]
                 reason = detail
                 break
@@ -263,8 +296,9 @@ class Supervisor:
         finished_at: float | None = None
         while True:
             if self._cancel_reason is not None:
-                executor.cancel(self._cancel_reason)
-                return "cancelled", self._cancel_reason, None
+                executor.cancel(self._cancel_reason, failed=self._cancel_failed)
+                kind = "aborted" if self._cancel_failed else "cancelled"
+                return kind, self._cancel_reason, None
             outcome = executor.tick()
             if self.on_tick is not None:
                 self.on_tick(executor)
@@ -277,9 +311,14 @@ class Supervisor:
                         detector.task_phase(record.task_id, record.phase)
                 now = self.adapter.now()
                 if detector.due(now):
+                    errors = detector.errors
                     found = detector.check(self.observe())
                     if found is not None:
                         return self._halt_for(executor, found)
+                    if detector.errors > errors:
+                        stop = self._monitor_failed(executor, detector)
+                        if stop is not None:
+                            return stop
             if outcome is Outcome.SUCCEEDED:
                 if finished_at is None:
                     if detector is not None:

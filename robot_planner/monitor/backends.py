@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from robot_planner.monitor.base import VqaBackend, VqaError
+from robot_planner.monitor.base import TimeLimitedVqa, VqaBackend, VqaError
 from robot_planner.monitor.config import DEFAULT_VQA, MonitorConfig
 from robot_planner.world.scene import Scene
 
@@ -33,11 +33,11 @@ def make_vqa(
     if name == "openai":
         from robot_planner.monitor.openai_vqa import OpenAIVqa
 
-        return OpenAIVqa(config.openai)
+        return TimeLimitedVqa(OpenAIVqa(config.openai), config.vqa_timeout_s)
     if name == "transformers":
         from robot_planner.monitor.transformers_vqa import TransformersVqa
 
-        return TransformersVqa(config.transformers)
+        return TimeLimitedVqa(TransformersVqa(config.transformers), config.vqa_timeout_s)
     if name == "oracle":
         if world is None:
             raise VqaError("the oracle VQA backend reads the simulator: it needs a sim world")

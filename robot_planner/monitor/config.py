@@ -66,6 +66,11 @@ class MonitorConfig(_Strict):
     min_confidence: float = Field(0.6, ge=0, le=1)
     confirm_period_s: float = Field(0.1, gt=0, le=10)
     max_period_s: float | None = Field(0.2, gt=0, le=60)
+    #: Backend errors and timeouts: go on unmonitored with a warning event, or fail.
+    on_vqa_error: Literal["continue", "fail"] = "continue"
+    #: A question to a model backend (openai, transformers) not answered in this time is
+    #: an error; the geometric backend and the oracle are local and bounded.
+    vqa_timeout_s: float = Field(10.0, gt=0, le=300)
     openai: OpenAIVqaSettings = OpenAIVqaSettings()
     transformers: TransformersVqaSettings = TransformersVqaSettings()
 
@@ -85,6 +90,7 @@ class MonitorConfig(_Strict):
             min_confidence=self.min_confidence,
             confirm_period_s=self.confirm_period_s,
             max_period_s=self.max_period_s,
+            on_vqa_error=self.on_vqa_error,
         )
 
 

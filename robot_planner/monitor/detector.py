@@ -34,6 +34,9 @@ GOAL_TASK = "(goal)"
 MODES: tuple[str, ...] = ("on", "after-skill", "off")
 
 
+VQA_ERROR_POLICIES = ("continue", "fail")
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """How eagerly to check and how sure to be before raising an alarm."""
@@ -45,10 +48,17 @@ class DetectorConfig:
     confirm_period_s: float = 0.1
     #: Cap on the `during` check period from the plan (seconds); None keeps the plan's.
     max_period_s: float | None = 0.2
+    #: When the VQA backend errors or times out: run on unmonitored with a warning event
+    #: (``continue``), or halt and fail the command (``fail``: no motion unwatched).
+    on_vqa_error: str = "continue"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown monitor mode '{self.mode}' ({', '.join(MODES)})")
+        if self.on_vqa_error not in VQA_ERROR_POLICIES:
+            raise ValueError(
+                f"unknown on_vqa_error '{self.on_vqa_error}' ({', '.join(VQA_ERROR_POLICIES)})"
+            )
         if self.debounce < 1:
             raise ValueError("debounce must be at least 1")
 

@@ -106,7 +106,7 @@ class StatusPublisher:
         except Exception as exc:  # the context is shutting down (Ctrl-C)
             logging.getLogger(__name__).warning("status not published: %s: %s", state, exc)
             return event
-        if state in ("error", "failed", "rejected"):
+        if state in ("error", "failed", "rejected", "monitor_degraded"):
             self.node.get_logger().warning(
                 f"[{command_id or '-'}] {state}: {details.get('reason', '')}"
             )

@@ -92,6 +92,7 @@ STATE_OF = {
     "task_failed": "task_failed",
     "task_cancelled": "task_cancelled",
     "misalignment": "misalignment",
+    "monitor_degraded": "monitor_degraded",
     "replanned": "replanned",
     "clearing_view": "replanning",
     "verifying": "verifying",
@@ -298,6 +299,17 @@ class ExecutorNode(Node):
                 supervisor, current = self.supervisor, self.current
             if supervisor is not None and current is not None and current["id"] == preempts:
                 supervisor.cancel(f"preempted by {event.command_id}")
+        if event.state == "monitor_degraded" and event.details.get("policy") == "fail":
+            # The monitor node's VQA failed and the policy is to fail safe: stop now.
+            with self._lock:
+                supervisor, current = self.supervisor, self.current
+            if (
+                supervisor is not None
+                and current is not None
+                and (current["id"] == event.command_id)
+            ):
+                reason = str(event.details.get("reason", "monitor failed"))[:300]
+                supervisor.cancel(f"halted: {reason} (on_vqa_error: fail)", failed=True)
 
     def _on_misalignment(self, msg: String) -> None:
         try:

@@ -20,6 +20,10 @@ Parameters:
       needs the simulator and is not available here.
   camera_qos (str, "reliable"): reliable | sensor_data (best effort; most camera drivers).
   publish_perception (bool, true): publish perceived facts for re-planning.
+  on_vqa_error (str, ""): continue | fail ("" = monitor_config's, default continue).
+      When the VQA backend errors or times out (`vqa_timeout_s` in the monitor YAML),
+      a ``monitor_degraded`` status event is published once per plan revision; with
+      ``fail`` the executor halts every robot and the command ends ``failed``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from robot_planner.nodes.common import (
     PLAN,
     STATUS,
     STATUS_QOS,
+    StatusPublisher,
     camera_qos,
     declare,
     latched,
@@ -81,6 +86,7 @@ class MonitorNode(Node):
         config_path = declare(self, "monitor_config", "", "monitor YAML ('' = packaged)")
         mode = declare(self, "mode", "", "on | after-skill | off ('' = config)")
         vqa = declare(self, "vqa", "", "geometric | openai | transformers ('' = config)")
+        on_error = declare(self, "on_vqa_error", "", "continue | fail ('' = config)")
         qos = camera_qos(
             declare(self, "camera_qos", "reliable", "reliable | sensor_data (camera topics)")
         )
@@ -90,10 +96,12 @@ class MonitorNode(Node):
         self.scene = load_scene(scene_path(scene))
         self.catalogue = load_catalogue(catalogue or catalogue_path())
         config = load_monitor_config(config_path or None)
-        update = {k: v for k, v in (("mode", mode), ("vqa", vqa)) if v}
+        update = {k: v for k, v in (("mode", mode), ("vqa", vqa), ("on_vqa_error", on_error)) if v}
         self.config = config.model_copy(update=update) if update else config
         if self.config.mode not in ("on", "after-skill", "off"):
             raise ValueError(f"mode must be on, after-skill or off, not {self.config.mode!r}")
+        if self.config.on_vqa_error not in ("continue", "fail"):
+            raise ValueError(f"on_vqa_error must be continue or fail, not {on_error!r}")
         if self.config.vqa == "oracle":
             raise ValueError("the oracle VQA needs the simulator; use it with robot-planner run")
         if camera not in self.scene.cameras:
@@ -118,6 +126,8 @@ class MonitorNode(Node):
         self._latency: list[float] = []
         self.create_timer(REPORT_S, self._report)
 
+        self._degraded: tuple[str, int] | None = None
+        self.status = StatusPublisher(self, "monitor")
         self.misalignment_pub = self.create_publisher(String, MISALIGNMENT, reliable(100))
         self.perception_pub = self.create_publisher(String, PERCEPTION, reliable())
         subscribe(self, Image, COLOR, self._on_color, qos)
@@ -266,8 +276,22 @@ class MonitorNode(Node):
         if detector is None or command is None or not detector.due(frame.stamp):
             return
         started = time.perf_counter()
+        errors = detector.errors
         found = detector.check(observation)
         self.checks += 1
+        if detector.errors > errors and self._degraded != command:
+            self._degraded = command  # once per plan revision
+            policy = self.config.on_vqa_error
+            self.status(
+                command[0],
+                "monitor_degraded",
+                reason=f"monitor: VQA backend failed: {detector.last_error}"[:300],
+                policy=policy,
+                effect="halting: on_vqa_error is fail"
+                if policy == "fail"
+                else "continuing without the failed checks",
+                revision=command[1],
+            )
         if found is None:
             return
         with self._lock:
