@@ -24,7 +24,7 @@ from typing import Any
 from robot_planner import bringup
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_OF = {"done": 0, "failed": 1, "cancelled": 1, "error": 2, "rejected": 2}
+EXIT_OF = {"done": 0, "failed": 1, "cancelled": 1, "interrupted": 1, "error": 2, "rejected": 2}
 STOP_GRACE_S = 10.0
 
 

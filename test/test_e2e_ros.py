@@ -6,6 +6,10 @@ ROS domain. Simulated time runs at 2x the wall clock to keep the suite short.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -232,3 +236,73 @@ def test_a_failing_vqa_server_warns_or_fails_safe_and_never_leaks_the_key(
     ):
         assert SECRET not in text, f"the API key leaked into the {where}"
     assert "***" in result.stderr or "***" in system.log  # the echo was scrubbed, not lost
+
+
+def _node(name: str, domain: int, *params: str) -> subprocess.Popen:
+    """One node executable as its own process (as `ros2 launch` with respawn runs it)."""
+    from robot_planner.resources import share_dir
+
+    config = share_dir() / "config" / "robot_planner.yaml"
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            f"robot_planner.nodes.{name}",
+            "--ros-args",
+            "--params-file",
+            str(config),
+            *(x for p in params for x in ("-p", p)),
+        ],
+        env=dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_killing_the_executor_mid_command_marks_it_interrupted_never_replayed(tmp_path):
+    from ros_system import domain_id
+
+    from robot_planner.service.journal import read_journal
+
+    domain = domain_id()
+    journal = tmp_path / "journal.jsonl"
+    planner = _node(
+        "planner_node",
+        domain,
+        f"journal:={journal}",
+        "backend:=offline",
+        "executor_timeout_s:=2.0",
+    )
+    executor = _node("executor_node", domain, "monitor_mode:=off", "sim_speed:=2.0")
+    restarted = None
+    client = Client(domain)
+    try:
+        client.wait_connected(client.command_pub)
+        client.wait_for(lambda: executor.poll() is None and len(client.joints) > 0, 60, "up")
+        client.say(GREEN_ON_BLUE, "doomed")
+        client.wait_for(
+            lambda: any(e.state == "task_started" for e in client.of("doomed")), 60, "motion"
+        )
+        executor.send_signal(signal.SIGKILL)  # no clean shutdown, no final event
+        executor.wait(timeout=10)
+        client.wait_for(lambda: client.final("doomed") is not None, 30, "the outcome")
+        final = client.final("doomed")
+        assert final.state == "interrupted" and final.source == "planner"
+        entries = [(e["id"], e["state"]) for e in read_journal(journal)]
+        assert entries == [("doomed", "accepted"), ("doomed", "interrupted")]
+        # A new executor starts: the interrupted command is not picked up again.
+        started = len(client.of("doomed"))
+        restarted = _node("executor_node", domain, "monitor_mode:=off", "sim_speed:=2.0")
+        time.sleep(12.0)
+        assert restarted.poll() is None
+        assert len(client.of("doomed")) == started, [e.state for e in client.of("doomed")]
+    finally:
+        client.close()
+        for process in (planner, executor, restarted):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

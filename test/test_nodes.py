@@ -280,6 +280,30 @@ def test_a_restarted_planner_marks_unfinished_commands_interrupted(ros, tmp_path
     assert not ros.plans  # never replayed
 
 
+def test_a_command_whose_executor_vanishes_ends_interrupted_and_is_not_replayed(ros, tmp_path):
+    from robot_planner.nodes import common
+
+    executor = ros.rclpy.create_node("executor", context=ros.context)  # a stand-in
+    replan = executor.create_publisher(ros.String, common.REPLAN, common.reliable())
+    ros.executor.add_node(executor)
+    _planner(ros, tmp_path, executor_timeout_s=1.0)
+    ros.say(GREEN_ON_BLUE, "lost")
+    ros.say("put the red block in the left bin", "next")
+    ros.wait_for(lambda: ros.of("lost", "planned"), 20, "planned")
+    time.sleep(1.5)  # the watchdog sees the executor while the command runs
+    assert not ros.of("lost", "interrupted")
+    executor.destroy_publisher(replan)  # killed: its endpoint disappears from the graph
+    ros.wait_for(lambda: ros.of("lost", "interrupted"), 15, "interrupted")
+    assert "not replayed" in ros.of("lost", "interrupted")[0].details["reason"]
+    # The queue moves on; the lost command is journalled once, and never planned again.
+    ros.wait_for(lambda: ros.of("next", "planned"), 20, "the next command planned")
+    entries = [(e["id"], e["state"]) for e in _journal(tmp_path)]
+    assert entries[:3] == [("lost", "accepted"), ("next", "accepted"), ("lost", "interrupted")]
+    assert len(ros.of("lost", "planned")) == 1
+    ros.executor.remove_node(executor)
+    executor.destroy_node()
+
+
 # --- executor node (the test plays the planner) ------------------------------------
 
 

@@ -15,6 +15,9 @@ Parameters:
       preempts the running one, or is rejected; each answered with a status event.
   max_queue (int, 10): commands that may wait; more are rejected with an event.
   journal (str, "~/.ros/robot_planner/journal.jsonl"): the append-only command journal.
+  executor_timeout_s (float, 3.0): when the executor running a command disappears
+      (killed, crashed, restarted) for this long, the command ends ``interrupted`` in
+      the journal and with a status event; it is never replayed.
 """
 
 from __future__ import annotations
@@ -72,6 +75,11 @@ class PlannerNode(Node):
         policy = declare(self, "on_new_command", "queue", "queue | preempt | reject")
         max_queue = declare(self, "max_queue", 10, "commands that may wait behind the active one")
         journal = declare(self, "journal", DEFAULT_JOURNAL, "append-only command journal path")
+        self.executor_timeout_s = declare(
+            self, "executor_timeout_s", 3.0, "executor gone this long: the command is interrupted"
+        )
+        if not self.executor_timeout_s > 0:
+            raise ValueError("parameter executor_timeout_s: must be positive")
 
         self.scene = load_scene(scene_path(scene))
         self.catalogue = load_catalogue(catalogue or catalogue_path())
@@ -99,6 +107,11 @@ class PlannerNode(Node):
         subscribe(self, String, STATE, self._on_state, latched())
         self._worker = threading.Thread(target=self._work, name="planner-worker", daemon=True)
         self._worker.start()
+        #: The executor(s) seen while the active command ran (publisher GIDs on the
+        #: re-plan topic, which only an executor publishes), and since when they are gone.
+        self._watched: tuple[str, frozenset[bytes]] | None = None
+        self._gone_since: float | None = None
+        self.create_timer(0.5, self._watch_executor)
         self.get_logger().info(
             f"planner ready: backend {self.planner.name}, on_new_command {policy} "
             f"(queue {max_queue}), journal {self.journal.path}"
@@ -149,6 +162,41 @@ class PlannerNode(Node):
         if event.source != "executor" or event.state not in EXECUTOR_FINAL:
             return
         self._finish(event.command_id, event.state, event.details.get("reason", ""))
+
+    def _watch_executor(self) -> None:
+        """End the running command `interrupted` when the executor that ran it is gone
+        (killed, crashed, or restarted: a new executor ignores plans made before it
+        started, so the command would otherwise wait forever). Never replayed."""
+        gids = frozenset(
+            bytes(info.endpoint_gid) for info in self.get_publishers_info_by_topic(REPLAN)
+        )
+        with self._lock:
+            active = self.queue.active
+            if active is None or active.id not in self.revision or active.id in self.planning:
+                self._watched, self._gone_since = None, None
+                return
+            if self._watched is None or self._watched[0] != active.id:
+                # Arm only once an executor has been seen for this command (nodes under
+                # test may run without one).
+                self._watched = (active.id, gids) if gids else None
+                self._gone_since = None
+                return
+            if gids & self._watched[1]:
+                self._watched = (active.id, self._watched[1] | gids)
+                self._gone_since = None
+                return
+            now = time.monotonic()
+            if self._gone_since is None:
+                self._gone_since = now
+                return
+            if now - self._gone_since < self.executor_timeout_s:
+                return
+            reason = (
+                f"the executor stopped while the command ran (gone for "
+                f"{self.executor_timeout_s:g} s); it is not replayed"
+            )
+            self._watched, self._gone_since = None, None
+            self._finish(active.id, "interrupted", reason, {"reason": reason})
 
     def _finish(
         self, command_id: str, outcome: str, reason: str, announce: dict | None = None

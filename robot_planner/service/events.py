@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 #: Life of a command: accepted (maybe queued) -> planned -> task_* ... -> done | failed |
 #: cancelled. `error` is bad input or a broken backend; `rejected` a command turned away
 #: (busy with `on_new_command: reject`, or the queue is full).
-FINAL_STATES = ("done", "failed", "cancelled", "error", "rejected")
+FINAL_STATES = ("done", "failed", "cancelled", "error", "rejected", "interrupted")
 STATES = (
     "accepted",
     "transcript",
@@ -53,6 +53,7 @@ State = Literal[
     "cancelled",
     "error",
     "rejected",
+    "interrupted",
 ]
 #: Events that do not belong to a command (a transcript nothing could be made of, a
 #: malformed message) carry this id.
