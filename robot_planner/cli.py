@@ -544,7 +544,7 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
             limit=args.limit,
             seed=args.seed,
             workers=args.workers,
-            baseline=True,
+            baseline=not args.no_baseline,
             monitor=args.monitor,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )

@@ -226,7 +226,7 @@ def markdown(result: dict[str, Any]) -> str:
     parts += [
         "",
         "Growth exponents (slope of log cost against log(tasks + dependencies); 1 is "
-        "linear): " + ", ".join(f"{k} {v}" for k, v in growth.items()) + ".",
+        "linear): " + ", ".join(f"{k} {'-' if v is None else v}" for k, v in growth.items()) + ".",
         "",
         "## Other stages",
         "",

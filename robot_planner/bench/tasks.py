@@ -301,7 +301,7 @@ def bench_tasks(
     chosen: list[tuple[str, str, set[str]]] = []
     for level in levels:
         entries = [t for t in TASKS if t[0] == level]
-        chosen += entries[:limit] if limit else entries
+        chosen += entries if limit is None else entries[:limit]
     jobs = [(scene, lv, cmd, seed, False, monitor) for lv, cmd, _ in chosen]
     if baseline:
         jobs += [(scene, lv, cmd, seed, True, monitor) for lv, cmd, _ in chosen]
@@ -324,12 +324,19 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for level in sorted({r["level"] for r in rows}):
         runs = [r for r in rows if r["level"] == level and not r["serial"]]
-        serial = {r["command"]: r for r in rows if r["level"] == level and r["serial"]}
+        # Baseline runs count only where they met the goal (a failed run's makespan is
+        # not the time the job takes).
+        serial = {
+            r["command"]: r
+            for r in rows
+            if r["level"] == level and r["serial"] and r.get("goal_met") and "makespan_s" in r
+        }
+        serial_runs = [r for r in rows if r["level"] == level and r["serial"]]
         done = [r for r in runs if r["goal_met"]]
         speedups = [
             serial[r["command"]]["makespan_s"] / r["makespan_s"]
             for r in done
-            if r["command"] in serial and serial[r["command"]].get("goal_met")
+            if r["command"] in serial
         ]
         out[level] = {
             "commands": len(runs),
@@ -340,8 +347,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 [serial[r["command"]]["makespan_s"] for r in done if r["command"] in serial]
             ),
             "baseline_success": (
-                round(sum(bool(s.get("goal_met")) for s in serial.values()) / len(serial), 4)
-                if serial
+                round(sum(bool(s.get("goal_met")) for s in serial_runs) / len(serial_runs), 4)
+                if serial_runs
                 else None
             ),
             "speedup": _mean(speedups),
