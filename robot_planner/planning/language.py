@@ -24,6 +24,7 @@ from itertools import pairwise
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 
+from robot_planner.untrusted import shown
 from robot_planner.world.facts import Fact, contradictions
 from robot_planner.world.scene import Scene
 
@@ -712,14 +713,14 @@ def understand_command(command: str, scene: Scene) -> Understanding:
         word = _unknown_word(text, vocab)
         if word:
             raise UnderstandingError(
-                f"unknown action '{word}' in '{command.strip()[:80]}' "
+                f"unknown action '{shown(word)}' in '{shown(command)}' "
                 f"(known: put, place, move, stack, drop, take, build a tower, ...)"
             ) from None
         position = getattr(exc, "pos_in_stream", None) or 0
-        near = text[position:][:30]
+        near = shown(text[position:], 30)
         where = f" near '{near}'" if near else ""
         raise UnderstandingError(
-            f"could not understand '{command.strip()[:80]}'{where}; "
+            f"could not understand '{shown(command)}'{where}; "
             "try e.g. 'put the red block in the right bin, then stack green on blue'"
         ) from None
     interpreter = _Interpreter(scene)

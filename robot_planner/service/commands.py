@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
+from robot_planner.untrusted import shown
+
 MAX_COMMAND_CHARS = 500
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 Policy = Literal["queue", "preempt", "reject"]
@@ -61,7 +63,8 @@ def parse_command(data: str, source: str = "topic") -> Command:
             raise CommandError("a JSON command must be an object with 'text'")
         unknown = sorted(set(payload) - {"id", "text", "source"})
         if unknown:
-            raise CommandError(f"unknown field(s) in JSON command: {', '.join(unknown)}")
+            names = ", ".join(shown(name, 30) for name in unknown)
+            raise CommandError(f"unknown field(s) in JSON command: {shown(names, 120)}")
         text, command_id = payload.get("text"), payload.get("id")
         if not isinstance(text, str):
             raise CommandError("JSON command needs a 'text' string")

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from robot_planner.untrusted import shown
+
 #: Predicate name -> the kind of each argument. Kinds are resolved against a scene:
 #: ``block`` (a movable object), ``bin``, ``zone``, ``robot``.
 PREDICATES: dict[str, tuple[str, ...]] = {
@@ -50,20 +52,22 @@ class Fact(NamedTuple):
             raise FactError(f"fact is longer than {MAX_FACT_LENGTH} characters")
         match = _FACT_RE.match(text)
         if match is None:
-            raise FactError(f"'{text}' is not of the form predicate(arg,...)")
+            raise FactError(f"'{shown(text)}' is not of the form predicate(arg,...)")
         predicate, inner = match.groups()
         if predicate not in PREDICATES:
             raise FactError(
-                f"unknown predicate '{predicate}' in '{text}' "
+                f"unknown predicate '{shown(predicate)}' in '{shown(text)}' "
                 f"(known: {', '.join(sorted(PREDICATES))})"
             )
         args = tuple(a.strip() for a in inner.split(",")) if inner else ()
         expected = len(PREDICATES[predicate])
         if len(args) != expected:
-            raise FactError(f"'{text}': {predicate} takes {expected} argument(s), got {len(args)}")
+            raise FactError(
+                f"'{shown(text)}': {predicate} takes {expected} argument(s), got {len(args)}"
+            )
         for arg in args:
             if not _NAME_RE.match(arg):
-                raise FactError(f"'{text}': '{arg}' is not a valid name")
+                raise FactError(f"'{shown(text)}': '{shown(arg)}' is not a valid name")
         return cls(predicate, args)
 
 

@@ -8,6 +8,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from robot_planner.untrusted import shown
+
 M = TypeVar("M", bound=BaseModel)
 
 #: Configuration files are small; anything larger is a mistake or an attack.
@@ -19,11 +21,12 @@ class ConfigError(ValueError):
 
 
 def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
-    """Summarise a pydantic error as `loc: message; ...` on one line."""
+    """Summarise a pydantic error as `loc: message; ...` on one line (field names come
+    from the file: they are `shown`, not trusted)."""
     parts = []
     for item in error.errors()[:limit]:
-        loc = ".".join(str(p) for p in item.get("loc", ())) or "(top level)"
-        parts.append(f"{loc}: {item.get('msg', 'invalid')}")
+        loc = ".".join(shown(p, 40) for p in item.get("loc", ())) or "(top level)"
+        parts.append(f"{loc}: {shown(item.get('msg', 'invalid'), 200)}")
     more = error.error_count() - limit
     if more > 0:
         parts.append(f"and {more} more")
@@ -46,7 +49,7 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> M:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{what} file {path}{where}: {problem}") from None
     except (ValueError, RecursionError) as exc:
-        raise ConfigError(f"{what} file {path}: {exc}") from None
+        raise ConfigError(f"{what} file {path}: {shown(exc, 200)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{what} file {path}: expected a mapping at the top level")
     try:
