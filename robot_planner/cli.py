@@ -558,6 +558,38 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_faults(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench import faults, report
+
+    catalogue, scene = _world(args)
+    if not 1 <= args.fuzz_examples <= 1_000_000 or not 1 <= args.flood <= 100_000:
+        raise UsageError("--fuzz-examples must be 1..1000000 and --flood 1..100000")
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        stage = bar.add_task("faults", total=None)
+        try:
+            result = faults.run(
+                catalogue,
+                scene,
+                fuzz_examples=args.fuzz_examples,
+                ros=not args.no_ros,
+                flood_commands=args.flood,
+                progress=lambda what: bar.update(stage, description=what),
+            )
+        except RuntimeError as exc:  # the ROS part could not start or timed out
+            raise UsageError(f"bench faults: {str(exc).splitlines()[0]}") from None
+    text = faults.markdown(result)
+    written = report.write(args.out, "faults", result, text, faults.plots(result))
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
+        print("written: " + ", ".join(str(p) for p in written))
+    totals = result["totals"]
+    return EXIT_OK if not totals["scenarios_failed"] and not totals["lost"] else EXIT_FAILED
+
+
 def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_sim_speed
 
@@ -1001,6 +1033,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_tasks)
+
+    b = bench.add_parser(
+        "faults", help="inject LLM, VQA, robot, process and input faults; count survivals"
+    )
+    world_args(b)
+    b.add_argument(
+        "--fuzz-examples", type=int, default=10_000, help="generated inputs per fuzz target"
+    )
+    b.add_argument("--flood", type=int, default=1000, help="commands sent in one second")
+    b.add_argument("--no-ros", action="store_true", help="skip the flood and the killed node")
+    b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_faults)
 
     p = sub.add_parser("demo", help="the demo run by `make demo` (headless PyBullet)")
     sim_args(p)

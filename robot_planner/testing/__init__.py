@@ -1,0 +1,1 @@
+"""Stand-ins for external services, for tests and ``robot-planner bench faults``."""
