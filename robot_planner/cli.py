@@ -395,9 +395,6 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
                 )
             )
     report = {"suite": "stack-drop", "results": results, "anchors": ANCHORS}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "stack_drop.json").write_text(json.dumps(report, indent=2))
     table = [
         "| p | q (cm) | monitor | success | sim s | replans | false alarms | "
         "delay median / max (s) | checks | ms/check | VQA vs oracle |",
@@ -417,12 +414,22 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
             f"{r['false_alarms']} | {delay['median']} / {delay['max']} | "
             f"{r['monitor_checks']} | {r['monitor_ms_per_check']} | {accuracy} |"
         )
-    (out / "stack_drop.md").write_text("\n".join(table) + "\n")
+    from robot_planner.bench import report as reports
+    from robot_planner.bench.stack_drop import plots
+
+    out = Path(args.out)
+    written = reports.write(
+        out,
+        "stack-drop",
+        {"results": results, "anchors": ANCHORS},
+        "\n".join(table),
+        plots(report),
+    )
     if args.json:
         _print_json(report if args.grid else results[0])
     else:
         print("\n".join(table))
-        print(f"(written to {out / 'stack_drop.json'} and {out / 'stack_drop.md'})")
+        print("written: " + ", ".join(str(p) for p in written))
     return EXIT_OK
 
 

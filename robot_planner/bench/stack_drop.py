@@ -200,3 +200,64 @@ def grid(
     cells = [(p, 0.0, m) for p in drop_probs for m in monitors]
     cells += [(0.0, q, m) for q in displacements if q > 0 for m in monitors]
     return cells
+
+
+def _condition(row: dict[str, Any]) -> str:
+    if row["displace_cm"]:
+        return f"q={row['displace_cm']:g}cm"
+    return f"p={row['drop_prob']:g}"
+
+
+def plots(report: dict[str, Any]) -> dict[str, Any]:
+    """Success and time per condition and monitor mode, next to the published figures."""
+    import numpy as np
+
+    results = report["results"]
+    conditions = list(dict.fromkeys(_condition(r) for r in results))
+    modes = list(dict.fromkeys(r["monitor"] for r in results))
+    anchors = report.get("anchors", ANCHORS)
+    systems = sorted({name for a in anchors.values() for name in a})
+
+    def by(condition: str, mode: str, key: str) -> float:
+        row = next(
+            (r for r in results if _condition(r) == condition and r["monitor"] == mode), None
+        )
+        return float(row[key]) if row is not None else float("nan")
+
+    def success(ax: Any) -> None:
+        x = np.arange(len(conditions))
+        bars = len(modes) + len(systems)
+        width = 0.8 / bars
+        for i, mode in enumerate(modes):
+            values = [100 * by(c, mode, "success_rate") for c in conditions]
+            ax.bar(x + (i - bars / 2 + 0.5) * width, values, width, label=f"ours, monitor {mode}")
+        for j, system in enumerate(systems):
+            values = [100 * anchors.get(c, {}).get(system, float("nan")) for c in conditions]
+            ax.bar(
+                x + (len(modes) + j - bars / 2 + 0.5) * width,
+                values,
+                width,
+                label=f"{system} (published)",
+                hatch="//",
+                alpha=0.6,
+            )
+        ax.set_xticks(x, conditions)
+        ax.set_ylim(0, 140)
+        ax.set_yticks(range(0, 101, 20))
+        ax.set_ylabel("success %")
+        ax.set_title("Stack-in-order under drops (p) and placement noise (q)")
+        ax.legend(fontsize=7, loc="upper center", ncol=2)
+
+    def time(ax: Any) -> None:
+        for mode in modes:
+            ax.plot(
+                conditions,
+                [by(c, mode, "mean_sim_time_s") for c in conditions],
+                marker="o",
+                label=f"monitor {mode}",
+            )
+        ax.set_ylabel("mean simulated time per episode (s)")
+        ax.set_title("Time cost of recovering")
+        ax.legend(fontsize=8)
+
+    return {"success": success, "time": time}
