@@ -10,6 +10,7 @@ ROS-free: importing it needs neither rclpy nor launch.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +130,15 @@ class Process:
                 args += ["-p", f"{name}:={json.dumps(value)}"]
         for name, value in (extra or {}).items():
             args += ["-p", f"{name}:={value}"]
+        if os.environ.get("ROS_SECURITY_ENABLE", "").lower() == "true":
+            # SROS2: each node in its own enclave, so permissions can differ per node
+            # (docs/security.md: only the operator enclave may publish commands).
+            args += ["--enclave", f"{ENCLAVE_ROOT}/{self.spec.name}"]
         return args
+
+
+#: SROS2 enclaves of the nodes are ENCLAVE_ROOT/<node> (config/sros2/policy.xml).
+ENCLAVE_ROOT = "/robot_planner"
 
 
 def processes(profile: str, values: dict[str, str]) -> list[Process]:

@@ -335,3 +335,12 @@ def test_parameter_files_agree_with_the_bringup_choices(relative):
     assert params["monitor"]["ros__parameters"]["mode"] in choices["monitor_mode"]
     policy = params["planner"]["ros__parameters"]["on_new_command"]
     assert policy in POLICIES
+
+
+def test_with_sros2_enabled_each_node_runs_in_its_own_enclave(monkeypatch):
+    procs = _by_name(processes("sim", {}))
+    assert "--enclave" not in procs["planner"].argv(["planner_node"])
+    monkeypatch.setenv("ROS_SECURITY_ENABLE", "true")
+    argv = procs["planner"].argv(["planner_node"])
+    assert argv[argv.index("--enclave") + 1] == "/robot_planner/planner"
+    assert argv.index("--enclave") > argv.index("--ros-args")
