@@ -251,7 +251,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_bench_planner(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from robot_planner.bench.planner import bench_planner
+    from robot_planner.bench import report as reports
+    from robot_planner.bench.planner import bench_planner, markdown, plots
 
     catalogue, scene = _world(args)
     planner = _planner(args, catalogue, scene)
@@ -264,6 +265,7 @@ def cmd_bench_planner(args: argparse.Namespace) -> int:
             repeat=args.repeat,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    written = reports.write(args.out, "planner", report, markdown(report), plots(report))
     if args.json:
         _print_json(report)
     else:
@@ -276,6 +278,7 @@ def cmd_bench_planner(args: argparse.Namespace) -> int:
         )
         for wrong in report["wrong"]:
             print(f"  wrong: {wrong['command']!r} -> {wrong.get('goal') or wrong.get('error')}")
+        print("written: " + ", ".join(str(p) for p in written))
     return EXIT_OK
 
 
@@ -955,6 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
     world_args(b)
     planner_args(b)
     b.add_argument("--repeat", type=int, default=1, help="runs per command (best kept)")
+    b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_planner)
     b = bench.add_parser("stack-drop", help="DoReMi stack-in-order benchmark with drops")

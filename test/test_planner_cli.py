@@ -103,12 +103,19 @@ def test_jsgf_lists_the_scene_vocabulary(scene):
         assert word in text
 
 
-def test_bench_planner_offline(capsys):
-    assert main(["bench", "planner", "--json"]) == 0
+def test_bench_planner_offline(capsys, tmp_path):
+    assert main(["bench", "planner", "--json", "--out", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["backend"] == "offline"
     assert report["commands"] >= 80 and report["goal_accuracy"] == 1.0
     assert report["latency_ms"]["median"] > 0
+    assert set(report["by_category"]) >= {"basic", "parallel", "tower"}
+    assert len(report["rows"]) == report["commands"]
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {"planner.json", "planner.md", "planner_latency.png"}
+    assert "| category | commands | goal accuracy | median ms |" in (
+        tmp_path / "planner.md"
+    ).read_text()
 
 
 def test_config_auto_backend(monkeypatch):

@@ -74,4 +74,77 @@ def bench_planner(
         "wrong": [
             {k: r.get(k) for k in ("command", "goal", "error")} for r in rows if not r["correct"]
         ],
+        "by_category": _by_category(rows),
+        "rows": [
+            {
+                k: r.get(k)
+                for k in (
+                    "category",
+                    "command",
+                    "correct",
+                    "valid",
+                    "attempts",
+                    "latency_s",
+                    "usage",
+                    "error",
+                )
+            }
+            for r in rows
+        ],
     }
+
+
+def _by_category(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for category in dict.fromkeys(r["category"] for r in rows):
+        mine = [r for r in rows if r["category"] == category]
+        out[category] = {
+            "commands": len(mine),
+            "goal_accuracy": round(sum(r["correct"] for r in mine) / len(mine), 4),
+            "latency_ms_median": round(1000 * statistics.median(r["latency_s"] for r in mine), 2),
+        }
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    from robot_planner.bench.report import table
+
+    lat = report["latency_ms"]
+    lines = [
+        f"# Planner (`robot-planner bench planner`): {report['backend']}",
+        "",
+        f"Goal accuracy **{report['goal_accuracy']:.1%}** over {report['commands']} "
+        f"commands; {report['valid_plans']} valid plans; mean attempts "
+        f"{report['mean_attempts']}; latency median {lat['median']} ms, p95 {lat['p95']} ms, "
+        f"max {lat['max']} ms; {report['tokens']} tokens.",
+        "",
+        table(
+            ["category", "commands", "goal accuracy", "median ms"],
+            [
+                (c, v["commands"], f"{v['goal_accuracy']:.0%}", v["latency_ms_median"])
+                for c, v in report["by_category"].items()
+            ],
+            "lrrr",
+        ),
+    ]
+    if report["wrong"]:
+        lines += ["", "Wrong or refused:", ""]
+        lines += [
+            f"* `{w['command']}` -> {w.get('goal') or w.get('error')}" for w in report["wrong"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plots(report: dict[str, Any]) -> dict[str, Any]:
+    def latency(ax: Any) -> None:
+        categories = list(report["by_category"])
+        data = [
+            [1000 * r["latency_s"] for r in report["rows"] if r["category"] == c]
+            for c in categories
+        ]
+        ax.boxplot(data, tick_labels=categories)
+        ax.set_ylabel("ms per command")
+        ax.set_title(f"Planning latency by category ({report['backend']})")
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+
+    return {"latency": latency}
