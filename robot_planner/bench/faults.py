@@ -178,8 +178,6 @@ def vqa_faults(catalogue: Any, scene: Any) -> list[dict[str, Any]]:
 
 
 def _vqa_rows(catalogue: Any, scene: Any, Failing: Any, Hanging: Any) -> list[dict[str, Any]]:
-    import threading  # noqa: F401  (the stand-ins above use it)
-
     from robot_planner.adapters.fake import FakeRobotAdapter
     from robot_planner.execution.executor import Outcome
     from robot_planner.execution.supervisor import Supervisor
