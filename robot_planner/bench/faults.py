@@ -607,7 +607,9 @@ class _FloodClient:
             self.joints += 1
 
         self.node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
-        self.node.create_subscription(JointState, common.JOINT_STATES, on_joints, 10)
+        self.node.create_subscription(
+            JointState, common.JOINT_STATES, on_joints, common.SENSOR_QOS
+        )
         self.pub = self.node.create_publisher(String, common.COMMAND, common.COMMAND_QOS)
         self.cancel_pub = self.node.create_publisher(Empty, common.CANCEL, common.reliable())
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -690,12 +692,16 @@ def run(
             progress(label)
         rows += part()
     if ros:
-        if progress:
-            progress(f"flood: {flood_commands} commands in 1 s over DDS")
-        rows += flood(flood_commands)
-        if progress:
-            progress("killing the executor mid-command")
-        rows += killed_executor()
+        for label, scenario in (
+            (f"flood: {flood_commands} commands in 1 s over DDS", lambda: flood(flood_commands)),
+            ("process: executor killed (SIGKILL) mid-command", killed_executor),
+        ):
+            if progress:
+                progress(label)
+            try:
+                rows += scenario()
+            except RuntimeError as exc:  # could not even run: counted as not survived
+                rows.append(_row(label, 1, 0, answer=f"could not run: {exc}"))
     totals = {
         "inputs": sum(r["inputs"] for r in rows),
         "injected": sum(r["injected"] for r in rows),

@@ -27,10 +27,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
+    LivelinessPolicy,
     QoSProfile,
     ReliabilityPolicy,
     qos_profile_sensor_data,
@@ -51,6 +53,11 @@ PERCEPTION = f"{NS}/perception"
 STATE = f"{NS}/state"
 GRIPPERS = f"{NS}/grippers"
 AUDIO = f"{NS}/audio"
+#: Published by the executor only for its DDS liveliness: the planner learns within
+#: `HEARTBEAT_LEASE_S` that an executor was killed (a dead participant otherwise stays
+#: in the ROS graph for the DDS lease, ~20 s).
+HEARTBEAT = f"{NS}/executor_heartbeat"
+HEARTBEAT_LEASE_S = 1.0
 COLOR = "/camera/color/image_raw"
 DEPTH = "/camera/depth/image_raw"
 CAMERA_INFO = "/camera/color/camera_info"
@@ -70,6 +77,17 @@ def latched() -> QoSProfile:
         depth=1,
         reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
+def heartbeat_qos() -> QoSProfile:
+    """Automatic liveliness with a short lease (publisher and subscriber must match)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        liveliness=LivelinessPolicy.AUTOMATIC,
+        liveliness_lease_duration=Duration(seconds=HEARTBEAT_LEASE_S),
     )
 
 

@@ -62,6 +62,7 @@ from robot_planner.nodes.common import (
     COLOR,
     DEPTH,
     GRIPPERS,
+    HEARTBEAT,
     JOINT_STATES,
     MISALIGNMENT,
     PERCEPTION,
@@ -74,6 +75,7 @@ from robot_planner.nodes.common import (
     TREE,
     StatusPublisher,
     declare,
+    heartbeat_qos,
     latched,
     reliable,
     run_node,
@@ -168,6 +170,8 @@ class ExecutorNode(Node):
         self.tree_pub = self.create_publisher(String, TREE, latched())
         self.state_pub = self.create_publisher(String, STATE, latched())
         self.replan_pub = self.create_publisher(String, REPLAN, reliable())
+        # Never written to: DDS asserts its liveliness, so the planner notices a kill.
+        self.heartbeat_pub = self.create_publisher(Empty, HEARTBEAT, heartbeat_qos())
         self.sim: sensors.SimSensors | None = None
         self.world = None
         if p["adapter"] == "pybullet":

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Any
 
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from std_msgs.msg import Empty, String
 
@@ -35,6 +36,7 @@ from robot_planner.nodes.common import (
     CANCEL,
     COMMAND,
     COMMAND_QOS,
+    HEARTBEAT,
     PLAN,
     REPLAN,
     STATE,
@@ -42,6 +44,7 @@ from robot_planner.nodes.common import (
     STATUS_QOS,
     StatusPublisher,
     declare,
+    heartbeat_qos,
     latched,
     reliable,
     run_node,
@@ -111,6 +114,15 @@ class PlannerNode(Node):
         #: re-plan topic, which only an executor publishes), and since when they are gone.
         self._watched: tuple[str, frozenset[bytes]] | None = None
         self._gone_since: float | None = None
+        #: Executors whose DDS liveliness holds (None: no heartbeat seen yet).
+        self._alive: int | None = None
+        self.create_subscription(
+            Empty,
+            HEARTBEAT,
+            lambda _msg: None,
+            heartbeat_qos(),
+            event_callbacks=SubscriptionEventCallbacks(liveliness=self._on_liveliness),
+        )
         self.create_timer(0.5, self._watch_executor)
         self.get_logger().info(
             f"planner ready: backend {self.planner.name}, on_new_command {policy} "
@@ -163,6 +175,9 @@ class PlannerNode(Node):
             return
         self._finish(event.command_id, event.state, event.details.get("reason", ""))
 
+    def _on_liveliness(self, info: Any) -> None:
+        self._alive = int(info.alive_count)
+
     def _watch_executor(self) -> None:
         """End the running command `interrupted` when the executor that ran it is gone
         (killed, crashed, or restarted: a new executor ignores plans made before it
@@ -181,7 +196,9 @@ class PlannerNode(Node):
                 self._watched = (active.id, gids) if gids else None
                 self._gone_since = None
                 return
-            if gids & self._watched[1]:
+            # Gone: its endpoints left the graph (a clean exit), or no executor's
+            # liveliness holds (killed: the graph keeps a dead one for the DDS lease).
+            if gids & self._watched[1] and self._alive != 0:
                 self._watched = (active.id, self._watched[1] | gids)
                 self._gone_since = None
                 return
