@@ -209,7 +209,12 @@ class MotionPlanner:
             elapsed = world.time - plan["t0"]
             s = min(1.0, elapsed / plan["duration"])
             s_smooth = s * s * (3 - 2 * s)  # ease in and out
-            if plan["steps"] % IK_EVERY == 0 or s >= 1.0:
+            # While settling on the end point, too, IK is refined every IK_EVERY steps
+            # rather than every physics step (that was a third of the simulation time).
+            settling_starts = s >= 1.0 and not plan.get("settling")
+            if settling_starts:
+                plan["settling"] = True
+            if plan["steps"] % IK_EVERY == 0 or settling_starts:
                 point = plan["begin"] + (plan["target"] - plan["begin"]) * s_smooth
                 arm.command_arm(arm.solve_ik(point, plan["yaw"]))
             plan["steps"] += 1
