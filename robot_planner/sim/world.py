@@ -43,7 +43,7 @@ class SimConfig:
     finger_friction: float = 2.0
     start_jitter_m: float = 0.02
     min_block_spacing_m: float = 0.08
-    solver_iterations: int = 30
+    solver_iterations: int = 50
 
 
 class SimError(RuntimeError):
