@@ -113,9 +113,10 @@ def test_bench_planner_offline(capsys, tmp_path):
     assert len(report["rows"]) == report["commands"]
     written = {p.name for p in tmp_path.iterdir()}
     assert written == {"planner.json", "planner.md", "planner_latency.png"}
-    assert "| category | commands | goal accuracy | median ms |" in (
-        tmp_path / "planner.md"
-    ).read_text()
+    assert (
+        "| category | commands | goal accuracy | median ms |"
+        in (tmp_path / "planner.md").read_text()
+    )
 
 
 def test_config_auto_backend(monkeypatch):
