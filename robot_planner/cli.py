@@ -501,10 +501,22 @@ def cmd_bench_ros_latency(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _publish(args: argparse.Namespace, suite: str, result: dict, text: str, plots: dict) -> None:
+    """Write a suite's JSON, Markdown and PNGs to --out; print JSON or the Markdown."""
+    from robot_planner.bench import report
+
+    written = report.write(args.out, suite, result, text, plots)
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
+        print("written: " + ", ".join(str(p) for p in written))
+
+
 def cmd_bench_perf(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from robot_planner.bench import perf, report
+    from robot_planner.bench import perf
 
     catalogue, scene = _world(args)
     sizes = args.sizes or list(perf.SIZES)
@@ -525,20 +537,14 @@ def cmd_bench_perf(args: argparse.Namespace) -> int:
             )
         except RuntimeError as exc:  # the DDS part could not bring the nodes up
             raise UsageError(str(exc).splitlines()[0]) from None
-    text = perf.markdown(result)
-    written = report.write(args.out, "perf", result, text, perf.plots(result))
-    if args.json:
-        _print_json(result)
-    else:
-        print(text)
-        print("written: " + ", ".join(str(p) for p in written))
+    _publish(args, "perf", result, perf.markdown(result), perf.plots(result))
     return EXIT_OK
 
 
 def cmd_bench_tasks(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from robot_planner.bench import report, tasks
+    from robot_planner.bench import tasks
 
     _world(args)  # a bad scene is one line here, not an error in every worker
     if not 1 <= args.workers <= 64:
@@ -558,20 +564,14 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
             monitor=args.monitor,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    text = tasks.markdown(result)
-    written = report.write(args.out, "tasks", result, text, tasks.plots(result))
-    if args.json:
-        _print_json(result)
-    else:
-        print(text)
-        print("written: " + ", ".join(str(p) for p in written))
+    _publish(args, "tasks", result, tasks.markdown(result), tasks.plots(result))
     return EXIT_OK
 
 
 def cmd_bench_faults(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from robot_planner.bench import faults, report
+    from robot_planner.bench import faults
 
     catalogue, scene = _world(args)
     if not 1 <= args.fuzz_examples <= 1_000_000 or not 1 <= args.flood <= 100_000:
@@ -589,13 +589,7 @@ def cmd_bench_faults(args: argparse.Namespace) -> int:
             )
         except RuntimeError as exc:  # the ROS part could not start or timed out
             raise UsageError(f"bench faults: {str(exc).splitlines()[0]}") from None
-    text = faults.markdown(result)
-    written = report.write(args.out, "faults", result, text, faults.plots(result))
-    if args.json:
-        _print_json(result)
-    else:
-        print(text)
-        print("written: " + ", ".join(str(p) for p in written))
+    _publish(args, "faults", result, faults.markdown(result), faults.plots(result))
     totals = result["totals"]
     return EXIT_OK if not totals["scenarios_failed"] and not totals["lost"] else EXIT_FAILED
 

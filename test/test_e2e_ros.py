@@ -6,10 +6,8 @@ ROS domain. Simulated time runs at 2x the wall clock to keep the suite short.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -238,31 +236,10 @@ def test_a_failing_vqa_server_warns_or_fails_safe_and_never_leaks_the_key(
     assert "***" in result.stderr or "***" in system.log  # the echo was scrubbed, not lost
 
 
-def _node(name: str, domain: int, *params: str) -> subprocess.Popen:
-    """One node executable as its own process (as `ros2 launch` with respawn runs it)."""
-    from robot_planner.resources import share_dir
-
-    config = share_dir() / "config" / "robot_planner.yaml"
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            f"robot_planner.nodes.{name}",
-            "--ros-args",
-            "--params-file",
-            str(config),
-            *(x for p in params for x in ("-p", p)),
-        ],
-        env=dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_killing_the_executor_mid_command_marks_it_interrupted_never_replayed(tmp_path):
     from ros_system import domain_id
 
+    from robot_planner.bench.faults import _node
     from robot_planner.service.journal import read_journal
 
     domain = domain_id()
