@@ -154,61 +154,83 @@ def _alternatives(words: tuple[str, ...]) -> str:
     return "|".join(w.replace(" ", r"\s+").replace("'", r"\'") for w in ordered)
 
 
+# Optional items sit in small nullable helper rules (`_comma: _COMMA?`) rather than inline:
+# lark expands every inline `x?` into two alternatives of the whole rule, so a rule with
+# seven of them became 128 rules, all predicted at every word boundary (2x the parse time).
 GRAMMAR = r"""
-start: _FILLER* sequence _FILLER* _END?
+start: _fillers sequence _fillers _end
 
 sequence: step (_seq step)*
-_seq: _COMMA? _AND? _SEQ _COMMA? | _END _SEQ? _COMMA?
-step: _FIRST? chunk (_par chunk)*                    -> step
-    | _PAR_LEAD chunk _COMMA? chunk                  -> step
-    | _ONCE condition _COMMA? _SEQ? chunk            -> once
-_par: _COMMA? _AND? _PAR _COMMA?
+_seq: _comma _and _SEQ _comma | _END _seq_word _comma
+step: _first chunk (_par chunk)*                     -> step
+    | _PAR_LEAD chunk _comma chunk                   -> step
+    | _ONCE condition _comma _seq_word chunk         -> once
+_par: _comma _and _PAR _comma
 
-chunk: _PAR_TAIL? (_FILLER _COMMA?)* robot_head? _FILLER* actions robot_tail? _COMMA? _PAR_TAIL?
+chunk: _par_tail _lead _robot_head_opt _fillers actions _robot_tail_opt _comma _par_tail
+_lead: (_FILLER _comma)*
+_robot_head_opt: robot_head?
+_robot_tail_opt: robot_tail?
 robot_head: robot _COLON
           | robot _COMMA
           | robot
-          | _WITH robot _COMMA?
+          | _WITH robot _comma
           | _USE robot _TO
-          | _USING robot _COMMA?
+          | _USING robot _comma
 robot_tail: _WITH robot | _USING robot
-robot: _DET? WORD* ARM
+robot: _det WORD+ ARM
 
 actions: action (_join action)*
-_join: _COMMA? _AND | _COMMA
-?action: VERB objects _PREP target _TO_BE?          -> move
-      | objects _GO? _PREP target                   -> move
-      | VERB objects _PREP target _COMMA? _AND objects _PREP target   -> move_pair
+_join: _comma _AND | _COMMA
+?action: VERB objects _PREP target _to_be           -> move
+      | objects _go _PREP target                    -> move
+      | VERB objects _PREP target _comma _AND objects _PREP target   -> move_pair
       | PICKUP objects                              -> mention
       | tower_action
       | TOWER_VERB objects                          -> stack_list
 
-tower_action.2: TOWER_VERB? tower_head levels          -> tower
-              | TOWER_VERB? tower_head _OF objects BOTTOM_UP?  -> tower_of
+tower_action.2: _tower_verb tower_head levels          -> tower
+              | _tower_verb tower_head _OF objects _bottom_up  -> tower_of
               | level_pos (_level_sep level)+          -> tower
               | (level _level_sep)+ level_pos          -> tower
-tower_head: _DET? TOWER (_PREP noun)? (_WITH | _COLON | _COMMA)?
+tower_head: _det TOWER _tower_where _tower_join
+_tower_where: (_PREP noun)?
+_tower_join: (_WITH | _COLON | _COMMA)?
+_tower_verb: TOWER_VERB?
+_bottom_up: BOTTOM_UP?
 
 condition: objects _IS _PREP target
 
 objects: noun (_list noun)*                         -> noun_list
-       | _DET? QUANT WORD*                          -> every
+       | _det QUANT WORD*                           -> every
        | BOTH WORD*                                 -> both
        | PRONOUN                                    -> pronoun
-_list: _COMMA? _AND | _COMMA
-noun: _DET? WORD+ (_OF _DET? WORD+)?
+_list: _comma _AND | _COMMA
+noun: _det WORD+ _of_noun
+_of_noun: (_OF _det WORD+)?
 
 target: place (_PREP place)*
 ?place: noun
       | PRONOUN                                     -> pronoun
 
 levels: level (_level_sep level)+
-_level_sep: _COMMA _SEQ? | _SEQ | _COMMA? _AND
+_level_sep: _COMMA _seq_word | _SEQ | _comma _AND
 level: noun POSITION
      | POSITION noun
      | noun
 level_pos: noun POSITION                            -> level
          | POSITION noun                            -> level
+
+_fillers: _FILLER*
+_end: _END?
+_comma: _COMMA?
+_and: _AND?
+_det: _DET?
+_first: _FIRST?
+_seq_word: _SEQ?
+_to_be: _TO_BE?
+_go: _GO?
+_par_tail: _PAR_TAIL?
 
 VERB.3: /({verbs})\b/
 PICKUP.3: /(pick\s+up|pick|grab|grasp|lift|take|pick\s+out)\b/
