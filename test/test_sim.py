@@ -3,7 +3,10 @@ ground truth, disturbances, cancel, cameras."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pybullet as p
 import pytest
 from conftest import plan, task
 
@@ -11,7 +14,9 @@ from robot_planner.adapters.base import AdapterError, SkillState
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import require_valid
 from robot_planner.sim.adapter import PyBulletRobotAdapter
+from robot_planner.sim.arm import IK_DAMPING
 from robot_planner.sim.disturbances import DisturbanceConfig, Knock
+from robot_planner.sim.skills import _yaw_of
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
 from robot_planner.world.facts import Fact
@@ -62,6 +67,57 @@ def test_two_worlds_in_one_process_are_independent(scene):
         assert F("holding(left_arm,red_block)") in ground_truth(a)
         assert F("holding(left_arm,red_block)") not in ground_truth(b)
         assert b.time == 0.0
+
+
+# --- what keeps the headless simulation fast ------------------------------------------
+
+
+def test_one_ik_solve_reaches_a_target_across_the_work_area(world):
+    """With the skills' IK damping, a single solve from home puts the tool point within a
+    millimetre of a far target, pointing down at the asked yaw (PyBullet's default damping
+    left such a solve centimetres short after its 60 iterations)."""
+    arm = world.arms["left_arm"]
+    for target, yaw in (
+        ([-0.25, 0.30, world.table_top + 0.06], 0.4),
+        ([0.05, -0.30, world.table_top + 0.03], -0.7),
+        ([0.10, 0.00, world.table_top + 0.24], 0.0),
+    ):
+        arm.reset((0.0, -0.5, 0.0, -2.3, 0.0, 1.8, 0.785), gripper_width=0.08)
+        arm.reset(arm.solve_ik(target, yaw, IK_DAMPING), gripper_width=0.08)
+        position, orientation = arm.tool_pose()
+        assert np.linalg.norm(position - np.array(target)) < 1e-3
+        axes = np.array(p.getMatrixFromQuaternion(list(orientation))).reshape(3, 3)
+        assert axes[2, 2] < -0.999  # the tool's z axis points straight down
+        assert abs(math.remainder(_yaw_of(orientation) - yaw, math.tau)) < 0.01
+
+
+def test_motor_commands_are_sent_only_when_they_change(world, monkeypatch):
+    sent = []
+    real = p.setJointMotorControlArray
+    monkeypatch.setattr(
+        p, "setJointMotorControlArray", lambda *a, **k: sent.append(tuple(a[1])) or real(*a, **k)
+    )
+    arm = world.arms["left_arm"]
+    world.step()
+    assert sent == []  # nothing changed: PyBullet still holds the last targets
+    target = arm.joint_positions() + np.array([0.3, 0.1, 0, 0, 0, 0, 0])
+    arm.command_arm(target)
+    arm.command_gripper(0.02)
+    world.step()
+    world.step()
+    assert sorted(sent) == [(0, 1, 2, 3, 4, 5, 6), (9, 10)]
+    world.settle(2.0)
+    # The motors kept driving towards the targets sent once.
+    assert np.abs(arm.joint_positions() - target).max() < 0.02
+    assert arm.finger_width() == pytest.approx(0.02, abs=0.002)
+
+
+def test_blocks_have_spinning_but_no_rolling_friction(world):
+    for body in world.blocks.values():
+        info = p.getDynamicsInfo(body, -1, physicsClientId=world.client)
+        rolling, spinning = info[6], info[7]
+        assert rolling == 0.0
+        assert spinning == pytest.approx(0.002)
 
 
 # --- each skill alone ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robot_planner.adapters.base import SkillState
-from robot_planner.sim.arm import HOME, PandaArm
+from robot_planner.sim.arm import HOME, IK_DAMPING, PandaArm
 
 if TYPE_CHECKING:
     from robot_planner.sim.world import SimWorld
@@ -216,7 +216,7 @@ class MotionPlanner:
                 plan["settling"] = True
             if plan["steps"] % IK_EVERY == 0 or settling_starts:
                 point = plan["begin"] + (plan["target"] - plan["begin"]) * s_smooth
-                arm.command_arm(arm.solve_ik(point, plan["yaw"]))
+                arm.command_arm(arm.solve_ik(point, plan["yaw"], IK_DAMPING))
             plan["steps"] += 1
             if s < 1.0:
                 return False
