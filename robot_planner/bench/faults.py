@@ -545,13 +545,9 @@ def _node(name: str, domain: int, *params: str) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    from robot_planner.bench.ros_latency import stop_process
+
+    stop_process(process)
 
 
 def _rss_of(executable: str) -> float | None:

@@ -183,12 +183,18 @@ def measure(commands: int = 20, domain: int | None = None, journal: str = "") ->
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Ctrl-C a node process (it journals and stops its robots), killing it after 20 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def markdown(summary: dict[str, Any]) -> str:
