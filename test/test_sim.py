@@ -14,9 +14,8 @@ from robot_planner.adapters.base import AdapterError, SkillState
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import require_valid
 from robot_planner.sim.adapter import PyBulletRobotAdapter
-from robot_planner.sim.arm import IK_DAMPING
 from robot_planner.sim.disturbances import DisturbanceConfig, Knock
-from robot_planner.sim.skills import _yaw_of
+from robot_planner.sim.skills import yaw_of
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
 from robot_planner.world.facts import Fact
@@ -83,12 +82,12 @@ def test_one_ik_solve_reaches_a_target_across_the_work_area(world):
         ([0.10, 0.00, world.table_top + 0.24], 0.0),
     ):
         arm.reset((0.0, -0.5, 0.0, -2.3, 0.0, 1.8, 0.785), gripper_width=0.08)
-        arm.reset(arm.solve_ik(target, yaw, IK_DAMPING), gripper_width=0.08)
+        arm.reset(arm.solve_ik(target, yaw, arm.ik_damping), gripper_width=0.08)
         position, orientation = arm.tool_pose()
         assert np.linalg.norm(position - np.array(target)) < 1e-3
         axes = np.array(p.getMatrixFromQuaternion(list(orientation))).reshape(3, 3)
         assert axes[2, 2] < -0.999  # the tool's z axis points straight down
-        assert abs(math.remainder(_yaw_of(orientation) - yaw, math.tau)) < 0.01
+        assert abs(math.remainder(yaw_of(orientation) - yaw, math.tau)) < 0.01
 
 
 def test_motor_commands_are_sent_only_when_they_change(world, monkeypatch):

@@ -1,9 +1,12 @@
 """`PyBulletRobotAdapter`: the `RobotAdapter` protocol on a `SimWorld`.
 
-`advance(dt)` steps the physics ``dt / time_step`` times; before each step every running
-skill advances one step, so both arms move in the same simulated instants. Failures
-come back with a reason: ``IK unreachable``, ``grasp missed``, ``object slipped``,
-``placement failed`` (and the executor adds timeouts).
+Skills are looked up by catalogue name in the sim-skill registry
+(`robot_planner.sim.skills.registry`); a task's arguments are checked against the
+implementation's declared names before any motion. `advance(dt)` steps the physics
+``dt / time_step`` times; before each step every running skill advances one step, so
+both arms move in the same simulated instants. Failures come back with a reason:
+``IK unreachable``, ``grasp missed``, ``object slipped``, ``placement failed`` (and the
+executor adds timeouts).
 """
 
 from __future__ import annotations
@@ -15,19 +18,10 @@ from typing import Any
 
 from robot_planner.adapters.base import AdapterError, SkillState, SkillStatus
 from robot_planner.sim.disturbances import DisturbanceConfig, Disturbances
-from robot_planner.sim.skills import (
-    GRASP_FORCE,
-    OPEN_WIDTH,
-    MotionPlanner,
-    Phase,
-    SharedWorkspace,
-    SkillRun,
-    home_phases,
-    pick_phases,
-    place_phases,
-)
+from robot_planner.sim.skills import SIM_SKILLS, MotionPlanner, SharedWorkspace, SkillRun
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
+from robot_planner.untrusted import shown
 from robot_planner.world.facts import Fact
 
 log = logging.getLogger(__name__)
@@ -58,17 +52,11 @@ class PyBulletRobotAdapter:
             name: MotionPlanner(world, arm, self_check, self.workspace)
             for name, arm in world.arms.items()
         }
-        self._builders: dict[str, Callable[[MotionPlanner, Mapping[str, Any]], list[Phase]]] = {
-            "pick": lambda m, a: pick_phases(m, a["object"]),
-            "place": lambda m, a: place_phases(
-                m, a["object"], a["target"], self._placed_check(a["object"], a["target"])
-            ),
-            "move_home": lambda m, a: home_phases(m),
-            "open_gripper": lambda m, a: [m.gripper("open", OPEN_WIDTH, GRASP_FORCE, 0.4)],
-            "close_gripper": lambda m, a: [m.gripper("close", 0.0, GRASP_FORCE, 0.4)],
-            "wait": lambda m, a: [m.wait(float(a["seconds"]))],
-        }
-        self.supported_skills = frozenset(self._builders)
+        # The registered skills that run on some robot of this world.
+        kinds = set(world.robot_kinds.values())
+        self.supported_skills = frozenset(
+            name for name, skill in SIM_SKILLS.items() if kinds & set(skill.robot_kinds)
+        )
         self._ids = itertools.count()
         self._runs: dict[int, SkillRun] = {}
         self._active: dict[int, SkillRun] = {}
@@ -80,23 +68,20 @@ class PyBulletRobotAdapter:
         """Disturbance events so far (the executor reports its own)."""
         return self.disturbances.events
 
-    def _placed_check(self, block: str, target: str) -> Callable[[], bool]:
-        scene = self.world.scene
-        if target in scene.objects:
-            expected = Fact("on", (block, target))
-        elif target in scene.bins:
-            expected = Fact("in", (block, target))
-        else:
-            expected = Fact("at", (block, target))
-        return lambda: expected in ground_truth(self.world)
-
     # --- RobotAdapter ----------------------------------------------------------------
 
     def start_skill(self, robot: str, skill: str, args: Mapping[str, Any]) -> Hashable:
         if robot not in self.world.arms:
             raise AdapterError(f"unknown robot '{robot}'")
-        if skill not in self._builders:
-            raise AdapterError(f"unknown skill '{skill}'")
+        if skill not in self.supported_skills:
+            raise AdapterError(f"unknown skill '{shown(skill)}'")
+        implementation = SIM_SKILLS[skill]
+        kind = self.world.robot_kinds[robot]
+        if kind not in implementation.robot_kinds:
+            raise AdapterError(
+                f"{robot} is a {kind}; {skill} runs on: {', '.join(implementation.robot_kinds)}"
+            )
+        implementation.check_args(args)
         for handle_, run_ in list(self._active.items()):
             if run_.robot == robot and "yield" in run_.tags:  # a new task takes over
                 run_.cancel(self.world.time)
@@ -109,7 +94,7 @@ class PyBulletRobotAdapter:
             name = args.get(key)
             if name is not None and self.world.scene.kind_of(str(name)) is None:
                 raise AdapterError(f"unknown {key} '{name}'")
-        phases = self._builders[skill](self.planners[robot], args)
+        phases = implementation.phases(self.planners[robot], args)
         run = SkillRun(robot, skill, dict(args), phases, started_at=self.world.time)
         handle = next(self._ids)
         self._runs[handle] = run

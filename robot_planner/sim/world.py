@@ -1,4 +1,8 @@
-"""A scene loaded into PyBullet: table, Panda arms, blocks, bins and zones.
+"""A scene loaded into PyBullet: table, arms, blocks, bins and zones.
+
+Each robot is built by the robot model its scene entry names (``model: franka_panda``)
+through the model registry (`robot_planner.sim.models`); a model the simulator does not
+have is a one-line `SimError` before anything is loaded.
 
 DIRECT (headless) by default; ``gui=True`` opens a window where a display exists.
 Every PyBullet call passes this world's client id and no module state is kept, so two
@@ -18,7 +22,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from robot_planner.sim.arm import PandaArm
+from robot_planner.sim.models import SimArm, get_model
 from robot_planner.world.observation import GripperState, Observation
 from robot_planner.world.scene import Scene
 
@@ -47,7 +51,19 @@ class SimConfig:
 
 
 class SimError(RuntimeError):
-    """The simulation could not be set up (bad geometry, no display for --gui)."""
+    """The simulation could not be set up (bad geometry, unknown robot model, no display
+    for --gui)."""
+
+
+def check_models(scene: Scene) -> None:
+    """Raise `SimError` (one line) for the first robot whose ``model:`` is not a
+    registered simulator model, so a scene asking for another arm is refused instead of
+    silently getting a different one."""
+    for name, spec in scene.robots.items():
+        try:
+            get_model(spec.model)
+        except LookupError as exc:
+            raise SimError(f"robot {name}: {exc.args[0]}") from None
 
 
 class SimWorld:
@@ -55,7 +71,8 @@ class SimWorld:
 
     Attributes:
         scene: the scene it was built from.
-        arms: a `PandaArm` per robot name.
+        arms: a `SimArm` per robot name, of the robot's scene ``model:``.
+        robot_kinds: each robot's kind (``arm``), from its model.
         blocks: PyBullet body id per block name.
         bins, zones: PyBullet body ids of the bin and zone markers.
     """
@@ -70,6 +87,7 @@ class SimWorld:
     ):
         if renderer not in ("tiny", "egl"):
             raise SimError(f"unknown renderer '{renderer}' (tiny, egl)")
+        check_models(scene)
         self.scene = scene
         self.config = config or SimConfig()
         self.seed = seed
@@ -107,9 +125,11 @@ class SimWorld:
             table.urdf, list(table.position), useFixedBase=True, physicsClientId=c
         )
         self.table_top = table.top_z
-        self.arms = {
-            name: PandaArm(c, name, spec.base_position, spec.base_yaw, self.config.finger_friction)
-            for name, spec in self.scene.robots.items()
+        models = {name: get_model(spec.model) for name, spec in self.scene.robots.items()}
+        self.robot_kinds = {name: model.kind for name, model in models.items()}
+        self.arms: dict[str, SimArm] = {
+            name: models[name].factory(c, name, self.scene.robots[name], self.config)
+            for name in self.scene.robots
         }
         reached = {
             z: sum(z in r.reach for r in self.scene.robots.values()) for z in self.scene.zones

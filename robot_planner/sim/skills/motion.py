@@ -1,10 +1,11 @@
-"""Skills as non-blocking state machines stepped with the physics.
+"""The motion machinery the sim skills are built from: phases stepped with the physics.
 
 A `SkillRun` is a list of phases (move the tool point along a straight line, open or
 close the gripper, check the grasp, ...). `step()` is called once per physics step, so
 every arm's skill advances in the same simulated instant and two arms move at once.
 Motion approaches from above at a safe height, so a carried block is never swept
-through the blocks standing on the table.
+through the blocks standing on the table. `MotionPlanner` builds phases for one arm
+through the `SimArm` protocol, so every robot model gets the same skills.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robot_planner.adapters.base import SkillState
-from robot_planner.sim.arm import HOME, IK_DAMPING, PandaArm
 
 if TYPE_CHECKING:
+    from robot_planner.sim.models import SimArm
     from robot_planner.sim.world import SimWorld
 
 #: Height of the tool point above the table for transfers (clears a 3-block tower).
@@ -28,9 +29,11 @@ TRAVEL_SPEED = 0.45  # m/s along straight lines at safe height
 APPROACH_SPEED = 0.15  # m/s for the last few centimetres down and up
 REACH_TOLERANCE = 0.012  # m between commanded and measured tool point
 IK_EVERY = 4  # physics steps between IK solutions while moving
-OPEN_WIDTH = 0.08
 GRASP_FORCE = 60.0
 RELEASE_CLEARANCE = 0.012  # m between the bottom of a released block and its support
+#: Below this distance from a finger pad to a neighbouring block's centre (m), a pick
+#: tries the grasp a quarter turn away.
+FINGER_ROOM = 0.05
 
 
 class SkillFailure(Exception):
@@ -158,7 +161,7 @@ class MotionPlanner:
     def __init__(
         self,
         world: SimWorld,
-        arm: PandaArm,
+        arm: SimArm,
         grasp_check: bool = True,
         workspace: SharedWorkspace | None = None,
     ):
@@ -216,7 +219,7 @@ class MotionPlanner:
                 plan["settling"] = True
             if plan["steps"] % IK_EVERY == 0 or settling_starts:
                 point = plan["begin"] + (plan["target"] - plan["begin"]) * s_smooth
-                arm.command_arm(arm.solve_ik(point, plan["yaw"], IK_DAMPING))
+                arm.command_arm(arm.solve_ik(point, plan["yaw"], arm.ik_damping))
             plan["steps"] += 1
             if s < 1.0:
                 return False
@@ -298,7 +301,7 @@ class MotionPlanner:
             yaw = arm.base_yaw
             forward = np.array([math.cos(yaw), math.sin(yaw)])
             xy = arm.base_position[:2] + 0.3 * forward
-            return np.array([xy[0], xy[1], self.safe_z]), _yaw_of(arm.tool_pose()[1])
+            return np.array([xy[0], xy[1], self.safe_z]), yaw_of(arm.tool_pose()[1])
 
         def needed() -> bool:
             return bool([p for p, r in workspace.owner.items() if r == arm.name])
@@ -416,167 +419,20 @@ class MotionPlanner:
         return room
 
 
-def home_phases(m: MotionPlanner) -> list[Phase]:
-    return [m.move_joints("home", HOME)]
-
-
 def lift_phase(m: MotionPlanner, guard: Callable[[], None] | None = None) -> Phase:
     """Straight up to the safe height from wherever the tool point is."""
 
     def goal() -> tuple[np.ndarray, float]:
         pos, orn = m.arm.tool_pose()
-        yaw = _yaw_of(orn)
+        yaw = yaw_of(orn)
         return np.array([pos[0], pos[1], max(pos[2], m.safe_z)]), yaw
 
     return m.move_line("lift", goal, APPROACH_SPEED * 2, guard)
 
 
-def _yaw_of(quaternion: np.ndarray) -> float:
+def yaw_of(quaternion: np.ndarray) -> float:
+    """Yaw of a tool pointing down (roll = pi), from its x axis in the table plane."""
     import pybullet as p
 
-    # Tool frame points down (roll = pi): recover yaw from the x axis in the plane.
     m = np.array(p.getMatrixFromQuaternion(list(quaternion))).reshape(3, 3)
     return math.atan2(m[1, 0], m[0, 0])
-
-
-CARRY_PHASE = "carry"
-
-
-def _stack_from(world: SimWorld, top: str) -> list[str]:
-    """`top` and the blocks it stands on, downwards (each resting on the next, its centre
-    within 0.7 edges horizontally and about one edge higher)."""
-    chain = [top]
-    while True:
-        upper = chain[-1]
-        pos, _ = world.block_pose(upper)
-        below = None
-        for other in world.blocks:
-            if other in chain:
-                continue
-            other_pos, _ = world.block_pose(other)
-            edge = (world.block_size[upper] + world.block_size[other]) / 2
-            rise = pos[2] - other_pos[2]
-            aside = float(np.linalg.norm(pos[:2] - other_pos[:2]))
-            if 0.6 * edge <= rise <= 1.4 * edge and aside <= 0.7 * edge:
-                below = other
-                break
-        if below is None:
-            return chain
-        chain.append(below)
-
-
-#: Below this distance from a finger pad to a neighbouring block's centre (m), a pick
-#: tries the grasp a quarter turn away.
-FINGER_ROOM = 0.05
-
-
-def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
-    """Where the centre of `block` should be released for `place(block, target)`.
-
-    On a block: on its top, over the mean of its centre and the centres of the blocks
-    beneath it, so a tower whose middle block sits off-centre gets its weight back over
-    the base instead of toppling. In a bin or zone: the free spot farthest from the
-    blocks already there (the centre when it is free), so placed blocks do not collide.
-    """
-    size = world.block_size[block]
-    clearance = RELEASE_CLEARANCE + size / 2
-    if target in world.blocks:
-        pos, _ = world.block_pose(target)
-        axis = np.mean([world.block_pose(b)[0][:2] for b in _stack_from(world, target)], axis=0)
-        return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
-    scene = world.scene
-    if target in scene.bins:
-        from robot_planner.sim.world import BIN_WALL_THICKNESS
-
-        spec_center, spec_size = scene.bins[target].position, scene.bins[target].size
-        floor = world.table_top + BIN_WALL_THICKNESS
-    else:
-        spec_center, spec_size = scene.zones[target].center, scene.zones[target].size
-        floor = world.table_top
-    others = [world.block_pose(b)[0][:2] for b in world.blocks if b != block]
-    margin = size / 2 + 0.005
-    xs = np.linspace(
-        spec_center[0] - spec_size[0] / 2 + margin, spec_center[0] + spec_size[0] / 2 - margin, 5
-    )
-    ys = np.linspace(
-        spec_center[1] - spec_size[1] / 2 + margin, spec_center[1] + spec_size[1] / 2 - margin, 7
-    )
-    best, best_score = np.array(spec_center, dtype=float), -np.inf
-    for x in xs:
-        for y in ys:
-            point = np.array([x, y])
-            nearest = min((float(np.linalg.norm(point - o)) for o in others), default=1.0)
-            # Prefer free room (up to 1.5 block edges), then closeness to the centre.
-            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point - spec_center))
-            if score > best_score:
-                best, best_score = point, score
-    return np.array([best[0], best[1], floor + clearance])
-
-
-def pick_phases(m: MotionPlanner, block: str) -> list[Phase]:
-    arm = m.arm
-
-    def reachable() -> None:
-        pos, _ = m.world.block_pose(block)
-        if not arm.can_reach(pos):
-            raise SkillFailure(f"IK unreachable: {block} is out of {arm.name}'s reach")
-
-    guard = m.slip_guard(block)
-    return [
-        m.check("check reach", reachable),
-        m.gripper("open", OPEN_WIDTH, GRASP_FORCE, 0.25),
-        lift_phase(m),
-        m.acquire(lambda: m.world.block_pose(block)[0][:2]),
-        m.move_line("above object", m.block_goal(block, z_offset=math.inf), TRAVEL_SPEED),
-        m.move_line("descend", m.block_goal(block), APPROACH_SPEED),
-        m.gripper("grasp", 0.0, GRASP_FORCE, 0.45),
-        m.check("check grasp", m.require_grasp(block)),
-        lift_phase(m, guard),
-        *m.retreat_and_release(guard),
-    ]
-
-
-def place_phases(
-    m: MotionPlanner, block: str, target: str, verify: Callable[[], bool]
-) -> list[Phase]:
-    """Carry the held block above `target`, lower it, release it, retreat, verify."""
-    arm = m.arm
-    release: dict[str, np.ndarray] = {}
-    guard = m.slip_guard(block)
-
-    def check_holding() -> None:
-        if m.grasp_check and not m.holding(block):
-            raise SkillFailure(f"object slipped: {arm.name} is not holding {block}")
-
-    def over_target() -> tuple[np.ndarray, float]:
-        point = placement_point(m.world, block, target)
-        release["point"] = point
-        if not arm.can_reach(point):
-            raise SkillFailure(f"IK unreachable: {target} is out of {arm.name}'s reach")
-        yaw = _yaw_of(arm.tool_pose()[1])
-        return np.array([point[0], point[1], m.safe_z]), yaw
-
-    def down() -> tuple[np.ndarray, float]:
-        return release["point"], _yaw_of(arm.tool_pose()[1])
-
-    def placed() -> None:
-        if m.grasp_check and not verify():
-            raise SkillFailure(f"placement failed: {block} did not stay on/in {target}")
-
-    def target_xy() -> np.ndarray:
-        if target in m.world.blocks:
-            return m.world.block_pose(target)[0][:2]
-        return placement_point(m.world, block, target)[:2]
-
-    return [
-        m.check("check holding", check_holding),
-        lift_phase(m, guard),
-        m.acquire(target_xy),
-        m.move_line(CARRY_PHASE, over_target, TRAVEL_SPEED, guard),
-        m.move_line("lower", down, APPROACH_SPEED, guard),
-        m.gripper("release", OPEN_WIDTH, GRASP_FORCE, 0.3),
-        lift_phase(m),
-        *m.retreat_and_release(),
-        m.wait(0.1),
-        m.check("verify", placed),
-    ]

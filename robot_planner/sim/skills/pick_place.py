@@ -1,0 +1,181 @@
+"""``pick`` and ``place``: grasp a block from above, carry it, put it on/in a target.
+
+Both approach from the safe height, take the shared-workspace lock before moving over a
+place another arm reaches, and (with the grasp check on) fail at once when the block
+leaves the fingers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from robot_planner.sim.skills.motion import (
+    APPROACH_SPEED,
+    GRASP_FORCE,
+    RELEASE_CLEARANCE,
+    TRAVEL_SPEED,
+    MotionPlanner,
+    Phase,
+    SkillFailure,
+    lift_phase,
+    yaw_of,
+)
+from robot_planner.sim.skills.registry import sim_skill
+from robot_planner.sim.truth import ground_truth
+from robot_planner.world.facts import Fact
+
+if TYPE_CHECKING:
+    from robot_planner.sim.world import SimWorld
+
+#: The phase of a place in which the block is carried (disturbances drop it there).
+CARRY_PHASE = "carry"
+
+
+@sim_skill("pick", args=("object",), robot_kinds=("arm",))
+def pick(motion: MotionPlanner, object: str) -> list[Phase]:
+    """Open, move above the block, descend, grasp, check the grasp, lift, retreat."""
+    m, block, arm = motion, object, motion.arm
+
+    def reachable() -> None:
+        pos, _ = m.world.block_pose(block)
+        if not arm.can_reach(pos):
+            raise SkillFailure(f"IK unreachable: {block} is out of {arm.name}'s reach")
+
+    guard = m.slip_guard(block)
+    return [
+        m.check("check reach", reachable),
+        m.gripper("open", arm.open_width, GRASP_FORCE, 0.25),
+        lift_phase(m),
+        m.acquire(lambda: m.world.block_pose(block)[0][:2]),
+        m.move_line("above object", m.block_goal(block, z_offset=math.inf), TRAVEL_SPEED),
+        m.move_line("descend", m.block_goal(block), APPROACH_SPEED),
+        m.gripper("grasp", 0.0, GRASP_FORCE, 0.45),
+        m.check("check grasp", m.require_grasp(block)),
+        lift_phase(m, guard),
+        *m.retreat_and_release(guard),
+    ]
+
+
+@sim_skill("place", args=("object", "target"), robot_kinds=("arm",))
+def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
+    """Carry the held block above `target`, lower it, release it, retreat, verify."""
+    m, block, arm = motion, object, motion.arm
+    expected = placed_fact(m.world, block, target)
+    release: dict[str, np.ndarray] = {}
+    guard = m.slip_guard(block)
+
+    def check_holding() -> None:
+        if m.grasp_check and not m.holding(block):
+            raise SkillFailure(f"object slipped: {arm.name} is not holding {block}")
+
+    def over_target() -> tuple[np.ndarray, float]:
+        point = placement_point(m.world, block, target)
+        release["point"] = point
+        if not arm.can_reach(point):
+            raise SkillFailure(f"IK unreachable: {target} is out of {arm.name}'s reach")
+        yaw = yaw_of(arm.tool_pose()[1])
+        return np.array([point[0], point[1], m.safe_z]), yaw
+
+    def down() -> tuple[np.ndarray, float]:
+        return release["point"], yaw_of(arm.tool_pose()[1])
+
+    def placed() -> None:
+        if m.grasp_check and expected not in ground_truth(m.world):
+            raise SkillFailure(f"placement failed: {block} did not stay on/in {target}")
+
+    def target_xy() -> np.ndarray:
+        if target in m.world.blocks:
+            return m.world.block_pose(target)[0][:2]
+        return placement_point(m.world, block, target)[:2]
+
+    return [
+        m.check("check holding", check_holding),
+        lift_phase(m, guard),
+        m.acquire(target_xy),
+        m.move_line(CARRY_PHASE, over_target, TRAVEL_SPEED, guard),
+        m.move_line("lower", down, APPROACH_SPEED, guard),
+        m.gripper("release", arm.open_width, GRASP_FORCE, 0.3),
+        lift_phase(m),
+        *m.retreat_and_release(),
+        m.wait(0.1),
+        m.check("verify", placed),
+    ]
+
+
+def placed_fact(world: SimWorld, block: str, target: str) -> Fact:
+    """The fact a successful ``place(block, target)`` makes true (its self-check)."""
+    scene = world.scene
+    if target in scene.objects:
+        return Fact("on", (block, target))
+    if target in scene.bins:
+        return Fact("in", (block, target))
+    return Fact("at", (block, target))
+
+
+def stack_from(world: SimWorld, top: str) -> list[str]:
+    """`top` and the blocks it stands on, downwards (each resting on the next, its centre
+    within 0.7 edges horizontally and about one edge higher)."""
+    chain = [top]
+    while True:
+        upper = chain[-1]
+        pos, _ = world.block_pose(upper)
+        below = None
+        for other in world.blocks:
+            if other in chain:
+                continue
+            other_pos, _ = world.block_pose(other)
+            edge = (world.block_size[upper] + world.block_size[other]) / 2
+            rise = pos[2] - other_pos[2]
+            aside = float(np.linalg.norm(pos[:2] - other_pos[:2]))
+            if 0.6 * edge <= rise <= 1.4 * edge and aside <= 0.7 * edge:
+                below = other
+                break
+        if below is None:
+            return chain
+        chain.append(below)
+
+
+def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
+    """Where the centre of `block` should be released for `place(block, target)`.
+
+    On a block: on its top, over the mean of its centre and the centres of the blocks
+    beneath it, so a tower whose middle block sits off-centre gets its weight back over
+    the base instead of toppling. In a bin or zone: the free spot farthest from the
+    blocks already there (the centre when it is free), so placed blocks do not collide.
+    """
+    size = world.block_size[block]
+    clearance = RELEASE_CLEARANCE + size / 2
+    if target in world.blocks:
+        pos, _ = world.block_pose(target)
+        axis = np.mean([world.block_pose(b)[0][:2] for b in stack_from(world, target)], axis=0)
+        return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
+    scene = world.scene
+    if target in scene.bins:
+        from robot_planner.sim.world import BIN_WALL_THICKNESS
+
+        spec_center, spec_size = scene.bins[target].position, scene.bins[target].size
+        floor = world.table_top + BIN_WALL_THICKNESS
+    else:
+        spec_center, spec_size = scene.zones[target].center, scene.zones[target].size
+        floor = world.table_top
+    others = [world.block_pose(b)[0][:2] for b in world.blocks if b != block]
+    margin = size / 2 + 0.005
+    xs = np.linspace(
+        spec_center[0] - spec_size[0] / 2 + margin, spec_center[0] + spec_size[0] / 2 - margin, 5
+    )
+    ys = np.linspace(
+        spec_center[1] - spec_size[1] / 2 + margin, spec_center[1] + spec_size[1] / 2 - margin, 7
+    )
+    best, best_score = np.array(spec_center, dtype=float), -np.inf
+    for x in xs:
+        for y in ys:
+            point = np.array([x, y])
+            nearest = min((float(np.linalg.norm(point - o)) for o in others), default=1.0)
+            # Prefer free room (up to 1.5 block edges), then closeness to the centre.
+            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point - spec_center))
+            if score > best_score:
+                best, best_score = point, score
+    return np.array([best[0], best[1], floor + clearance])

@@ -1,0 +1,222 @@
+"""Fitness of the registries: the catalogue, the sim skills, the hardware bindings and the
+robot models agree, both ways.
+
+A skill exists in three places -- the catalogue (what plans may ask for), a PyBullet
+implementation registered by name (`robot_planner.sim.skills`) and a ROS 2 binding
+(``config/hardware_bindings.yaml``) -- and a robot's ``model:`` names a registered sim
+model. Nothing but these tests ties them together, so each check here names what is
+missing on which side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from robot_planner.adapters.base import AdapterError
+from robot_planner.adapters.bindings import load_bindings, placeholders
+from robot_planner.sim.adapter import PyBulletRobotAdapter
+from robot_planner.sim.models import MODELS, SimArm, get_model, known_models, register_model
+from robot_planner.sim.models.panda import PandaArm, build_panda
+from robot_planner.sim.skills import SIM_SKILLS, get, sim_skill
+from robot_planner.sim.world import SimError, SimWorld
+from robot_planner.world.catalogue import Catalogue, load_catalogue
+from robot_planner.world.scene import Scene, load_scene
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    # Always through load_catalogue() without a path: wherever the catalogue lives.
+    return load_catalogue()
+
+
+@pytest.fixture
+def world(scene):
+    with SimWorld(scene, seed=3) as w:
+        yield w
+
+
+def with_model(scene: Scene, robot: str, model: str) -> Scene:
+    spec = scene.robots[robot].model_copy(update={"model": model})
+    return scene.model_copy(update={"robots": {**scene.robots, robot: spec}})
+
+
+# --- (a) catalogue <-> sim skills ---------------------------------------------------
+
+
+def test_every_catalogue_skill_has_a_sim_implementation_and_no_other(catalogue):
+    missing = sorted(set(catalogue.skills) - set(SIM_SKILLS))
+    extra = sorted(set(SIM_SKILLS) - set(catalogue.skills))
+    assert not missing, f"catalogue skills without a @sim_skill implementation: {missing}"
+    assert not extra, f"sim skills that are not in the catalogue: {extra}"
+
+
+def test_sim_skills_declare_the_catalogue_arguments(catalogue):
+    wrong = {
+        name: {"catalogue": sorted(spec.args), "sim": sorted(SIM_SKILLS[name].args)}
+        for name, spec in catalogue.skills.items()
+        if name in SIM_SKILLS and set(spec.args) != set(SIM_SKILLS[name].args)
+    }
+    assert not wrong, f"sim skills whose declared args differ from the catalogue's: {wrong}"
+
+
+def test_the_adapter_offers_exactly_the_registered_skills(world, catalogue):
+    adapter = PyBulletRobotAdapter(world)
+    assert adapter.supported_skills == frozenset(SIM_SKILLS) == frozenset(catalogue.skills)
+
+
+def test_sim_skills_run_on_the_robot_kinds_of_the_domain():
+    """Every kind that offers a skill and has a sim model has a sim implementation for it;
+    every implementation's kinds offer it; every model's kind is a domain kind."""
+    domain_module = pytest.importorskip(
+        "robot_planner.world.domain", reason="the domain (robot kinds) is not there yet"
+    )
+    from robot_planner.resources import DEFAULT_DOMAIN
+
+    domain = domain_module.load_domain(DEFAULT_DOMAIN)
+    simulated = {model.kind for model in MODELS.values()}
+    assert simulated <= set(domain.robot_kinds), (
+        f"sim models of kinds the domain does not declare: {simulated - set(domain.robot_kinds)}"
+    )
+    for kind in simulated:
+        for skill in domain.robot_kinds[kind].skills:
+            assert skill in SIM_SKILLS and kind in SIM_SKILLS[skill].robot_kinds, (
+                f"robot kind {kind} offers {skill}, but no sim implementation runs on {kind}"
+            )
+    for name, skill in SIM_SKILLS.items():
+        for kind in skill.robot_kinds:
+            assert kind in domain.robot_kinds and name in domain.robot_kinds[kind].skills, (
+                f"sim skill {name} declares robot kind {kind}, which does not offer it"
+            )
+    for robot, spec in load_scene("tabletop").robots.items():
+        assert get_model(spec.model).kind == spec.kind, (
+            f"{robot}: model {spec.model} is a {get_model(spec.model).kind}, "
+            f"the scene says {spec.kind}"
+        )
+
+
+# --- (b) catalogue <-> hardware bindings --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["hardware_bindings", "hardware_bindings_fake"])
+def test_every_catalogue_skill_is_bound_to_hardware_and_no_other(catalogue, name):
+    bindings = load_bindings(CONFIG / f"{name}.yaml")
+    missing = sorted(set(catalogue.skills) - set(bindings.skills))
+    extra = sorted(set(bindings.skills) - set(catalogue.skills))
+    assert not missing, f"{name}: catalogue skills without a binding: {missing}"
+    assert not extra, f"{name}: bindings for skills not in the catalogue: {extra}"
+
+
+def test_hardware_bindings_use_exactly_the_catalogue_arguments(catalogue):
+    """A binding that ignores an argument would run the same goal for every block; one
+    that names an unknown argument cannot fill its goal."""
+    bindings = load_bindings(CONFIG / "hardware_bindings.yaml")
+    wrong = {}
+    for name, binding in bindings.skills.items():
+        templates = list(binding.goal.values())
+        if binding.duration_s is not None:
+            templates.append(binding.duration_s)
+        used = {n for t in templates for n in placeholders(t)} - {"robot"}
+        expected = set(catalogue.skills[name].args) if name in catalogue.skills else set()
+        if used != expected:
+            wrong[name] = {"catalogue": sorted(expected), "binding": sorted(used)}
+    assert not wrong, f"bindings whose argument references differ from the catalogue: {wrong}"
+
+
+# --- (c) scene models <-> robot-model registry --------------------------------------
+
+
+def test_the_tabletop_scene_models_are_registered(scene):
+    unknown = {r: s.model for r, s in scene.robots.items() if s.model not in MODELS}
+    assert not unknown, f"robots whose model no sim model implements: {unknown}"
+
+
+def test_robots_are_built_by_their_scene_model(scene):
+    """The world builds each robot with its model's factory, not always a Panda."""
+    built = []
+
+    def recording_factory(client, name, spec, config):
+        built.append((name, spec.model))
+        return build_panda(client, name, spec, config)
+
+    register_model("test_recording_arm", recording_factory, kind="arm")
+    try:
+        with SimWorld(with_model(scene, "right_arm", "test_recording_arm")) as world:
+            assert built == [("right_arm", "test_recording_arm")]
+            assert isinstance(world.arms["left_arm"], PandaArm)
+            assert world.robot_kinds == {"left_arm": "arm", "right_arm": "arm"}
+    finally:
+        del MODELS["test_recording_arm"]
+
+
+def test_an_unknown_model_is_one_line_before_pybullet_is_touched(scene, monkeypatch):
+    def no_connect(*args, **kwargs):
+        raise AssertionError("PyBullet was connected before the model check")
+
+    monkeypatch.setattr(p, "connect", no_connect)
+    with pytest.raises(SimError) as info:
+        SimWorld(with_model(scene, "left_arm", "ur5"))
+    assert str(info.value) == (
+        f"robot left_arm: unknown robot model 'ur5' (known: {', '.join(known_models())})"
+    )
+    assert "franka_panda" in str(info.value)
+
+
+def test_the_panda_satisfies_the_sim_arm_protocol(world):
+    for arm in world.arms.values():
+        assert isinstance(arm, SimArm)
+
+
+# --- (d) arguments are checked before any motion ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("skill", "args", "message"),
+    [
+        ("place", {"object": "red_block"}, "skill place takes (object, target): missing target"),
+        (
+            "pick",
+            {"object": "red_block", "speed": 2.0},
+            "skill pick takes (object): unexpected speed",
+        ),
+        ("wait", {}, "skill wait takes (seconds): missing seconds"),
+        ("move_home", {"seconds": 1}, "skill move_home takes no arguments: unexpected seconds"),
+    ],
+)
+def test_a_missing_or_extra_argument_fails_before_motion(world, skill, args, message):
+    adapter = PyBulletRobotAdapter(world)
+    arm = world.arms["left_arm"]
+    joints, time = arm.joint_positions(), world.time
+    with pytest.raises(AdapterError) as info:
+        adapter.start_skill("left_arm", skill, args)
+    assert str(info.value) == message
+    assert adapter.running() == []
+    adapter.advance(0.2)
+    assert world.time > time
+    np.testing.assert_allclose(arm.joint_positions(), joints, atol=1e-3)
+
+
+def test_a_registration_must_match_its_function():
+    with pytest.raises(TypeError, match=r"declares args \(object, target\) but .* takes \(obj"):
+
+        @sim_skill("test_mismatched", args=("object", "target"))
+        def mismatched(motion, obj, target):
+            return []
+
+    with pytest.raises(ValueError, match="registered twice"):
+
+        @sim_skill("wait", args=("seconds",))
+        def another_wait(motion, seconds):
+            return []
+
+    assert "test_mismatched" not in SIM_SKILLS
+    from robot_planner.sim.skills.wait import wait
+
+    assert SIM_SKILLS["wait"].build is wait  # the first registration stands
+    with pytest.raises(AdapterError, match=r"unknown skill 'fly' \(known: "):
+        get("fly")
