@@ -12,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "robot_planner"
+#: The domain a scene belongs to when it names none (and the one `load_catalogue()` reads).
+DEFAULT_DOMAIN = "tabletop"
 
 
 class ResourceError(FileNotFoundError):
@@ -38,16 +40,36 @@ def _candidates() -> list[Path]:
 def share_dir() -> Path:
     """The directory that holds ``config/`` and ``sim/``."""
     for candidate in _candidates():
-        if (candidate / "config" / "skills.yaml").is_file():
+        if (candidate / "config" / "domains" / DEFAULT_DOMAIN / "domain.yaml").is_file():
             return candidate
     raise ResourceError(
-        "cannot find robot_planner's data files (config/skills.yaml); "
+        f"cannot find robot_planner's data files (config/domains/{DEFAULT_DOMAIN}); "
         "set ROBOT_PLANNER_SHARE to the package's share directory"
     )
 
 
 def catalogue_path() -> Path:
-    return share_dir() / "config" / "skills.yaml"
+    """The default domain's file, which holds its skill catalogue."""
+    return domain_path(DEFAULT_DOMAIN)
+
+
+def domain_path(name_or_path: str | Path) -> Path:
+    """A domain file from a name (``tabletop``: ``config/domains/tabletop/domain.yaml``),
+    a domain directory, or a path to a YAML file."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        path = Path(text)
+        if path.is_dir():
+            path = path / "domain.yaml"
+        if not path.is_file():
+            raise ResourceError(f"domain file {path} does not exist")
+        return path
+    root = share_dir() / "config" / "domains"
+    path = root / text / "domain.yaml"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in root.glob("*/domain.yaml"))
+        raise ResourceError(f"unknown domain '{text}' (known: {', '.join(known) or 'none'})")
+    return path
 
 
 def scene_path(name_or_path: str | Path) -> Path:

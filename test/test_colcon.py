@@ -127,7 +127,7 @@ def test_install_has_the_ament_layout(workspace: Workspace) -> None:
         "launch/robot_launch.py",
         "config/robot_planner.yaml",
         "config/robot_planner_hardware.yaml",
-        "config/skills.yaml",
+        "config/domains/tabletop/domain.yaml",
         "sim/scenes/tabletop.yaml",
     ):
         assert (workspace.share / relative).is_file(), relative

@@ -248,11 +248,11 @@ THREE_ARMS = Scene.model_validate(
     {
         "name": "three_arms",
         "robots": {
-            name: {"model": "m", "base_position": [0, 0, 0], "reach": ["z"]}
+            name: {"kind": "arm", "model": "m", "base_position": [0, 0, 0], "reach": ["z"]}
             for name in ("a1", "a2", "a3")
         },
         "objects": {},
-        "zones": {"z": {"center": [0, 0], "size": [1, 1]}},
+        "places": {"z": {"type": "zone", "center": [0, 0], "size": [1, 1]}},
     }
 )
 

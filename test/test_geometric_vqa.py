@@ -24,7 +24,7 @@ from robot_planner.monitor.geometric import GeometricConfig, GeometricVqa
 from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
-from robot_planner.world.facts import Fact, derive
+from robot_planner.world.facts import Fact
 from robot_planner.world.observation import Observation
 
 F = Fact.parse
@@ -224,7 +224,7 @@ def test_constructed_scene_matches_ground_truth(vqa, arranged, size):
 def test_answers_agree_with_the_estimated_fact_set(scene, vqa, arranged, picked, size):
     for observation in (arranged[0][size], picked["held"][0][size]):
         estimated = vqa.estimate_facts(observation)
-        assert derive(estimated, scene.blocks) == estimated  # clear and at as derive() has them
+        assert scene.derive(estimated) == estimated  # clear and at as derive() has them
         for fact in all_facts(scene):
             answer = vqa.answer(observation, "?", fact)
             assert (answer.answer is True) == (fact in estimated), (fact, answer)

@@ -31,7 +31,7 @@ def test_ament_python_layout():
 
 def test_data_files_are_found():
     share = share_dir()
-    assert (share / "config" / "skills.yaml").is_file()
+    assert (share / "config" / "domains" / "tabletop" / "domain.yaml").is_file()
     assert (share / "sim" / "scenes" / "tabletop.yaml").is_file()
 
 

@@ -7,7 +7,7 @@ import pytest
 from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.facts import Fact, parse_facts
 from robot_planner.world.loading import ConfigError
-from robot_planner.world.scene import load_scene, location_of
+from robot_planner.world.scene import load_scene
 
 
 def test_tabletop_scene_matches_the_brief(scene):
@@ -34,14 +34,14 @@ def test_initial_facts(scene):
         "gripper_empty(right_arm)",
     ]:
         assert Fact.parse(fact) in facts
-    assert location_of("red_block", facts) == "left_side"
+    assert scene.location_of("red_block", facts) == "left_side"
 
 
-def test_location_follows_stacks_and_grippers():
+def test_location_follows_stacks_and_grippers(scene):
     facts = parse_facts(["in(a,left_bin)", "on(b,a)", "on(c,b)", "holding(left_arm,d)"])
-    assert location_of("c", facts) == "left_bin"
-    assert location_of("d", facts) == "left_arm"
-    assert location_of("e", facts) is None
+    assert scene.location_of("c", facts) == "left_bin"
+    assert scene.location_of("d", facts) == "left_arm"
+    assert scene.location_of("e", facts) is None
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -57,24 +57,38 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("- just\n- a list\n", "expected a mapping"),
         ("name: s\nrobots: {}\nobjects: {}\n", "at least one robot"),
         (
-            "name: s\nrobots:\n  a: {model: m, base_position: [0,0,0], reach: [nowhere]}\n"
-            "objects: {}\n",
-            "not a bin or zone",
+            "name: s\nrobots:\n  a: {kind: arm, model: m, base_position: [0,0,0], "
+            "reach: [nowhere]}\nobjects: {}\n",
+            "which is not a place",
         ),
         (
-            "name: s\nrobots:\n  a: {model: m, base_position: [0,0,0], reach: []}\n"
-            "objects:\n  b: {color: red, rgba: [1,0,0,1], start: b}\n",
+            "name: s\nrobots:\n  a: {kind: arm, model: m, base_position: [0,0,0], reach: []}\n"
+            "objects:\n  b: {type: block, color: red, start: b}\n",
             "cannot start on itself",
         ),
         (
-            "name: s\nrobots:\n  Bad-Name: {model: m, base_position: [0,0,0], reach: []}\n"
-            "objects: {}\n",
+            "name: s\nrobots:\n  Bad-Name: {kind: arm, model: m, base_position: [0,0,0], "
+            "reach: []}\nobjects: {}\n",
             "lower_snake_case",
         ),
         (
-            "name: s\nrobots:\n  a: {model: m, base_position: [0,0,0], reach: [], extra: 1}\n"
-            "objects: {}\n",
+            "name: s\nrobots:\n  a: {kind: arm, model: m, base_position: [0,0,0], reach: [], "
+            "extra: 1}\nobjects: {}\n",
             "Extra inputs",
+        ),
+        (
+            "name: s\nrobots:\n  a: {kind: crane, model: m, base_position: [0,0,0], reach: []}\n"
+            "objects: {}\n",
+            "unknown kind 'crane' in domain tabletop (known: arm)",
+        ),
+        (
+            "name: s\nrobots:\n  a: {kind: arm, model: m, base_position: [0,0,0], reach: []}\n"
+            "objects:\n  b: {type: parcel, start: p}\nplaces:\n  p: {type: zone, center: [0,0]}\n",
+            "b: unknown type 'parcel' in domain tabletop",
+        ),
+        (
+            "name: s\ndomain: moonbase\nrobots: {}\nobjects: {}\n",
+            "unknown domain 'moonbase' (known: tabletop)",
         ),
     ],
 )
@@ -92,12 +106,9 @@ def test_unknown_scene_name_lists_known_ones():
 
 
 def test_catalogue_rejects_templates_naming_unknown_arguments(tmp_path):
-    path = tmp_path / "skills.yaml"
-    path.write_text(
-        "skills:\n  pick:\n    description: d\n    timeout_s: 1\n"
-        "    args: {object: {type: block}}\n"
-        "    preconditions: [{fact: 'clear(?thing)'}]\n"
-    )
+    domain = (Path(__file__).parent.parent / "config/domains/tabletop/domain.yaml").read_text()
+    path = tmp_path / "domain.yaml"
+    path.write_text(domain.replace('- fact: "clear(?object)"', '- fact: "clear(?thing)"'))
     with pytest.raises(ConfigError, match=r"unknown argument \?thing"):
         load_catalogue(path)
 

@@ -49,7 +49,7 @@ from pydantic import (
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.loading import ConfigError, load_yaml_model
-from robot_planner.world.scene import Scene, location_of
+from robot_planner.world.scene import Scene
 
 #: ``pkg/action/Type`` as rosidl names it (package lower_snake_case, type CamelCase).
 ACTION_TYPE_RE = re.compile(r"^([a-z][a-z0-9_]*)/action/([A-Z][A-Za-z0-9]*)$")
@@ -767,7 +767,7 @@ def world_position(name: str, scene: Scene, facts: frozenset[Fact]) -> tuple[flo
         return (x, y, top)
     if kind != "block":
         raise GoalError(f"'{name}' is not a block, bin or zone of the scene")
-    place = location_of(name, facts)
+    place = scene.location_of(name, facts)
     if place is None:
         raise GoalError(f"where {name} is is not known")
     if place in scene.robots:

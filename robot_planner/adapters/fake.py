@@ -15,7 +15,7 @@ from typing import Any
 
 from robot_planner.adapters.base import AdapterError, SkillState, SkillStatus
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact, derive
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 
@@ -78,7 +78,7 @@ class FakeRobotAdapter:
     def __post_init__(self) -> None:
         self.supported_skills = frozenset(self.catalogue.skills)
         start = self.scene.initial_facts() if self.initial_facts is None else self.initial_facts
-        self._facts = derive(start, self.scene.blocks)
+        self._facts = self.scene.derive(start)
 
     # --- RobotAdapter --------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from robot_planner.adapters.bindings import (
     summarize,
 )
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact, derive
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class RosBindingsAdapter:
         self._routes: dict[str, SkillRoute] = compile_bindings(bindings, catalogue, scene)
         self.supported_skills = frozenset(self._routes)
         start = scene.initial_facts() if initial_facts is None else initial_facts
-        self._facts = derive(start, scene.blocks)
+        self._facts = scene.derive(start)
         self._lock = threading.RLock()  # goal records and belief; never held over rclpy calls
         self._setup_lock = threading.Lock()  # resolving types and creating clients
         self._resolved: dict[str, ResolvedAction] = {}
@@ -339,7 +339,7 @@ class RosBindingsAdapter:
     def set_belief(self, facts: frozenset[Fact]) -> None:
         """Replace the belief (e.g. with perceived facts before re-planning)."""
         with self._lock:
-            self._facts = derive(facts, self.scene.blocks)
+            self._facts = self.scene.derive(facts)
 
     def now(self) -> float:
         return time.monotonic()

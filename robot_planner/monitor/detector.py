@@ -23,7 +23,7 @@ from typing import Any, Literal
 from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
 from robot_planner.plan.model import Constraint, TaskPlan
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact, question_for
+from robot_planner.world.facts import Fact
 from robot_planner.world.observation import CameraFrame, Observation
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,9 @@ class MisalignmentDetector:
         if self.config.mode == "off":
             return
         for index, fact in enumerate(goal):
-            constraint = Constraint(phase="after", fact=str(fact), question=question_for(fact))
+            constraint = Constraint(
+                phase="after", fact=str(fact), question=self.catalogue.domain.question_for(fact)
+            )
             self.active[(GOAL_TASK, index)] = _Check(
                 GOAL_TASK, "", constraint, fact, now, None, remaining=self.config.debounce
             )

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from robot_planner.monitor.base import VqaAnswer
-from robot_planner.world.facts import PREDICATES, Fact
+from robot_planner.world.facts import Fact, FactError
 from robot_planner.world.observation import CameraFrame, GripperState, Observation
 from robot_planner.world.scene import Scene
 
@@ -764,14 +764,10 @@ class GeometricVqa:
 
     def _known(self, fact: Fact) -> str | None:
         """Why a fact cannot be asked about in this scene (None when it can)."""
-        kinds = PREDICATES.get(fact.predicate)
-        if kinds is None:
-            return f"unknown predicate '{fact.predicate}'"
-        if len(fact.args) != len(kinds):
-            return f"{fact.predicate} takes {len(kinds)} argument(s)"
-        for arg, kind in zip(fact.args, kinds, strict=True):
-            if self.scene.kind_of(arg) != kind:
-                return f"'{arg}' is not a {kind} of this scene"
+        try:
+            self.scene.check_fact(fact)
+        except FactError as exc:
+            return str(exc)
         return None
 
     def answer(self, observation: Observation, question: str, fact: Fact) -> VqaAnswer:

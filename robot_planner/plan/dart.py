@@ -42,7 +42,7 @@ from robot_planner.plan.validation import (
     validate_plan,
 )
 from robot_planner.world.catalogue import Catalogue, load_catalogue
-from robot_planner.world.facts import Fact, derive
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -424,7 +424,7 @@ def _choose_robots(
         return []
     by_id = {t.id: t for t in plan.tasks}
     open_tasks = {d.data["id"]: d for d in drafts if d.candidates}
-    facts = scene.initial_facts() if state is None else derive(state, scene.blocks)
+    facts = scene.initial_facts() if state is None else scene.derive(state)
     for task_id in execution_order(plan):
         task = by_id[task_id]
         robot = task.robot

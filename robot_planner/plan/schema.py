@@ -13,48 +13,22 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-from robot_planner.world.catalogue import NAME_KINDS, ArgSpec, Catalogue
-from robot_planner.world.facts import PREDICATES, Fact
+from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 
 def ground_facts(scene: Scene) -> list[str]:
-    """Every well-typed fact over the scene's names (the fact enum for decoders)."""
-    names = {
-        "block": list(scene.objects),
-        "bin": list(scene.bins),
-        "zone": list(scene.zones),
-        "robot": list(scene.robots),
-    }
+    """Every well-typed fact over the scene's names that could hold on its own (the
+    fact enum for decoders)."""
     facts = []
-    for predicate, kinds in PREDICATES.items():
-        for args in product(*(names[k] for k in kinds)):
-            if predicate == "on" and args[0] == args[1]:
-                continue
-            facts.append(str(Fact(predicate, tuple(args))))
+    for predicate, spec in scene.domain.predicates.items():
+        pools = [scene.names_of_type(t) for t in spec.args]
+        for args in product(*pools):
+            fact = Fact(predicate, tuple(args))
+            if not scene.domain.contradictions([fact]):
+                facts.append(str(fact))
     return facts
-
-
-def _names_of(scene: Scene, kinds: tuple[str, ...]) -> list[str]:
-    pools = {"block": scene.objects, "bin": scene.bins, "zone": scene.zones}
-    return [name for kind in kinds for name in pools[kind]]
-
-
-def _arg_schema(arg: ArgSpec, scene: Scene) -> dict[str, Any]:
-    schema: dict[str, Any]
-    if arg.type in NAME_KINDS:
-        schema = {"type": "string", "enum": _names_of(scene, NAME_KINDS[arg.type])}
-    elif arg.type in ("number", "integer", "boolean", "string"):
-        schema = {"type": arg.type}
-        if arg.minimum is not None:
-            schema["minimum"] = arg.minimum
-        if arg.maximum is not None:
-            schema["maximum"] = arg.maximum
-    else:  # pragma: no cover - ArgType is a closed Literal
-        raise ValueError(f"unknown argument type {arg.type}")
-    if arg.description:
-        schema["description"] = arg.description
-    return schema
 
 
 def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -84,7 +58,7 @@ def plan_json_schema(catalogue: Catalogue, scene: Scene) -> dict[str, Any]:
     )
     task_variants = []
     for name, skill in catalogue.skills.items():
-        args = _object({a: _arg_schema(spec, scene) for a, spec in skill.args.items()})
+        args = _object({a: spec.json_schema(scene) for a, spec in skill.args.items()})
         task_variants.append(
             _object(
                 {

@@ -33,8 +33,8 @@ from pydantic import ValidationError
 
 from robot_planner.plan.graph import ancestor_masks, execution_order, find_cycles
 from robot_planner.plan.model import Task, TaskPlan
-from robot_planner.world.catalogue import NAME_KINDS, Catalogue
-from robot_planner.world.facts import PREDICATES, Fact, FactError, contradictions, derive
+from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.facts import Fact, FactError
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -157,12 +157,12 @@ def _validate(
     if errors:
         return ValidationReport(errors=errors)
     goal = frozenset(Fact.parse(g) for g in plan.goal)
-    errors = [f"impossible goal: {p}" for p in contradictions(goal)]
+    errors = [f"impossible goal: {p}" for p in scene.domain.contradictions(goal)]
     if errors:
         return ValidationReport(errors=errors)
     # `clear` and tower `at` are derived facts: recompute them so a state given as base
     # facts (a state file, a perception estimate) is judged the same way as the scene's.
-    start = scene.initial_facts() if state is None else derive(state, scene.blocks)
+    start = scene.initial_facts() if state is None else scene.derive(state)
     errors, final = _simulate(plan, catalogue, scene, start)
     if errors:
         return ValidationReport(errors=errors)
@@ -243,15 +243,16 @@ def _where(loc: list[Any], tasks: Any) -> str:
 
 def _fact_errors(text: str, scene: Scene) -> list[str]:
     try:
-        parsed = Fact.parse(text)
+        parsed = scene.domain.parse_fact(text)
     except FactError as exc:
         return [str(exc)]
     errors = []
-    for arg, kind in zip(parsed.args, PREDICATES[parsed.predicate], strict=True):
+    kinds = scene.domain.predicates[parsed.predicate].args
+    for arg, kind in zip(parsed.args, kinds, strict=True):
         found = scene.kind_of(arg)
         if found is None:
             errors.append(f"{parsed}: unknown {kind} '{arg}'")
-        elif found != kind:
+        elif not scene.is_a(arg, kind):
             errors.append(f"{parsed}: '{arg}' is a {found}, expected a {kind}")
     return errors
 
@@ -278,6 +279,10 @@ def _names(plan: TaskPlan, catalogue: Catalogue, scene: Scene) -> list[str]:
             errors.append(
                 f"{where}: unknown robot '{task.robot}' (known: {', '.join(scene.robots)})"
             )
+        elif task.skill in catalogue.skills:
+            errors += [
+                f"{where}: {e}" for e in catalogue.robot_errors(task.skill, task.robot, scene)
+            ]
         for dep in task.depends_on:
             if dep not in known:
                 errors.append(f"{where}: depends on '{dep}', which is not a task in the plan")
@@ -286,20 +291,21 @@ def _names(plan: TaskPlan, catalogue: Catalogue, scene: Scene) -> list[str]:
     return errors
 
 
-def _touched_blocks(
-    task: Task, catalogue: Catalogue, scene: Scene, facts: frozenset[Fact]
+def _touched_objects(
+    task: Task, catalogue: Catalogue, scene: Scene, before: frozenset[Fact], after: frozenset[Fact]
 ) -> list[str]:
-    """Blocks a task works on: its block arguments, and the block a picked block stands
-    on (lifting it changes that block's `clear`, so it is used too)."""
+    """Objects a task works on: its object arguments, and every object whose facts it
+    changes (lifting a block off another changes what stands on that one, so two robots
+    must not use it unordered)."""
     spec = catalogue.skills[task.skill]
-    blocks = [
-        task.args[name]
+    used = [
+        str(task.args[name])
         for name, arg in spec.args.items()
-        if arg.type in NAME_KINDS and scene.kind_of(task.args[name]) == "block"
+        if arg.is_name and task.args.get(name) in scene.objects
     ]
-    if task.skill == "pick" and blocks:
-        blocks += [f.args[1] for f in facts if f.predicate == "on" and f.args[0] == blocks[0]]
-    return blocks
+    for fact in sorted(before ^ after):
+        used += [a for a in fact.args if a in scene.objects and a not in used]
+    return used
 
 
 def _simulate(
@@ -315,7 +321,8 @@ def _simulate(
     for task_id in order:
         task = by_id[task_id]
         where = f"task {task.id} ({task.skill} on {task.robot})"
-        for block in _touched_blocks(task, catalogue, scene, facts):
+        after = catalogue.apply(task.skill, task.robot, task.args, scene, facts)
+        for block in _touched_objects(task, catalogue, scene, facts, after):
             previous = last_user.get(block)
             if previous is not None:
                 prev = by_id[previous]
@@ -336,5 +343,5 @@ def _simulate(
             )
         if errors:
             return errors, facts
-        facts = catalogue.apply(task.skill, task.robot, task.args, scene, facts)
+        facts = after
     return errors, facts

@@ -25,7 +25,7 @@ from itertools import pairwise
 from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 
 from robot_planner.untrusted import shown
-from robot_planner.world.facts import Fact, contradictions
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 MAX_COMMAND_CHARS = 500
@@ -407,27 +407,29 @@ class Vocabulary:
 
     @classmethod
     def from_scene(cls, scene: Scene) -> Vocabulary:
+        """Every phrase for every object and place: colour + a noun of its type, its name,
+        its name with the type noun swapped for a synonym, and its aliases (+ noun)."""
         phrases: dict[str, str] = {}
+        domain = scene.domain
         for name, spec in scene.objects.items():
             colour = spec.color.lower()
-            for noun in ("block", "cube", "box", "brick", "one", ""):
-                phrases[f"{colour} {noun}".strip()] = name
+            if colour:
+                for noun in (*domain.nouns(spec.type), "one", ""):
+                    phrases[f"{colour} {noun}".strip()] = name
             phrases[name.replace("_", " ")] = name
-        for name in scene.bins:
+            for alias in spec.aliases:
+                phrases[alias] = name
+        for name, spec in scene.places.items():
             words = name.replace("_", " ")
-            for noun in ("bin", "box", "basket", "container", "tray"):
-                phrases[words.replace("bin", noun)] = name
-        for name in scene.zones:
-            words = name.replace("_", " ")
+            nouns = domain.nouns(spec.type)
             phrases[words] = name
-            stem = words.replace(" zone", "").replace(" side", "").replace(" area", "")
-            for noun in ("zone", "area", "side", "region", "side table", "spot"):
+            stem = next((words[: -len(n) - 1] for n in nouns if words.endswith(" " + n)), words)
+            for noun in nouns:
                 phrases[f"{stem} {noun}"] = name
-            if stem in ("center", "centre", "middle"):
-                for alias in ("center", "centre", "middle", "handover", "hand over"):
-                    phrases[alias] = name
-                    for noun in ("zone", "area", "table", "region", "spot", "point"):
-                        phrases[f"{alias} {noun}"] = name
+            for alias in spec.aliases:
+                phrases[alias] = name
+                for noun in nouns:
+                    phrases[f"{alias} {noun}"] = name
         robots: dict[str, str] = {}
         for name in scene.robots:
             words = name.replace("_", " ")
@@ -441,11 +443,13 @@ class Vocabulary:
         return self.phrases.get(" ".join(words.split()))
 
     def resolve_block(self, words: str, scene: Scene) -> str | None:
-        """A block from a phrase; plural nouns ("blocks") are accepted."""
+        """A movable object from a phrase; plural nouns ("blocks") are accepted."""
         text = " ".join(words.split())
-        for candidate in (text, re.sub(r"(block|cube|brick|box)s\b", r"\1", text)):
+        nouns = {n for s in scene.objects.values() for n in scene.domain.nouns(s.type)}
+        singular = re.sub(r"\b(" + "|".join(map(re.escape, sorted(nouns))) + r")s\b", r"\1", text)
+        for candidate in (text, singular):
             name = self.phrases.get(candidate)
-            if name is not None and scene.kind_of(name) == "block":
+            if name is not None and name in scene.objects:
                 return name
         return None
 
@@ -533,7 +537,10 @@ class _Interpreter:
     def block(self, words: str) -> str:
         name = self.vocab.resolve_block(words, self.scene)
         if name is None:
-            known = ", ".join(f"{s.color} block" for s in self.scene.objects.values())
+            known = ", ".join(
+                f"{s.color} {self.scene.domain.nouns(s.type)[0]}".strip()
+                for s in self.scene.objects.values()
+            )
             raise UnderstandingError(f"unknown object '{words}' (known: {known})")
         return name
 
@@ -561,8 +568,7 @@ class _Interpreter:
         if name is None:
             places = sorted(
                 {
-                    *(n.replace("_", " ") for n in self.scene.bins),
-                    *(n.replace("_", " ") for n in self.scene.zones),
+                    *(n.replace("_", " ") for n in self.scene.places),
                 }
             )
             raise UnderstandingError(
@@ -592,16 +598,17 @@ class _Interpreter:
     def add(self, block: str, target: str, robot: str | None) -> None:
         if block == target:
             raise UnderstandingError(f"cannot put the {block.replace('_', ' ')} on itself")
-        kind = self.scene.kind_of(target)
-        predicate = {"block": "on", "bin": "in", "zone": "at"}[kind or "zone"]
+        domain = self.scene.domain
+        fact = domain.put_fact(block, target, self.scene.kind_of(target) or "")
+        if fact is None:
+            raise UnderstandingError(f"nothing can be put on/in the {target.replace('_', ' ')}")
         # A later instruction about the same block replaces its earlier destination:
         # the goal is what must hold when the whole command is done.
+        where = domain.location_predicates
         self.items = [
-            i
-            for i in self.items
-            if not (i.fact.args[0] == block and i.fact.predicate in ("on", "in", "at"))
+            i for i in self.items if not (i.fact.args[0] == block and i.fact.predicate in where)
         ]
-        self.items.append(GoalItem(Fact(predicate, (block, target)), self.step, robot))
+        self.items.append(GoalItem(fact, self.step, robot))
 
     def move(
         self, blocks: list[str], targets: list, robot: str | None, before: list[str] | None = None
@@ -609,7 +616,9 @@ class _Interpreter:
         places = [self._target(t, before if before is not None else self.last) for t in targets]
         # "stack red on blue on yellow": a chain of supports.
         for upper, lower in pairwise(places):
-            if self.scene.kind_of(upper) != "block":
+            if upper not in self.scene.objects or not self.scene.domain.put_fact(
+                "", upper, self.scene.kind_of(upper) or ""
+            ):
                 raise UnderstandingError(f"'{upper.replace('_', ' ')}' cannot hold a block on it")
             self.add(upper, lower, robot)
         for block in blocks:
@@ -748,7 +757,7 @@ def understand_command(command: str, scene: Scene) -> Understanding:
     interpreter = _Interpreter(scene)
     interpreter.walk(tree)
     result = Understanding(interpreter.items)
-    problems = contradictions(result.goal)
+    problems = scene.domain.contradictions(result.goal)
     if problems:
         raise UnderstandingError(f"impossible: {problems[0]}")
     return result

@@ -27,8 +27,8 @@ from itertools import pairwise
 from robot_planner.plan.model import Constraint, Task, TaskPlan
 from robot_planner.planning.base import PlanningError
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact, contradictions, derive, format_facts
-from robot_planner.world.scene import Scene, location_of
+from robot_planner.world.facts import Fact, format_facts
+from robot_planner.world.scene import Scene
 
 #: Rough skill durations (simulated seconds) used only to balance work between arms.
 ESTIMATED_S = {"pick": 3.7, "place": 3.4}
@@ -75,7 +75,7 @@ class _Search:
         return f"the location of {block} is unknown"
 
     def where(self, block: str) -> str | None:
-        return location_of(block, self.facts)
+        return self.scene.location_of(block, self.facts)
 
     def support(self, block: str) -> str | None:
         return next(
@@ -296,10 +296,10 @@ def plan_actions(
     """
     goal = frozenset(goal)
     steps = steps or {}
-    problems = contradictions(goal)
+    problems = scene.domain.contradictions(goal)
     if problems:
         raise PlanningError(f"impossible goal: {problems[0]}")
-    search = _Search(scene, catalogue, derive(state, scene.blocks), assign=dict(assign or {}))
+    search = _Search(scene, catalogue, scene.derive(state), assign=dict(assign or {}))
     for fact in _goal_order(goal, steps):
         search.begin_step(steps.get(fact, 0))
         if _holds_in_place(search, fact, goal):

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from robot_planner.sim.world import BIN_WALL_HEIGHT, SimWorld
-from robot_planner.world.facts import Fact, derive
+from robot_planner.world.facts import Fact
 
 ON_HEIGHT = (0.6, 1.4)
 ON_OFFSET = 0.7
@@ -93,4 +93,4 @@ def ground_truth(world: SimWorld) -> frozenset[Fact]:
                 if _inside(pos, spec.center, spec.size):
                     facts.add(Fact("at", (block, zone)))
                     break
-    return derive(facts, scene.blocks)
+    return scene.derive(facts)

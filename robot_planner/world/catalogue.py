@@ -1,59 +1,43 @@
-"""The skill catalogue (``config/skills.yaml``) and its symbolic semantics.
+"""The skill catalogue (the ``skills:`` section of a domain file) and its semantics.
 
-One data file describes every skill: typed arguments, timeout, which argument places
-the robot must reach, preconditions and effects in the fact vocabulary. From it come
-the validator's checks, the plan JSON Schema, the planner prompt and the voice grammar,
-so adding a skill is one YAML entry plus its implementation in each robot adapter.
+Each skill has typed arguments, a timeout, the arguments whose place the robot must
+reach, and preconditions and effects as fact templates. From it come the validator's
+checks, the plan JSON Schema, the planner prompt and the voice grammar. The templates'
+predicates are checked against the domain's vocabulary when the domain loads
+(`robot_planner.world.domain`); this module only knows their shape.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from robot_planner.world.facts import PREDICATES, Fact, FactError, derive
-from robot_planner.world.loading import load_yaml_model
-from robot_planner.world.scene import Scene, location_of
+from robot_planner.world.argtypes import ArgSpec
+from robot_planner.world.facts import Fact, FactError
 
-ArgType = Literal["block", "target", "place", "number", "integer", "string", "boolean"]
+if TYPE_CHECKING:
+    from robot_planner.world.scene import Scene
 
-#: Which scene kinds each name-valued argument type admits.
-NAME_KINDS: dict[str, tuple[str, ...]] = {
-    "block": ("block",),
-    "target": ("block", "bin", "zone"),
-    "place": ("bin", "zone"),
-}
-_TEMPLATE_RE = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
-MAX_STRING_ARG = 200
+TEMPLATE_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\(([^()]*)\)\s*$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ArgSpec(_Strict):
-    """One typed skill argument."""
-
-    type: ArgType
-    description: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-
-
 class Condition(_Strict):
-    """A precondition fact template, optionally only for arguments of some kind."""
+    """A precondition fact template, optionally only for arguments of some type."""
 
     fact: str
     when: dict[str, str] = {}
 
 
 class Effect(_Strict):
-    """Facts added and deleted by a skill, optionally only for arguments of some kind."""
+    """Facts added and deleted by a skill, optionally only for arguments of some type."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -67,6 +51,8 @@ class SkillSpec(_Strict):
 
     description: str
     timeout_s: float = Field(gt=0)
+    #: Rough duration when it succeeds (simulated seconds): planners balance robots with it.
+    duration_s: float = Field(1.0, gt=0)
     args: dict[str, ArgSpec] = {}
     distinct: tuple[tuple[str, str], ...] = ()
     reach: tuple[str, ...] = ()
@@ -83,8 +69,8 @@ class SkillSpec(_Strict):
         for effect in self.effects:
             templates += list(effect.add) + list(effect.delete)
         for template in templates:
-            match = _TEMPLATE_RE.match(template)
-            if match is None or match.group(1) not in PREDICATES:
+            match = TEMPLATE_RE.match(template)
+            if match is None:
                 raise ValueError(f"'{template}' is not a fact template")
             for part in (p.strip() for p in match.group(2).split(",")):
                 if part.startswith("?") and part[1:] not in names:
@@ -92,6 +78,9 @@ class SkillSpec(_Strict):
         for arg in list(self.reach) + [a for pair in self.distinct for a in pair]:
             if arg not in self.args:
                 raise ValueError(f"'{arg}' is not an argument of this skill")
+        for arg in self.reach:
+            if not self.args[arg].is_name:
+                raise ValueError(f"reach names '{arg}', which is not a name argument")
         for cond in list(self.preconditions) + list(self.effects):
             for arg in cond.when:
                 if arg not in self.args:
@@ -100,10 +89,12 @@ class SkillSpec(_Strict):
 
 
 class Catalogue(_Strict):
-    """All skills, keyed by name."""
+    """All skills of a domain, keyed by name, with their STRIPS-style semantics."""
 
     version: int = 1
     skills: dict[str, SkillSpec]
+    #: The domain the skills belong to (set by `Domain.catalogue`).
+    domain: Any = Field(None, exclude=True, repr=False)
 
     @field_validator("skills")
     @classmethod
@@ -137,16 +128,23 @@ class Catalogue(_Strict):
             )
         for name, arg in spec.args.items():
             if name in args:
-                problem = _argument_problem(arg, args[name], scene)
+                problem = arg.problem(args[name], scene)
                 if problem:
                     errors.append(f"{skill} argument {name}: {problem}")
         for first, second in spec.distinct:
             if first in args and args.get(first) == args.get(second):
                 errors.append(
-                    f"{skill}: {first} and {second} are both '{args[first]}' "
-                    f"(a block cannot be placed on itself)"
+                    f"{skill}: {first} and {second} are both '{args[first]}' (they must differ)"
                 )
         return errors
+
+    def robot_errors(self, skill: str, robot: str, scene: Scene) -> list[str]:
+        """Why `robot` cannot run `skill` at all: its kind does not offer it."""
+        spec = scene.robots.get(robot)
+        if spec is None or scene.domain.kind_offers(spec.kind, skill):
+            return []
+        offered = ", ".join(scene.domain.robot_kinds[spec.kind].skills)
+        return [f"{robot} is a {spec.kind}, which does not offer {skill} (it offers: {offered})"]
 
     # --- symbolic semantics ----------------------------------------------------------
 
@@ -157,8 +155,8 @@ class Catalogue(_Strict):
         errors = []
         for arg in self.skills[skill].reach:
             name = args[arg]
-            if scene.kind_of(name) == "block":
-                place = location_of(name, facts)
+            if name in scene.objects:
+                place = scene.location_of(name, facts)
                 if place is None:
                     errors.append(f"the location of {name} is unknown at that point")
                     continue
@@ -199,41 +197,19 @@ class Catalogue(_Strict):
                 state = {f for f in state if not _matches(pattern, f)}
             for template in effect.add:
                 state.add(_ground(template, binding))
-        return derive(state, scene.blocks)
+        return scene.derive(state)
 
-
-def _argument_problem(spec: ArgSpec, value: Any, scene: Scene) -> str | None:
-    if spec.type in NAME_KINDS:
-        kinds = NAME_KINDS[spec.type]
-        if not isinstance(value, str):
-            return f"expected the name of a {' / '.join(kinds)}, got {type(value).__name__}"
-        kind = scene.kind_of(value)
-        if kind is None:
-            return f"unknown {' / '.join(kinds)} '{value[:60]}'"
-        if kind not in kinds:
-            return f"'{value}' is a {kind}, expected a {' / '.join(kinds)}"
-        return None
-    if spec.type in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"expected a {spec.type}, got {type(value).__name__}"
-        if isinstance(value, int) and abs(value) > 10**15:
-            return "number is too large"
-        if spec.type == "integer" and not isinstance(value, int):
-            return f"expected an integer, got {value!r}"
-        if not math.isfinite(value):
-            return f"expected a finite number, got {value!r}"
-        if spec.minimum is not None and value < spec.minimum:
-            return f"{value} is below the minimum {spec.minimum:g}"
-        if spec.maximum is not None and value > spec.maximum:
-            return f"{value} is above the maximum {spec.maximum:g}"
-        return None
-    if spec.type == "boolean":
-        return None if isinstance(value, bool) else f"expected true/false, got {value!r}"
-    if not isinstance(value, str):
-        return f"expected a string, got {type(value).__name__}"
-    if len(value) > MAX_STRING_ARG:
-        return f"string longer than {MAX_STRING_ARG} characters"
-    return None
+    def added_facts(
+        self, skill: str, robot: str, args: Mapping[str, Any], scene: Scene
+    ) -> list[Fact]:
+        """The facts a successful call adds (its effects that apply to these arguments)."""
+        binding = _binding(robot, args)
+        return [
+            _ground(template, binding)
+            for effect in self.skills[skill].effects
+            if _applies(effect.when, args, scene)
+            for template in effect.add
+        ]
 
 
 def _binding(robot: str, args: Mapping[str, Any]) -> dict[str, str]:
@@ -243,11 +219,11 @@ def _binding(robot: str, args: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _applies(when: Mapping[str, str], args: Mapping[str, Any], scene: Scene) -> bool:
-    return all(scene.kind_of(str(args.get(arg))) == kind for arg, kind in when.items())
+    return all(scene.is_a(str(args.get(arg)), type_name) for arg, type_name in when.items())
 
 
 def _ground(template: str, binding: Mapping[str, str], wildcard: bool = False) -> Fact:
-    match = _TEMPLATE_RE.match(template)
+    match = TEMPLATE_RE.match(template)
     if match is None:  # guarded by SkillSpec validation
         raise FactError(f"bad template {template}")
     parts = []
@@ -268,7 +244,9 @@ def _matches(pattern: Fact, fact: Fact) -> bool:
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
-    """Load the catalogue (the packaged one by default); raise `ConfigError` on problems."""
-    from robot_planner.resources import catalogue_path
+    """The skills of a domain (the default domain when no path is given); a path may
+    name a domain file or directory. Raises `ConfigError` on problems."""
+    from robot_planner.resources import DEFAULT_DOMAIN
+    from robot_planner.world.domain import load_domain
 
-    return load_yaml_model(Path(path) if path else catalogue_path(), Catalogue, "catalogue")
+    return load_domain(path if path else DEFAULT_DOMAIN).catalogue

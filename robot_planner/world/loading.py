@@ -34,7 +34,10 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
 
 
 def load_yaml_model(path: Path, model: type[M], what: str) -> M:
-    """Read `path` as YAML and validate it as `model`; raise `ConfigError` on any problem."""
+    """Read `path` as YAML and validate it as `model`; raise `ConfigError` on any problem.
+
+    Validators see the file's directory as ``info.context["base"]`` (for relative paths).
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -53,6 +56,6 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> M:
     if not isinstance(data, dict):
         raise ConfigError(f"{what} file {path}: expected a mapping at the top level")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:
         raise ConfigError(f"{what} file {path}: {describe_validation_error(exc)}") from None

@@ -1,25 +1,37 @@
-"""Scene descriptions (``sim/scenes/*.yaml``): robots, blocks, bins, zones and reach.
+"""Scenes (``sim/scenes/*.yaml``): one problem in a domain -- robots, objects, places.
 
 The scene is the planner's and the validator's picture of the workcell: which names
-exist, of what kind, where each block starts, and which robot can reach which place.
-Geometry (positions, sizes, colours) is carried for the simulator and the perception
-code; the symbolic layers only use names, kinds and reach.
+exist, of which domain type, where each object starts, which robot (of which kind and
+model) can reach which place, which facts hold at the start. Geometry (positions,
+sizes, colours, cameras) is carried for the simulator and the perception code; the
+symbolic layers only use names, types and reach. What the types, predicates and skills
+mean is the domain's (`robot_planner.world.domain`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from robot_planner.world.facts import Fact, derive
+from robot_planner.untrusted import shown
+from robot_planner.world.domain import ROBOT, Domain, Pattern, load_domain
+from robot_planner.world.facts import Fact, FactError
 from robot_planner.world.loading import ConfigError, load_yaml_model
 
-Kind = Literal["block", "bin", "zone", "robot"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Vec2 = tuple[float, float]
@@ -27,42 +39,48 @@ Vec3 = tuple[float, float, float]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class RobotSpec(_Strict):
-    """One arm: its model, base pose and the places it can reach."""
+    """One robot: its kind (what it can do), model (what simulates or drives it), base
+    pose and the places it can reach."""
 
+    kind: str = Field(description="robot kind declared in the domain, e.g. arm")
     model: str = Field(description="robot model, e.g. franka_panda")
     base_position: Vec3 = Field(description="base position in the world frame, metres")
     base_yaw: float = Field(0.0, description="base heading about +z, radians")
-    reach: tuple[str, ...] = Field(description="zones and bins this robot can reach")
+    reach: tuple[str, ...] = Field(description="places this robot can reach")
     description: str = ""
 
 
-class BlockSpec(_Strict):
-    """A movable block and where it starts (a zone, a bin or another block)."""
+class ObjectSpec(_Strict):
+    """A movable object of a domain type and where it starts (a place or an object)."""
 
-    color: str = Field(description="colour name used in commands and perception")
-    rgba: tuple[float, float, float, float]
-    size: float = Field(0.05, gt=0.0, le=0.2, description="cube edge, metres")
-    start: str = Field(description="zone, bin or block the block starts in/on")
-
-
-class BinSpec(_Strict):
-    """An open container on the table."""
-
-    position: Vec2 = Field(description="centre on the table, metres")
-    size: Vec2 = Field((0.2, 0.2), description="inner x/y extent, metres")
+    type: str = Field(description="domain type, e.g. block")
+    start: str = Field(description="place or object the object starts in/on")
+    color: str = Field("", description="colour name used in commands and perception")
+    rgba: tuple[float, float, float, float] = (0.5, 0.5, 0.5, 1.0)
+    size: float = Field(0.05, gt=0.0, le=0.5, description="edge length, metres")
     description: str = ""
+    aliases: tuple[str, ...] = Field((), description="other words for this object in commands")
 
 
-class ZoneSpec(_Strict):
-    """A marked rectangle on the table."""
+class PlaceSpec(_Strict):
+    """A fixed place of a domain type: a rectangle on the work surface."""
 
-    center: Vec2 = Field(description="centre on the table, metres")
-    size: Vec2 = Field(description="x/y extent, metres")
+    type: str = Field(description="domain type, e.g. bin or zone")
+    center: Vec2 = Field(description="centre on the work surface, metres")
+    size: Vec2 = Field((0.2, 0.2), description="x/y extent, metres")
     description: str = ""
+    aliases: tuple[str, ...] = Field(
+        (), description="other words for this place in commands ('middle', 'handover')"
+    )
+
+    @property
+    def position(self) -> Vec2:
+        """The centre (the name containers use in the simulator)."""
+        return self.center
 
 
 class CameraSpec(_Strict):
@@ -108,125 +126,202 @@ class TableSpec(_Strict):
 
 
 class Scene(_Strict):
-    """A workcell: robots, blocks, bins, zones and who reaches what."""
+    """A workcell in a domain: robots, objects, places, initial facts and who reaches what."""
 
     name: str
     description: str = ""
+    domain: Domain = Field(repr=False)
     table: TableSpec = TableSpec()
     robots: dict[str, RobotSpec]
-    objects: dict[str, BlockSpec]
-    bins: dict[str, BinSpec] = {}
-    zones: dict[str, ZoneSpec] = {}
+    objects: dict[str, ObjectSpec]
+    places: dict[str, PlaceSpec] = {}
+    facts: tuple[str, ...] = Field((), description="extra facts that hold at the start")
     cameras: dict[str, CameraSpec] = {}
 
-    @field_validator("robots", "objects", "bins", "zones")
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _load_domain(cls, value: Any, info: ValidationInfo) -> Any:
+        """A domain named by the scene: a packaged name, or a path relative to the file."""
+        if value is None or isinstance(value, (str, Path)):
+            from robot_planner.resources import DEFAULT_DOMAIN, ResourceError
+
+            source = value or DEFAULT_DOMAIN
+            base = (info.context or {}).get("base")
+            if base is not None and (
+                str(source).endswith((".yaml", ".yml")) or "/" in str(source)
+            ):
+                source = Path(base) / source
+            try:
+                return load_domain(source)
+            except (ResourceError, ConfigError) as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("robots", "objects", "places")
     @classmethod
     def _names_are_identifiers(cls, value: dict) -> dict:
         for name in value:
             if not _NAME.match(name):
-                raise ValueError(f"'{name}' is not a lower_snake_case name")
+                raise ValueError(f"'{shown(name)}' is not a lower_snake_case name")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_domain(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "domain" not in data:
+            data = {**data, "domain": None}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Scene:
+        domain = self.domain
         if not self.robots:
             raise ValueError("a scene needs at least one robot")
         seen: dict[str, str] = {}
         for kind, names in (
             ("robot", self.robots),
-            ("block", self.objects),
-            ("bin", self.bins),
-            ("zone", self.zones),
+            ("object", self.objects),
+            ("place", self.places),
         ):
             for name in names:
                 if name in seen:
                     raise ValueError(f"'{name}' is both a {seen[name]} and a {kind}")
                 seen[name] = kind
-        places = set(self.bins) | set(self.zones)
+        for name, spec in [*self.objects.items(), *self.places.items()]:
+            if spec.type not in domain.types:
+                raise ValueError(
+                    f"{name}: unknown type '{shown(spec.type)}' in domain {domain.name} "
+                    f"(known: {', '.join(domain.types)})"
+                )
         for robot, spec in self.robots.items():
+            if spec.kind not in domain.robot_kinds:
+                raise ValueError(
+                    f"robot {robot}: unknown kind '{shown(spec.kind)}' in domain {domain.name} "
+                    f"(known: {', '.join(domain.robot_kinds)})"
+                )
             for place in spec.reach:
-                if place not in places:
-                    raise ValueError(
-                        f"robot {robot} reaches '{place}', which is not a bin or zone"
-                    )
-        for block, spec in self.objects.items():
-            if spec.start not in places and spec.start not in self.objects:
-                raise ValueError(f"block {block} starts at unknown place '{spec.start}'")
-            if spec.start == block:
-                raise ValueError(f"block {block} cannot start on itself")
+                if place not in self.places:
+                    raise ValueError(f"robot {robot} reaches '{place}', which is not a place")
+        for obj, spec in self.objects.items():
+            if spec.start not in self.places and spec.start not in self.objects:
+                raise ValueError(f"{obj} starts at unknown place '{spec.start}'")
+            if spec.start == obj:
+                raise ValueError(f"{obj} cannot start on itself")
+            where = self.places.get(spec.start) or self.objects.get(spec.start)
+            if not domain.put_facts(obj, spec.start, where.type):
+                raise ValueError(
+                    f"{obj} starts at {spec.start}, a {where.type}: the domain does not say "
+                    f"how things are put on a {where.type} (locations.put)"
+                )
         # A start chain (a on b on c ...) must end at a place, not loop.
-        for block in self.objects:
-            seen_chain = {block}
-            where = self.objects[block].start
-            while where in self.objects:
-                if where in seen_chain:
-                    raise ValueError(f"blocks {sorted(seen_chain)} start on each other")
-                seen_chain.add(where)
-                where = self.objects[where].start
+        for obj in self.objects:
+            seen_chain = {obj}
+            where_name = self.objects[obj].start
+            while where_name in self.objects:
+                if where_name in seen_chain:
+                    raise ValueError(f"objects {sorted(seen_chain)} start on each other")
+                seen_chain.add(where_name)
+                where_name = self.objects[where_name].start
+        for text in self.facts:
+            try:
+                self.check_fact(domain.parse_fact(text))
+            except FactError as exc:
+                raise ValueError(f"facts: {exc}") from None
         return self
 
-    # --- names and kinds -------------------------------------------------------------
+    # --- names and types -------------------------------------------------------------
 
     @property
-    def blocks(self) -> tuple[str, ...]:
-        return tuple(self.objects)
+    def names(self) -> tuple[str, ...]:
+        """Every object and place name (robots are not things to act on)."""
+        return (*self.objects, *self.places)
 
-    def kind_of(self, name: str) -> Kind | None:
-        """The kind of a name in this scene, or None when the scene does not know it."""
-        if name in self.objects:
-            return "block"
-        if name in self.bins:
-            return "bin"
-        if name in self.zones:
-            return "zone"
+    def kind_of(self, name: str) -> str | None:
+        """The domain type of a name (``robot`` for robots), or None when unknown."""
+        spec = self.objects.get(name) or self.places.get(name)
+        if spec is not None:
+            return spec.type
         if name in self.robots:
-            return "robot"
+            return ROBOT
         return None
 
+    def is_a(self, name: str, type_name: str) -> bool:
+        """True when `name` is of type `type_name` or one of its subtypes."""
+        kind = self.kind_of(name)
+        if kind == ROBOT:
+            return type_name == ROBOT
+        return self.domain.is_a(kind, type_name)
+
+    def names_of_type(self, type_name: str) -> list[str]:
+        """Every name of a type (or its subtypes), in scene order."""
+        if type_name == ROBOT:
+            return list(self.robots)
+        return [n for n in self.names if self.is_a(n, type_name)]
+
+    @cached_property
+    def places_by_type(self) -> dict[str, dict[str, PlaceSpec]]:
+        """Places grouped by their own type (for perception and simulation)."""
+        out: dict[str, dict[str, PlaceSpec]] = {}
+        for name, spec in self.places.items():
+            out.setdefault(spec.type, {})[name] = spec
+        return out
+
+    def places_of(self, type_name: str) -> dict[str, PlaceSpec]:
+        """Places of a type or its subtypes."""
+        return {n: s for n, s in self.places.items() if self.domain.is_a(s.type, type_name)}
+
+    @property
+    def bins(self) -> dict[str, PlaceSpec]:
+        """Places of type ``bin`` (the simulator's and tabletop perception's view)."""
+        return self.places_of("bin") if "bin" in self.domain.types else {}
+
+    @property
+    def zones(self) -> dict[str, PlaceSpec]:
+        """Places of type ``zone`` (the simulator's and tabletop perception's view)."""
+        return self.places_of("zone") if "zone" in self.domain.types else {}
+
     def reaches(self, robot: str, place: str) -> bool:
-        """True when `robot` can reach the zone or bin `place`."""
+        """True when `robot` can reach the place `place`."""
         spec = self.robots.get(robot)
         return spec is not None and place in spec.reach
 
+    def check_fact(self, fact: Fact) -> Fact:
+        """`fact` if its predicate is declared and each argument is a known name of the
+        predicate's argument type; else `FactError` saying what is wrong."""
+        self.domain.check_fact(fact)
+        types = self.domain.predicates[fact.predicate].args
+        for arg, type_name in zip(fact.args, types, strict=True):
+            kind = self.kind_of(arg)
+            if kind is None:
+                raise FactError(f"'{shown(str(fact))}': unknown name '{shown(arg)}'")
+            if not self.is_a(arg, type_name):
+                raise FactError(f"'{shown(str(fact))}': {arg} is a {kind}, not a {type_name}")
+        return fact
+
+    def parse_facts(self, texts: Iterable[str]) -> frozenset[Fact]:
+        """Parse and check facts about this scene; the first bad one raises `FactError`."""
+        return frozenset(self.check_fact(self.domain.parse_fact(t)) for t in texts)
+
     # --- state -----------------------------------------------------------------------
+
+    def derive(self, facts: Iterable[Fact]) -> frozenset[Fact]:
+        """`facts` with the domain's derived facts recomputed."""
+        return self.domain.derive(facts, self)
+
+    def location_of(self, obj: str, facts: Iterable[Fact]) -> str | None:
+        """The place an object is in/at (following stacks), the robot carrying it, or None."""
+        return self.domain.location_of(obj, facts)
 
     def initial_facts(self) -> frozenset[Fact]:
         """The facts that hold when the scene is loaded (before any motion)."""
-        facts: set[Fact] = {Fact("gripper_empty", (r,)) for r in self.robots}
-        for block, spec in self.objects.items():
-            if spec.start in self.zones:
-                facts |= {Fact("on_table", (block,)), Fact("at", (block, spec.start))}
-            elif spec.start in self.bins:
-                facts.add(Fact("in", (block, spec.start)))
-            else:
-                facts.add(Fact("on", (block, spec.start)))
-        return derive(facts, self.objects)
-
-
-def location_of(block: str, facts: frozenset[Fact] | set[Fact]) -> str | None:
-    """The zone or bin a block is in (following stacks), the robot holding it, or None."""
-    support: dict[str, str] = {}
-    place: dict[str, str] = {}
-    holder: dict[str, str] = {}
-    for f in facts:
-        if f.predicate == "on":
-            support[f.args[0]] = f.args[1]
-        elif f.predicate in ("in", "at"):
-            place[f.args[0]] = f.args[1]
-        elif f.predicate == "holding":
-            holder[f.args[1]] = f.args[0]
-    seen: set[str] = set()
-    current = block
-    while current not in seen:
-        seen.add(current)
-        if current in holder:
-            return holder[current]
-        if current in place:
-            return place[current]
-        if current not in support:
-            return None
-        current = support[current]
-    return None
+        facts: set[Fact] = set()
+        for robot, spec in self.robots.items():
+            for template in self.domain.robot_kinds[spec.kind].initial:
+                facts.add(Pattern.parse(template).ground({"robot": robot}))
+        for obj, spec in self.objects.items():
+            facts.update(self.domain.put_facts(obj, spec.start, self.kind_of(spec.start) or ""))
+        facts.update(self.domain.parse_fact(t) for t in self.facts)
+        return self.derive(facts)
 
 
 def load_scene(source: str | Path) -> Scene:
@@ -237,4 +332,4 @@ def load_scene(source: str | Path) -> Scene:
     return load_yaml_model(path, Scene, what="scene")
 
 
-__all__ = ["ConfigError", "Scene", "load_scene", "location_of"]
+__all__ = ["ConfigError", "Scene", "load_scene"]

@@ -1,0 +1,532 @@
+"""A domain: everything robot_planner knows about a kind of world, as data.
+
+A domain file (``config/domains/NAME/domain.yaml``) declares object types with parents,
+robot kinds and the skills each offers, predicates with typed arguments and how each
+is observed, derived-fact rules, where-things-are relations, state invariants and the
+skill catalogue (preconditions, effects, timeouts, reach). A scene is one problem in a
+domain. The planner, validator, monitor and language layers ask the domain; none of
+them names a particular world's objects, skills or robots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from robot_planner.untrusted import shown
+from robot_planner.world.argtypes import PRIMITIVES
+from robot_planner.world.catalogue import TEMPLATE_RE, Catalogue, SkillSpec
+from robot_planner.world.facts import Fact, FactError
+from robot_planner.world.loading import load_yaml_model
+
+if TYPE_CHECKING:
+    from robot_planner.world.scene import Scene
+
+#: The built-in type of every robot; predicates and skills may take one.
+ROBOT = "robot"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TypeSpec(_Strict):
+    """An object type: its parent (for `is_a`) and the nouns commands use for it."""
+
+    parent: str | None = None
+    description: str = ""
+    nouns: tuple[str, ...] = ()
+
+
+class RobotKind(_Strict):
+    """A kind of robot: the catalogue skills it offers and the facts true at start."""
+
+    description: str = ""
+    skills: tuple[str, ...]
+    initial: tuple[str, ...] = Field(
+        (), description="fact templates over ?robot that hold when a scene starts"
+    )
+
+
+class PredicateSpec(_Strict):
+    """A predicate: typed arguments, how it is observed, and its yes/no question."""
+
+    args: tuple[str, ...]
+    observed: Literal["perceived", "robot", "derived"] = "perceived"
+    question: str = ""
+
+
+class DerivedRule(_Strict):
+    """``fact`` holds when every ``if`` pattern matches (fixed point), or -- for an
+    ``unless`` rule -- for every object of the ``for`` types that no pattern matches."""
+
+    fact: str
+    if_: tuple[str, ...] = Field((), alias="if")
+    unless: tuple[str, ...] = ()
+    for_: dict[str, str] = Field({}, alias="for")
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DerivedRule:
+        if bool(self.if_) == bool(self.unless):
+            raise ValueError(f"derived rule {self.fact}: give either `if` or `unless`")
+        return self
+
+
+class Locations(_Strict):
+    """Where things are: what "put X on/in/at Y" means by Y's type, who carries what,
+    and which predicate stacks objects on objects (followed down to a place)."""
+
+    put: dict[str, tuple[str, ...]] = Field(
+        description="target type -> fact templates over ?object and ?target"
+    )
+    holder: str | None = Field(None, description="predicate(robot, object): carried")
+    support: str | None = Field(None, description="predicate(object, object): stacked")
+
+
+class Invariant(_Strict):
+    """Facts that can never hold together: at most one match per binding of ?x, or no
+    loop through a predicate."""
+
+    at_most_one: tuple[str, ...] = ()
+    acyclic: str | None = None
+    why: str
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Invariant:
+        if bool(self.at_most_one) == bool(self.acyclic):
+            raise ValueError("an invariant is either `at_most_one` or `acyclic`")
+        return self
+
+
+class Pattern(tuple):
+    """A parsed fact template: (predicate, args) where an arg is a name, ``?var`` or
+    ``*``."""
+
+    @classmethod
+    def parse(cls, text: str) -> Pattern:
+        match = TEMPLATE_RE.match(text)
+        if match is None:
+            raise ValueError(f"'{shown(text)}' is not a fact template")
+        args = tuple(p.strip() for p in match.group(2).split(",")) if match.group(2) else ()
+        return cls((match.group(1), args))
+
+    @property
+    def predicate(self) -> str:
+        return self[0]
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self[1]
+
+    def match(self, fact: Fact, binding: Mapping[str, str]) -> dict[str, str] | None:
+        """`binding` extended so that this pattern equals `fact`, or None."""
+        if fact.predicate != self.predicate or len(fact.args) != len(self.args):
+            return None
+        out = dict(binding)
+        for want, got in zip(self.args, fact.args, strict=True):
+            if want == "*":
+                continue
+            if want.startswith("?"):
+                if out.setdefault(want[1:], got) != got:
+                    return None
+            elif want != got:
+                return None
+        return out
+
+    def ground(self, binding: Mapping[str, str]) -> Fact:
+        return Fact(
+            self.predicate, tuple(binding[a[1:]] if a[:1] == "?" else a for a in self.args)
+        )
+
+
+class Domain(_Strict):
+    """Types, robot kinds, predicates, rules and skills of one kind of world."""
+
+    name: str
+    version: int = 1
+    description: str = ""
+    types: dict[str, TypeSpec]
+    robot_kinds: dict[str, RobotKind]
+    predicates: dict[str, PredicateSpec]
+    derived: tuple[DerivedRule, ...] = ()
+    locations: Locations
+    invariants: tuple[Invariant, ...] = ()
+    skills: dict[str, SkillSpec]
+    #: Where the file was loaded from (for messages); not part of the file.
+    source: str = ""
+
+    # --- validation: every name the file uses is declared, once -------------------------
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Domain:
+        for name in [*self.types, *self.predicates, *self.skills, *self.robot_kinds]:
+            if not _NAME.match(name):
+                raise ValueError(f"'{shown(name)}' is not a lower_snake_case name")
+        if ROBOT in self.types:
+            raise ValueError(f"'{ROBOT}' is built in; do not declare it as a type")
+        for name, spec in self.types.items():
+            if spec.parent is not None and spec.parent not in self.types:
+                raise ValueError(f"type {name}: unknown parent type '{shown(spec.parent)}'")
+            seen = {name}
+            parent = spec.parent
+            while parent is not None:
+                if parent in seen:
+                    raise ValueError(f"type {name}: its parents form a loop")
+                seen.add(parent)
+                parent = self.types[parent].parent
+        known_types = {*self.types, ROBOT}
+        for name, pred in self.predicates.items():
+            for arg in pred.args:
+                if arg not in known_types:
+                    raise ValueError(f"predicate {name}: unknown type '{shown(arg)}'")
+        if not self.skills:
+            raise ValueError("the domain has no skills")
+        for name, skill in self.skills.items():
+            self._check_skill(name, skill)
+        offered = {s for kind in self.robot_kinds.values() for s in kind.skills}
+        for kind_name, kind in self.robot_kinds.items():
+            for skill in kind.skills:
+                if skill not in self.skills:
+                    raise ValueError(f"robot kind {kind_name} offers unknown skill '{skill}'")
+            for template in kind.initial:
+                self._check_template(template, {"robot": ROBOT}, f"robot kind {kind_name}")
+        for skill in self.skills:
+            if skill not in offered:
+                raise ValueError(f"skill {skill} is offered by no robot kind")
+        for rule in self.derived:
+            variables = {v: "" for v in _variables([rule.fact, *rule.if_, *rule.unless])}
+            for template in [rule.fact, *rule.if_, *rule.unless]:
+                self._check_template(template, variables, f"derived rule {rule.fact}")
+            for var, type_name in rule.for_.items():
+                if type_name not in known_types:
+                    raise ValueError(f"derived rule {rule.fact}: unknown type '{type_name}'")
+                if var not in variables:
+                    raise ValueError(f"derived rule {rule.fact}: no variable ?{var}")
+        for type_name, templates in self.locations.put.items():
+            if type_name not in self.types:
+                raise ValueError(f"locations.put: unknown type '{shown(type_name)}'")
+            if not templates:
+                raise ValueError(f"locations.put.{type_name}: no facts")
+            for template in templates:
+                self._check_template(
+                    template, {"object": "", "target": ""}, f"locations.put.{type_name}"
+                )
+        for field in ("holder", "support"):
+            predicate = getattr(self.locations, field)
+            if predicate is not None and predicate not in self.predicates:
+                raise ValueError(f"locations.{field}: undeclared predicate '{predicate}'")
+        for inv in self.invariants:
+            for template in inv.at_most_one:
+                self._check_template(template, {"x": ""}, f"invariant '{inv.why}'")
+            if inv.acyclic is not None and inv.acyclic not in self.predicates:
+                raise ValueError(f"invariant '{inv.why}': undeclared predicate '{inv.acyclic}'")
+        return self
+
+    def _check_skill(self, name: str, skill: SkillSpec) -> None:
+        for arg_name, arg in skill.args.items():
+            for type_name in arg.types:
+                if type_name not in self.types and type_name != ROBOT:
+                    raise ValueError(
+                        f"skill {name} argument {arg_name}: unknown type '{shown(type_name)}' "
+                        f"(known: {', '.join([*self.types, *PRIMITIVES])})"
+                    )
+        names = {"robot": ROBOT, **{a: "" for a in skill.args}}
+        for cond in skill.preconditions:
+            self._check_template(cond.fact, names, f"skill {name}")
+        for effect in skill.effects:
+            for template in (*effect.add, *effect.delete):
+                self._check_template(template, names, f"skill {name}")
+        for cond in (*skill.preconditions, *skill.effects):
+            for type_name in cond.when.values():
+                if type_name not in self.types:
+                    raise ValueError(f"skill {name}: `when` names unknown type '{type_name}'")
+
+    def _check_template(self, template: str, names: Mapping[str, str], where: str) -> None:
+        try:
+            pattern = Pattern.parse(template)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        spec = self.predicates.get(pattern.predicate)
+        if spec is None:
+            raise ValueError(
+                f"{where}: '{shown(template)}' names undeclared predicate "
+                f"'{shown(pattern.predicate)}' (declared: {', '.join(self.predicates)})"
+            )
+        if len(pattern.args) != len(spec.args):
+            raise ValueError(
+                f"{where}: '{shown(template)}': {pattern.predicate} takes "
+                f"{len(spec.args)} argument(s), got {len(pattern.args)}"
+            )
+        for arg in pattern.args:
+            if arg.startswith("?") and arg[1:] not in names:
+                raise ValueError(f"{where}: '{shown(template)}' refers to unknown ?{arg[1:]}")
+
+    # --- types --------------------------------------------------------------------------
+
+    def ancestors(self, type_name: str) -> tuple[str, ...]:
+        """`type_name` and its parents, nearest first."""
+        chain = []
+        current: str | None = type_name
+        while current is not None:
+            chain.append(current)
+            current = self.types[current].parent if current in self.types else None
+        return tuple(chain)
+
+    def is_a(self, type_name: str | None, ancestor: str) -> bool:
+        """True when `type_name` is `ancestor` or one of its subtypes."""
+        return type_name is not None and ancestor in self.ancestors(type_name)
+
+    def nouns(self, type_name: str) -> tuple[str, ...]:
+        """Words for things of a type (its own, else its parent's, else its name)."""
+        for name in self.ancestors(type_name):
+            spec = self.types.get(name)
+            if spec is not None and spec.nouns:
+                return spec.nouns
+        return (type_name.replace("_", " "),)
+
+    def kind_offers(self, kind: str, skill: str) -> bool:
+        spec = self.robot_kinds.get(kind)
+        return spec is not None and skill in spec.skills
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """The skills as a `Catalogue` (the validator's and planners' view)."""
+        return Catalogue(version=self.version, skills=self.skills, domain=self)
+
+    # --- facts --------------------------------------------------------------------------
+
+    def check_fact(self, fact: Fact) -> Fact:
+        """`fact` if its predicate is declared with that many arguments; else `FactError`."""
+        spec = self.predicates.get(fact.predicate)
+        if spec is None:
+            raise FactError(
+                f"unknown predicate '{shown(fact.predicate)}' in '{shown(str(fact))}' "
+                f"(known: {', '.join(sorted(self.predicates))})"
+            )
+        if len(fact.args) != len(spec.args):
+            raise FactError(
+                f"'{shown(str(fact))}': {fact.predicate} takes {len(spec.args)} "
+                f"argument(s), got {len(fact.args)}"
+            )
+        return fact
+
+    def parse_fact(self, text: str) -> Fact:
+        """Parse ``pred(a,b)`` and check it against the vocabulary; `FactError` if not."""
+        return self.check_fact(Fact.parse(text))
+
+    def parse_facts(self, texts: Iterable[str]) -> frozenset[Fact]:
+        return frozenset(self.parse_fact(t) for t in texts)
+
+    def question_for(self, fact: Fact) -> str:
+        """A yes/no question whose "yes" means `fact` holds, for the VQA monitor."""
+        names = ["the " + arg.replace("_", " ") for arg in fact.args]
+        template = self.predicates[fact.predicate].question
+        if not template:
+            return f"Does {fact.predicate.replace('_', ' ')}({', '.join(names)}) hold?"
+        return template.format(*names)
+
+    def observed_by(self, predicate: str) -> str:
+        return self.predicates[predicate].observed
+
+    @cached_property
+    def _patterns(self) -> dict[str, tuple[Pattern, ...]]:
+        return {
+            "put": tuple(Pattern.parse(t) for ts in self.locations.put.values() for t in ts),
+        }
+
+    def put_facts(self, obj: str, target: str, target_type: str) -> tuple[Fact, ...]:
+        """The facts that say `obj` was put on/in/at `target` (a thing of `target_type`)."""
+        for name in self.ancestors(target_type):
+            templates = self.locations.put.get(name)
+            if templates:
+                binding = {"object": obj, "target": target}
+                return tuple(Pattern.parse(t).ground(binding) for t in templates)
+        return ()
+
+    def put_fact(self, obj: str, target: str, target_type: str) -> Fact | None:
+        """The one fact a goal uses for "put `obj` on/in/at `target`" (or None)."""
+        facts = self.put_facts(obj, target, target_type)
+        return facts[0] if facts else None
+
+    @cached_property
+    def location_predicates(self) -> frozenset[str]:
+        """Predicates whose first argument is an object and second where it is put."""
+        return frozenset(Pattern.parse(ts[0]).predicate for ts in self.locations.put.values())
+
+    def derive(self, facts: Iterable[Fact], scene: Scene) -> frozenset[Fact]:
+        """Recompute the derived facts: purely derived predicates are dropped and
+        recomputed; ``if`` rules add to the base facts until nothing changes."""
+        purely = {p for p, spec in self.predicates.items() if spec.observed == "derived"}
+        state = {f for f in facts if f.predicate not in purely}
+        positive = [r for r in self.derived if r.if_]
+        negative = [r for r in self.derived if r.unless]
+        changed = True
+        while changed and positive:
+            changed = False
+            for rule in positive:
+                head = Pattern.parse(rule.fact)
+                for binding in _joins([Pattern.parse(p) for p in rule.if_], state):
+                    new = head.ground(binding)
+                    if new not in state:
+                        state.add(new)
+                        changed = True
+        for rule in negative:
+            head = Pattern.parse(rule.fact)
+            variables = _variables([rule.fact])
+            blocked: set[tuple[str, ...]] = set()
+            for text in rule.unless:
+                pattern = Pattern.parse(text)
+                for fact in state:
+                    binding = pattern.match(fact, {})
+                    if binding is not None:
+                        blocked.add(tuple(binding.get(v, "") for v in variables))
+            pools = [
+                scene.names_of_type(rule.for_[v]) if v in rule.for_ else scene.names
+                for v in variables
+            ]
+            for values in _product(pools):
+                if values not in blocked:
+                    state.add(head.ground(dict(zip(variables, values, strict=True))))
+        return frozenset(state)
+
+    def contradictions(self, facts: Iterable[Fact]) -> list[str]:
+        """Why a set of facts can never hold together (for goals), one line per problem."""
+        facts = sorted(set(facts))
+        problems: list[str] = []
+        for inv in self.invariants:
+            if inv.acyclic is not None:
+                problems += _loops(inv.acyclic, facts, inv.why)
+                continue
+            groups: dict[str, list[str]] = defaultdict(list)
+            for text in inv.at_most_one:
+                pattern = Pattern.parse(text)
+                for fact in facts:
+                    binding = pattern.match(fact, {})
+                    if binding is not None and str(fact) not in groups[binding["x"]]:
+                        groups[binding["x"]].append(str(fact))
+            for _, found in sorted(groups.items()):
+                if len(found) > 1:
+                    problems.append(f"{' and '.join(found)} cannot both hold: {inv.why}")
+        return problems
+
+    def location_of(self, obj: str, facts: Iterable[Fact]) -> str | None:
+        """Where `obj` is: the place it is in/at (following stacks down), the robot
+        carrying it, or None when the facts do not say."""
+        support_pred, holder_pred = self.locations.support, self.locations.holder
+        places = self.location_predicates - {support_pred}
+        support: dict[str, str] = {}
+        place: dict[str, str] = {}
+        holder: dict[str, str] = {}
+        for f in facts:
+            if f.predicate == support_pred:
+                support[f.args[0]] = f.args[1]
+            elif f.predicate in places:
+                place[f.args[0]] = f.args[1]
+            elif f.predicate == holder_pred:
+                holder[f.args[1]] = f.args[0]
+        seen: set[str] = set()
+        current = obj
+        while current not in seen:
+            seen.add(current)
+            if current in holder:
+                return holder[current]
+            if current in place:
+                return place[current]
+            if current not in support:
+                return None
+            current = support[current]
+        return None
+
+
+def _variables(templates: Iterable[str]) -> list[str]:
+    """The ?variables of some templates, in order of first appearance."""
+    out: list[str] = []
+    for template in templates:
+        for arg in Pattern.parse(template).args:
+            if arg.startswith("?") and arg[1:] not in out:
+                out.append(arg[1:])
+    return out
+
+
+def _joins(patterns: list[Pattern], facts: set[Fact]) -> Iterable[dict[str, str]]:
+    """Every binding that makes all `patterns` match facts (a small nested-loop join)."""
+    by_predicate: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts:
+        by_predicate[fact.predicate].append(fact)
+    bindings: list[dict[str, str]] = [{}]
+    for pattern in patterns:
+        bindings = [
+            out
+            for binding in bindings
+            for fact in by_predicate.get(pattern.predicate, ())
+            if (out := pattern.match(fact, binding)) is not None
+        ]
+        if not bindings:
+            break
+    return bindings
+
+
+def _product(pools: list[list[str]] | list[tuple[str, ...]]) -> Iterable[tuple[str, ...]]:
+    from itertools import product
+
+    return product(*pools)
+
+
+def _loops(predicate: str, facts: list[Fact], why: str) -> list[str]:
+    support = {}
+    problems = []
+    for f in facts:
+        if f.predicate == predicate and len(f.args) == 2:
+            if f.args[0] == f.args[1]:
+                problems.append(f"{f}: {why}")
+            else:
+                support[f.args[0]] = f.args[1]
+    reported: set[frozenset[str]] = set()
+    for start in sorted(support):
+        chain = [start]
+        current = support[start]
+        while current in support and current not in chain:
+            chain.append(current)
+            current = support[current]
+        if current in chain:
+            loop = chain[chain.index(current) :]
+            if frozenset(loop) not in reported:
+                reported.add(frozenset(loop))
+                links = ", ".join(
+                    str(Fact(predicate, (a, b)))
+                    for a, b in zip(loop, [*loop[1:], loop[0]], strict=True)
+                )
+                problems.append(f"{links}: {why}")
+    return problems
+
+
+def domain_path(name_or_path: str | Path) -> Path:
+    """A domain file from a name (``tabletop``), a directory or a YAML path."""
+    from robot_planner.resources import domain_path as resolve
+
+    return resolve(name_or_path)
+
+
+def load_domain(name_or_path: str | Path) -> Domain:
+    """Load and check a domain; raise `ConfigError` with one readable line."""
+    path = domain_path(name_or_path)
+    return _load_cached(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+_CACHE: dict[tuple[str, int], Domain] = {}
+
+
+def _load_cached(path: str, mtime: int) -> Domain:
+    key = (path, mtime)
+    if key not in _CACHE:
+        domain = load_yaml_model(Path(path), Domain, what="domain")
+        _CACHE[key] = domain.model_copy(update={"source": path})
+    return _CACHE[key]
