@@ -1,0 +1,193 @@
+"""What every `robot-planner` command shares: exit codes, the two user-facing errors,
+reading the world/plan/state/planner from the arguments, and the option groups that
+several commands add the same way (so `--scene` reads the same everywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from robot_planner.plan.validation import MAX_PLAN_BYTES, ValidationReport, validate_plan
+from robot_planner.planning.base import Planner
+from robot_planner.world.catalogue import Catalogue, load_catalogue
+from robot_planner.world.facts import FactError, parse_facts
+from robot_planner.world.scene import Scene, load_scene
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class PlanRejected(Exception):
+    """An invalid plan: each line printed on stderr, exit code 2."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__(lines[0] if lines else "invalid plan")
+        self.lines = lines
+
+
+# --- reading the arguments -----------------------------------------------------------
+
+
+def read_input(path: str, what: str) -> bytes:
+    """At most MAX_PLAN_BYTES + 1 bytes of `path` (``-`` is standard input)."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_PLAN_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return data
+
+
+def load_world(args: argparse.Namespace) -> tuple[Catalogue, Scene]:
+    """The catalogue and scene named by --catalogue and --scene."""
+    return load_catalogue(args.catalogue), load_scene(args.scene)
+
+
+def load_state(args: argparse.Namespace) -> frozenset | None:
+    """Facts from ``--state FILE`` (a JSON list of fact strings), or None."""
+    if not getattr(args, "state", None):
+        return None
+    raw = read_input(args.state, "state file")
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, list):
+            raise UsageError(f"state file {args.state}: expected a JSON list of facts")
+        return parse_facts(data)
+    except (ValueError, FactError) as exc:
+        raise UsageError(f"state file {args.state}: {exc}") from None
+
+
+def load_valid_plan(
+    args: argparse.Namespace, catalogue: Catalogue, scene: Scene
+) -> ValidationReport:
+    """The plan file given as the `plan` argument, validated; PlanRejected if invalid."""
+    raw = read_input(args.plan, "plan")
+    if getattr(args, "dart", False):
+        from robot_planner.plan.dart import from_dart
+
+        report = from_dart(raw, catalogue, scene, load_state(args))
+    else:
+        report = validate_plan(raw, catalogue, scene, load_state(args))
+    if not report.ok:
+        raise PlanRejected([f"{args.plan}: {line}" for line in report.errors])
+    return report
+
+
+def chosen_planner(args: argparse.Namespace, catalogue: Catalogue, scene: Scene) -> Planner:
+    """The planner chosen by --planner-config and --backend (offline by default)."""
+    from robot_planner.planning.config import PlannerConfig, load_planner_config, make_planner
+
+    config = (
+        load_planner_config(args.planner_config)
+        if args.planner_config
+        else PlannerConfig(backend="offline")
+    )
+    if args.backend:
+        config = config.model_copy(update={"backend": args.backend})
+    return make_planner(config, catalogue, scene)
+
+
+def monitor_config(args: argparse.Namespace, scene: Any) -> Any:
+    """The monitor config file with --monitor/--vqa applied; backends that need a key
+    or a model are started once here so a bad setting fails before any simulation."""
+    from robot_planner.monitor.backends import make_vqa
+    from robot_planner.monitor.base import VqaError
+    from robot_planner.monitor.config import load_monitor_config
+
+    config = load_monitor_config(args.monitor_config)
+    update = {"mode": args.monitor, "vqa": args.vqa}
+    config = config.model_copy(update={k: v for k, v in update.items() if v is not None})
+    if config.vqa in ("openai", "transformers") and config.mode != "off":
+        try:
+            make_vqa(config.vqa, scene=scene, config=config)
+        except VqaError as exc:
+            raise UsageError(str(exc)) from None
+    return config
+
+
+# --- output --------------------------------------------------------------------------
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr, for progress bars that keep stdout clean."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# --- option groups -------------------------------------------------------------------
+
+
+def add_world_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scene",
+        default="tabletop",
+        help="scene name (sim/scenes/NAME.yaml) or path (default: tabletop)",
+    )
+    p.add_argument(
+        "--catalogue",
+        default=None,
+        help="skill catalogue YAML (default: the packaged config/skills.yaml)",
+    )
+
+
+def add_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plan", help="plan JSON file, or - for standard input")
+    add_world_args(p)
+    p.add_argument(
+        "--state",
+        default=None,
+        help="JSON list of facts that hold now (default: the scene's start)",
+    )
+
+
+def add_planner_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=["offline", "openai", "transformers", "auto"],
+        help="planner backend (default: offline, or the config file's)",
+    )
+    p.add_argument(
+        "--planner-config",
+        metavar="FILE",
+        help="planner YAML (see config/planner.yaml); API keys come from "
+        "the environment variable it names",
+    )
+
+
+def add_monitor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--monitor",
+        choices=["on", "after-skill", "off"],
+        default=None,
+        help="VQA monitoring: during+after each task, after each skill only, or off "
+        "(default: the monitor config's mode, 'on')",
+    )
+    p.add_argument(
+        "--vqa",
+        choices=["geometric", "openai", "transformers", "oracle"],
+        default=None,
+        help="VQA backend (default: the monitor config's, 'geometric'; "
+        "oracle reads the simulator: evaluation only)",
+    )
+    p.add_argument(
+        "--monitor-config",
+        metavar="FILE",
+        help="monitor YAML (default: the packaged config/monitor.yaml)",
+    )

@@ -1,0 +1,86 @@
+"""`plan` and `grammar`: from command text to a validated plan, and the grammar the
+offline planner (and the voice node) accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from robot_planner.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_planner_args,
+    add_world_args,
+    chosen_planner,
+    load_state,
+    load_world,
+    print_json,
+)
+
+# --- plan ----------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from robot_planner.plan.dart import to_dart
+    from robot_planner.planning.base import PlanningError, PlanRequest
+
+    catalogue, scene = load_world(args)
+    planner = chosen_planner(args, catalogue, scene)
+    state = load_state(args)
+    request = PlanRequest(args.command_text, scene.initial_facts() if state is None else state)
+    try:
+        result = planner.plan(request)
+    except PlanningError as exc:
+        raise UsageError(f"cannot plan '{args.command_text.strip()[:80]}': {exc}") from None
+    if args.dart:
+        print_json(to_dart(result.plan, scene))
+    elif args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.plan.to_json(indent=2))
+    print(
+        f"{result.backend}: {len(result.plan.tasks)} task(s) in "
+        f"{result.latency_s * 1000:.1f} ms, {result.attempts} attempt(s)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def add_plan_parser(sub: Any) -> None:
+    p = sub.add_parser("plan", help="plan a command; print the validated plan as JSON")
+    add_world_args(p)
+    add_planner_args(p)
+    p.add_argument("--command", dest="command_text", required=True, metavar="TEXT")
+    p.add_argument(
+        "--state",
+        default=None,
+        help="JSON list of facts that hold now (default: the scene's start)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print plan plus backend, attempts, latency and token usage",
+    )
+    p.add_argument("--dart", action="store_true", help="print the plan in DART-LLM's format")
+    p.set_defaults(func=cmd_plan)
+
+
+# --- grammar -------------------------------------------------------------------------
+
+
+def cmd_grammar(args: argparse.Namespace) -> int:
+    from robot_planner.planning.jsgf import jsgf_grammar
+    from robot_planner.planning.language import grammar_text
+
+    _, scene = load_world(args)
+    print(jsgf_grammar(scene) if args.format == "jsgf" else grammar_text(), end="")
+    return EXIT_OK
+
+
+def add_grammar_parser(sub: Any) -> None:
+    p = sub.add_parser("grammar", help="print the offline command grammar (JSGF or lark)")
+    add_world_args(p)
+    p.add_argument("--format", choices=["jsgf", "lark"], default="jsgf")
+    p.set_defaults(func=cmd_grammar)

@@ -1,0 +1,203 @@
+"""`run` and `demo`: one command planned and executed in PyBullet, end to end, with the
+goal checked; `demo` is `run` with a fixed spoken-style command (`make demo`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from robot_planner.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_monitor_args,
+    add_planner_args,
+    add_world_args,
+    chosen_planner,
+    load_world,
+    monitor_config,
+    print_json,
+)
+
+DEMO_COMMAND = (
+    "could you please put the red block in the right bin, "
+    "then stack the green block on the blue block"
+)
+
+
+def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
+    from robot_planner.bt.render import unicode_tree
+    from robot_planner.episode import EpisodeConfig, run_episode
+    from robot_planner.monitor.base import VqaError
+    from robot_planner.planning.base import PlanningError
+    from robot_planner.sim.disturbances import DisturbanceConfig
+    from robot_planner.sim.world import SimError
+
+    catalogue, scene = load_world(args)
+    try:
+        disturbances = DisturbanceConfig(
+            drop_prob=args.drop_prob,
+            displace_cm=args.displace_cm,
+            displace_model=args.displace_model,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.max_time <= 0:
+        raise UsageError("--max-time must be positive")
+    if not 0 <= args.max_replans <= 100:
+        raise UsageError("--max-replans must be in 0..100")
+    config = EpisodeConfig(
+        command=command,
+        seed=args.seed,
+        gui=args.gui,
+        realtime=args.realtime,
+        record=Path(args.record) if args.record else None,
+        disturbances=disturbances,
+        max_sim_time_s=args.max_time,
+        monitor_config=monitor_config(args, scene),
+        alarm_frames=Path(args.alarm_frames) if args.alarm_frames else None,
+        max_replans=args.max_replans,
+        self_check=not args.blind_skills,
+    )
+
+    def show_plan(plan, executor) -> None:
+        if not verbose:
+            return
+        print(f"== command: {command}")
+        print(f"== goal: {', '.join(plan.goal)}")
+        print(f"== plan ({len(plan.tasks)} tasks):")
+        for task in plan.tasks:
+            after = f"  after {', '.join(task.depends_on)}" if task.depends_on else ""
+            args_text = ", ".join(f"{k}={v}" for k, v in task.args.items())
+            print(f"   {task.id}: {task.robot} {task.skill}({args_text}){after}")
+        print("== behaviour tree:")
+        print(unicode_tree(executor.compiled), end="")
+        print("== events (simulated time):")
+
+    def show_event(event: dict) -> None:
+        if verbose:
+            print("   " + json.dumps(event))
+
+    try:
+        report = run_episode(
+            config,
+            catalogue,
+            scene,
+            planner=chosen_planner(args, catalogue, scene),
+            on_event=show_event,
+            on_plan=show_plan,
+        )
+    except PlanningError as exc:
+        raise UsageError(f"cannot plan '{command[:80]}': {exc}") from None
+    except (SimError, VqaError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print_json(report)
+    else:
+        verdict = "SUCCESS: goal holds" if report["success"] else "FAILED: goal does not hold"
+        print(
+            f"== {verdict} ({', '.join(report['goal'])}) after {report['sim_time_s']:.1f} s "
+            f"simulated, {report['wall_time_s']:.1f} s wall"
+            + (f"; {report['reason']}" if report["reason"] else "")
+        )
+        monitor = report["monitor"]
+        if monitor["vqa"] is not None:
+            print(
+                f"== monitor: {monitor['vqa']} VQA, mode {monitor['mode']}; "
+                f"{monitor['checks']} checks ({monitor['ms_per_check']:.1f} ms each), "
+                f"{len(report['misalignments'])} misalignment(s), {report['replans']} re-plan(s)"
+                + (" [oracle: evaluation only]" if monitor["oracle_used"] else "")
+            )
+        else:
+            print(f"== monitor: off; {report['replans']} re-plan(s)")
+        print(f"== final facts: {', '.join(report['final_facts'])}")
+        if report.get("recording"):
+            print(f"== recording: {report['recording']}")
+    return EXIT_OK if report["success"] else EXIT_FAILED
+
+
+def _add_sim_args(p: argparse.ArgumentParser) -> None:
+    """The options `run` and `demo` share: world, planner, seed, disturbances, monitor."""
+    add_world_args(p)
+    add_planner_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed for start poses, disturbances")
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.add_argument("--record", metavar="OUT.gif", help="write a GIF of the overhead camera")
+    p.add_argument("--gui", action="store_true", help="open the PyBullet window")
+    p.add_argument("--realtime", action="store_true", help="run at wall-clock speed")
+    p.add_argument(
+        "--drop-prob",
+        type=float,
+        default=0.0,
+        help="probability of dropping a carried block (default 0)",
+    )
+    p.add_argument(
+        "--displace-cm",
+        type=float,
+        default=0.0,
+        help="placement noise in cm: each placed block is moved by up to this much (default 0)",
+    )
+    p.add_argument(
+        "--displace-model",
+        choices=["disc", "gaussian"],
+        default="disc",
+        help="disc: uniform up to --displace-cm; gaussian: std-dev --displace-cm per axis",
+    )
+    p.add_argument(
+        "--max-time", type=float, default=300.0, help="simulated time limit, s (default 300)"
+    )
+    add_monitor_args(p)
+    p.add_argument(
+        "--alarm-frames",
+        metavar="DIR",
+        help="save the camera frame of each misalignment as a PNG in DIR",
+    )
+    p.add_argument("--max-replans", type=int, default=5, help="re-plans before giving up")
+    p.add_argument(
+        "--blind-skills",
+        action="store_true",
+        help="skills do not check their own grasp (only the monitor can "
+        "notice a drop), as in DoReMi's benchmark",
+    )
+
+
+# --- run -----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.command_text or not args.command_text.strip():
+        raise UsageError(
+            "--command is empty: say what to do, e.g. 'put the red block in the right bin'"
+        )
+    return _run_episode(args, args.command_text, verbose=not args.json)
+
+
+def add_run_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="plan and execute a command in PyBullet, check the goal")
+    _add_sim_args(p)
+    p.add_argument(
+        "--command",
+        dest="command_text",
+        required=True,
+        metavar="TEXT",
+        help="the command, e.g. 'put the red block in the right bin'",
+    )
+    p.set_defaults(func=cmd_run)
+
+
+# --- demo ----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`make demo`: a headless PyBullet run of a spoken-style command, offline planner."""
+    args.command_text = DEMO_COMMAND
+    return _run_episode(args, DEMO_COMMAND, verbose=not args.json)
+
+
+def add_demo_parser(sub: Any) -> None:
+    p = sub.add_parser("demo", help="the demo run by `make demo` (headless PyBullet)")
+    _add_sim_args(p)
+    p.set_defaults(func=cmd_demo, record="out/demo/demo.gif")
