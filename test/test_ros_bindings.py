@@ -199,11 +199,11 @@ def test_overlapping_goal_fields_are_refused(tmp_path):
         ),
         (
             {"place": {"goal": {"order": {"size": "target"}}}},
-            "{size: target} needs a block argument; 'target' is a target",
+            "{size: target} needs an argument naming objects (places have no size); 'target' is a block / bin / zone",
         ),
         (
             {"pick": {"goal": {"order": {"position": "robot"}}}},
-            "{position: robot} needs an argument naming a block, bin or zone",
+            "{position: robot} needs an argument naming something in the scene",
         ),
         ({"pick": {"timeout_s": 90}}, "timeout_s 90 exceeds the catalogue's 60 s"),
         ({"wait": {"duration_s": "{robot}"}}, "duration_s must be a number"),

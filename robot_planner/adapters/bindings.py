@@ -46,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from robot_planner.world.argtypes import ArgSpec
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.loading import ConfigError, load_yaml_model
@@ -58,7 +59,6 @@ _FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOKEN_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
 _AXES = {"x": 0, "y": 1, "z": 2}
 #: Catalogue argument types whose values name things in the scene.
-_NAME_TYPES = ("block", "target", "place")
 FIBONACCI = "test_msgs/action/Fibonacci"
 
 
@@ -229,31 +229,20 @@ class Kind:
         return f"a list of {self.length} {names.get(self.scalar, self.scalar)}s"
 
 
-_ARG_KINDS = {
-    "block": "str",
-    "target": "str",
-    "place": "str",
-    "string": "str",
-    "number": "float",
-    "integer": "int",
-    "boolean": "bool",
-}
-
-
-def _scalar_kind(template: Template, arg_types: Mapping[str, str]) -> str:
+def _scalar_kind(template: Template, arg_types: Mapping[str, ArgSpec]) -> str:
     if isinstance(template, Value):
         value = template.value
         if isinstance(value, bool):
             return "bool"
         return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
     if isinstance(template, Placeholder):
-        return "str" if template.name == "robot" else _ARG_KINDS[arg_types[template.name]]
+        return "str" if template.name == "robot" else arg_types[template.name].value_kind()
     if isinstance(template, Text):
         return "str"
     raise AssertionError(f"not a scalar template: {template}")
 
 
-def kind_of(template: Template, arg_types: Mapping[str, str]) -> Kind:
+def kind_of(template: Template, arg_types: Mapping[str, ArgSpec]) -> Kind:
     """The static kind of a template whose names were checked against `arg_types`."""
     if isinstance(template, Lookup):
         if template.what == "position" and template.axis is None:
@@ -472,7 +461,7 @@ class SkillRoute:
     skill: str
     binding: SkillBinding
     timeout_s: float
-    arg_types: Mapping[str, str]
+    arg_types: Mapping[str, ArgSpec]
     kinds: Mapping[str, Kind]  # goal field -> kind of its template
 
     @property
@@ -492,7 +481,7 @@ def compile_bindings(
             raise BindingError(
                 f"{where} is not in the catalogue (skills: {', '.join(catalogue.names)})"
             )
-        arg_types = {name: arg.type for name, arg in spec.args.items()}
+        arg_types = dict(spec.args)
         timeout = binding.timeout_s if binding.timeout_s is not None else spec.timeout_s
         if timeout > spec.timeout_s:
             raise BindingError(
@@ -504,7 +493,7 @@ def compile_bindings(
             templates["duration_s"] = binding.duration_s
         kinds: dict[str, Kind] = {}
         for field, template in templates.items():
-            _check_names(template, skill, arg_types, f"{where}: {field}")
+            _check_names(template, skill, arg_types, scene, f"{where}: {field}")
             try:
                 kinds[field] = kind_of(template, arg_types)
             except ValueError as exc:
@@ -517,7 +506,9 @@ def compile_bindings(
     return routes
 
 
-def _check_names(template: Template, skill: str, arg_types: Mapping[str, str], where: str) -> None:
+def _check_names(
+    template: Template, skill: str, arg_types: Mapping[str, ArgSpec], scene: Scene, where: str
+) -> None:
     known = ", ".join([*arg_types, "robot"])
     for name in placeholders(template):
         if name != "robot" and name not in arg_types:
@@ -529,15 +520,16 @@ def _check_names(template: Template, skill: str, arg_types: Mapping[str, str], w
     if isinstance(template, Items):
         lookups = [i for i in template.items if isinstance(i, Lookup)]
     for lookup in lookups:
-        arg_type = arg_types.get(lookup.arg)
-        if lookup.arg == "robot" or arg_type not in _NAME_TYPES:
+        arg = arg_types.get(lookup.arg)
+        if lookup.arg == "robot" or arg is None or not arg.is_name:
             raise BindingError(
-                f"{where}: {lookup} needs an argument naming a block, bin or zone; "
-                f"'{lookup.arg}' is {arg_type or 'the robot'}"
+                f"{where}: {lookup} needs an argument naming something in the scene; "
+                f"'{lookup.arg}' is {arg.label if arg else 'the robot'}"
             )
-        if lookup.what == "size" and arg_type != "block":
+        if lookup.what == "size" and any(n not in scene.objects for n in arg.names(scene)):
             raise BindingError(
-                f"{where}: {lookup} needs a block argument; '{lookup.arg}' is a {arg_type}"
+                f"{where}: {lookup} needs an argument naming objects (places have no size); "
+                f"'{lookup.arg}' is a {arg.label}"
             )
 
 
@@ -750,29 +742,26 @@ class GoalError(ValueError):
 
 
 def world_position(name: str, scene: Scene, facts: frozenset[Fact]) -> tuple[float, float, float]:
-    """Where a bin, zone or block is, in the scene frame, from the scene and the belief.
+    """Where a place or an object is, in the scene frame, from the scene and the belief.
 
-    Bins and zones: their centre on the table top. Blocks: the centre of the cube, above
-    the centre of the place it is in/at, on top of the blocks it is stacked on. The belief
-    is symbolic, so a block's x/y is its place's centre; a pick server that localises the
-    block itself should use the name, not this estimate.
+    Places: their centre on the table top. Objects: the centre of the object, above the
+    centre of the place it is in/at, on top of the objects it is stacked on. The belief
+    is symbolic, so an object's x/y is its place's centre; a pick server that localises
+    the object itself should use the name, not this estimate.
     """
     top = scene.table.top_z
-    kind = scene.kind_of(name)
-    if kind == "bin":
-        x, y = scene.bins[name].position
+    if name in scene.places:
+        x, y = scene.places[name].center
         return (x, y, top)
-    if kind == "zone":
-        x, y = scene.zones[name].center
-        return (x, y, top)
-    if kind != "block":
-        raise GoalError(f"'{name}' is not a block, bin or zone of the scene")
+    if name not in scene.objects:
+        raise GoalError(f"'{name}' is not an object or a place of the scene")
     place = scene.location_of(name, facts)
     if place is None:
         raise GoalError(f"where {name} is is not known")
     if place in scene.robots:
         raise GoalError(f"{name} is held by {place}, so its position is not known")
-    support = {f.args[0]: f.args[1] for f in facts if f.predicate == "on"}
+    support_predicate = scene.domain.locations.support
+    support = {f.args[0]: f.args[1] for f in facts if f.predicate == support_predicate}
     height = scene.objects[name].size / 2
     below = support.get(name)
     seen = {name}

@@ -47,27 +47,6 @@ from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
 
-#: Other names for our skills that cannot mean anything else. Words that could name two
-#: skills ("release": place or open_gripper; "grip": pick or close_gripper) are left out
-#: on purpose, so the validator rejects them as unknown skills instead of guessing.
-SKILL_SYNONYMS: dict[str, str] = {
-    "pick_up": "pick",
-    "pickup": "pick",
-    "grasp": "pick",
-    "grab": "pick",
-    "put": "place",
-    "put_down": "place",
-    "home": "move_home",
-    "go_home": "move_home",
-    "return_home": "move_home",
-    "move_to_home": "move_home",
-    "return_to_start": "move_home",
-    "open_hand": "open_gripper",
-    "close_hand": "close_gripper",
-    "sleep": "wait",
-    "pause": "wait",
-}
-
 _ID_RE = re.compile(TASK_ID_PATTERN)
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS_RE = re.compile(r"[\s\-]+")
@@ -262,8 +241,8 @@ def _skill(name: Any, catalogue: Catalogue) -> tuple[str | None, str | None]:
     key = _SEPARATORS_RE.sub("_", _CAMEL_RE.sub("_", name.strip())).lower()
     if key in catalogue.skills:
         return key, None
-    synonym = SKILL_SYNONYMS.get(key)
-    if synonym in catalogue.skills:
+    synonym = catalogue.skill_for_alias(key)
+    if synonym is not None:
         return synonym, None
     return name, None  # the validator rejects it as an unknown skill, with the known ones
 
@@ -384,23 +363,7 @@ def _args(skill: str, keywords: list[Any], catalogue: Catalogue) -> tuple[dict[s
         return {}, (
             f"{skill} takes {len(names)} object keyword(s) ({wanted}), got {len(keywords)}"
         )
-    return {n: _coerce(spec.args[n].type, v) for n, v in zip(names, keywords, strict=True)}, ""
-
-
-def _coerce(arg_type: str, value: Any) -> Any:
-    """DART keywords are text; read numbers and booleans where the skill wants them."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if arg_type in ("number", "integer"):
-        for parse in (int, float):
-            try:
-                return parse(text)
-            except ValueError:
-                continue
-    if arg_type == "boolean" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return value
+    return {n: spec.args[n].coerce(v) for n, v in zip(names, keywords, strict=True)}, ""
 
 
 def _choose_robots(
@@ -558,4 +521,4 @@ def _show(text: str) -> str:
     return shown if len(shown) <= 62 else shown[:58] + "...'"
 
 
-__all__ = ["SKILL_SYNONYMS", "from_dart", "to_dart"]
+__all__ = ["from_dart", "to_dart"]

@@ -111,13 +111,12 @@ class ArgSpec(BaseModel):
             return value
         text = value.strip()
         if self.type in ("number", "integer"):
-            try:
-                number = float(text)
-            except ValueError:
-                return value
-            if self.type == "integer" and number.is_integer():
-                return int(number)
-            return number
+            for parse in (int, float):
+                try:
+                    return parse(text)
+                except ValueError:
+                    continue
+            return value
         if self.type == "boolean" and text.lower() in ("true", "false"):
             return text.lower() == "true"
         return text

@@ -58,6 +58,9 @@ class SkillSpec(_Strict):
     reach: tuple[str, ...] = ()
     preconditions: tuple[Condition, ...] = ()
     effects: tuple[Effect, ...] = ()
+    #: Other names for the skill that cannot mean anything else (plan importers map
+    #: them; "release" could be two skills, so it is nobody's alias).
+    aliases: tuple[str, ...] = ()
     #: "during" constraints hold until the skill enters this phase (e.g. a place's
     #: release, where the gripper opens on purpose); None: for the whole skill.
     during_until: str | None = None
@@ -109,6 +112,10 @@ class Catalogue(_Strict):
 
     def timeout(self, skill: str) -> float:
         return self.skills[skill].timeout_s
+
+    def skill_for_alias(self, alias: str) -> str | None:
+        """The skill that `alias` is another name for, or None."""
+        return next((n for n, s in self.skills.items() if alias in s.aliases), None)
 
     # --- argument checking -----------------------------------------------------------
 

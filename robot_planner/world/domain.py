@@ -191,6 +191,14 @@ class Domain(_Strict):
             raise ValueError("the domain has no skills")
         for name, skill in self.skills.items():
             self._check_skill(name, skill)
+        aliases: dict[str, str] = {}
+        for name, skill in self.skills.items():
+            for alias in skill.aliases:
+                if alias in self.skills or aliases.setdefault(alias, name) != name:
+                    raise ValueError(
+                        f"skill {name}: alias '{alias}' already names "
+                        f"{alias if alias in self.skills else aliases[alias]}"
+                    )
         offered = {s for kind in self.robot_kinds.values() for s in kind.skills}
         for kind_name, kind in self.robot_kinds.items():
             for skill in kind.skills:
