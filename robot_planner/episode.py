@@ -2,31 +2,35 @@
 
 Used by ``robot-planner run``, ``make demo`` and the benchmarks. The report is the JSON
 document ``run --json`` prints.
+
+A run has one verdict, the system's own (``success``): the supervisor succeeded *and*
+the goal holds in what the system itself observes at the end (its perception when it
+re-plans from perception, else its robots' state). The simulator's ground truth is
+reported beside it (``ground_truth``) and never changes the verdict; when the two
+disagree, the report says so.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robot_planner.execution.executor import PlanExecutor
+from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.execution.supervisor import Supervisor
+from robot_planner.monitor.base import VqaBackend
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.plan.model import TaskPlan
 from robot_planner.planning.base import Planner, PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
-from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.disturbances import DisturbanceConfig
-from robot_planner.sim.world import SimError, SimWorld
+from robot_planner.sim.world import SimWorld
+from robot_planner.system import Simulation, SystemOptions, build_sim_system
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact, format_facts
-from robot_planner.world.observation import Observation
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -93,28 +97,6 @@ class GifRecorder:
         return self.path
 
 
-def _monitoring(config: MonitorConfig, scene: Scene, world: SimWorld, size: tuple[int, int]):
-    """The VQA backend, how to observe, and where re-planning takes its facts from
-    (the backend's perception when it can estimate facts, else the robot's state)."""
-    if config.mode == "off":
-        return None, None, None
-    from robot_planner.monitor.backends import make_vqa
-
-    backend = make_vqa(config.vqa, scene=scene, world=world, config=config)
-    camera = world.camera("overhead", *size)
-
-    def observe() -> Observation:
-        return world.observe(camera)
-
-    estimate = None
-    if hasattr(backend, "estimate_facts"):
-
-        def estimate() -> frozenset[Fact]:
-            return backend.estimate_facts(observe())
-
-    return backend, observe, estimate
-
-
 def _frame_saver(supervisor: Supervisor, directory: Path) -> Callable[[dict[str, Any]], None]:
     """Write the frame that confirmed each misalignment to `directory` as a PNG and put
     its path in the event, so a user can see what the monitor saw."""
@@ -136,23 +118,41 @@ def _frame_saver(supervisor: Supervisor, directory: Path) -> Callable[[dict[str,
     return save
 
 
-def _alarm_judge(world: SimWorld) -> Callable[[dict[str, Any]], None]:
+def _alarm_judge(simulation: Simulation) -> Callable[[dict[str, Any]], None]:
     """Annotate misalignment events with the simulator's verdict at that instant: a
     misalignment whose fact in fact holds as expected is a false alarm."""
-    from robot_planner.sim.truth import ground_truth
 
     def judge(event: dict[str, Any]) -> None:
         if event.get("event") == "misalignment":
-            holds = Fact.parse(event["fact"]) in ground_truth(world)
+            holds = Fact.parse(event["fact"]) in simulation.ground_truth()
             event["false_alarm"] = holds == event["expected"]
 
     return judge
 
 
-def _check_display(gui: bool) -> None:
-    # PyBullet's GUI aborts the whole process when X is missing; refuse first instead.
-    if gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        raise SimError("--gui needs a display, and DISPLAY is not set (run headless instead)")
+def system_options(config: EpisodeConfig) -> SystemOptions:
+    """The composition root's options for an episode (`monitor`/`vqa` override the
+    monitor config's mode and backend)."""
+    monitoring = config.monitor_config.model_copy(
+        update={
+            key: value
+            for key, value in (("mode", config.monitor), ("vqa", config.vqa))
+            if value is not None
+        }
+    )
+    return SystemOptions(
+        seed=config.seed,
+        gui=config.gui,
+        renderer=config.renderer,
+        disturbances=config.disturbances,
+        self_check=config.self_check,
+        monitor=monitoring,
+        camera_size=config.monitor_size,
+        replan_state="perception" if config.replan_state == "perception" else "robot state",
+        score_vqa=config.judge_alarms,
+        max_replans=config.max_replans,
+        period_s=config.period_s,
+    )
 
 
 def run_episode(
@@ -162,20 +162,27 @@ def run_episode(
     planner: Planner | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_plan: Callable[[TaskPlan, PlanExecutor], None] | None = None,
+    *,
+    vqa: VqaBackend | None = None,
 ) -> dict[str, Any]:
     """Plan and execute `config.command` in a fresh simulated world; return the report.
+
+    `vqa` replaces the backend the monitor settings name (tests inject fakes here).
 
     Raises:
         PlanningError: the command was refused (not understood, impossible).
         SimError: the simulation could not start.
+        VqaError: the VQA backend could not start.
     """
     planner = planner or OfflinePlanner(catalogue, scene)
-    _check_display(config.gui)
+    options = system_options(config)
     wall_start = time.perf_counter()
-    with SimWorld(scene, seed=config.seed, gui=config.gui, renderer=config.renderer) as world:
-        adapter = PyBulletRobotAdapter(world, config.disturbances, config.self_check)
-        start_state = adapter.read_state()
-        planned = planner.plan(PlanRequest(config.command, start_state))
+    with build_sim_system(scene, catalogue, options, vqa=vqa) as system:
+        simulation = system.simulation
+        assert simulation is not None  # build_sim_system always has one
+        world = simulation.world
+        adapter = system.adapter
+        planned = planner.plan(PlanRequest(config.command, adapter.read_state()))
         plan = planned.plan
         goal = frozenset(Fact.parse(g) for g in plan.goal)
 
@@ -184,38 +191,15 @@ def run_episode(
             if config.record
             else None
         )
-        monitoring = config.monitor_config.model_copy(
-            update={
-                key: value
-                for key, value in (("mode", config.monitor), ("vqa", config.vqa))
-                if value is not None
-            }
-        )
-        backend, observe, estimate = _monitoring(monitoring, scene, world, config.monitor_size)
-        if config.replan_state != "perception":
-            estimate = None
-        if config.judge_alarms and backend is not None and backend.name != "oracle":
-            from robot_planner.monitor.oracle import OracleVqa, ScoredVqa
-
-            backend = ScoredVqa(backend, OracleVqa(world))
-        supervisor = Supervisor(
-            planner,
-            adapter,
-            catalogue,
-            backend,
-            observe,
-            estimate_state=estimate,
-            detector_config=monitoring.detector(),
-            max_replans=config.max_replans,
-            period_s=config.period_s,
-        )
+        supervisor = system.supervisor(planner)
+        disturbances: list[dict[str, Any]] = adapter.events  # type: ignore[attr-defined]
         seen = {"disturbances": 0}
 
         def forward(event: dict[str, Any]) -> None:
-            for disturbance in adapter.events[seen["disturbances"] :]:
+            for disturbance in disturbances[seen["disturbances"] :]:
                 if on_event is not None:
                     on_event(disturbance)
-            seen["disturbances"] = len(adapter.events)
+            seen["disturbances"] = len(disturbances)
             if on_event is not None:
                 on_event(event)
 
@@ -223,38 +207,47 @@ def run_episode(
         if config.alarm_frames is not None:
             supervisor.listeners.insert(0, _frame_saver(supervisor, config.alarm_frames))
         if config.judge_alarms:
-            supervisor.listeners.insert(0, _alarm_judge(world))
+            supervisor.listeners.insert(0, _alarm_judge(simulation))
         if on_plan is not None:
             on_plan(plan, PlanExecutor(plan, catalogue, adapter, period_s=config.period_s))
         if recorder is not None:
-            adapter.step_hooks.append(lambda: recorder.maybe_capture())
+            adapter.step_hooks.append(lambda: recorder.maybe_capture())  # type: ignore[attr-defined]
         outcome = supervisor.run(config.command, plan, config.max_sim_time_s, config.realtime)
         if recorder is not None:
             world.settle(0.5)
             recorder.maybe_capture()
-        final = adapter.read_state()
-        events = sorted(outcome.events + list(adapter.events), key=lambda e: e["time"])
+        # The system's own view of the end state first, then the simulator's (which
+        # only goes into the report).
+        believed = system.believed_state()
+        verdict = judge_run(
+            outcome.outcome, outcome.reason, goal, believed, simulation.ground_truth()
+        )
+        events = sorted(outcome.events + list(disturbances), key=lambda e: e["time"])
         recording = str(recorder.write()) if recorder is not None else None
+        backend = system.vqa
         report = {
-            "success": bool(goal <= final),
+            "success": verdict["success"],
             "command": config.command,
             "scene": scene.name,
             "seed": config.seed,
             "planner": planned.backend,
             "planning_s": round(planned.latency_s, 4),
             "outcome": outcome.outcome.value,
-            "reason": outcome.reason,
+            "reason": verdict["reason"],
             "goal": format_facts(goal),
-            "final_facts": format_facts(final),
+            "goal_observed": verdict["goal_observed"],
+            "final_facts": format_facts(believed),
+            "final_facts_source": system.state_source,
+            "ground_truth": verdict["ground_truth"],
             "plan": plan.to_dict(),
             "events": events,
             "replans": outcome.replans,
             "misalignments": [m.to_dict() for m in outcome.misalignments],
             "monitor": {
-                "mode": monitoring.mode,
+                "mode": options.monitor.mode,
                 "vqa": backend.name if backend is not None else None,
                 "oracle_used": backend is not None and backend.name == "oracle",
-                "replan_state": "perception" if estimate is not None else "robot state",
+                "replan_state": system.state_source,
                 "checks": outcome.monitor_checks,
                 "errors": outcome.monitor_errors,
                 "ms_per_check": round(outcome.monitor_ms_per_check, 3),
@@ -272,3 +265,64 @@ def run_episode(
         if recording:
             report["recording"] = recording
         return report
+
+
+def judge_run(
+    outcome: Outcome,
+    reason: str,
+    goal: frozenset[Fact],
+    believed: frozenset[Fact],
+    truth: frozenset[Fact] | None,
+) -> dict[str, Any]:
+    """The run's one verdict, and the simulator's ground truth beside it.
+
+    Success is the system's own: its supervisor succeeded and the goal holds in what it
+    observes (`believed`). Ground truth (None on hardware) is reported with whether it
+    agrees; it never changes the verdict.
+    """
+    goal_observed = goal <= believed
+    success = outcome is Outcome.SUCCEEDED and goal_observed
+    if outcome is Outcome.SUCCEEDED and not goal_observed:
+        missing = ", ".join(format_facts(goal - believed))
+        reason = f"the plan finished but the goal is not observed to hold: missing {missing}"
+    ground: dict[str, Any] | None = None
+    if truth is not None:
+        holds = goal <= truth
+        ground = {
+            "goal_holds": holds,
+            "missing": format_facts(goal - truth),
+            "facts": format_facts(truth),
+            "agrees": holds == success,
+        }
+    return {
+        "success": success,
+        "reason": reason,
+        "goal_observed": goal_observed,
+        "ground_truth": ground,
+    }
+
+
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """The verdict of a run report as text, with the simulator's ground truth on its own
+    line and any disagreement stated: what ``robot-planner run`` prints."""
+    goal = ", ".join(report["goal"])
+    timing = f"after {report['sim_time_s']:.1f} s simulated, {report['wall_time_s']:.1f} s wall"
+    if report["success"]:
+        head = f"SUCCESS: goal achieved ({goal}) {timing}"
+    else:
+        head = f"FAILED ({report['outcome']}): goal not achieved ({goal}) {timing}"
+    lines = [head + (f"; {report['reason']}" if report["reason"] else "")]
+    truth = report.get("ground_truth")
+    if truth is not None:
+        if truth["goal_holds"]:
+            lines.append("simulator ground truth: goal holds")
+        else:
+            missing = ", ".join(truth["missing"])
+            lines.append(f"simulator ground truth: goal does not hold (missing {missing})")
+        if not truth["agrees"]:
+            said = "success" if report["success"] else "failure"
+            holds = "holds" if truth["goal_holds"] else "does not hold"
+            lines.append(
+                f"DISAGREEMENT: the system reports {said}, but in the simulator the goal {holds}"
+            )
+    return lines

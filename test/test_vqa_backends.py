@@ -85,6 +85,21 @@ def test_oracle_needs_a_simulator(scene):
         make_vqa("oracle", scene=scene)
 
 
+def test_oracle_comes_from_the_factory_a_simulated_system_passes(scene):
+    made = []
+
+    class Reference:
+        name = "oracle"
+
+    def factory():
+        made.append(Reference())
+        return made[-1]
+
+    assert make_vqa("geometric", scene=scene, oracle=factory).name == "geometric"
+    assert made == []  # built only when chosen
+    assert make_vqa("oracle", scene=scene, oracle=factory) is made[0]
+
+
 def test_unknown_backend_is_a_one_line_error(scene):
     with pytest.raises(VqaError, match="unknown VQA backend 'clip'") as info:
         make_vqa("clip", scene=scene)

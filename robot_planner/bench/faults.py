@@ -180,11 +180,11 @@ def vqa_faults(catalogue: Any, scene: Any) -> list[dict[str, Any]]:
 def _vqa_rows(catalogue: Any, scene: Any, Failing: Any, Hanging: Any) -> list[dict[str, Any]]:
     from robot_planner.adapters.fake import FakeRobotAdapter
     from robot_planner.execution.executor import Outcome
-    from robot_planner.execution.supervisor import Supervisor
     from robot_planner.monitor.base import TimeLimitedVqa
-    from robot_planner.monitor.detector import DetectorConfig
+    from robot_planner.monitor.config import MonitorConfig
     from robot_planner.planning.base import PlanRequest
     from robot_planner.planning.offline import OfflinePlanner
+    from robot_planner.system import SystemOptions, build_system
 
     rows = []
     for backend_name in ("errors", "hangs"):
@@ -195,14 +195,15 @@ def _vqa_rows(catalogue: Any, scene: Any, Failing: Any, Hanging: Any) -> list[di
             planner = OfflinePlanner(catalogue, scene)
             command = "put the red block on the green block"
             plan = planner.plan(PlanRequest(command, adapter.read_state())).plan
-            supervisor = Supervisor(
-                planner,
-                adapter,
+            system = build_system(
+                scene,
                 catalogue,
-                backend,
-                lambda a=adapter: _blank(a.now()),
-                detector_config=DetectorConfig(on_vqa_error=policy),
+                adapter,
+                SystemOptions(monitor=MonitorConfig(on_vqa_error=policy)),
+                observe=lambda a=adapter: _blank(a.now()),
+                vqa=backend,
             )
+            supervisor = system.supervisor(planner)
             result = supervisor.run(command, plan, max_sim_time_s=60)
             if backend_name == "hangs":
                 inner.release.set()
@@ -243,11 +244,9 @@ def robot_faults(catalogue: Any, scene: Any) -> list[dict[str, Any]]:
     """Skills that fail, hang or are cancelled, in PyBullet and on scripted robots."""
     from robot_planner.adapters.fake import FakeRobotAdapter
     from robot_planner.execution.executor import Outcome
-    from robot_planner.execution.supervisor import Supervisor
     from robot_planner.planning.base import PlanRequest
     from robot_planner.planning.offline import OfflinePlanner
-    from robot_planner.sim.adapter import PyBulletRobotAdapter
-    from robot_planner.sim.world import SimWorld
+    from robot_planner.system import UNMONITORED, SystemOptions, build_sim_system, build_system
 
     rows = []
     command = "put the red block on the green block"
@@ -258,7 +257,8 @@ def robot_faults(catalogue: Any, scene: Any) -> list[dict[str, Any]]:
     ):
         adapter = FakeRobotAdapter(catalogue, scene, **kwargs)
         plan = planner.plan(PlanRequest(command, adapter.read_state())).plan
-        supervisor = Supervisor(planner, adapter, catalogue, None, None, max_replans=2)
+        options = SystemOptions(monitor=UNMONITORED, max_replans=2)
+        supervisor = build_system(scene, catalogue, adapter, options).supervisor(planner)
         result = supervisor.run(command, plan, max_sim_time_s=120)
         still = [c for c in adapter.calls if c.state.value == "running"]
         ok = result.outcome is Outcome.FAILED and bool(result.reason) and not still
@@ -276,12 +276,14 @@ def robot_faults(catalogue: Any, scene: Any) -> list[dict[str, Any]]:
     # until both arms are still.
     latencies, stops, outcomes = [], [], []
     for seed in range(3):
-        with SimWorld(scene, seed=seed) as world:
-            adapter = PyBulletRobotAdapter(world)
+        options = SystemOptions(seed=seed, monitor=UNMONITORED)
+        with build_sim_system(scene, catalogue, options) as system:
+            assert system.simulation is not None
+            world, adapter = system.simulation.world, system.adapter
             plan = planner.plan(
                 PlanRequest("put the green block on the blue block", adapter.read_state())
             ).plan
-            supervisor = Supervisor(planner, adapter, catalogue, None, None)
+            supervisor = system.supervisor(planner)
             asked: dict[str, float] = {}
 
             def cancel_later(

@@ -5,6 +5,10 @@ probability p per carry (at a random moment of the carry) and optionally displac
 placed blocks by up to q cm (uniform direction and distance; `gaussian`: normal noise of
 std-dev q on each axis). Skills are blind to their own slips (as in
 DoReMi's protocol), so only the monitor can notice; `off` shows what happens without it.
+
+Success is scored against the simulator's ground truth (the tower stands as asked at
+the end), as in the published benchmarks; the system's own verdict is reported beside it
+(`system_success_rate`, and the seeds where the two disagree).
 """
 
 from __future__ import annotations
@@ -57,7 +61,10 @@ def _episode(job: tuple) -> dict[str, Any]:
     delays, missed_drops = _detections(disturbances, alarms)
     return {
         "seed": seed,
-        "success": report["success"],
+        # The benchmark's measure is the simulator's ground truth; the system's own
+        # verdict is kept beside it.
+        "success": report["ground_truth"]["goal_holds"],
+        "system_success": report["success"],
         "sim_time_s": report["sim_time_s"],
         "wall_time_s": report["wall_time_s"],
         "replans": report["replans"],
@@ -141,6 +148,10 @@ def bench_stack_drop(
         "oracle_used": monitor != "off" and monitoring.vqa == "oracle",
         "episodes": len(rows),
         "success_rate": round(sum(r["success"] for r in rows) / max(1, len(rows)), 4),
+        "system_success_rate": round(
+            sum(r["system_success"] for r in rows) / max(1, len(rows)), 4
+        ),
+        "verdict_disagreements": [r["seed"] for r in rows if r["success"] != r["system_success"]],
         "mean_sim_time_s": round(statistics.mean(r["sim_time_s"] for r in rows), 2),
         "mean_wall_time_s": round(statistics.mean(r["wall_time_s"] for r in rows), 2),
         "replans_per_episode": round(statistics.mean(r["replans"] for r in rows), 3),

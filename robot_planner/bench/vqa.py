@@ -17,15 +17,12 @@ from typing import Any
 
 from robot_planner.bench.stack_drop import STACK_COMMAND
 from robot_planner.execution.executor import PlanExecutor
-from robot_planner.monitor.backends import make_vqa
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.plan.schema import ground_facts as schema_facts
 from robot_planner.planning.base import PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
-from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.disturbances import DisturbanceConfig
-from robot_planner.sim.truth import ground_truth
-from robot_planner.sim.world import SimWorld
+from robot_planner.system import Simulation, SystemOptions, build_sim_system
 from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.facts import PREDICATES, Fact
 from robot_planner.world.scene import Scene, load_scene
@@ -63,19 +60,28 @@ def bench_vqa(
             "question_ms": [],
             "by_predicate": {p: _tally() for p in PREDICATES},
         }
-    sure = (monitor or MonitorConfig()).min_confidence
+    # The backend is asked directly here (not by a supervisor), whatever the config's mode.
+    monitoring = (monitor or MonitorConfig()).model_copy(update={"vqa": vqa, "mode": "on"})
+    sure = monitoring.min_confidence
     for episode in range(episodes):
-        with SimWorld(scene, seed=seed + episode) as world:
-            adapter = PyBulletRobotAdapter(
-                world, DisturbanceConfig(drop_prob=drop_prob), self_check=False
-            )
-            backend = make_vqa(vqa, scene=scene, world=world, config=monitor)
+        options = SystemOptions(
+            seed=seed + episode,
+            disturbances=DisturbanceConfig(drop_prob=drop_prob),
+            self_check=False,
+            monitor=monitoring,
+            replan_state="robot state",
+        )
+        with build_sim_system(scene, catalogue, options) as system:
+            assert system.simulation is not None and system.vqa is not None
+            world = system.simulation.world
             cameras = {(w, h): world.camera("overhead", w, h) for w, h in sizes}
             planner = OfflinePlanner(catalogue, scene)
-            plan = planner.plan(PlanRequest(STACK_COMMAND, adapter.read_state())).plan
-            sample = _Sampler(world, backend, cameras, facts, per_size, period_s, sure)
-            adapter.step_hooks.append(sample)
-            PlanExecutor(plan, catalogue, adapter).run(max_sim_time_s=120.0)
+            plan = planner.plan(PlanRequest(STACK_COMMAND, system.adapter.read_state())).plan
+            sample = _Sampler(
+                system.simulation, system.vqa, cameras, facts, per_size, period_s, sure
+            )
+            system.adapter.step_hooks.append(sample)  # type: ignore[attr-defined]
+            PlanExecutor(plan, catalogue, system.adapter).run(max_sim_time_s=120.0)
         if progress:
             progress(episode + 1, episodes)
     return {
@@ -90,8 +96,9 @@ def bench_vqa(
 class _Sampler:
     """A step hook: every `period_s`, ask every fact of fresh frames and score it."""
 
-    def __init__(self, world, backend, cameras, facts, per_size, period_s, sure):
-        self.world, self.backend, self.cameras = world, backend, cameras
+    def __init__(self, simulation: Simulation, backend, cameras, facts, per_size, period_s, sure):
+        self.simulation, self.world = simulation, simulation.world
+        self.backend, self.cameras = backend, cameras
         self.facts, self.per_size = facts, per_size
         self.period_s, self.sure = period_s, sure
         self.next_at = 0.0
@@ -100,7 +107,7 @@ class _Sampler:
         if self.world.time + 1e-9 < self.next_at:
             return
         self.next_at += self.period_s
-        truth = ground_truth(self.world)
+        truth = self.simulation.ground_truth()
         for (w, h), camera in self.cameras.items():
             row = self.per_size[f"{w}x{h}"]
             observation = self.world.observe(camera)

@@ -38,6 +38,7 @@ Parameters:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -85,6 +86,13 @@ from robot_planner.plan.model import TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
 from robot_planner.service.events import EventError, parse_event
+from robot_planner.system import (
+    UNMONITORED,
+    RobotSystem,
+    SystemOptions,
+    build_sim_system,
+    build_system,
+)
 from robot_planner.world.facts import Fact, FactError, format_facts, parse_facts
 
 #: Supervisor events -> status states (others are not published).
@@ -173,16 +181,24 @@ class ExecutorNode(Node):
         # Never written to: DDS asserts its liveliness, so the planner notices a kill.
         self.heartbeat_pub = self.create_publisher(Empty, HEARTBEAT, heartbeat_qos())
         self.sim: sensors.SimSensors | None = None
-        self.world = None
+        # The in-process monitor is off: the monitor node watches, and reports here.
+        options = SystemOptions(
+            max_replans=int(p["max_replans"]),
+            period_s=float(p["period_s"]),
+            monitor=UNMONITORED,
+        )
         if p["adapter"] == "pybullet":
-            inner = self._make_sim()
+            system = self._make_sim(options)
         elif p["adapter"] == "ros_bindings":
-            inner = self._make_bindings()
+            system = self._make_bindings(options)
         else:
             raise ValueError(f"adapter must be pybullet or ros_bindings, not {p['adapter']!r}")
         hook = self.sim.publish if self.sim is not None else None
         speed = float(p["sim_speed"]) if self.sim is not None else 1.0
-        self.adapter: RobotAdapter = PacedAdapter(inner, speed, hook)  # type: ignore[assignment]
+        # Robot time follows the wall clock here; the system is driven through the pacing.
+        paced = PacedAdapter(system.adapter, speed, hook)
+        self.system = system.with_adapter(paced)  # type: ignore[arg-type]
+        self.adapter: RobotAdapter = self.system.adapter
 
         self._lock = threading.Lock()
         self._plans: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -209,10 +225,8 @@ class ExecutorNode(Node):
 
     # --- adapters -------------------------------------------------------------------
 
-    def _make_sim(self) -> Any:
-        from robot_planner.sim.adapter import PyBulletRobotAdapter
+    def _make_sim(self, options: SystemOptions) -> RobotSystem:
         from robot_planner.sim.disturbances import DisturbanceConfig
-        from robot_planner.sim.world import SimWorld
 
         p = self.params
         if p["camera"] not in self.scene.cameras:
@@ -220,8 +234,18 @@ class ExecutorNode(Node):
         disturbances = DisturbanceConfig(
             drop_prob=float(p["drop_prob"]), displace_cm=float(p["displace_cm"])
         )
-        self.world = SimWorld(self.scene, seed=int(p["seed"]))
-        adapter = PyBulletRobotAdapter(self.world, disturbances, not p["blind_skills"])
+        system = build_sim_system(
+            self.scene,
+            self.catalogue,
+            dataclasses.replace(
+                options,
+                seed=int(p["seed"]),
+                disturbances=disturbances,
+                self_check=not p["blind_skills"],
+                camera=p["camera"],
+            ),
+        )
+        assert system.simulation is not None  # build_sim_system always has one
         publishers = sensors.SensorPublishers(
             color=self.create_publisher(Image, COLOR, CAMERA_PUB_QOS),
             depth=self.create_publisher(Image, DEPTH, CAMERA_PUB_QOS),
@@ -231,16 +255,16 @@ class ExecutorNode(Node):
         )
         self.sim = sensors.SimSensors(
             self,
-            self.world,
-            adapter,
+            system.simulation.world,
+            system.adapter,
             publishers,
             camera=p["camera"],
             camera_rate_hz=float(p["camera_rate_hz"]),
             joint_rate_hz=float(p["joint_state_rate_hz"]),
         )
-        return adapter
+        return system
 
-    def _make_bindings(self) -> Any:
+    def _make_bindings(self, options: SystemOptions) -> RobotSystem:
         from robot_planner.adapters.ros_bindings import RosBindingsAdapter, load_bindings
         from robot_planner.resources import share_dir
 
@@ -248,7 +272,7 @@ class ExecutorNode(Node):
         adapter = RosBindingsAdapter(self, load_bindings(path), self.catalogue, self.scene)
         adapter.check(float(self.params["bindings_timeout_s"]))  # fail at start-up, not later
         self._bindings_adapter = adapter
-        return adapter
+        return build_system(self.scene, self.catalogue, adapter, options)
 
     # --- subscriptions (ROS threads) ------------------------------------------------
 
@@ -381,15 +405,9 @@ class ExecutorNode(Node):
             self.status(command_id, "error", reason=f"plan rejected by the executor: {reason}")
             return
         plan: TaskPlan = report.plan
-        supervisor = Supervisor(
+        supervisor = self.system.supervisor(
             RemotePlanner(self),
-            self.adapter,
-            self.catalogue,
-            None,
-            None,
             estimate_state=self._estimate_state,
-            max_replans=int(self.params["max_replans"]),
-            period_s=float(self.params["period_s"]),
             listeners=[lambda event: self._forward(command_id, event)],
             external_monitor=self.monitor_mode != "off",
             verify_s=float(self.params["verify_s"]),
@@ -524,8 +542,7 @@ class ExecutorNode(Node):
                 self.supervisor.cancel("executor shutting down")
         self._plans.put(None)
         self._thread.join(timeout=5.0)
-        if self.world is not None:
-            self.world.close()
+        self.system.close()
         bindings = getattr(self, "_bindings_adapter", None)
         if bindings is not None:
             bindings.close()
