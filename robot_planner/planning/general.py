@@ -1,0 +1,716 @@
+"""Domain-independent planning: goal facts + current facts -> a task DAG.
+
+The pipeline, driven only by the domain's types, predicates, derived rules, locations
+and skills (nothing here names a world's objects or skills):
+
+1. **Model**: the domain and scene compile into a lifted model
+   (`robot_planner.planning.lifted`), grounded once per scene (cached).
+2. **Search**: a sequential plan from the current facts to the goal, stage by stage
+   for "then"-sequenced commands (each stage keeps the goals of the stages before it).
+   Hand-overs, parking a block that is in the way and building a tower bottom-up are
+   not coded anywhere: they are what the skills' preconditions, effects and the robots'
+   reach leave as the way to the goal.
+3. **Deordering**: causal links and threats lift the sequence into a partial order,
+   so independent work of different robots runs in parallel.
+4. **Robots for makespan**: each robot's work splits into units between the points
+   where the robot is free (no fact ties it to an object); a unit may move to another
+   robot whose kind offers the skills and whose reach allows them, and is kept there
+   when the estimated makespan (skill `duration_s`, robots working one task at a time)
+   gets shorter.
+5. **Constraints** for the monitor from each task's own effects and preconditions:
+   ``after``: the perceived facts it adds (and the stack it built upon must still
+   stand); ``during``: perceived preconditions it relies on while it runs.
+
+Every plan is checked against the catalogue's own semantics before it is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import networkx as nx
+
+from robot_planner.plan.model import Constraint, Task, TaskPlan
+from robot_planner.planning.base import PlanningError
+from robot_planner.planning.lifted import LiftedModel, ModelError, compile_model
+from robot_planner.planning.search import (
+    GroundAction,
+    GroundTask,
+    SearchLimit,
+    Step,
+    Unsolvable,
+    bits_of,
+)
+from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.domain import Pattern
+from robot_planner.world.facts import Fact, FactError, format_facts
+from robot_planner.world.scene import Scene
+
+log = logging.getLogger(__name__)
+
+#: Search settings tried in turn: (weight on h, expansion budget). Weight 1 gives short
+#: plans on tabletop-sized problems; the greedy fallback keeps large ones fast.
+SEARCH_STAGES: tuple[tuple[float, int], ...] = ((0.5, 2_000), (1.0, 5_000), (5.0, 100_000))
+#: Passes of the robot re-assignment (each pass tries every unit on every robot).
+ASSIGN_PASSES = 3
+
+
+@dataclass
+class PlanningContext:
+    """A scene's compiled and grounded model, reused across calls."""
+
+    scene: Scene
+    catalogue: Catalogue
+    model: LiftedModel
+    task: GroundTask
+    _robot_masks: dict[str, int] = field(default_factory=dict)
+    _robot_only: dict[int, bool] = field(default_factory=dict)
+
+    def bound_mask(self, robot: str) -> int:
+        """Facts that tie `robot` to something else (it is busy while one holds)."""
+        known = len(self.task.facts)
+        cached = self._robot_masks.get(robot)
+        if cached is not None and self._robot_masks.get(f"#{robot}") == known:
+            return cached
+        mask = 0
+        for i, fact in enumerate(self.task.facts):
+            if (
+                fact.predicate not in self.model.static
+                and robot in fact.args
+                and any(a != robot for a in fact.args)
+            ):
+                mask |= 1 << i
+        self._robot_masks[robot] = mask
+        self._robot_masks[f"#{robot}"] = known  # type: ignore[assignment]
+        return mask
+
+    def robot_only(self, fact_id: int) -> bool:
+        """True for a fact about robots alone (a robot's own state, e.g. its gripper)."""
+        found = self._robot_only.get(fact_id)
+        if found is None:
+            fact = self.task.facts[fact_id]
+            found = bool(fact.args) and all(a in self.scene.robots for a in fact.args)
+            self._robot_only[fact_id] = found
+        return found
+
+
+_CONTEXTS: dict[tuple[int, int], PlanningContext] = {}
+
+
+def planning_context(scene: Scene, catalogue: Catalogue) -> PlanningContext:
+    """The cached model of a scene (compiling and grounding take longer than planning).
+
+    Raises:
+        PlanningError: the domain cannot be compiled (one line).
+    """
+    key = (id(scene), id(catalogue))
+    found = _CONTEXTS.get(key)
+    if found is not None and found.scene is scene and found.catalogue is catalogue:
+        return found
+    try:
+        model = compile_model(scene, catalogue)
+    except ModelError as exc:
+        raise PlanningError(f"cannot plan in domain {scene.domain.name}: {exc}") from None
+    context = PlanningContext(scene, catalogue, model, GroundTask(model))
+    if len(_CONTEXTS) >= 8:
+        _CONTEXTS.pop(next(iter(_CONTEXTS)))
+    _CONTEXTS[key] = context
+    return context
+
+
+# --- the entry point ---------------------------------------------------------------------
+
+
+def plan_goal(
+    command: str,
+    goal: Iterable[Fact],
+    state: frozenset[Fact],
+    scene: Scene,
+    catalogue: Catalogue,
+    steps: Mapping[Fact, int] | None = None,
+    assign: Mapping[str, str] | None = None,
+    *,
+    engine: str = "builtin",
+) -> TaskPlan:
+    """Goal + current facts -> a task plan (see the module docstring).
+
+    Args:
+        steps: for sequenced commands, the step of each goal fact ("then" = next step);
+            all work of a later step waits for all work of earlier steps.
+        assign: object -> robot that must make the final change to that object's goal
+            facts ("with the left arm").
+        engine: ``builtin`` (the in-process search) or the name of a unified-planning
+            one-shot engine such as ``fast-downward`` (for comparison and for domains
+            where an external planner does better).
+
+    Raises:
+        PlanningError: an impossible or unreachable goal, one line.
+    """
+    goal = frozenset(goal)
+    for fact in sorted(goal):
+        try:
+            scene.check_fact(fact)
+        except FactError as exc:
+            raise PlanningError(f"goal: {exc}") from None
+    problems = scene.domain.contradictions(goal)
+    if problems:
+        raise PlanningError(f"impossible goal: {problems[0]}")
+    context = planning_context(scene, catalogue)
+    start = scene.derive(state)
+    banned = _assign_bans(context, goal, dict(assign or {}))
+    sequence, stage_of = _sequential(context, goal, start, dict(steps or {}), banned, engine)
+    result = _assign_robots(context, sequence, stage_of, start, goal, banned)
+    return _task_plan(context, command, goal, start, result)
+
+
+# --- 2. search ---------------------------------------------------------------------------
+
+
+def _say(name: str) -> str:
+    return "the " + name.replace("_", " ")
+
+
+def _goal_masks(context: PlanningContext, facts: Iterable[Fact]) -> tuple[int, int]:
+    try:
+        positive, absent = context.model.goal(facts)
+    except ModelError as exc:
+        raise PlanningError(f"impossible goal: {exc}") from None
+    absent_mask = 0
+    for atom in absent:
+        absent_mask |= context.task.atom_mask(atom)
+    return context.task.mask(positive), absent_mask
+
+
+def _assign_bans(
+    context: PlanningContext, goal: frozenset[Fact], assign: Mapping[str, str]
+) -> frozenset[int]:
+    """Actions that would make an assigned object's goal fact true on another robot."""
+    banned: set[int] = set()
+    for obj, robot in sorted(assign.items()):
+        if robot not in context.scene.robots:
+            raise PlanningError(f"unknown robot '{robot}'")
+        for fact in sorted(g for g in goal if g.args and g.args[0] == obj):
+            wanted, _ = _goal_masks(context, [fact])
+            makers = [a for a in context.task.actions if a.add & wanted]
+            if wanted and not any(a.robot == robot for a in makers):
+                raise PlanningError(_cannot_make(context, robot, fact))
+            banned.update(a.index for a in makers if a.robot != robot)
+    return frozenset(banned)
+
+
+def _cannot_make(context: PlanningContext, robot: str, fact: Fact) -> str:
+    scene = context.scene
+    out_of_reach = [a for a in fact.args if a in scene.places and not scene.reaches(robot, a)]
+    if out_of_reach:
+        reach = ", ".join(scene.robots[robot].reach)
+        return f"{_say(robot)} cannot reach {_say(out_of_reach[0])}; it reaches {reach}"
+    return f"no skill of {_say(robot)} can make {fact} true"
+
+
+def _sequential(
+    context: PlanningContext,
+    goal: frozenset[Fact],
+    start: frozenset[Fact],
+    steps: Mapping[Fact, int],
+    banned: frozenset[int],
+    engine: str = "builtin",
+) -> tuple[list[GroundAction], list[int]]:
+    task = context.task
+    state = task.mask(context.model.state(start))
+    sequence: list[GroundAction] = []
+    stage_of: list[int] = []
+    stages = sorted({steps.get(f, 0) for f in goal})
+    for stage in stages:
+        wanted = sorted(f for f in goal if steps.get(f, 0) <= stage)
+        goal_mask, absent_mask = _goal_masks(context, wanted)
+        if engine == "builtin":
+            part = _search(context, state, goal_mask, absent_mask, banned, wanted, start)
+        else:
+            from robot_planner.planning.pddl import solve_with_engine
+
+            found = solve_with_engine(task, state, goal_mask, absent_mask, engine, banned)
+            if found is None:
+                goals = ", ".join(map(str, wanted))
+                raise PlanningError(f"{engine} found no plan for {goals}")
+            part = found
+        for action in part:
+            state = task.apply(state, action)
+            sequence.append(action)
+            stage_of.append(stage)
+    return sequence, stage_of
+
+
+def _search(
+    context: PlanningContext,
+    state: int,
+    goal_mask: int,
+    absent_mask: int,
+    banned: frozenset[int],
+    wanted: Sequence[Fact],
+    start: frozenset[Fact],
+) -> list[GroundAction]:
+    last: SearchLimit | None = None
+    for weight, budget in SEARCH_STAGES:
+        try:
+            return context.task.solve(
+                state, goal_mask, absent_mask, banned, weight=weight, max_expansions=budget
+            )
+        except Unsolvable as exc:
+            raise PlanningError(_why_not(context, wanted, start, exc)) from None
+        except SearchLimit as exc:
+            last = exc
+            log.debug("weight %.1f: %s; trying a greedier search", weight, exc)
+    goals = ", ".join(map(str, wanted))
+    raise PlanningError(f"no plan found for {goals} within the search budget ({last})")
+
+
+def _why_not(
+    context: PlanningContext, wanted: Sequence[Fact], start: frozenset[Fact], exc: Unsolvable
+) -> str:
+    scene = context.scene
+    goals = ", ".join(map(str, wanted))
+    lost = [
+        o
+        for f in wanted
+        for o in f.args
+        if o in scene.objects and scene.location_of(o, start) is None
+    ]
+    if lost:
+        reason = f"the location of {lost[0]} is unknown"
+    elif exc.unreachable:
+        blocked = []
+        for fact in wanted:
+            positive, _ = context.model.goal([fact])
+            if positive & set(exc.unreachable):
+                blocked.append(str(fact))
+        what = ", ".join(blocked) or ", ".join(map(str, exc.unreachable))
+        reason = f"no sequence of the robots' skills makes {what} true (reach and skills)"
+    else:
+        reason = "every state the robots can reach was searched"
+    return f"no plan reaches {goals} from the current state: {reason}"
+
+
+# --- 3. deordering -----------------------------------------------------------------------
+
+
+def resolve(task: GroundTask, init: int, sequence: Sequence[GroundAction]) -> list[Step] | None:
+    """Each action's resolved effects along the sequence; None if one is inapplicable."""
+    state = init
+    out = []
+    for action in sequence:
+        if not task.applicable(state, action):
+            return None
+        out.append(task.step(state, action))
+        state = task.apply(state, action)
+    return out
+
+
+def deorder(
+    steps: Sequence[Step], goal: int = 0, goal_absent: int = 0
+) -> dict[tuple[int, int], set[int]]:
+    """Ordering edges (i, j) -> the facts that require them.
+
+    Causal links: each condition's producer is the last action before its consumer that
+    actually made it hold (or the initial state). Threats: every action whose declared
+    effects could undo a link (a wildcard delete does, whatever the order) is ordered
+    before the link's producer or after its consumer.
+    """
+    adders: dict[int, list[int]] = defaultdict(list)
+    deleters: dict[int, list[int]] = defaultdict(list)
+    made: dict[int, list[int]] = defaultdict(list)
+    ended: dict[int, list[int]] = defaultdict(list)
+    for i, step in enumerate(steps):
+        for f in bits_of(step.add):
+            adders[f].append(i)
+        for f in bits_of(step.delete & ~step.add):
+            deleters[f].append(i)
+        for f in bits_of(step.made):
+            made[f].append(i)
+        for f in bits_of(step.ended):
+            ended[f].append(i)
+    edges: dict[tuple[int, int], set[int]] = defaultdict(set)
+    n = len(steps)
+
+    def link(i: int, j: int, fact: int) -> None:
+        if 0 <= i < n and 0 <= j < n and i != j:
+            edges[(i, j)].add(fact)
+
+    def protect(j: int, needs: int, producers: dict, breakers: dict) -> None:
+        for f in bits_of(needs):
+            before = [i for i in producers.get(f, ()) if i < j]
+            producer = before[-1] if before else -1
+            link(producer, j, f)
+            for k in breakers.get(f, ()):
+                if k == j:
+                    continue
+                if k < j:
+                    if producer >= 0 and k < producer:
+                        link(k, producer, f)
+                else:
+                    link(j, k, f)
+
+    for j, step in enumerate(steps):
+        protect(j, step.needs, made, deleters)
+        protect(j, step.forbids, ended, adders)
+    protect(n, goal, made, deleters)
+    protect(n, goal_absent, ended, adders)
+    return edges
+
+
+# --- 4. robots -----------------------------------------------------------------------------
+
+
+@dataclass
+class Schedule:
+    """A linear plan, its resolved steps, the DAG over it and estimated times."""
+
+    sequence: list[GroundAction]
+    steps: list[Step]
+    stage_of: list[int]
+    preds: dict[int, set[int]]
+    start: list[float]
+    end: list[float]
+
+    @property
+    def makespan(self) -> float:
+        return max(self.end, default=0.0)
+
+
+def _schedule(
+    context: PlanningContext,
+    init: int,
+    sequence: list[GroundAction],
+    stage_of: list[int],
+    goal: int,
+    goal_absent: int,
+) -> Schedule | None:
+    steps = resolve(context.task, init, sequence)
+    if steps is None:
+        return None
+    state = init
+    for action in sequence:
+        state = context.task.apply(state, action)
+    if state & goal != goal or state & goal_absent:
+        return None
+    preds: dict[int, set[int]] = defaultdict(set)
+    for i, j in deorder(steps, goal, goal_absent):
+        preds[j].add(i)
+    # "then": all work of a stage waits for all work of the stage before it.
+    for j, stage in enumerate(stage_of):
+        preds[j].update(i for i in range(j) if stage_of[i] < stage)
+    return _timed(sequence, steps, stage_of, preds)
+
+
+def _timed(
+    sequence: list[GroundAction],
+    steps: list[Step],
+    stage_of: list[int],
+    preds: dict[int, set[int]],
+) -> Schedule:
+    start: list[float] = []
+    end: list[float] = []
+    free: dict[str, float] = {}
+    for j, action in enumerate(sequence):
+        begin = max([free.get(action.robot, 0.0), *(end[i] for i in preds.get(j, ()))])
+        start.append(begin)
+        end.append(begin + action.cost)
+        free[action.robot] = end[-1]
+    return Schedule(list(sequence), steps, list(stage_of), dict(preds), start, end)
+
+
+@dataclass
+class _Unit:
+    """Consecutive actions of one robot between two points where it is free."""
+
+    members: list[int]
+    robot: str
+    movable: bool
+
+
+def _units(context: PlanningContext, init: int, sequence: list[GroundAction]) -> list[_Unit]:
+    task = context.task
+    state = init
+    open_unit: dict[str, _Unit] = {}
+    units: list[_Unit] = []
+    for i, action in enumerate(sequence):
+        robot = action.robot
+        mask = context.bound_mask(robot)
+        if robot not in open_unit:
+            unit = _Unit([], robot, movable=not state & mask)
+            open_unit[robot] = unit
+            units.append(unit)
+        open_unit[robot].members.append(i)
+        state = task.apply(state, action)
+        if not state & context.bound_mask(robot):
+            del open_unit[robot]
+    for unit in open_unit.values():
+        unit.movable = False  # the robot ends busy: its work stays with it
+    units.sort(key=lambda u: u.members[0])
+    return units
+
+
+def _moved(
+    context: PlanningContext, action: GroundAction, robot: str, banned: frozenset[int]
+) -> GroundAction | None:
+    binding = dict(action.binding)
+    binding[action.schema.robot] = robot
+    found = context.task.lookup(action.schema.name, binding)
+    if found is None or found.index in banned:
+        return None
+    return found
+
+
+def _assign_robots(
+    context: PlanningContext,
+    sequence: list[GroundAction],
+    stage_of: list[int],
+    start: frozenset[Fact],
+    goal: frozenset[Fact],
+    banned: frozenset[int],
+) -> Schedule:
+    """The plan's robots re-chosen, unit by unit, for a shorter estimated makespan."""
+    task = context.task
+    init = task.mask(context.model.state(start))
+    goal_mask, absent_mask = _goal_masks(context, goal)
+    original = _schedule(context, init, sequence, stage_of, goal_mask, absent_mask)
+    if original is None:  # a bug in the model or the search, never the user's fault
+        raise PlanningError("internal planning error: the found plan does not replay")
+    units = _units(context, init, sequence)
+    if len(context.scene.robots) < 2 or not any(u.movable for u in units):
+        return original
+    unit_of = {i: n for n, unit in enumerate(units) for i in unit.members}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(units)))
+    for (i, j), reasons in deorder(original.steps, goal_mask, absent_mask).items():
+        if unit_of[i] != unit_of[j] and not all(context.robot_only(f) for f in reasons):
+            graph.add_edge(unit_of[i], unit_of[j])
+    for a, unit_a in enumerate(units):
+        for b, unit_b in enumerate(units):
+            if stage_of[unit_a.members[0]] < stage_of[unit_b.members[0]]:
+                graph.add_edge(a, b)
+    try:
+        order = list(nx.lexicographical_topological_sort(graph, key=lambda n: units[n].members[0]))
+    except nx.NetworkXUnfeasible:
+        return original
+    robots = {n: unit.robot for n, unit in enumerate(units)}
+
+    def build(choice: Mapping[int, str]) -> Schedule | None:
+        actions: list[GroundAction] = []
+        stages: list[int] = []
+        for n in order:
+            for i in units[n].members:
+                action = sequence[i]
+                if choice[n] != units[n].robot:
+                    action = _moved(context, action, choice[n], banned)
+                    if action is None:
+                        return None
+                actions.append(action)
+                stages.append(stage_of[i])
+        return _schedule(context, init, actions, stages, goal_mask, absent_mask)
+
+    best = build(robots)
+    if best is None:
+        return original
+    if original.makespan < best.makespan:
+        best = original
+    names = list(context.scene.robots)
+    for _ in range(ASSIGN_PASSES):
+        improved = False
+        for n in order:
+            if not units[n].movable:
+                continue
+            for robot in names:
+                if robot == robots[n]:
+                    continue
+                trial = build({**robots, n: robot})
+                if trial is not None and trial.makespan < best.makespan - 1e-9:
+                    best, robots, improved = trial, {**robots, n: robot}, True
+        if not improved:
+            break
+    return best
+
+
+# --- 5. tasks and constraints ------------------------------------------------------------
+
+
+def _task_plan(
+    context: PlanningContext,
+    command: str,
+    goal: frozenset[Fact],
+    start: frozenset[Fact],
+    schedule: Schedule,
+) -> TaskPlan:
+    scene, catalogue = context.scene, context.catalogue
+    facts = start
+    before: list[frozenset[Fact]] = []
+    touched: list[set[str]] = []
+    for action in schedule.sequence:
+        skill, robot, args = action.skill, action.robot, action.args
+        problems = [
+            *map(str, catalogue.unmet_preconditions(skill, robot, args, scene, facts)),
+            *catalogue.reach_errors(skill, robot, args, scene, facts),
+        ]
+        if problems:  # the model disagrees with the catalogue: a bug, not the user's
+            raise PlanningError(
+                f"internal planning error at {skill}({args}) on {robot}: {problems[0]}"
+            )
+        after = catalogue.apply(skill, robot, args, scene, facts)
+        before.append(facts)
+        changed = {a for f in facts ^ after for a in f.args if a in scene.objects}
+        touched.append({a for a in args.values() if a in scene.objects} | changed)
+        facts = after
+    missing = sorted(str(g) for g in goal if g not in facts)
+    if missing:
+        raise PlanningError(f"internal planning error: {', '.join(missing)} does not hold")
+    preds = {j: set(p) for j, p in schedule.preds.items()}
+    _order_shared_objects(schedule, touched, preds)
+    timed = _timed(schedule.sequence, schedule.steps, schedule.stage_of, preds)
+    order = sorted(range(len(timed.sequence)), key=lambda i: (timed.start[i], i))
+    ids = {i: f"t{n}" for n, i in enumerate(order, start=1)}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(order)
+    graph.add_edges_from((i, j) for j, ps in preds.items() for i in ps)
+    reduced = nx.transitive_reduction(graph)
+    tasks = []
+    for i in order:
+        action = timed.sequence[i]
+        deps = sorted(reduced.predecessors(i), key=lambda p: order.index(p))
+        tasks.append(
+            Task(
+                id=ids[i],
+                skill=action.skill,
+                robot=action.robot,
+                args=action.args,
+                depends_on=[ids[p] for p in deps],
+                constraints=constraints_for(
+                    action.skill, action.robot, action.args, before[i], context
+                ),
+            )
+        )
+    return TaskPlan(command=command, goal=format_facts(goal), tasks=tasks)
+
+
+def _order_shared_objects(
+    schedule: Schedule, touched: list[set[str]], preds: dict[int, set[int]]
+) -> None:
+    """Tasks of different robots that change the same object are ordered (the
+    validator's rule): causal links nearly always order them already."""
+    sequence = schedule.sequence
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(sequence)))
+    graph.add_edges_from((i, j) for j, ps in preds.items() for i in ps)
+    last: dict[str, int] = {}
+    for j in range(len(sequence)):
+        for obj in sorted(touched[j]):
+            i = last.get(obj)
+            if (
+                i is not None
+                and sequence[i].robot != sequence[j].robot
+                and not nx.has_path(graph, i, j)
+            ):
+                preds.setdefault(j, set()).add(i)
+                graph.add_edge(i, j)
+            last[obj] = j
+
+
+def constraints_for(
+    skill: str,
+    robot: str,
+    args: Mapping[str, str],
+    facts: frozenset[Fact],
+    context: PlanningContext,
+) -> list[Constraint]:
+    """What the monitor checks while and after a task runs, from the skill's own model:
+
+    * during: perceived preconditions (one the skill itself ends is kept only when the
+      skill says until which phase it holds, `during_until`);
+    * after: perceived facts it adds (the canonical put-fact, not its companions), and
+      for a stacking effect, that the stack below still stands.
+    """
+    scene, domain = context.scene, context.scene.domain
+    spec = context.catalogue.skills[skill]
+    binding = {"robot": robot, **{k: str(v) for k, v in args.items()}}
+
+    def applies(when: Mapping[str, str]) -> bool:
+        return all(scene.is_a(binding[a], t) for a, t in when.items())
+
+    def perceived(fact: Fact) -> bool:
+        spec_ = domain.predicates.get(fact.predicate)
+        return spec_ is not None and spec_.observed == "perceived"
+
+    deleted: list[Pattern] = [
+        Pattern.parse(t) for e in spec.effects if applies(e.when) for t in e.delete
+    ]
+    out: list[Constraint] = []
+    for cond in spec.preconditions:
+        if not applies(cond.when):
+            continue
+        fact = Pattern.parse(cond.fact).ground(binding)
+        ends = any(_matches(p, fact, binding) for p in deleted)
+        if perceived(fact) and (not ends or spec.during_until):
+            out.append(
+                Constraint(phase="during", fact=str(fact), question=domain.question_for(fact))
+            )
+    companions = {
+        Pattern.parse(t).predicate for ts in domain.locations.put.values() for t in ts[1:]
+    } - {Pattern.parse(ts[0]).predicate for ts in domain.locations.put.values()}
+    added = context.catalogue.added_facts(skill, robot, args, scene)
+    for fact in added:
+        if perceived(fact) and fact.predicate not in companions:
+            out.append(
+                Constraint(phase="after", fact=str(fact), question=domain.question_for(fact))
+            )
+    support = domain.locations.support
+    for fact in added:
+        if fact.predicate != support or len(fact.args) != 2:
+            continue
+        below = _support_chain(fact.args[1], support, facts)
+        for upper, lower in pairwise(below):
+            kept = Fact(support, (upper, lower))
+            out.append(
+                Constraint(phase="after", fact=str(kept), question=domain.question_for(kept))
+            )
+    return out
+
+
+def _matches(pattern: Pattern, fact: Fact, binding: Mapping[str, str]) -> bool:
+    if pattern.predicate != fact.predicate or len(pattern.args) != len(fact.args):
+        return False
+    for want, got in zip(pattern.args, fact.args, strict=True):
+        if want == "*":
+            continue
+        value = binding.get(want[1:], want) if want.startswith("?") else want
+        if value != got:
+            return False
+    return True
+
+
+def _support_chain(top: str, support: str, facts: frozenset[Fact]) -> list[str]:
+    below = {f.args[0]: f.args[1] for f in facts if f.predicate == support and len(f.args) == 2}
+    chain = [top]
+    while chain[-1] in below and below[chain[-1]] not in chain:
+        chain.append(below[chain[-1]])
+    return chain
+
+
+# --- estimates -----------------------------------------------------------------------------
+
+
+def estimated_makespan(plan: TaskPlan, catalogue: Catalogue) -> float:
+    """The plan's makespan if every task takes its skill's `duration_s`: a task starts
+    when its dependencies and its robot's previous task (in execution order) are done."""
+    from robot_planner.plan.graph import execution_order
+
+    by_id = {t.id: t for t in plan.tasks}
+    end: dict[str, float] = {}
+    free: dict[str, float] = {}
+    for task_id in execution_order(plan):
+        task = by_id[task_id]
+        begin = max([free.get(task.robot, 0.0), *(end[d] for d in task.depends_on)])
+        end[task_id] = begin + catalogue.skills[task.skill].duration_s
+        free[task.robot] = end[task_id]
+    return max(end.values(), default=0.0)
