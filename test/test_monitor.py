@@ -21,7 +21,7 @@ from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.oracle import OracleVqa as Oracle
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
-from robot_planner.world.facts import PREDICATES, Fact, question_for
+from robot_planner.world.facts import Fact
 from robot_planner.world.observation import CameraFrame, Observation
 
 
@@ -356,9 +356,10 @@ def test_replanning_waits_for_the_scene_to_come_to_rest(catalogue, scene):
     assert adapter.now() - before == pytest.approx(3 * SETTLE_STEP_S)
 
 
-def test_questions_exist_for_every_predicate():
-    for predicate, kinds in PREDICATES.items():
-        args = ["left_arm" if kind == "robot" else f"x_{kind}" for kind in kinds]
+def test_questions_exist_for_every_predicate(scene):
+    question_for = scene.domain.question_for
+    for predicate, spec in scene.domain.predicates.items():
+        args = ["left_arm" if kind == "robot" else f"x_{kind}" for kind in spec.args]
         question = question_for(Fact(predicate, tuple(args)))
         assert question.startswith("Is ") and question.endswith("?")
     assert question_for(Fact.parse("holding(left_arm,red_block)")) == (

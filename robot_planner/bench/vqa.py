@@ -24,7 +24,7 @@ from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
 from robot_planner.world.catalogue import load_catalogue
-from robot_planner.world.facts import PREDICATES, Fact
+from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 
 
@@ -58,7 +58,7 @@ def bench_vqa(
             "frames": 0,
             "frame_ms": [],
             "question_ms": [],
-            "by_predicate": {p: _tally() for p in PREDICATES},
+            "by_predicate": {p: _tally() for p in scene.domain.predicates},
         }
     # The backend is asked directly here (not by a supervisor), whatever the config's mode.
     monitoring = (monitor or MonitorConfig()).model_copy(update={"vqa": vqa, "mode": "on"})
