@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from robot_planner.plan.validation import MAX_PLAN_BYTES, ValidationReport, validate_plan
 from robot_planner.planning.base import Planner
-from robot_planner.world.catalogue import Catalogue, load_catalogue
+from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import FactError, parse_facts
 from robot_planner.world.scene import Scene, load_scene
 
@@ -51,8 +51,10 @@ def read_input(path: str, what: str) -> bytes:
 
 
 def load_world(args: argparse.Namespace) -> tuple[Catalogue, Scene]:
-    """The catalogue and scene named by --catalogue and --scene."""
-    return load_catalogue(args.catalogue), load_scene(args.scene)
+    """The scene named by --scene (in the domain named by --domain, if given) and its
+    domain's skill catalogue."""
+    scene = load_scene(args.scene, domain=getattr(args, "domain", None))
+    return scene.domain.catalogue, scene
 
 
 def load_state(args: argparse.Namespace) -> frozenset | None:
@@ -141,9 +143,10 @@ def add_world_args(p: argparse.ArgumentParser) -> None:
         help="scene name (sim/scenes/NAME.yaml) or path (default: tabletop)",
     )
     p.add_argument(
-        "--catalogue",
+        "--domain",
         default=None,
-        help="skill catalogue YAML (default: the packaged config/skills.yaml)",
+        help="domain name (config/domains/NAME) or file whose types, predicates and skills "
+        "to use (default: the domain the scene names)",
     )
 
 

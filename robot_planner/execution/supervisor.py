@@ -28,6 +28,7 @@ from robot_planner.monitor.detector import (
     Misalignment,
     MisalignmentDetector,
 )
+from robot_planner.monitor.observability import Observability
 from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.planning.base import Planner, PlanningError, PlanRequest
 from robot_planner.world.catalogue import Catalogue
@@ -61,6 +62,8 @@ class SupervisorResult:
     monitor_ms_per_check: float
     sim_time_s: float
     final_facts: frozenset[Fact] = field(default_factory=frozenset)
+    #: Facts the monitor was due to check but cannot observe (fact -> reason).
+    uncheckable: dict[str, str] = field(default_factory=dict)
 
 
 class Supervisor:
@@ -80,6 +83,9 @@ class Supervisor:
             through `report`; after the last task the supervisor emits `verifying` and
             waits `verify_s` for a late one before declaring success.
         on_tick: called with the executor after every tick (publish phases, the tree).
+        observability: what the monitor's perceiver cannot observe in the scene: those
+            checks are skipped (reported as uncheckable), and re-planning keeps the
+            believed facts about what the camera cannot see.
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class Supervisor:
         external_monitor: bool = False,
         verify_s: float = VERIFY_S,
         on_tick: Callable[[PlanExecutor], None] | None = None,
+        observability: Observability | None = None,
     ):
         self.planner = planner
         self.adapter = adapter
@@ -124,6 +131,12 @@ class Supervisor:
         self._reported_lock = threading.Lock()
         #: `monitor_degraded` was announced (once per run).
         self._degraded = False
+        self.observability = observability
+        #: Facts the monitor could not check (fact -> reason), over the whole run.
+        self.uncheckable: dict[str, str] = {}
+        #: What the supervisor believes holds: the planning state with the effects of
+        #: the tasks done since (kept only with `observability` and a known start).
+        self._belief: frozenset[Fact] | None = None
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -187,9 +200,16 @@ class Supervisor:
     # --- the loop ----------------------------------------------------------------------
 
     def run(
-        self, command: str, plan: TaskPlan, max_sim_time_s: float = 600.0, realtime: bool = False
+        self,
+        command: str,
+        plan: TaskPlan,
+        max_sim_time_s: float = 600.0,
+        realtime: bool = False,
+        state: frozenset[Fact] | None = None,
     ) -> SupervisorResult:
+        """Run `plan` (made from `state`, when known) to its goal, re-planning as needed."""
         goal = tuple(Fact.parse(g) for g in plan.goal)
+        self._belief = state if self.observability is not None else None
         self._degraded = False
         plans = [plan]
         replans = 0
@@ -256,13 +276,17 @@ class Supervisor:
             1000.0 * self.check_seconds / self.checks if self.checks else 0.0,
             self.adapter.now() - started,
             self.adapter.read_state(),
+            dict(self.uncheckable),
         )
 
     def _start(self, plan: TaskPlan) -> tuple[PlanExecutor, MisalignmentDetector | None]:
         self._plans_started.append(plan)
         detector = None
         if self.backend is not None and self.observe is not None and self.config.mode != "off":
-            detector = MisalignmentDetector(self.backend, plan, self.catalogue, self.config)
+            detector = MisalignmentDetector(
+                self.backend, plan, self.catalogue, self.config, self.observability
+            )
+        tasks = {t.id: t for t in plan.tasks}
 
         def on_event(event: ExecutionEvent) -> None:
             self._emit(event.to_dict())
@@ -270,6 +294,7 @@ class Supervisor:
                 return
             if event.kind == "task_succeeded":
                 self.completed.append(f"plan {len(self._plans_started)}: {event.task}")
+                self._believe(tasks.get(event.task))
             if detector is None:
                 return
             if event.kind == "task_started":
@@ -355,25 +380,32 @@ class Supervisor:
         cannot use what the camera sees (a block hidden behind a halted arm), the arms
         go home out of the view and it looks once more before giving up."""
         for attempt in (1, 2):
+            state = self._settled_state()
+            if self.observability is not None and self._belief is not None:
+                state = self.observability.keep_belief(state, self._belief)
             request = PlanRequest(
                 command,
-                self._settled_state(),
+                state,
                 goal=goal,
                 completed=tuple(self.completed),
                 failed_task=failed,
                 evidence=detail,
             )
             try:
-                return self.planner.replan(request).plan
+                plan = self.planner.replan(request).plan
+                if self._belief is not None:
+                    self._belief = state
+                return plan
             except PlanningError as exc:
                 if attempt == 2 or not self._clear_view(str(exc)):
                     raise
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _clear_view(self, why: str) -> bool:
-        """Send every arm home (if the catalogue has `move_home`) so the camera sees the
-        whole table; False when that is not possible."""
-        if "move_home" not in self.catalogue.skills:
+        """Run the domain's clear-view skill (an arm's "go home") on every robot so the
+        camera sees the whole scene; False when the domain has none."""
+        skill = self.catalogue.clear_view_skill
+        if skill is None:
             return False
         robots = sorted({task.robot for plan in self._plans_started for task in plan.tasks})
         self._emit(
@@ -387,10 +419,10 @@ class Supervisor:
         handles = []
         for robot in robots:
             try:
-                handles.append(self.adapter.start_skill(robot, "move_home", {}))
+                handles.append(self.adapter.start_skill(robot, skill, {}))
             except AdapterError as exc:
-                log.warning("cannot send %s home to clear the view: %s", robot, exc)
-        limit = self.adapter.now() + self.catalogue.skills["move_home"].timeout_s
+                log.warning("cannot run %s on %s to clear the view: %s", skill, robot, exc)
+        limit = self.adapter.now() + self.catalogue.skills[skill].timeout_s
         while handles and self.adapter.now() < limit:
             self.adapter.advance(self.period_s)
             handles = [h for h in handles if self.adapter.poll(h).state is SkillState.RUNNING]
@@ -413,8 +445,17 @@ class Supervisor:
         log.info("scene still changing after %.1f s; re-planning from the last estimate", waited)
         return previous
 
+    def _believe(self, task: Task | None) -> None:
+        """Advance the belief by a task that succeeded."""
+        if self._belief is None or task is None or self.observability is None:
+            return
+        self._belief = self.catalogue.apply(
+            task.skill, task.robot, task.args, self.observability.scene, self._belief
+        )
+
     def _fold(self, detector: MisalignmentDetector | None) -> None:
         if detector is not None:
+            self.uncheckable.update(detector.uncheckable)
             self.checks += detector.checks
             self.errors += detector.errors
             self.check_seconds += detector.check_seconds

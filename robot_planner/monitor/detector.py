@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
+from robot_planner.monitor.observability import Observability
 from robot_planner.plan.model import Constraint, TaskPlan
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
@@ -170,10 +171,14 @@ class MisalignmentDetector:
         plan: TaskPlan,
         catalogue: Catalogue,
         config: DetectorConfig | None = None,
+        observability: Observability | None = None,
     ):
         self.backend = backend
         self.config = config or DetectorConfig()
         self.catalogue = catalogue
+        self.observability = observability
+        #: Facts that were due a check but cannot be checked (fact -> reason).
+        self.uncheckable: dict[str, str] = {}
         self.tasks = {t.id: t for t in plan.tasks}
         self.active: dict[tuple[str, int], _Check] = {}
         self.phase_of: dict[str, str] = {}
@@ -194,6 +199,8 @@ class MisalignmentDetector:
             if self.config.mode == "after-skill" and phase != "after":
                 continue
             fact = Fact.parse(constraint.fact)
+            if self._cannot_check(fact):
+                continue
             if phase == "during":
                 period = constraint.period_s
                 if self.config.max_period_s is not None:
@@ -252,6 +259,8 @@ class MisalignmentDetector:
         if self.config.mode == "off":
             return
         for index, fact in enumerate(goal):
+            if self._cannot_check(fact):
+                continue
             constraint = Constraint(
                 phase="after", fact=str(fact), question=self.catalogue.domain.question_for(fact)
             )
@@ -261,6 +270,13 @@ class MisalignmentDetector:
 
     def reset(self) -> None:
         self.active.clear()
+
+    def _cannot_check(self, fact: Fact) -> bool:
+        """True (and remembered) when the perceiver cannot check `fact` at all."""
+        reason = self.observability.reason(fact) if self.observability else None
+        if reason is not None:
+            self.uncheckable.setdefault(str(fact), reason)
+        return reason is not None
 
     # --- checking ------------------------------------------------------------------
 

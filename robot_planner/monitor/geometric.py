@@ -211,6 +211,8 @@ class GeometricVqa:
         self.config = config or GeometricConfig()
         self.table_top = float(scene.table.top_z)
         self.size = {name: float(spec.size) for name, spec in scene.objects.items()}
+        #: Objects this perceiver cannot see, with the reason (see `blind_spots`).
+        self.unseen: dict[str, str] = {}
         self._colours = self._colour_models()
         self._frames: OrderedDict[int, tuple[CameraFrame, dict[str, BlockSighting]]] = (
             OrderedDict()
@@ -231,7 +233,7 @@ class GeometricVqa:
             rgb = np.clip(np.array(spec.rgba[:3]) * 255.0 + 0.5, 0, 255).astype(np.uint8)
             hue, sat, _ = cv2.cvtColor(rgb.reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0]
             if sat < cfg.min_block_saturation * 255:
-                log.warning("geometric VQA: %s is too grey to segment by colour", name)
+                self.unseen[name] = "too grey to segment by colour"
                 continue
             refs[name] = (int(hue), int(sat))
         colours = []
@@ -242,9 +244,7 @@ class GeometricVqa:
                 if other != name and min(abs(h - hue), 180 - abs(h - hue)) <= 2 * cfg.hue_tolerance
             ]
             if clash:
-                log.warning(
-                    "geometric VQA: %s cannot be told from %s by colour", name, ", ".join(clash)
-                )
+                self.unseen[name] = f"cannot be told from {', '.join(clash)} by colour"
                 continue
             lo, hi = hue - cfg.hue_tolerance, hue + cfg.hue_tolerance
             ranges = [(max(lo, 0), min(hi, 179))]
@@ -254,6 +254,11 @@ class GeometricVqa:
                 ranges.append((0, hi - 180))
             colours.append(_Colour(ranges, int(cfg.min_saturation_ratio * sat), name))
         return colours
+
+    def blind_spots(self, scene: Scene) -> dict[str, str]:
+        """Objects of `scene` this perceiver cannot see, each with the reason: facts about
+        them are reported as uncheckable at load time instead of failing checks later."""
+        return dict(self.unseen) if scene is self.scene else GeometricVqa(scene).unseen
 
     # --- per-frame perception ----------------------------------------------------------
 

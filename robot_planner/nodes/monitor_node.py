@@ -11,7 +11,8 @@ the perceived facts on ``/robot_planner/perception`` (``{"stamp", "facts"}``), w
 executor re-plans from. The camera pose comes from the scene file (calibration).
 
 Parameters:
-  scene (str, "tabletop"), catalogue (str, ""): the world and the skills.
+  scene (str, "tabletop"), domain (str, ""): the world and its domain ("" = the
+    domain the scene names).
   camera (str, "overhead"): the scene camera whose pose and intrinsics to use when the
       camera_info has none.
   monitor_config (str, ""): monitor YAML ("" = the packaged config/monitor.yaml).
@@ -76,12 +77,11 @@ class MonitorNode(Node):
         super().__init__(name, **kwargs)
         from robot_planner.monitor.backends import make_vqa
         from robot_planner.monitor.config import load_monitor_config
-        from robot_planner.resources import catalogue_path, scene_path
-        from robot_planner.world.catalogue import load_catalogue
+        from robot_planner.resources import scene_path
         from robot_planner.world.scene import load_scene
 
         scene = declare(self, "scene", "tabletop", "scene name or YAML path")
-        catalogue = declare(self, "catalogue", "", "skill catalogue ('' = packaged)")
+        domain = declare(self, "domain", "", "domain name or file ('' = the scene's)")
         camera = declare(self, "camera", "overhead", "scene camera (pose, intrinsics)")
         config_path = declare(self, "monitor_config", "", "monitor YAML ('' = packaged)")
         mode = declare(self, "mode", "", "on | after-skill | off ('' = config)")
@@ -93,8 +93,8 @@ class MonitorNode(Node):
         self.publish_perception = declare(
             self, "publish_perception", True, "publish perceived facts for re-planning"
         )
-        self.scene = load_scene(scene_path(scene))
-        self.catalogue = load_catalogue(catalogue or catalogue_path())
+        self.scene = load_scene(scene_path(scene), domain=domain or None)
+        self.catalogue = self.scene.domain.catalogue
         config = load_monitor_config(config_path or None)
         update = {k: v for k, v in (("mode", mode), ("vqa", vqa), ("on_vqa_error", on_error)) if v}
         self.config = config.model_copy(update=update) if update else config

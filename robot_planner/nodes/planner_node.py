@@ -8,7 +8,7 @@ events on ``/robot_planner/status``, and serves re-plan requests from the execut
 
 Parameters:
   scene (str, "tabletop"): scene name or YAML path.
-  catalogue (str, ""): skill catalogue YAML ("" = the packaged config/skills.yaml).
+  domain (str, ""): domain name or file ("" = the domain the scene names).
   planner_config (str, ""): planner YAML ("" = the packaged config/planner.yaml).
   backend (str, ""): offline | openai | transformers | auto; "" keeps planner_config's.
   on_new_command (str, "queue"): a command arriving while one runs is queued (bounded),
@@ -56,7 +56,6 @@ from robot_planner.planning.config import load_planner_config, make_planner
 from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.service.journal import Journal
-from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.facts import Fact, FactError, parse_facts
 from robot_planner.world.scene import load_scene
 
@@ -69,10 +68,10 @@ class PlannerNode(Node):
 
     def __init__(self, name: str = "planner", **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        from robot_planner.resources import catalogue_path, scene_path
+        from robot_planner.resources import scene_path
 
         scene = declare(self, "scene", "tabletop", "scene name or YAML path")
-        catalogue = declare(self, "catalogue", "", "skill catalogue YAML ('' = packaged)")
+        domain = declare(self, "domain", "", "domain name or file ('' = the scene's)")
         config = declare(self, "planner_config", "", "planner YAML ('' = packaged)")
         backend = declare(self, "backend", "", "offline|openai|transformers|auto ('' = config)")
         policy = declare(self, "on_new_command", "queue", "queue | preempt | reject")
@@ -84,8 +83,8 @@ class PlannerNode(Node):
         if not self.executor_timeout_s > 0:
             raise ValueError("parameter executor_timeout_s: must be positive")
 
-        self.scene = load_scene(scene_path(scene))
-        self.catalogue = load_catalogue(catalogue or catalogue_path())
+        self.scene = load_scene(scene_path(scene), domain=domain or None)
+        self.catalogue = self.scene.domain.catalogue
         planner_config = load_planner_config(config or None)
         if backend:
             planner_config = planner_config.model_copy(update={"backend": backend})

@@ -61,6 +61,9 @@ class SkillSpec(_Strict):
     #: Other names for the skill that cannot mean anything else (plan importers map
     #: them; "release" could be two skills, so it is nobody's alias).
     aliases: tuple[str, ...] = ()
+    #: Takes the robot out of the camera's view (the supervisor runs it on every robot
+    #: before looking again when the camera could not see enough to re-plan).
+    clears_view: bool = False
     #: "during" constraints hold until the skill enters this phase (e.g. a place's
     #: release, where the gripper opens on purpose); None: for the whole skill.
     during_until: str | None = None
@@ -81,6 +84,8 @@ class SkillSpec(_Strict):
         for arg in list(self.reach) + [a for pair in self.distinct for a in pair]:
             if arg not in self.args:
                 raise ValueError(f"'{arg}' is not an argument of this skill")
+        if self.clears_view and self.args:
+            raise ValueError("a clears_view skill must take no arguments")
         for arg in self.reach:
             if not self.args[arg].is_name:
                 raise ValueError(f"reach names '{arg}', which is not a name argument")
@@ -112,6 +117,11 @@ class Catalogue(_Strict):
 
     def timeout(self, skill: str) -> float:
         return self.skills[skill].timeout_s
+
+    @property
+    def clear_view_skill(self) -> str | None:
+        """The skill that takes a robot out of the camera's view, if the domain has one."""
+        return next((n for n, s in self.skills.items() if s.clears_view), None)
 
     def skill_for_alias(self, alias: str) -> str | None:
         """The skill that `alias` is another name for, or None."""

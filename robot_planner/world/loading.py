@@ -33,7 +33,7 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def load_yaml_model(path: Path, model: type[M], what: str) -> M:
+def load_yaml_model(path: Path, model: type[M], what: str, overrides: dict | None = None) -> M:
     """Read `path` as YAML and validate it as `model`; raise `ConfigError` on any problem.
 
     Validators see the file's directory as ``info.context["base"]`` (for relative paths).
@@ -55,6 +55,7 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> M:
         raise ConfigError(f"{what} file {path}: {shown(exc, 200)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{what} file {path}: expected a mapping at the top level")
+    data.update(overrides or {})
     try:
         return model.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:

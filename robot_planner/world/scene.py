@@ -324,12 +324,20 @@ class Scene(_Strict):
         return self.derive(facts)
 
 
-def load_scene(source: str | Path) -> Scene:
-    """Load a scene by name (``tabletop``) or path; raise `ConfigError` with one line."""
+def load_scene(source: str | Path, domain: str | Path | Domain | None = None) -> Scene:
+    """Load a scene by name (``tabletop``) or path; raise `ConfigError` with one line.
+
+    Args:
+        domain: use this domain (a name, a file, or a loaded one) instead of the one the
+            scene file names -- to try a changed domain on an existing scene.
+    """
     from robot_planner.resources import scene_path
 
     path = scene_path(source)
-    return load_yaml_model(path, Scene, what="scene")
+    if domain is not None and not isinstance(domain, Domain):
+        domain = load_domain(domain)  # relative to the working directory, not the scene
+    overrides = {} if domain is None else {"domain": domain}
+    return load_yaml_model(path, Scene, what="scene", overrides=overrides)
 
 
 __all__ = ["ConfigError", "Scene", "load_scene"]
