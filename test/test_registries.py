@@ -24,7 +24,7 @@ from robot_planner.sim.models.panda import PandaArm, build_panda
 from robot_planner.sim.skills import SIM_SKILLS, get, sim_skill
 from robot_planner.sim.world import SimError, SimWorld
 from robot_planner.world.catalogue import Catalogue, load_catalogue
-from robot_planner.world.scene import Scene, load_scene
+from robot_planner.world.scene import Scene
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -70,15 +70,10 @@ def test_the_adapter_offers_exactly_the_registered_skills(world, catalogue):
     assert adapter.supported_skills == frozenset(SIM_SKILLS) == frozenset(catalogue.skills)
 
 
-def test_sim_skills_run_on_the_robot_kinds_of_the_domain():
+def test_sim_skills_run_on_the_robot_kinds_of_the_domain(scene):
     """Every kind that offers a skill and has a sim model has a sim implementation for it;
     every implementation's kinds offer it; every model's kind is a domain kind."""
-    domain_module = pytest.importorskip(
-        "robot_planner.world.domain", reason="the domain (robot kinds) is not there yet"
-    )
-    from robot_planner.resources import DEFAULT_DOMAIN
-
-    domain = domain_module.load_domain(DEFAULT_DOMAIN)
+    domain = scene.domain
     simulated = {model.kind for model in MODELS.values()}
     assert simulated <= set(domain.robot_kinds), (
         f"sim models of kinds the domain does not declare: {simulated - set(domain.robot_kinds)}"
@@ -93,7 +88,7 @@ def test_sim_skills_run_on_the_robot_kinds_of_the_domain():
             assert kind in domain.robot_kinds and name in domain.robot_kinds[kind].skills, (
                 f"sim skill {name} declares robot kind {kind}, which does not offer it"
             )
-    for robot, spec in load_scene("tabletop").robots.items():
+    for robot, spec in scene.robots.items():
         assert get_model(spec.model).kind == spec.kind, (
             f"{robot}: model {spec.model} is a {get_model(spec.model).kind}, "
             f"the scene says {spec.kind}"
@@ -165,6 +160,18 @@ def test_an_unknown_model_is_one_line_before_pybullet_is_touched(scene, monkeypa
         f"robot left_arm: unknown robot model 'ur5' (known: {', '.join(known_models())})"
     )
     assert "franka_panda" in str(info.value)
+
+
+def test_a_model_of_another_kind_than_the_scene_says_is_refused(scene, monkeypatch):
+    monkeypatch.setattr(p, "connect", lambda *a, **k: pytest.fail("connected to PyBullet"))
+    spec = scene.robots["left_arm"].model_copy(update={"kind": "mobile_base"})
+    odd = scene.model_copy(update={"robots": {**scene.robots, "left_arm": spec}})
+    with pytest.raises(SimError) as info:
+        SimWorld(odd)
+    assert str(info.value) == (
+        "robot left_arm: model 'franka_panda' is a robot of kind arm, "
+        "but the scene says left_arm is a mobile_base"
+    )
 
 
 def test_the_panda_satisfies_the_sim_arm_protocol(world):

@@ -23,6 +23,7 @@ import pybullet as p
 import pybullet_data
 
 from robot_planner.sim.models import SimArm, get_model
+from robot_planner.untrusted import shown
 from robot_planner.world.observation import GripperState, Observation
 from robot_planner.world.scene import Scene
 
@@ -57,13 +58,19 @@ class SimError(RuntimeError):
 
 def check_models(scene: Scene) -> None:
     """Raise `SimError` (one line) for the first robot whose ``model:`` is not a
-    registered simulator model, so a scene asking for another arm is refused instead of
-    silently getting a different one."""
+    registered simulator model, or is a model of another robot kind than the scene's
+    ``kind:``, so a scene asking for another robot is refused instead of silently getting
+    a different one."""
     for name, spec in scene.robots.items():
         try:
-            get_model(spec.model)
+            model = get_model(spec.model)
         except LookupError as exc:
             raise SimError(f"robot {name}: {exc.args[0]}") from None
+        if model.kind != spec.kind:
+            raise SimError(
+                f"robot {name}: model '{spec.model}' is a robot of kind {model.kind}, "
+                f"but the scene says {name} is a {shown(spec.kind)}"
+            )
 
 
 class SimWorld:
