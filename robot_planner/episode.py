@@ -308,9 +308,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     goal = ", ".join(report["goal"])
     timing = f"after {report['sim_time_s']:.1f} s simulated, {report['wall_time_s']:.1f} s wall"
     if report["success"]:
-        head = f"SUCCESS: goal achieved ({goal}) {timing}"
+        head = f"SUCCESS: goal holds ({goal}) {timing}"
     else:
-        head = f"FAILED ({report['outcome']}): goal not achieved ({goal}) {timing}"
+        head = f"FAILED: goal not achieved ({goal}) {timing}"
     lines = [head + (f"; {report['reason']}" if report["reason"] else "")]
     truth = report.get("ground_truth")
     if truth is not None:

@@ -5,7 +5,6 @@ system's own, with the simulator's ground truth beside it."""
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
@@ -214,7 +213,8 @@ def test_failed_replan_fails_the_run_even_when_the_goal_holds(scene, catalogue):
     assert str(GOAL) in report["ground_truth"]["facts"]
     assert report["final_facts"] == [] and report["final_facts_source"] == "perception"
     lines = verdict_lines(report)
-    assert lines[0].startswith("FAILED (failed): goal not achieved")
+    assert lines[0].startswith("FAILED: goal not achieved (in(green_block,left_bin))")
+    assert lines[0].endswith("; " + report["reason"])
     assert lines[1] == "simulator ground truth: goal holds"
     assert lines[2].startswith("DISAGREEMENT: the system reports failure")
 
@@ -224,8 +224,10 @@ def test_cli_run_exits_1_when_replanning_fails_though_the_goal_holds(monkeypatch
     monkeypatch.setattr(
         "robot_planner.monitor.backends.make_vqa", lambda *args, **kwargs: GoalDenier()
     )
-    code = main(["run", "--command", COMMAND, "--seed", "2", "--max-replans", "2", "--json"])
-    report = json.loads(capsys.readouterr().out)
-    assert report["reason"].startswith("re-planning failed:"), report["reason"]
-    assert code == 1 and report["success"] is False
-    assert report["ground_truth"]["goal_holds"] is True
+    code = main(["run", "--command", COMMAND, "--seed", "2", "--max-replans", "2"])
+    out = capsys.readouterr().out
+    assert "; re-planning failed: " in out
+    assert code == 1
+    assert "== FAILED: goal not achieved (in(green_block,left_bin))" in out
+    assert "== simulator ground truth: goal holds\n" in out
+    assert "== DISAGREEMENT: the system reports failure, but in the simulator" in out

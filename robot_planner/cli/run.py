@@ -1,5 +1,8 @@
 """`run` and `demo`: one command planned and executed in PyBullet, end to end, with the
 goal checked; `demo` is `run` with a fixed spoken-style command (`make demo`).
+
+The exit code is the system's own verdict (its supervisor succeeded and it observes the
+goal); the simulator's ground truth is printed beside it, and a disagreement is stated.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ DEMO_COMMAND = (
 
 def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.bt.render import unicode_tree
-    from robot_planner.episode import EpisodeConfig, run_episode
+    from robot_planner.episode import EpisodeConfig, run_episode, verdict_lines
     from robot_planner.monitor.base import VqaError
     from robot_planner.planning.base import PlanningError
     from robot_planner.sim.disturbances import DisturbanceConfig
@@ -97,12 +100,9 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     if args.json:
         print_json(report)
     else:
-        verdict = "SUCCESS: goal holds" if report["success"] else "FAILED: goal does not hold"
-        print(
-            f"== {verdict} ({', '.join(report['goal'])}) after {report['sim_time_s']:.1f} s "
-            f"simulated, {report['wall_time_s']:.1f} s wall"
-            + (f"; {report['reason']}" if report["reason"] else "")
-        )
+        # One verdict, the system's own; the simulator's ground truth on a line beside it.
+        for line in verdict_lines(report):
+            print(f"== {line}")
         monitor = report["monitor"]
         if monitor["vqa"] is not None:
             print(
@@ -113,7 +113,8 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
             )
         else:
             print(f"== monitor: off; {report['replans']} re-plan(s)")
-        print(f"== final facts: {', '.join(report['final_facts'])}")
+        source = report["final_facts_source"]
+        print(f"== final facts ({source}): {', '.join(report['final_facts'])}")
         if report.get("recording"):
             print(f"== recording: {report['recording']}")
     return EXIT_OK if report["success"] else EXIT_FAILED
