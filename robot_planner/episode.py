@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,7 +182,8 @@ def run_episode(
         assert simulation is not None  # build_sim_system always has one
         world = simulation.world
         adapter = system.adapter
-        planned = planner.plan(PlanRequest(config.command, adapter.read_state()))
+        start_state = adapter.read_state()
+        planned = planner.plan(PlanRequest(config.command, start_state))
         plan = planned.plan
         goal = frozenset(Fact.parse(g) for g in plan.goal)
 
@@ -212,15 +213,28 @@ def run_episode(
             on_plan(plan, PlanExecutor(plan, catalogue, adapter, period_s=config.period_s))
         if recorder is not None:
             adapter.step_hooks.append(lambda: recorder.maybe_capture())  # type: ignore[attr-defined]
-        outcome = supervisor.run(config.command, plan, config.max_sim_time_s, config.realtime)
+        outcome = supervisor.run(
+            config.command, plan, config.max_sim_time_s, config.realtime, state=start_state
+        )
         if recorder is not None:
             world.settle(0.5)
             recorder.maybe_capture()
         # The system's own view of the end state first, then the simulator's (which
         # only goes into the report).
         believed = system.believed_state()
+        unchecked = {
+            str(fact): why
+            for fact in goal
+            if system.observability is not None
+            and (why := system.observability.reason(fact)) is not None
+        }
         verdict = judge_run(
-            outcome.outcome, outcome.reason, goal, believed, simulation.ground_truth()
+            outcome.outcome,
+            outcome.reason,
+            goal,
+            believed,
+            simulation.ground_truth(),
+            unchecked=unchecked,
         )
         events = sorted(outcome.events + list(disturbances), key=lambda e: e["time"])
         recording = str(recorder.write()) if recorder is not None else None
@@ -236,6 +250,7 @@ def run_episode(
             "reason": verdict["reason"],
             "goal": format_facts(goal),
             "goal_observed": verdict["goal_observed"],
+            "goal_unchecked": unchecked,
             "final_facts": format_facts(believed),
             "final_facts_source": system.state_source,
             "ground_truth": verdict["ground_truth"],
@@ -252,6 +267,7 @@ def run_episode(
                 "errors": outcome.monitor_errors,
                 "ms_per_check": round(outcome.monitor_ms_per_check, 3),
                 "vs_oracle": backend.summary() if hasattr(backend, "summary") else None,
+                "uncheckable": outcome.uncheckable,
             },
             "plans": [p.to_dict() for p in outcome.plans[1:]],
             "sim_time_s": round(outcome.sim_time_s, 3),
@@ -273,17 +289,20 @@ def judge_run(
     goal: frozenset[Fact],
     believed: frozenset[Fact],
     truth: frozenset[Fact] | None,
+    unchecked: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The run's one verdict, and the simulator's ground truth beside it.
 
     Success is the system's own: its supervisor succeeded and the goal holds in what it
-    observes (`believed`). Ground truth (None on hardware) is reported with whether it
-    agrees; it never changes the verdict.
+    observes (`believed`), apart from goal facts its perceiver cannot observe at all
+    (`unchecked`, reported as such by the monitor rather than failed). Ground truth
+    (None on hardware) is reported with whether it agrees; it never changes the verdict.
     """
-    goal_observed = goal <= believed
+    checkable = frozenset(g for g in goal if str(g) not in (unchecked or {}))
+    goal_observed = checkable <= believed
     success = outcome is Outcome.SUCCEEDED and goal_observed
     if outcome is Outcome.SUCCEEDED and not goal_observed:
-        missing = ", ".join(format_facts(goal - believed))
+        missing = ", ".join(format_facts(checkable - believed))
         reason = f"the plan finished but the goal is not observed to hold: missing {missing}"
     ground: dict[str, Any] | None = None
     if truth is not None:

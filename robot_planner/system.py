@@ -30,6 +30,7 @@ from robot_planner.execution.supervisor import Supervisor
 from robot_planner.monitor import backends
 from robot_planner.monitor.base import VqaBackend, VqaError
 from robot_planner.monitor.config import MonitorConfig
+from robot_planner.monitor.observability import Observability
 from robot_planner.planning.base import Planner
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
@@ -130,6 +131,8 @@ class RobotSystem:
         observe: renders an `Observation` now (None without a camera or monitor).
         estimate_state: facts from perception, for re-planning; None means the robots'
             own state (`adapter.read_state`).
+        observability: what the monitor's perceiver cannot observe in the scene (its
+            facts are reported as uncheckable, not asked); None without a monitor.
         simulation: the simulator (ground truth, oracle); None on hardware.
     """
 
@@ -140,6 +143,7 @@ class RobotSystem:
     vqa: VqaBackend | None = None
     observe: Callable[[], Observation] | None = None
     estimate_state: Callable[[], frozenset[Fact]] | None = None
+    observability: Observability | None = None
     simulation: Simulation | None = None
 
     @property
@@ -168,6 +172,7 @@ class RobotSystem:
         it (listeners, an external monitor, a state estimator of the caller's)."""
         kwargs: dict[str, Any] = {
             "estimate_state": self.estimate_state,
+            "observability": self.observability,
             "detector_config": self.options.monitor.detector(),
             "max_replans": self.options.max_replans,
             "period_s": self.options.period_s,
@@ -206,7 +211,8 @@ def _monitoring(
     vqa: VqaBackend | None,
 ) -> RobotSystem:
     """`system` with its monitor wired: the VQA backend (the injected one, else the one
-    `options.monitor` names), the camera, and perception for re-planning."""
+    `options.monitor` names), the camera, perception for re-planning, and what that
+    perceiver cannot observe."""
     options = system.options
     if options.monitor.mode == "off" or observe is None:
         return system
@@ -215,6 +221,9 @@ def _monitoring(
     backend = vqa or backends.make_vqa(
         options.monitor.vqa, scene=system.scene, config=options.monitor, oracle=oracle
     )
+    # Asked of the perceiver itself (a scoring wrapper does not pass `blind_spots` on).
+    observability = Observability.of(backend, system.scene)
+    observability.log_report()
     if options.score_vqa and backend.name != "oracle":
         if simulation is None:
             raise ValueError("score_vqa needs a simulator's ground truth to score against")
@@ -227,7 +236,13 @@ def _monitoring(
         def estimate() -> frozenset[Fact]:
             return backend.estimate_facts(observe())
 
-    return dataclasses.replace(system, vqa=backend, observe=observe, estimate_state=estimate)
+    return dataclasses.replace(
+        system,
+        vqa=backend,
+        observe=observe,
+        estimate_state=estimate,
+        observability=observability,
+    )
 
 
 def build_sim_system(

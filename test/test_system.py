@@ -66,6 +66,8 @@ def test_root_builds_the_simulated_tabletop_stack(scene, catalogue):
         assert supervisor.observe is system.observe
         assert supervisor.estimate_state is system.estimate_state
         assert (supervisor.max_replans, supervisor.period_s) == (3, 0.1)
+        assert supervisor.observability is system.observability
+        assert system.observability is not None and system.observability.blind == {}
     assert world.client == -1  # the system closed its world
 
 
@@ -106,6 +108,23 @@ def test_robots_without_a_simulator_have_no_ground_truth_and_no_oracle(scene, ca
         )
     with pytest.raises(ValueError, match="disturbances are simulated"):
         build_system(scene, catalogue, adapter, SystemOptions(disturbances=DisturbanceConfig()))
+
+
+def test_what_the_perceiver_cannot_see_reaches_the_supervisor(scene, catalogue):
+    class GreyBlind(GoalDenier):
+        def blind_spots(self, scene):
+            return {"red_block": "too grey to segment by colour"}
+
+    adapter = FakeRobotAdapter(catalogue, scene)
+    system = build_system(scene, catalogue, adapter, observe=lambda: None, vqa=GreyBlind())
+    assert system.observability is not None
+    assert "cannot observe red_block" in system.observability.reason(
+        Fact.parse("on_table(red_block)")
+    )
+    assert system.observability.reason(Fact.parse("on_table(blue_block)")) is None
+    assert system.supervisor(OfflinePlanner(catalogue, scene)).observability is (
+        system.observability
+    )
 
 
 def test_bad_options_are_refused():
@@ -200,6 +219,11 @@ def test_verdict_is_the_systems_own_with_ground_truth_beside():
     assert done["success"] is True and done["ground_truth"]["missing"] == [str(GOAL)]
     assert done["ground_truth"]["agrees"] is False
     assert judge_run(Outcome.SUCCEEDED, "", goal, goal, None)["ground_truth"] is None
+    # A goal fact the perceiver cannot observe at all is reported, not failed.
+    blind = judge_run(
+        Outcome.SUCCEEDED, "", goal, frozenset(), goal, unchecked={str(GOAL): "too grey"}
+    )
+    assert blind["success"] is True and blind["goal_observed"] is True
 
 
 def test_failed_replan_fails_the_run_even_when_the_goal_holds(scene, catalogue):
