@@ -52,11 +52,21 @@ from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
 
-#: Search settings tried in turn: (weight on h, expansion budget). Weight 1 gives short
-#: plans on tabletop-sized problems; the greedy fallback keeps large ones fast.
-SEARCH_STAGES: tuple[tuple[float, int], ...] = ((0.5, 2_000), (1.0, 5_000), (5.0, 100_000))
+#: Search settings tried in turn: (weight on h, expansion budget, largest h of the start
+#: state it is tried for); weight None is lazy greedy search with preferred operators.
+#: A low weight gives short plans on tabletop-sized problems; the greedy search keeps
+#: large ones fast.
+SEARCH_STAGES: tuple[tuple[float | None, int, float], ...] = (
+    (0.5, 1_000, 24.0),
+    (None, 200_000, float("inf")),
+)
 #: Passes of the robot re-assignment (each pass tries every unit on every robot).
 ASSIGN_PASSES = 3
+#: Alternative plans tried for a shorter makespan: at most this many, only for plans of
+#: at most `ALTERNATIVES_UP_TO` actions, each search within this many expansions.
+ALTERNATIVES = 4
+ALTERNATIVES_UP_TO = 16
+ALTERNATIVE_EXPANSIONS = 400
 
 
 @dataclass
@@ -162,8 +172,11 @@ def plan_goal(
     context = planning_context(scene, catalogue)
     start = scene.derive(state)
     banned = _assign_bans(context, goal, dict(assign or {}))
-    sequence, stage_of = _sequential(context, goal, start, dict(steps or {}), banned, engine)
+    stages = dict(steps or {})
+    sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
     result = _assign_robots(context, sequence, stage_of, start, goal, banned)
+    if engine == "builtin":
+        result = _alternatives(context, result, start, goal, stages, banned)
     return _task_plan(context, command, goal, start, result)
 
 
@@ -218,6 +231,8 @@ def _sequential(
     steps: Mapping[Fact, int],
     banned: frozenset[int],
     engine: str = "builtin",
+    search_stages: Sequence[tuple[float | None, int, float]] = SEARCH_STAGES,
+    max_length: int | None = None,
 ) -> tuple[list[GroundAction], list[int]]:
     task = context.task
     state = task.mask(context.model.state(start))
@@ -228,7 +243,10 @@ def _sequential(
         wanted = sorted(f for f in goal if steps.get(f, 0) <= stage)
         goal_mask, absent_mask = _goal_masks(context, wanted)
         if engine == "builtin":
-            part = _search(context, state, goal_mask, absent_mask, banned, wanted, start)
+            bound = None if max_length is None else max_length - len(sequence)
+            part = _search(
+                context, state, goal_mask, absent_mask, banned, wanted, start, search_stages, bound
+            )
         else:
             from robot_planner.planning.pddl import solve_with_engine
 
@@ -252,18 +270,36 @@ def _search(
     banned: frozenset[int],
     wanted: Sequence[Fact],
     start: frozenset[Fact],
+    search_stages: Sequence[tuple[float | None, int, float]] = SEARCH_STAGES,
+    max_length: int | None = None,
 ) -> list[GroundAction]:
     last: SearchLimit | None = None
-    for weight, budget in SEARCH_STAGES:
+    h0 = None
+    for weight, budget, up_to in search_stages:
+        if h0 is None and up_to != float("inf"):
+            found = context.task.relaxed_plan(state, goal_mask, banned, absent_mask)
+            h0 = float("inf") if found is None else found[0]
+        if h0 is not None and h0 > up_to:
+            continue
         try:
+            if weight is None:
+                return context.task.solve_greedy(
+                    state, goal_mask, absent_mask, banned, budget, max_length=max_length
+                )
             return context.task.solve(
-                state, goal_mask, absent_mask, banned, weight=weight, max_expansions=budget
+                state,
+                goal_mask,
+                absent_mask,
+                banned,
+                weight=weight,
+                max_expansions=budget,
+                max_length=max_length,
             )
         except Unsolvable as exc:
             raise PlanningError(_why_not(context, wanted, start, exc)) from None
         except SearchLimit as exc:
             last = exc
-            log.debug("weight %.1f: %s; trying a greedier search", weight, exc)
+            log.debug("weight %s: %s; trying a greedier search", weight, exc)
     goals = ", ".join(map(str, wanted))
     raise PlanningError(f"no plan found for {goals} within the search budget ({last})")
 
@@ -531,6 +567,53 @@ def _assign_robots(
                     best, robots, improved = trial, {**robots, n: robot}, True
         if not improved:
             break
+    return best
+
+
+def _alternatives(
+    context: PlanningContext,
+    best: Schedule,
+    start: frozenset[Fact],
+    goal: frozenset[Fact],
+    steps: Mapping[Fact, int],
+    banned: frozenset[int],
+) -> Schedule:
+    """Plans of no more actions whose robots wait on each other less.
+
+    Search minimises the number of actions, and among equally short plans it may pick
+    one where a robot waits for another (stacking on a block another robot just put
+    down, where a place beside it would do). Each wait is a dependency between robots;
+    forbidding its waiting action and searching again, within the same length and a
+    small budget, finds such alternatives when they exist.
+    """
+    sequence = best.sequence
+    if len(sequence) > ALTERNATIVES_UP_TO:
+        return best
+    waiting: list[int] = []
+    for j, preds in sorted(best.preds.items()):
+        action = sequence[j]
+        crosses = any(
+            sequence[i].robot != action.robot and best.stage_of[i] == best.stage_of[j]
+            for i in preds
+        )
+        if crosses and action.index not in waiting:
+            waiting.append(action.index)
+    for index in waiting[:ALTERNATIVES]:
+        try:
+            found, stage_of = _sequential(
+                context,
+                goal,
+                start,
+                steps,
+                banned | {index},
+                search_stages=((1.0, ALTERNATIVE_EXPANSIONS, float("inf")),),
+                max_length=len(sequence),
+            )
+        except PlanningError:
+            continue
+        trial = _assign_robots(context, found, stage_of, start, goal, banned)
+        if trial.makespan < best.makespan - 1e-9:
+            best = trial
     return best
 
 
