@@ -17,6 +17,8 @@ from robot_planner.planning.language import (
     SEQUENCE_WORDS,
     TOWER_VERBS,
     VERBS,
+    Vocabulary,
+    plural_of,
 )
 from robot_planner.world.scene import Scene
 
@@ -35,19 +37,16 @@ def _alt(options: list[str] | tuple[str, ...]) -> str:
 
 def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
     """The JSGF grammar text for commands about `scene`."""
-    colours = [spec.color.lower() for spec in scene.objects.values()]
-    bins = sorted(
-        {n.replace("_", " ") for n in scene.bins}
-        | {n.replace("_", " ").replace("bin", "box") for n in scene.bins}
-    )
-    zones = []
-    for zone in scene.zones:
-        words = zone.replace("_", " ")
-        zones.append(words)
-        stem = words.replace(" zone", "").replace(" side", "")
-        zones += [f"{stem} side", f"{stem} area", f"{stem} zone"]
-        if stem in ("center", "middle"):
-            zones += ["middle", "center", "middle of the table", "center of the table"]
+    colours = [spec.color.lower() for spec in scene.objects.values() if spec.color]
+    # Place phrases are the parser's own (one vocabulary), so the recogniser can hear
+    # every place word the parser accepts; "of the table" is the parser's filler.
+    vocab = Vocabulary.from_scene(scene)
+    places = [p for p, name in vocab.phrases.items() if name in scene.places]
+    # "the middle of the table": the parser reads "X of the N" as "X N" (place aliases).
+    aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
+    places += [p.replace(" ", " of the ", 1) for p in places if p.split()[0] in aliases]
+    nouns = sorted({n for s in scene.objects.values() for n in scene.domain.nouns(s.type)})
+    plural = [plural_of(n) for n in nouns]
     robots = [r.replace("_", " ") for r in scene.robots]
     robot_words = [r.replace(" arm", "") for r in robots]
     lines = [
@@ -65,11 +64,11 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         " | [<tower_verb>] [a] (tower | stack) [in <target>] [with] <levels>"
         " | (pick up | grab | take) <objects>;",
         "<condition> = <objects> (is | are) <preposition> <target>;",
-        "<objects> = <object> ([and] <object>)* | (all | every | each) [the] (blocks | block)"
-        " | both [blocks] | it | them;",
-        "<object> = [the] <colour> [block | blocks | cube | cubes];",
+        "<objects> = <object> ([and] <object>)* | (all | every | each) [the] "
+        f"({_alt(nouns + plural)}) | both [{_alt(plural)}] | it | them;",
+        f"<object> = [the] <colour> [{_alt(nouns + plural)}];",
         f"<colour> = {_alt(colours)};",
-        f"<target> = [the] (<colour> [block | cube | one] | {_alt(bins + zones)} | it);",
+        f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it);",
         "<levels> = <level> ([then] [and] <level>)*;",
         f"<level> = <object> [{_alt(POSITIONS)}];",
         f"<verb> = {_alt(VERBS)};",

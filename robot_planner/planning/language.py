@@ -398,6 +398,15 @@ class Understanding:
 # --- vocabulary ------------------------------------------------------------------------
 
 
+def plural_of(noun: str) -> str:
+    """The English plural of a noun from a domain file (box -> boxes, block -> blocks)."""
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Phrases -> scene names, built from the scene (colours, bins, zones, synonyms)."""
@@ -446,7 +455,8 @@ class Vocabulary:
         """A movable object from a phrase; plural nouns ("blocks") are accepted."""
         text = " ".join(words.split())
         nouns = {n for s in scene.objects.values() for n in scene.domain.nouns(s.type)}
-        singular = re.sub(r"\b(" + "|".join(map(re.escape, sorted(nouns))) + r")s\b", r"\1", text)
+        plurals = {plural_of(n): n for n in nouns}
+        singular = " ".join(plurals.get(w, w) for w in text.split())
         for candidate in (text, singular):
             name = self.phrases.get(candidate)
             if name is not None and name in scene.objects:

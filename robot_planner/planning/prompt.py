@@ -40,7 +40,7 @@ def _prompt_dir(directory: Path | None) -> str:
 def describe_skills(catalogue: Catalogue) -> str:
     lines = []
     for name, skill in catalogue.skills.items():
-        args = ", ".join(f"{a}: {spec.type}" for a, spec in skill.args.items()) or "no arguments"
+        args = ", ".join(f"{a}: {spec.label}" for a, spec in skill.args.items()) or "no arguments"
         lines.append(f"- {name}({args}): {skill.description}")
         if skill.preconditions:
             pre = ", ".join(
@@ -51,16 +51,40 @@ def describe_skills(catalogue: Catalogue) -> str:
 
 
 def describe_scene(scene: Scene) -> str:
+    """Robots (kind, skills, reach), objects and places by type, from the scene."""
+    domain = scene.domain
     lines = ["Robots:"]
     for name, robot in scene.robots.items():
-        lines.append(f"- {name} ({robot.model}): reaches {', '.join(robot.reach)}")
-    lines.append("Blocks: " + ", ".join(f"{n} ({s.color})" for n, s in scene.objects.items()))
-    lines.append("Bins: " + (", ".join(scene.bins) or "none"))
-    lines.append("Zones: " + (", ".join(scene.zones) or "none"))
+        skills = ", ".join(domain.robot_kinds[robot.kind].skills)
+        lines.append(
+            f"- {name} ({robot.kind}, {robot.model}): skills {skills}; "
+            f"reaches {', '.join(robot.reach) or 'nothing'}"
+        )
+    by_type: dict[str, list[str]] = {}
+    for name, spec in [*scene.objects.items(), *scene.places.items()]:
+        label = f"{name} ({spec.color})" if getattr(spec, "color", "") else name
+        by_type.setdefault(spec.type, []).append(label)
+    for type_name, names in by_type.items():
+        parents = domain.ancestors(type_name)[1:]
+        kind = f" (a kind of {parents[0]})" if parents else ""
+        lines.append(f"{type_name}{kind}: {', '.join(names)}")
     lines.append(
-        "A block in a zone or bin can be reached by the robots that reach that place;"
-        " a block on another block is where that block is."
+        "Something in or at a place can be reached by the robots that reach that place;"
+        " something standing on another object is where that object is."
     )
+    return "\n".join(lines)
+
+
+def describe_vocabulary(scene: Scene) -> str:
+    """Each predicate with its argument types and what "yes" to its question means."""
+    lines = []
+    for name, spec in scene.domain.predicates.items():
+        args = ",".join(a.upper() for a in spec.args)
+        question = spec.question.format(*(a.upper() for a in spec.args)) if spec.question else ""
+        derived = (
+            " (derived: recomputed from the other facts)" if spec.observed == "derived" else ""
+        )
+        lines.append(f"- {name}({args}){': ' + question if question else ''}{derived}")
     return "\n".join(lines)
 
 
@@ -77,7 +101,8 @@ class PromptBuilder:
 
     def system(self) -> str:
         directory = _prompt_dir(self.directory)
-        examples = json.loads((Path(directory) / "examples.json").read_text())
+        examples_file = Path(self.scene.domain.source).parent / "examples.json"
+        examples = json.loads(examples_file.read_text()) if examples_file.is_file() else []
         shots = "\n\n".join(
             f"Command: {e['command']}\nAnswer:\n{json.dumps(e['plan'])}" for e in examples
         )
@@ -85,6 +110,7 @@ class PromptBuilder:
             skills=describe_skills(self.catalogue),
             scene_name=self.scene.name,
             scene=describe_scene(self.scene),
+            vocabulary=describe_vocabulary(self.scene),
             schema=json.dumps(self.schema()),
             examples=shots,
         )
