@@ -173,7 +173,17 @@ def plan_goal(
     start = scene.derive(state)
     banned = _assign_bans(context, goal, dict(assign or {}))
     stages = dict(steps or {})
-    sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
+    try:
+        sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
+    except PlanningError as exc:
+        if not banned:
+            raise
+        # The assigned robot cannot be the only one to make its goal true here (the
+        # goal place is also the only way to hand the object over): as the symbolic
+        # planner does, the object then ends where asked, by whichever robot can.
+        log.warning("%s; planning without the robot assignment", exc)
+        banned = frozenset()
+        sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
     result = _assign_robots(context, sequence, stage_of, start, goal, banned)
     if engine == "builtin":
         result = _alternatives(context, result, start, goal, stages, banned)

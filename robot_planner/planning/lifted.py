@@ -432,7 +432,7 @@ class _Compiler:
                 continue
             if any(n in self.scene.places for n in names):
                 raise ModelError(f"skill {skill}: argument {arg} mixes places and objects")
-            where = _unique(f"{arg}_place", [p for p, _ in params])
+            where = _unique(f"{arg}_location", [p for p, _ in params])
             grown = []
             for extra, conds in variants:
                 grown.append(
@@ -533,7 +533,7 @@ class _Compiler:
                 if known:
                     add_x.append(Atom(self.located, (obj, known[0].args[1])))
                 else:
-                    var = "?_place"
+                    var = "?_location"
                     cond.append(
                         CondEffect(
                             forall=((var[1:], self.place_type),),
