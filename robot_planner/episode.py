@@ -326,11 +326,18 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     line and any disagreement stated: what ``robot-planner run`` prints."""
     goal = ", ".join(report["goal"])
     timing = f"after {report['sim_time_s']:.1f} s simulated, {report['wall_time_s']:.1f} s wall"
-    if report["success"]:
+    unchecked: dict[str, str] = report.get("goal_unchecked") or {}
+    if report["success"] and unchecked:
+        head = (
+            f"SUCCESS: the plan ran to the end; goal ({goal}) holds as far as the monitor can "
+            f"see, {len(unchecked)} fact(s) not checkable {timing}"
+        )
+    elif report["success"]:
         head = f"SUCCESS: goal holds ({goal}) {timing}"
     else:
         head = f"FAILED: goal not achieved ({goal}) {timing}"
     lines = [head + (f"; {report['reason']}" if report["reason"] else "")]
+    lines += [f"not checkable: {fact}: {why}" for fact, why in sorted(unchecked.items())]
     truth = report.get("ground_truth")
     if truth is not None:
         if truth["goal_holds"]:

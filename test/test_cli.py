@@ -74,7 +74,10 @@ def test_validate_with_state_file(tmp_path, capsys):
     [
         (["validate", "/no/such/plan.json"], "cannot read plan /no/such/plan.json"),
         (["validate", HANDOVER, "--scene", "moonbase"], "unknown scene 'moonbase'"),
-        (["validate", HANDOVER, "--domain", "/no/domain.yaml"], "domain file /no/domain.yaml does not exist"),
+        (
+            ["validate", HANDOVER, "--domain", "/no/domain.yaml"],
+            "domain file /no/domain.yaml does not exist",
+        ),
         (["execute", HANDOVER, "--fail", "nonsense"], "--fail expects KEY=REASON"),
         (["bench", "tree", "--tasks", "0"], "between 1 and 20000"),
     ],

@@ -199,7 +199,8 @@ def test_overlapping_goal_fields_are_refused(tmp_path):
         ),
         (
             {"place": {"goal": {"order": {"size": "target"}}}},
-            "{size: target} needs an argument naming objects (places have no size); 'target' is a block / bin / zone",
+            "{size: target} needs an argument naming objects (places have no size); "
+            "'target' is a block / bin / zone",
         ),
         (
             {"pick": {"goal": {"order": {"position": "robot"}}}},

@@ -13,7 +13,8 @@ the grippers (``/robot_planner/grippers``) and ``/joint_states``.
 
 Parameters:
   adapter (str, "pybullet"): pybullet | ros_bindings.
-  scene (str, "tabletop"), catalogue (str, ""): the world and the skills.
+  scene (str, "tabletop"), domain (str, ""): the world and its domain ("" = the
+    domain the scene names).
   bindings (str, ""): ros_bindings YAML ("" = the packaged config/hardware_bindings.yaml).
   bindings_timeout_s (float, 5.0): how long start-up waits for the action servers (all
       together); a missing type or server stops the node with one line naming it.
@@ -134,14 +135,13 @@ class ExecutorNode(Node):
 
     def __init__(self, name: str = "executor", **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        from robot_planner.resources import catalogue_path, scene_path
-        from robot_planner.world.catalogue import load_catalogue
+        from robot_planner.resources import scene_path
         from robot_planner.world.scene import load_scene
 
         p = {
             "adapter": declare(self, "adapter", "pybullet", "pybullet | ros_bindings"),
             "scene": declare(self, "scene", "tabletop", "scene name or YAML path"),
-            "catalogue": declare(self, "catalogue", "", "skill catalogue ('' = packaged)"),
+            "domain": declare(self, "domain", "", "domain name or file ('' = the scene's)"),
             "bindings": declare(self, "bindings", "", "ros_bindings YAML ('' = packaged)"),
             "bindings_timeout_s": declare(self, "bindings_timeout_s", 5.0, "server wait (s)"),
             "period_s": declare(self, "period_s", 0.05, "tick period (robot seconds)"),
@@ -162,8 +162,8 @@ class ExecutorNode(Node):
             "max_command_s": declare(self, "max_command_s", 600.0, "robot-time limit (s)"),
         }
         self.params = p
-        self.scene = load_scene(scene_path(p["scene"]))
-        self.catalogue = load_catalogue(p["catalogue"] or catalogue_path())
+        self.scene = load_scene(scene_path(p["scene"]), domain=p["domain"] or None)
+        self.catalogue = self.scene.domain.catalogue
         monitor = load_monitor_config(p["monitor_config"] or None)
         self.monitor_mode = p["monitor_mode"] or monitor.mode
         if self.monitor_mode not in ("on", "after-skill", "off"):
