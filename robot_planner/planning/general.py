@@ -77,15 +77,15 @@ class PlanningContext:
     catalogue: Catalogue
     model: LiftedModel
     task: GroundTask
-    _robot_masks: dict[str, int] = field(default_factory=dict)
+    _robot_masks: dict[str, tuple[int, int]] = field(default_factory=dict)
     _robot_only: dict[int, bool] = field(default_factory=dict)
 
     def bound_mask(self, robot: str) -> int:
         """Facts that tie `robot` to something else (it is busy while one holds)."""
         known = len(self.task.facts)
         cached = self._robot_masks.get(robot)
-        if cached is not None and self._robot_masks.get(f"#{robot}") == known:
-            return cached
+        if cached is not None and cached[0] == known:
+            return cached[1]
         mask = 0
         for i, fact in enumerate(self.task.facts):
             if (
@@ -94,8 +94,7 @@ class PlanningContext:
                 and any(a != robot for a in fact.args)
             ):
                 mask |= 1 << i
-        self._robot_masks[robot] = mask
-        self._robot_masks[f"#{robot}"] = known  # type: ignore[assignment]
+        self._robot_masks[robot] = (known, mask)
         return mask
 
     def robot_only(self, fact_id: int) -> bool:
