@@ -37,7 +37,7 @@ from robot_planner.service.commands import CommandError, parse_command
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.speech.recognizer import SpeechError, check_pcm
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import FactError, parse_facts
+from robot_planner.world.facts import FactError
 from robot_planner.world.loading import ConfigError, load_yaml_model
 from robot_planner.world.scene import Scene
 
@@ -307,7 +307,7 @@ def _misalignments(catalogue: Catalogue, scene: Scene) -> Callable[[tuple[Any, A
         with contextlib.suppress(ValueError, KeyError, TypeError):
             Misalignment.from_dict(data)
         try:
-            parse_facts(facts_list)
+            scene.parse_facts(facts_list)
         except (FactError, TypeError, ValueError) as exc:
             one_line(str(exc) or type(exc).__name__)
 

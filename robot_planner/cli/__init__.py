@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from robot_planner import __version__, ros_cli
-from robot_planner.cli import bench, plan, run, speech, validate
+from robot_planner.cli import bench, domain, plan, run, speech, validate
 from robot_planner.cli.common import EXIT_BAD_INPUT, PlanRejected, UsageError
 from robot_planner.planning.base import PlanningError
 from robot_planner.resources import ResourceError
@@ -39,6 +39,7 @@ COMMANDS = (
     bench.add_parser,
     run.add_run_parser,
     run.add_demo_parser,
+    domain.add_domain_parser,
     ros_cli.add_parsers,
 )
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from robot_planner.plan.validation import MAX_PLAN_BYTES, ValidationReport, validate_plan
 from robot_planner.planning.base import Planner
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import FactError, parse_facts
+from robot_planner.world.facts import FactError
 from robot_planner.world.scene import Scene, load_scene
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def load_world(args: argparse.Namespace) -> tuple[Catalogue, Scene]:
     return scene.domain.catalogue, scene
 
 
-def load_state(args: argparse.Namespace) -> frozenset | None:
-    """Facts from ``--state FILE`` (a JSON list of fact strings), or None."""
+def load_state(args: argparse.Namespace, scene: Scene) -> frozenset | None:
+    """Facts about `scene` from ``--state FILE`` (a JSON list of fact strings), or None."""
     if not getattr(args, "state", None):
         return None
     raw = read_input(args.state, "state file")
@@ -66,7 +66,7 @@ def load_state(args: argparse.Namespace) -> frozenset | None:
         data = json.loads(raw)
         if not isinstance(data, list):
             raise UsageError(f"state file {args.state}: expected a JSON list of facts")
-        return parse_facts(data)
+        return scene.parse_facts(data)
     except (ValueError, FactError) as exc:
         raise UsageError(f"state file {args.state}: {exc}") from None
 
@@ -79,9 +79,9 @@ def load_valid_plan(
     if getattr(args, "dart", False):
         from robot_planner.plan.dart import from_dart
 
-        report = from_dart(raw, catalogue, scene, load_state(args))
+        report = from_dart(raw, catalogue, scene, load_state(args, scene))
     else:
-        report = validate_plan(raw, catalogue, scene, load_state(args))
+        report = validate_plan(raw, catalogue, scene, load_state(args, scene))
     if not report.ok:
         raise PlanRejected([f"{args.plan}: {line}" for line in report.errors])
     return report

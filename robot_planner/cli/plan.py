@@ -28,7 +28,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     catalogue, scene = load_world(args)
     planner = chosen_planner(args, catalogue, scene)
-    state = load_state(args)
+    state = load_state(args, scene)
     request = PlanRequest(args.command_text, scene.initial_facts() if state is None else state)
     try:
         result = planner.plan(request)

@@ -94,7 +94,7 @@ from robot_planner.system import (
     build_sim_system,
     build_system,
 )
-from robot_planner.world.facts import Fact, FactError, format_facts, parse_facts
+from robot_planner.world.facts import Fact, FactError, format_facts
 
 #: Supervisor events -> status states (others are not published).
 STATE_OF = {
@@ -344,7 +344,9 @@ class ExecutorNode(Node):
             data = json.loads(msg.data)
             command_id, revision = str(data["command_id"]), int(data["revision"])
             found = Misalignment.from_dict(data["misalignment"])
-            facts = parse_facts(data["facts"]) if data.get("facts") is not None else None
+            facts = (
+                self.scene.parse_facts(data["facts"]) if data.get("facts") is not None else None
+            )
         except (ValueError, KeyError, TypeError, FactError) as exc:
             self.get_logger().warning(f"ignoring a malformed misalignment: {str(exc)[:200]}")
             return
@@ -360,7 +362,7 @@ class ExecutorNode(Node):
 
     def _on_perception(self, msg: String) -> None:
         try:
-            facts = parse_facts(json.loads(msg.data)["facts"])
+            facts = self.scene.parse_facts(json.loads(msg.data)["facts"])
         except (ValueError, KeyError, TypeError, FactError):
             return
         self._perception = (time.monotonic(), facts)

@@ -56,7 +56,7 @@ from robot_planner.planning.config import load_planner_config, make_planner
 from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.service.journal import Journal
-from robot_planner.world.facts import Fact, FactError, parse_facts
+from robot_planner.world.facts import Fact, FactError
 from robot_planner.world.scene import load_scene
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
@@ -246,7 +246,7 @@ class PlannerNode(Node):
     def _on_state(self, msg: String) -> None:
         try:
             data = json.loads(msg.data)
-            facts = parse_facts(data["facts"])
+            facts = self.scene.parse_facts(data["facts"])
         except (ValueError, KeyError, TypeError, FactError) as exc:
             self.get_logger().warning(f"ignoring a malformed world state: {exc}")
             return
@@ -261,8 +261,10 @@ class PlannerNode(Node):
             command_id = str(data["command_id"])
             request = PlanRequest(
                 command=str(data["command"]),
-                state=parse_facts(data["facts"]),
-                goal=tuple(Fact.parse(g) for g in data["goal"]),
+                state=self.scene.parse_facts(data["facts"]),
+                goal=tuple(
+                    self.scene.check_fact(self.scene.domain.parse_fact(g)) for g in data["goal"]
+                ),
                 completed=tuple(str(c) for c in data.get("completed", ()))[:200],
                 failed_task=(
                     Task.model_validate(data["failed_task"]) if data.get("failed_task") else None

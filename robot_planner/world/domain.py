@@ -165,6 +165,21 @@ class Domain(_Strict):
 
     # --- validation: every name the file uses is declared, once -------------------------
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_are_names(cls, data: object) -> object:
+        """YAML 1.1 reads an unquoted ``on``/``off``/``yes``/``no`` key as a boolean: say
+        so instead of pydantic's "valid string" complaint."""
+        if isinstance(data, dict):
+            for section in ("types", "robot_kinds", "predicates", "skills"):
+                for key in data.get(section) or {}:
+                    if not isinstance(key, str):
+                        raise ValueError(
+                            f"{section}: the key {key!r} is not a name (YAML reads unquoted "
+                            "on/off/yes/no as true/false: quote it, e.g. \"on\":)"
+                        )
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Domain:
         for name in [*self.types, *self.predicates, *self.skills, *self.robot_kinds]:
