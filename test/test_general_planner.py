@@ -19,7 +19,7 @@ from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError
 from robot_planner.planning.general import estimated_makespan, plan_goal
 from robot_planner.planning.language import understand_command
-from robot_planner.planning.symbolic import plan_from_state
+from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 

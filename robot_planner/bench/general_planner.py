@@ -31,7 +31,7 @@ from robot_planner.planning.general import (
     planning_context,
 )
 from robot_planner.planning.language import understand_command
-from robot_planner.planning.symbolic import plan_from_state
+from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 

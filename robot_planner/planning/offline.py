@@ -1,8 +1,8 @@
 """The offline planner: the default when no LLM is configured (no network, no model).
 
 Two stages: `understand` turns the command into goal facts (plus explicit robot
-assignments and ordering); `plan_from_state` turns the goal and the current facts into a
-task DAG. The result is validated like any other plan, so a planner bug can never reach
+assignments and ordering); the domain-independent planner (`planning.general.plan_goal`)
+turns the goal and the current facts into a task DAG. The result is validated like any other plan, so a planner bug can never reach
 a robot. Re-planning is the same search from the observed facts, keeping the goal.
 """
 
@@ -15,7 +15,7 @@ from robot_planner.plan.model import TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
 from robot_planner.planning.language import UnderstandingError, understand_command, warm_up
-from robot_planner.planning.symbolic import plan_from_state
+from robot_planner.planning.general import plan_goal, planning_context
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
@@ -23,7 +23,7 @@ from robot_planner.world.scene import Scene
 
 @dataclass
 class OfflinePlanner:
-    """Grammar + symbolic planner over one scene and catalogue."""
+    """Grammar + domain-independent planner over one scene and catalogue."""
 
     catalogue: Catalogue
     scene: Scene
@@ -32,6 +32,7 @@ class OfflinePlanner:
 
     def __post_init__(self) -> None:
         warm_up()  # build the Earley parser now: the first command is as fast as the rest
+        planning_context(self.scene, self.catalogue)  # ground the scene's model once, now
 
     def plan(self, request: PlanRequest) -> PlanResult:
         """A validated plan for the request's command from its state.
@@ -70,9 +71,7 @@ class OfflinePlanner:
         steps: dict[Fact, int] | None = None,
         assign: dict[str, str] | None = None,
     ) -> TaskPlan:
-        plan = plan_from_state(
-            command.strip(), goal, state, self.scene, self.catalogue, steps, assign
-        )
+        plan = plan_goal(command.strip(), goal, state, self.scene, self.catalogue, steps, assign)
         report = validate_plan(plan, self.catalogue, self.scene, state)
         if not report.ok or report.plan is None:
             raise PlanningError(f"internal planning error: {report.errors[0]}")

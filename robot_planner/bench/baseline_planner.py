@@ -1,4 +1,10 @@
-"""Plan from state: goal facts + current facts -> a task DAG for the arms of a scene.
+"""The first, hand-written tabletop planner: kept only as a benchmark baseline.
+
+robot_planner plans with the domain-independent planner (`robot_planner.planning.
+general`); this module is what it replaced, frozen, so `bench/general_planner.py` and
+`test/test_general_planner.py` can show the general planner is never worse on the
+tabletop. It knows the tabletop's skills and facts by name, which is why it lives in
+the benchmarks and not in the core.
 
 A domain planner for block worlds with several arms of limited reach:
 
