@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.bench.commands import COMMANDS
 from robot_planner.bench.tasks import TASKS
 from robot_planner.plan.graph import dependency_graph
@@ -19,7 +20,6 @@ from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError
 from robot_planner.planning.general import estimated_makespan, plan_goal
 from robot_planner.planning.language import understand_command
-from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 

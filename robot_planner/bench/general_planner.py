@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.bench.commands import COMMANDS
 from robot_planner.bench.tasks import TASKS
 from robot_planner.plan.validation import validate_plan
@@ -31,7 +32,6 @@ from robot_planner.planning.general import (
     planning_context,
 )
 from robot_planner.planning.language import understand_command
-from robot_planner.bench.baseline_planner import plan_from_state
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 

@@ -1,9 +1,10 @@
 """The offline planner: the default when no LLM is configured (no network, no model).
 
 Two stages: `understand` turns the command into goal facts (plus explicit robot
-assignments and ordering); the domain-independent planner (`planning.general.plan_goal`)
-turns the goal and the current facts into a task DAG. The result is validated like any other plan, so a planner bug can never reach
-a robot. Re-planning is the same search from the observed facts, keeping the goal.
+assignments and ordering); the domain-independent planner (`general.plan_goal`) turns
+the goal and the current facts into a task DAG. The result is validated like any other
+plan, so a planner bug can never reach a robot. Re-planning is the same search from the
+observed facts, keeping the goal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from robot_planner.plan.model import TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
-from robot_planner.planning.language import UnderstandingError, understand_command, warm_up
 from robot_planner.planning.general import plan_goal, planning_context
+from robot_planner.planning.language import UnderstandingError, understand_command, warm_up
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
