@@ -97,3 +97,17 @@ def test_domain_command_describes_the_domain_and_what_the_camera_cannot_see(tmp_
     assert "cannot observe orange_block (cannot be told from red_block by colour)" in out
     assert main(["domain", "--scene", "tabletop"]) == 0
     assert "can observe every object and place" in capsys.readouterr().out
+
+
+def test_pddl_export_writes_a_domain_and_problem_planners_can_read(tmp_path, capsys):
+    from unified_planning.io import PDDLReader
+
+    out = tmp_path / "pddl"
+    args = ["pddl", "--scene", "tabletop", "--command", "stack red on blue", "--out", str(out)]
+    assert main(args) == 0
+    problem = PDDLReader().parse_problem(str(out / "domain.pddl"), str(out / "problem.pddl"))
+    assert {a.name for a in problem.actions} >= {"pick", "place__block", "place__bin"}
+    assert "(on red_block blue_block)" in (out / "problem.pddl").read_text()
+    capsys.readouterr()
+    assert main(["pddl", "--goal", "on(red_block,left_bin)"]) == 2
+    assert "left_bin is a bin, not a block" in capsys.readouterr().err

@@ -40,6 +40,7 @@ COMMANDS = (
     run.add_run_parser,
     run.add_demo_parser,
     domain.add_domain_parser,
+    domain.add_pddl_parser,
     ros_cli.add_parsers,
 )
 

@@ -125,3 +125,70 @@ def add_domain_parser(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(func=cmd_domain)
+
+
+# --- pddl ----------------------------------------------------------------------------
+
+
+def cmd_pddl(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from robot_planner.cli.common import UsageError, load_state, load_world
+    from robot_planner.planning.language import UnderstandingError, understand
+    from robot_planner.planning.lifted import ModelError
+    from robot_planner.planning.pddl import export_pddl
+    from robot_planner.world.facts import FactError
+
+    catalogue, scene = load_world(args)
+    try:
+        if args.command_text:
+            goal = understand(args.command_text, scene)
+        else:
+            goal = [scene.check_fact(scene.domain.parse_fact(g)) for g in args.goal]
+    except (UnderstandingError, FactError) as exc:
+        raise UsageError(f"goal: {exc}") from None
+    try:
+        domain_text, problem_text = export_pddl(scene, catalogue, load_state(args, scene), goal)
+    except ModelError as exc:
+        raise UsageError(f"cannot express the domain in PDDL: {exc}") from None
+    if args.out is None:
+        print(domain_text)
+        print(problem_text)
+        return EXIT_OK
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "domain.pddl").write_text(domain_text)
+        (out / "problem.pddl").write_text(problem_text)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out / 'domain.pddl'} and {out / 'problem.pddl'}")
+    return EXIT_OK
+
+
+def add_pddl_parser(sub: Any) -> None:
+    from robot_planner.cli.common import add_world_args
+
+    p = sub.add_parser(
+        "pddl",
+        help="export a scene's planning model as PDDL domain + problem (PlanSys2, your planner)",
+    )
+    add_world_args(p)
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--command", dest="command_text", metavar="TEXT", help="goal from a command")
+    goal.add_argument(
+        "--goal",
+        nargs="+",
+        default=[],
+        metavar="FACT",
+        help="goal facts, e.g. in(red_block,left_bin)",
+    )
+    p.add_argument(
+        "--state",
+        default=None,
+        help="JSON list of facts that hold now (default: the scene's start)",
+    )
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="write domain.pddl, problem.pddl here"
+    )
+    p.set_defaults(func=cmd_pddl)
