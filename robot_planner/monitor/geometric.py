@@ -23,6 +23,7 @@ import logging
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -193,7 +194,10 @@ class _Perception:
 
     def __init__(self, answers: dict[Fact, VqaAnswer]):
         self.answers = answers
-        self.facts = frozenset(f for f, a in answers.items() if a.answer is True)
+        # Relations the domain has no predicate for were decided under a private name.
+        self.facts = frozenset(
+            f for f, a in answers.items() if a.answer is True and not f.predicate.startswith("_")
+        )
 
 
 class GeometricVqa:
@@ -211,6 +215,11 @@ class GeometricVqa:
         self.config = config or GeometricConfig()
         self.table_top = float(scene.table.top_z)
         self.size = {name: float(spec.size) for name, spec in scene.objects.items()}
+        self.relations, self.unsupported = _relations(scene)
+        #: Places things are put *in* (walls) and *at* (marked regions), by the domain
+        #: types of the `inside` and `within` predicates' second arguments.
+        self.containers = _places_for(scene, self.relations["inside"])
+        self.regions = _places_for(scene, self.relations["within"])
         #: Objects this perceiver cannot see, with the reason (see `blind_spots`).
         self.unseen: dict[str, str] = {}
         self._colours = self._colour_models()
@@ -254,6 +263,10 @@ class GeometricVqa:
                 ranges.append((0, hi - 180))
             colours.append(_Colour(ranges, int(cfg.min_saturation_ratio * sat), name))
         return colours
+
+    def unsupported_predicates(self, scene: Scene) -> dict[str, str]:
+        """Perceived predicates of the scene's domain this perceiver cannot decide."""
+        return dict(self.unsupported) if scene is self.scene else _relations(scene)[1]
 
     def blind_spots(self, scene: Scene) -> dict[str, str]:
         """Objects of `scene` this perceiver cannot see, each with the reason: facts about
@@ -545,6 +558,7 @@ class GeometricVqa:
         are consistent (a held block is nowhere else, clear and at follow derive())."""
         cfg = self.config
         scene = self.scene
+        R = self.relations  # relation -> the domain's predicate for it
         blocks = list(scene.objects)
         out: dict[Fact, VqaAnswer] = {}
 
@@ -581,14 +595,14 @@ class GeometricVqa:
                 yes = [b]
             claimed.update(yes)
             for b in blocks:
-                out[Fact("holding", (robot, b))] = answers[b]
+                out[Fact(R["gripped"], (robot, b))] = answers[b]
             for b in blocks:
                 a = answers[b]
                 if a.answer is True:
                     held[b] = True
                 elif a.answer is None and held[b] is False and gripper is not None:
                     held[b] = None  # seen nowhere, and this hand may hide it
-            empty = Fact("gripper_empty", (robot,))
+            empty = Fact(R["gripper_free"], (robot,))
             if gripper is None:
                 out[empty] = VqaAnswer(None, 0.0, f"no gripper state for {robot}")
             elif yes:
@@ -613,7 +627,9 @@ class GeometricVqa:
             if not seen[block].seen:
                 return VqaAnswer(None, 0.0, f"{block} not seen")
             if held[block]:
-                return VqaAnswer(False, _held_confidence(out, block), f"{block} is held")
+                return VqaAnswer(
+                    False, _held_confidence(out, block, R["gripped"]), f"{block} is held"
+                )
             return VqaAnswer(None, 0.0, f"{block} may be held")
 
         in_bin: dict[str, VqaAnswer] = {}
@@ -621,8 +637,8 @@ class GeometricVqa:
             s = seen[b]
             size = self.size[b]
             best_in: VqaAnswer | None = None
-            for bin_name, spec in scene.bins.items():
-                fact = Fact("in", (b, bin_name))
+            for bin_name, spec in self.containers.items():
+                fact = Fact(R["inside"], (b, bin_name))
                 if not placed[b]:
                     out[fact] = unknown(b)
                     continue
@@ -647,8 +663,8 @@ class GeometricVqa:
         for b in blocks:
             s = seen[b]
             size = self.size[b]
-            for zone, spec in scene.zones.items():
-                fact = Fact("at", (b, zone))
+            for zone, spec in self.regions.items():
+                fact = Fact(R["within"], (b, zone))
                 if not placed[b]:
                     out[fact] = unknown(b)
                     continue
@@ -669,7 +685,7 @@ class GeometricVqa:
                     ]
                 )
                 out[fact] = VqaAnswer(value, conf * _quality(s), f"{s.describe()}; {zone}")
-            fact = Fact("on_table", (b,))
+            fact = Fact(R["on_surface"], (b,))
             if not placed[b]:
                 out[fact] = unknown(b)
             elif in_bin[b].answer:
@@ -691,7 +707,7 @@ class GeometricVqa:
             for other in blocks:
                 if other == b:
                     continue
-                fact = Fact("on", (b, other))
+                fact = Fact(R["stacked"], (b, other))
                 if not placed[b]:
                     out[fact] = unknown(b)
                     continue
@@ -720,14 +736,16 @@ class GeometricVqa:
 
         # derived: clear, and at for blocks stacked in a zone (as in facts.derive) ------
         for b in blocks:
-            fact = Fact("clear", (b,))
+            fact = Fact(R["uncovered"], (b,))
             if held[b]:
-                out[fact] = VqaAnswer(False, _held_confidence(out, b), f"{b} is held")
+                out[fact] = VqaAnswer(
+                    False, _held_confidence(out, b, R["gripped"]), f"{b} is held"
+                )
                 continue
             if not seen[b].seen:
                 out[fact] = VqaAnswer(None, 0.0, f"{b} not seen")
                 continue
-            on_top = [out[Fact("on", (o, b))] for o in blocks if o != b]
+            on_top = [out[Fact(R["stacked"], (o, b))] for o in blocks if o != b]
             covering = [a for a in on_top if a.answer is True]
             if covering:
                 best = max(covering, key=lambda a: a.confidence)
@@ -745,23 +763,23 @@ class GeometricVqa:
             chain, below = [b], self._support(out, b)
             while below is not None and below not in chain:
                 chain.append(below)
-                for zone in scene.zones:
-                    base = out[Fact("at", (below, zone))]
-                    fact = Fact("at", (b, zone))
+                for zone in self.regions:
+                    base = out[Fact(R["within"], (below, zone))]
+                    fact = Fact(R["within"], (b, zone))
                     if base.answer and not out[fact].answer:
                         out[fact] = VqaAnswer(
                             True, base.confidence, f"{b} stacked on {below}, at {zone}"
                         )
-                if any(out[Fact("at", (below, z))].answer for z in scene.zones):
+                if any(out[Fact(R["within"], (below, z))].answer for z in self.regions):
                     break
                 below = self._support(out, below)
         return out
 
-    @staticmethod
-    def _support(out: dict[Fact, VqaAnswer], block: str) -> str | None:
+    def _support(self, out: dict[Fact, VqaAnswer], block: str) -> str | None:
         """The block `block` was decided to stand on, if any."""
+        R = self.relations  # relation -> the domain's predicate for it
         for fact, answer in out.items():
-            if fact.predicate == "on" and fact.args[0] == block and answer.answer:
+            if fact.predicate == R["stacked"] and fact.args[0] == block and answer.answer:
                 return fact.args[1]
         return None
 
@@ -780,7 +798,7 @@ class GeometricVqa:
         problem = self._known(fact)
         if problem is not None:
             return VqaAnswer(None, 0.0, problem)
-        if fact.predicate == "on" and fact.args[0] == fact.args[1]:
+        if fact.predicate == self.relations["stacked"] and fact.args[0] == fact.args[1]:
             return VqaAnswer(False, 1.0, "a block cannot be on itself")
         answer = self._perception(observation).answers.get(fact)
         if answer is None:
@@ -792,18 +810,60 @@ class GeometricVqa:
         return self._perception(observation).facts
 
 
+#: What this perceiver can decide from geometry and gripper state; a domain names the
+#: predicate for each with ``geometry:`` (tabletop: on, in, at, on_table, holding,
+#: gripper_empty, clear).
+RELATIONS = {
+    "stacked": "object 0 rests on top of object 1",
+    "inside": "object 0 is inside container place 1 (below its rim)",
+    "within": "object 0 stands low in the marked region place 1",
+    "on_surface": "object 0 stands directly on the work surface",
+    "gripped": "robot 0 holds object 1 between its fingers",
+    "gripper_free": "robot 0 holds nothing",
+    "uncovered": "nothing stands on object 0 and no robot holds it",
+}
+
+
+def _relations(scene: Scene) -> tuple[dict[str, str], dict[str, str]]:
+    """relation -> the domain's predicate for it (a private placeholder when the domain
+    has none), and the perceived predicates no relation covers (with why)."""
+    named = {
+        spec.geometry: name
+        for name, spec in scene.domain.predicates.items()
+        if spec.geometry is not None
+    }
+    relations = {rel: named.get(rel, f"_{rel}") for rel in RELATIONS}
+    unsupported = {}
+    for name, spec in scene.domain.predicates.items():
+        if spec.geometry is not None and spec.geometry not in RELATIONS:
+            unsupported[name] = (
+                f"unknown geometry '{spec.geometry}' (known: {', '.join(RELATIONS)})"
+            )
+        elif spec.observed == "perceived" and spec.geometry is None:
+            unsupported[name] = "no geometry relation is declared for it"
+    return relations, unsupported
+
+
+def _places_for(scene: Scene, predicate: str) -> dict[str, Any]:
+    """The places that can be the second argument of `predicate`."""
+    spec = scene.domain.predicates.get(predicate)
+    if spec is None or len(spec.args) != 2:
+        return {}
+    return scene.places_of(spec.args[1])
+
+
 def _quality(seen: BlockSighting) -> float:
     """Scales confidences down for a mostly hidden block (few pixels to go on)."""
     return 0.6 + 0.4 * min(1.0, seen.visible / 0.5)
 
 
-def _held_confidence(out: dict[Fact, VqaAnswer], block: str) -> float:
-    """Confidence of the holding fact that made `block` held."""
+def _held_confidence(out: dict[Fact, VqaAnswer], block: str, gripped: str) -> float:
+    """Confidence of the `gripped` fact that made `block` held."""
     return max(
         (
             a.confidence
             for f, a in out.items()
-            if f.predicate == "holding" and f.args[1] == block and a.answer
+            if f.predicate == gripped and f.args[1] == block and a.answer
         ),
         default=0.5,
     )

@@ -35,6 +35,8 @@ class Observability:
     scene: Scene
     perceiver: str = "monitor"
     blind: Mapping[str, str] = field(default_factory=dict)
+    #: Perceived predicates the perceiver cannot decide at all, with the reason.
+    predicates: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, backend: object | None, scene: Scene) -> Observability:
@@ -43,12 +45,19 @@ class Observability:
             return cls(scene)
         spots = getattr(backend, "blind_spots", None)
         blind = dict(spots(scene)) if callable(spots) else {}
-        return cls(scene, str(getattr(backend, "name", "monitor")), blind)
+        undecided = getattr(backend, "unsupported_predicates", None)
+        predicates = dict(undecided(scene)) if callable(undecided) else {}
+        return cls(scene, str(getattr(backend, "name", "monitor")), blind, predicates)
 
     def reason(self, fact: Fact) -> str | None:
         """Why `fact` cannot be checked by the perceiver, or None when it can."""
         spec = self.scene.domain.predicates.get(fact.predicate)
-        if spec is None or spec.observed == "robot" or not self.blind:
+        if spec is None or spec.observed == "robot":
+            return None
+        if fact.predicate in self.predicates:
+            why = self.predicates[fact.predicate]
+            return f"the {self.perceiver} perceiver cannot decide {fact.predicate}: {why}"
+        if not self.blind:
             return None
         unseen = [a for a in fact.args if a in self.blind]
         if unseen:
@@ -75,8 +84,13 @@ class Observability:
         return {str(f): r for f in facts if (r := self.reason(f)) is not None}
 
     def report(self) -> list[str]:
-        """One line per object or place the perceiver cannot observe (empty when none)."""
-        return [
+        """One line per object or predicate the perceiver cannot observe (empty: none)."""
+        lines = [
+            f"the {self.perceiver} perceiver cannot decide {name} facts ({why}): they are "
+            "not checked"
+            for name, why in sorted(self.predicates.items())
+        ]
+        return lines + [
             f"the {self.perceiver} perceiver cannot observe {name} ({why}): facts about it "
             "are not checked"
             for name, why in sorted(self.blind.items())

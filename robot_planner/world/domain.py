@@ -61,6 +61,9 @@ class PredicateSpec(_Strict):
     args: tuple[str, ...]
     observed: Literal["perceived", "robot", "derived"] = "perceived"
     question: str = ""
+    #: The spatial relation a geometric perceiver decides it by (stacked, inside, within,
+    #: on_surface, gripped, gripper_free, uncovered); None: not by geometry.
+    geometry: str | None = None
 
 
 class DerivedRule(_Strict):
