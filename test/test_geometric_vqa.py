@@ -365,7 +365,8 @@ def _arrange(world: SimWorld, seed: int) -> None:
             blocks[0], [x + jitter[0], y + jitter[1], z + 0.051], yaw=rng.uniform(-0.5, 0.5)
         )
     if mode >= 2:
-        cx, cy = world.scene.bins[str(rng.choice(list(world.scene.bins)))].position
+        bins = world.scene.places_of("bin")
+        cx, cy = bins[str(rng.choice(list(bins)))].position
         offset = rng.uniform(-0.05, 0.05, 2)
         world.move_block(
             blocks[2], [cx + offset[0], cy + offset[1], top + 0.04], yaw=rng.uniform(-1, 1)

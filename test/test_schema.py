@@ -45,7 +45,7 @@ def test_schema_enumerates_catalogue_and_scene_names(schema, catalogue, scene):
     assert pick["properties"]["robot"]["enum"] == ["left_arm", "right_arm"]
     assert pick["properties"]["args"]["properties"]["object"]["enum"] == list(scene.objects)
     place = variants[1]["properties"]["args"]["properties"]["target"]["enum"]
-    assert set(place) == set(scene.objects) | set(scene.bins) | set(scene.zones)
+    assert set(place) == set(scene.objects) | set(scene.places)
 
 
 def test_ground_facts_are_well_typed(scene):

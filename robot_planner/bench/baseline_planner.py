@@ -188,7 +188,7 @@ class _Search:
         return None
 
     def _shared(self, place: str) -> bool:
-        return place in self.scene.zones and len(self.reachers(place)) > 1
+        return place in self.scene.places_of("zone") and len(self.reachers(place)) > 1
 
     def _by_availability(self, robots: Iterable[str]) -> list[str]:
         return sorted(robots, key=lambda r: (self.robot_free.get(r, 0.0), r))
@@ -196,8 +196,8 @@ class _Search:
     def park_spot(self, robot: str) -> str:
         """Where `robot` puts a block that is in the way: its own zone, else a shared one."""
         reach = self.scene.robots[robot].reach
-        own = [p for p in reach if p in self.scene.zones and not self._shared(p)]
-        shared = [p for p in reach if p in self.scene.zones]
+        own = [p for p in reach if p in self.scene.places_of("zone") and not self._shared(p)]
+        shared = [p for p in reach if p in self.scene.places_of("zone")]
         spots = own or shared or list(reach)
         if not spots:
             raise PlanningError(f"{robot} has nowhere to put a block down")

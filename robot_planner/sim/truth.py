@@ -60,7 +60,7 @@ def ground_truth(world: SimWorld) -> frozenset[Fact]:
         if block in held:
             continue
         size = world.block_size[block]
-        for bin_name, spec in scene.bins.items():
+        for bin_name, spec in scene.places_of("bin").items():
             if _inside(pos, spec.position, spec.size, BIN_MARGIN) and (
                 pos[2] < world.table_top + BIN_WALL_HEIGHT + 1.5 * size
             ):
@@ -89,7 +89,7 @@ def ground_truth(world: SimWorld) -> frozenset[Fact]:
         if abs(bottom) <= TABLE_GAP and world.block_up_axis_tilt(block) < MAX_TILT:
             facts.add(Fact("on_table", (block,)))
         if pos[2] - world.table_top < AT_MAX_HEIGHT:
-            for zone, spec in scene.zones.items():
+            for zone, spec in scene.places_of("zone").items():
                 if _inside(pos, spec.center, spec.size):
                     facts.add(Fact("at", (block, zone)))
                     break

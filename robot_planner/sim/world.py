@@ -139,7 +139,8 @@ class SimWorld:
             for name in self.scene.robots
         }
         reached = {
-            z: sum(z in r.reach for r in self.scene.robots.values()) for z in self.scene.zones
+            z: sum(z in r.reach for r in self.scene.robots.values())
+            for z in self.scene.places_of("zone")
         }
         # Shared (hand-over) zones get a warmer, still unsaturated, tint than the others.
         self.zones = {
@@ -148,11 +149,11 @@ class SimWorld:
                 spec.size,
                 (0.82, 0.80, 0.70, 1.0) if reached[name] > 1 else (0.75, 0.75, 0.85, 1.0),
             )
-            for name, spec in self.scene.zones.items()
+            for name, spec in self.scene.places_of("zone").items()
         }
         self.bins = {
             name: self._make_bin(spec.position, spec.size)
-            for name, spec in self.scene.bins.items()
+            for name, spec in self.scene.places_of("bin").items()
         }
         self.blocks: dict[str, int] = {}
         self.block_size = {name: spec.size for name, spec in self.scene.objects.items()}
@@ -283,14 +284,20 @@ class SimWorld:
         return positions
 
     def _floor(self, place: str) -> float:
-        return BIN_WALL_THICKNESS if place in self.scene.bins else 0.0
+        return BIN_WALL_THICKNESS if place in self.scene.places_of("bin") else 0.0
 
     def free_slots(self, place: str, count: int) -> list[tuple[float, float]]:
         """`count` evenly spread points along the long axis of a zone or bin."""
-        if place in self.scene.zones:
-            center, size = self.scene.zones[place].center, self.scene.zones[place].size
+        if place in self.scene.places_of("zone"):
+            center, size = (
+                self.scene.places_of("zone")[place].center,
+                self.scene.places_of("zone")[place].size,
+            )
         else:
-            center, size = self.scene.bins[place].position, self.scene.bins[place].size
+            center, size = (
+                self.scene.places_of("bin")[place].position,
+                self.scene.places_of("bin")[place].size,
+            )
         axis = 1 if size[1] >= size[0] else 0
         # Spread blocks around the middle of the place, not out to its edges (near bins).
         length = min(

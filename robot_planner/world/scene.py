@@ -260,25 +260,17 @@ class Scene(_Strict):
 
     @cached_property
     def places_by_type(self) -> dict[str, dict[str, PlaceSpec]]:
-        """Places grouped by their own type (for perception and simulation)."""
+        """Places under each type they are of (their own and its ancestors'), for
+        perception and simulation (computed once: the scene is immutable)."""
         out: dict[str, dict[str, PlaceSpec]] = {}
         for name, spec in self.places.items():
-            out.setdefault(spec.type, {})[name] = spec
+            for type_name in self.domain.ancestors(spec.type):
+                out.setdefault(type_name, {})[name] = spec
         return out
 
     def places_of(self, type_name: str) -> dict[str, PlaceSpec]:
-        """Places of a type or its subtypes."""
-        return {n: s for n, s in self.places.items() if self.domain.is_a(s.type, type_name)}
-
-    @property
-    def bins(self) -> dict[str, PlaceSpec]:
-        """Places of type ``bin`` (the simulator's and tabletop perception's view)."""
-        return self.places_of("bin") if "bin" in self.domain.types else {}
-
-    @property
-    def zones(self) -> dict[str, PlaceSpec]:
-        """Places of type ``zone`` (the simulator's and tabletop perception's view)."""
-        return self.places_of("zone") if "zone" in self.domain.types else {}
+        """Places of a type or its subtypes, in scene order."""
+        return self.places_by_type.get(type_name, {})
 
     def reaches(self, robot: str, place: str) -> bool:
         """True when `robot` can reach the place `place`."""

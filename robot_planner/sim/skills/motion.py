@@ -131,10 +131,16 @@ class SharedWorkspace:
         """The shared zone or bin containing the point `xy`, if any."""
         scene = self.world.scene
         for place in sorted(self.shared):
-            if place in scene.zones:
-                center, size = scene.zones[place].center, scene.zones[place].size
+            if place in scene.places_of("zone"):
+                center, size = (
+                    scene.places_of("zone")[place].center,
+                    scene.places_of("zone")[place].size,
+                )
             else:
-                center, size = scene.bins[place].position, scene.bins[place].size
+                center, size = (
+                    scene.places_of("bin")[place].position,
+                    scene.places_of("bin")[place].size,
+                )
             margin = 0.06  # an arm over the edge of the zone is still in the way
             if (
                 abs(xy[0] - center[0]) <= size[0] / 2 + margin
@@ -408,7 +414,7 @@ class MotionPlanner:
         # A bin wall next to the block (one it is not inside) counts like a neighbour
         # whose centre is half a block beyond the wall.
         half = self.world.block_size[block] / 2
-        for spec in self.world.scene.bins.values():
+        for spec in self.world.scene.places_of("bin").values():
             center, size = np.array(spec.position), np.array(spec.size) / 2
             inside = bool(np.all(np.abs(pos[:2] - center) <= size))
             if inside:

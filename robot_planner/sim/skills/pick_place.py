@@ -110,7 +110,7 @@ def placed_fact(world: SimWorld, block: str, target: str) -> Fact:
     scene = world.scene
     if target in scene.objects:
         return Fact("on", (block, target))
-    if target in scene.bins:
+    if target in scene.places_of("bin"):
         return Fact("in", (block, target))
     return Fact("at", (block, target))
 
@@ -153,13 +153,19 @@ def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
         axis = np.mean([world.block_pose(b)[0][:2] for b in stack_from(world, target)], axis=0)
         return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
     scene = world.scene
-    if target in scene.bins:
+    if target in scene.places_of("bin"):
         from robot_planner.sim.world import BIN_WALL_THICKNESS
 
-        spec_center, spec_size = scene.bins[target].position, scene.bins[target].size
+        spec_center, spec_size = (
+            scene.places_of("bin")[target].position,
+            scene.places_of("bin")[target].size,
+        )
         floor = world.table_top + BIN_WALL_THICKNESS
     else:
-        spec_center, spec_size = scene.zones[target].center, scene.zones[target].size
+        spec_center, spec_size = (
+            scene.places_of("zone")[target].center,
+            scene.places_of("zone")[target].size,
+        )
         floor = world.table_top
     others = [world.block_pose(b)[0][:2] for b in world.blocks if b != block]
     margin = size / 2 + 0.005
