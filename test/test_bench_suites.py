@@ -703,3 +703,23 @@ def test_cli_bench_perf_json(measured, tmp_path, capsys, monkeypatch):
     assert _is_png(out / "perf_growth.png") and _is_png(out / "perf_targets.png")
     md = (out / "perf.md").read_text()
     assert "## Targets" in md and md.endswith("(perf_targets.png)\n")
+
+
+# --- bench planning ----------------------------------------------------------------------
+
+
+def test_bench_planning_reports_latency_parity_and_targets(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "planning", "--repeat", "1", "--no-synthetic", "--out", str(out)]) == 0
+    result = json.loads((out / "planning.json").read_text())
+    latency = result["latency"][0]
+    assert latency["engine"] == "builtin" and latency["planned"] == latency["commands"] > 80
+    assert latency["failed"] == []
+    parity = result["parity"]
+    # The general planner reaches every bench goal and is never slower than the baseline.
+    assert parity["general_goal"] == parity["commands"] == len(tasks.TASKS)
+    assert parity["worse"] == 0
+    assert [t["what"] for t in result["targets"]][:2] == ["plan median (ms)", "plan p95 (ms)"]
+    assert "| plan median (ms) | <= 50 |" in (out / "planning.md").read_text()
+    assert main(["bench", "planning", "--repeat", "0"]) == 2
+    assert "--repeat must be between 1 and 20" in capsys.readouterr().err

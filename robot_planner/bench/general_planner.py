@@ -1,4 +1,4 @@
-"""`python -m robot_planner.bench.general_planner`: the domain-independent planner measured.
+"""`robot-planner bench planning`: the domain-independent planner measured.
 
 Figures (benchmarks, not timed tests):
 
@@ -13,7 +13,6 @@ Figures (benchmarks, not timed tests):
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import time
@@ -223,54 +222,109 @@ def synthetic(engine: str = "builtin", seed: int = 0) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", nargs="+", default=["builtin"])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-parity", action="store_true")
-    parser.add_argument("--no-synthetic", action="store_true")
-    args = parser.parse_args(argv)
+def measure(
+    engines: Sequence[str] = ("builtin",),
+    repeat: int = 3,
+    with_parity: bool = True,
+    with_synthetic: bool = True,
+) -> dict[str, Any]:
+    """Every figure of this suite, with the targets checked."""
     scene = load_scene("tabletop")
-    for engine in args.engines:
-        found = latency(scene, engine, args.repeat)
-        print(
-            f"latency {engine}: {found['planned']}/{found['commands']} commands, median "
-            f"{found['median_ms']} ms, p95 {found['p95_ms']} ms, max {found['max_ms']} ms "
-            f"(target median <= {TARGETS['median_ms']:g}, p95 <= {TARGETS['p95_ms']:g})"
-        )
-        for command, error in found["failed"]:
-            print(f"  failed: {command}: {error}")
-    if not args.no_parity:
+    result: dict[str, Any] = {"latency": [latency(scene, e, repeat) for e in engines]}
+    if with_parity:
         rows = parity(scene)
-        header = (
-            "| level | command | general valid/goal | tasks | makespan "
-            "| symbolic | tasks | makespan |"
-        )
-        print("\n" + header)
-        print("|---|---|---|---|---|---|---|---|")
-        for row in rows:
-            g, s = row["general"], row["symbolic"]
-            print(
-                f"| {row['level']} | {row['command']} | {g['valid']}/{g.get('goal')} | "
-                f"{g.get('tasks')} | {g.get('makespan_s')} | {s['valid']}/{s.get('goal')} | "
-                f"{s.get('tasks')} | {s.get('makespan_s')} |"
-            )
         both = [r for r in rows if r["general"].get("goal") and r["symbolic"].get("goal")]
-        worse = [r for r in both if r["general"]["makespan_s"] > r["symbolic"]["makespan_s"]]
-        better = [r for r in both if r["general"]["makespan_s"] < r["symbolic"]["makespan_s"]]
-        mean_g = statistics.fmean(r["general"]["makespan_s"] for r in both)
-        mean_s = statistics.fmean(r["symbolic"]["makespan_s"] for r in both)
-        print(
-            f"\ngeneral reaches the goal on {sum(bool(r['general'].get('goal')) for r in rows)}"
-            f"/{len(rows)}; makespan better on {len(better)}, worse on {len(worse)}; "
-            f"mean {mean_g:.2f} s vs {mean_s:.2f} s"
+        result["parity"] = {
+            "rows": rows,
+            "general_goal": sum(bool(r["general"].get("goal")) for r in rows),
+            "symbolic_goal": sum(bool(r["symbolic"].get("goal")) for r in rows),
+            "commands": len(rows),
+            "better": sum(r["general"]["makespan_s"] < r["symbolic"]["makespan_s"] for r in both),
+            "worse": sum(r["general"]["makespan_s"] > r["symbolic"]["makespan_s"] for r in both),
+            "mean_makespan_s": {
+                "general": round(statistics.fmean(r["general"]["makespan_s"] for r in both), 2),
+                "symbolic": round(statistics.fmean(r["symbolic"]["makespan_s"] for r in both), 2),
+            }
+            if both
+            else None,
+        }
+    if with_synthetic:
+        result["synthetic"] = [synthetic(e) for e in engines]
+    builtin = next((r for r in result["latency"] if r["engine"] == "builtin"), None)
+    synth = next((r for r in result.get("synthetic", []) if r["engine"] == "builtin"), None)
+    result["targets"] = [
+        _target("plan median (ms)", builtin and builtin["median_ms"], TARGETS["median_ms"]),
+        _target("plan p95 (ms)", builtin and builtin["p95_ms"], TARGETS["p95_ms"]),
+        _target("8 x 30 synthetic, warm (s)", synth and synth["warm_s"], TARGETS["synthetic_s"]),
+    ]
+    return result
+
+
+def _target(what: str, value: float | None, limit: float) -> dict[str, Any]:
+    return {
+        "what": what,
+        "target": limit,
+        "measured": value,
+        "met": None if value is None else value <= limit,
+    }
+
+
+def _means(means: dict[str, float] | None) -> str:
+    if not means:
+        return "n/a"
+    return f"{means['general']} s (general) vs {means['symbolic']} s (baseline)"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The suite's report as Markdown tables."""
+    lines = [
+        "# Domain-independent planner",
+        "",
+        "| figure | target | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for t in result["targets"]:
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "no")
+        lines.append(f"| {t['what']} | <= {t['target']:g} | {t['measured']} | {met} |")
+    lines += [
+        "",
+        "| engine | commands | planned | median ms | p95 ms | max ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["latency"]:
+        lines.append(
+            f"| {r['engine']} | {r['commands']} | {r['planned']} | {r['median_ms']} | "
+            f"{r['p95_ms']} | {r['max_ms']} |"
         )
-    if not args.no_synthetic:
-        for engine in args.engines:
-            found = synthetic(engine)
-            print(f"\nsynthetic {engine}: {found}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        lines += [f"  failed: {command}: {error}" for command, error in r["failed"]]
+    parity_result = result.get("parity")
+    if parity_result:
+        lines += [
+            "",
+            f"Parity with the baseline tabletop planner on the {parity_result['commands']} bench "
+            f"commands: general reaches the goal on {parity_result['general_goal']}, the baseline "
+            f"on {parity_result['symbolic_goal']}; estimated makespan better on "
+            f"{parity_result['better']}, worse on {parity_result['worse']}; mean makespan "
+            f"{_means(parity_result['mean_makespan_s'])}.",
+            "",
+            "| level | command | general valid/goal | tasks | makespan s "
+            "| baseline valid/goal | tasks | makespan s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in parity_result["rows"]:
+            g, b = row["general"], row["symbolic"]
+            lines.append(
+                f"| {row['level']} | {row['command']} | {g['valid']}/{g.get('goal')} | "
+                f"{g.get('tasks')} | {g.get('makespan_s')} | {b['valid']}/{b.get('goal')} | "
+                f"{b.get('tasks')} | {b.get('makespan_s')} |"
+            )
+    for r in result.get("synthetic", []):
+        lines += [
+            "",
+            f"Synthetic {r['robots']} robots x {r['blocks']} blocks ({r['engine']}): "
+            f"{r['ground_actions']} ground actions grounded in {r['ground_s']} s; plan cold "
+            f"{r['cold_s']} s, warm {r['warm_s']} s; {r['tasks']} tasks on {r['robots_used']} "
+            f"robots, valid {r['valid']}, makespan {r['makespan_s']} s "
+            f"(serial {r['serial_s']} s).",
+        ]
+    return "\n".join(lines) + "\n"

@@ -441,6 +441,38 @@ def cmd_bench_perf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench_planning(args: argparse.Namespace) -> int:
+    from robot_planner.bench import general_planner
+
+    if not 1 <= args.repeat <= 20:
+        raise UsageError("--repeat must be between 1 and 20")
+    result = general_planner.measure(
+        args.engines, args.repeat, not args.no_parity, not args.no_synthetic
+    )
+    _publish(args, "planning", result, general_planner.markdown(result), {})
+    return EXIT_OK
+
+
+def _add_planning_parser(suites: Any) -> None:
+    b = suites.add_parser(
+        "planning",
+        help="domain-independent planner: latency, parity with the baseline, 8x30 synthetic",
+    )
+    b.add_argument(
+        "--engines",
+        nargs="+",
+        default=["builtin"],
+        choices=["builtin", "fast-downward"],
+        help="planning engines to measure (default: builtin)",
+    )
+    b.add_argument("--repeat", type=int, default=3, help="best of N per command (default 3)")
+    b.add_argument("--no-parity", action="store_true", help="skip the baseline comparison")
+    b.add_argument("--no-synthetic", action="store_true", help="skip the 8 x 30 problem")
+    b.add_argument("--out", default="out/bench", help="where to write the report files")
+    b.add_argument("--json", action="store_true", help="print the result as JSON")
+    b.set_defaults(func=cmd_bench_planning)
+
+
 def _add_perf_parser(suites: Any) -> None:
     b = suites.add_parser(
         "perf", help="cost of every stage against the targets, and how it grows with plan size"
@@ -565,6 +597,7 @@ def add_parser(sub: Any) -> None:
         _add_sim_speed_parser,
         _add_ros_latency_parser,
         _add_perf_parser,
+        _add_planning_parser,
         _add_tasks_parser,
         _add_faults_parser,
     ):
