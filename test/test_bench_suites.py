@@ -536,7 +536,18 @@ def _row(level: str, command: str, serial: bool, met: bool, makespan: float, **e
 
 def test_summarise():
     rows = [
-        _row("L1", "a", False, True, 10.0, parallelism=0.9, tasks=2, cross_robot_dependencies=0),
+        _row(
+            "L1",
+            "a",
+            False,
+            True,
+            10.0,
+            parallelism=0.9,
+            tasks=2,
+            cross_robot_dependencies=0,
+            lower_bound_s=8.0,
+            over_bound=1.25,
+        ),
         _row("L1", "a", True, True, 10.0),
         _row("L1", "b", False, True, 5.0, parallelism=0.7, tasks=2, cross_robot_dependencies=0),
         _row("L1", "b", True, False, 20.0),  # baseline missed the goal: no speed-up
@@ -567,7 +578,18 @@ def test_summarise():
 
 def test_tasks_markdown_and_plots(tmp_path):
     rows = [
-        _row("L1", "a", False, True, 10.0, parallelism=0.9, tasks=2, cross_robot_dependencies=0),
+        _row(
+            "L1",
+            "a",
+            False,
+            True,
+            10.0,
+            parallelism=0.9,
+            tasks=2,
+            cross_robot_dependencies=0,
+            lower_bound_s=8.0,
+            over_bound=1.25,
+        ),
         _row("L1", "a", True, True, 11.0),
         _row(
             "L3",
@@ -585,7 +607,7 @@ def test_tasks_markdown_and_plots(tmp_path):
     result["levels"] = tasks.summarise(rows)
     text = tasks.markdown(result)
     assert "Scene tabletop, seed 3, monitor off" in text
-    assert "| L1 | 1 | 100% | 10 | 0.9 | 11 | 1.1 | 2 | 0 |" in text
+    assert "| L1 | 1 | 100% | 10 | 0.9 | 8 | 1.25 | 11 | 1.1 | 2 | 0 |" in text
     assert "| L3 | 1 | 0% | - |" in text
     assert "* L3 `d`: failed: dropped" in text
     written = report.write(tmp_path, "tasks", result, text, tasks.plots(result))
@@ -723,3 +745,24 @@ def test_bench_planning_reports_latency_parity_and_targets(tmp_path, capsys):
     assert "| plan median (ms) | <= 50 |" in (out / "planning.md").read_text()
     assert main(["bench", "planning", "--repeat", "0"]) == 2
     assert "--repeat must be between 1 and 20" in capsys.readouterr().err
+
+
+def test_lower_bound_is_the_longer_of_critical_path_and_busiest_robot():
+    data = plan(
+        task("t1", "pick", "left_arm", object="red_block"),
+        task("t2", "place", "left_arm", ("t1",), object="red_block", target="center_zone"),
+        task("t3", "pick", "right_arm", ("t2",), object="red_block"),
+        task("t4", "pick", "left_arm", object="green_block"),
+    )
+    durations = {"t1": 3.0, "t2": 2.0, "t3": 4.0, "t4": 1.5}
+    events = []
+    for task_id, seconds in durations.items():
+        events.append({"event": "task_started", "task": task_id, "time": 10.0})
+        events.append({"event": "task_succeeded", "task": task_id, "time": 10.0 + seconds})
+    bound = tasks.lower_bound(TaskPlan.model_validate(data), events)
+    # Critical path t1 -> t2 -> t3 = 9 s; busiest robot: left arm 3 + 2 + 1.5 = 6.5 s.
+    assert bound == {"critical_path_s": 9.0, "busiest_robot_s": 6.5, "lower_bound_s": 9.0}
+    assert tasks.lower_bound(TaskPlan.model_validate(data), events[:-1]) is None
+    assert (
+        tasks.lower_bound(TaskPlan.model_validate(data), [*events, {"event": "replanned"}]) is None
+    )
