@@ -94,8 +94,8 @@ class FakeRobotAdapter:
         duration = next(
             (self.durations[k] for k in keys if k in self.durations), self.default_duration
         )
-        if skill == "wait" and "seconds" in args and not any(k in self.durations for k in keys):
-            duration = float(args["seconds"])
+        if "seconds" in args and not any(k in self.durations for k in keys):
+            duration = float(args["seconds"])  # a skill told how long to take (wait) does
         call = FakeCall(
             handle=next(self._ids),
             robot=robot,
