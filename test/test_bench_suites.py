@@ -260,7 +260,7 @@ def test_check_targets_met_not_met_and_missing():
     }
     assert targets["sim_rtf_no_camera"]["lower_is_better"] is False
     assert (
-        targets["plan_median_ms"]["target"] == 20.0 and targets["plan_median_ms"]["unit"] == "ms"
+        targets["plan_median_ms"]["target"] == 50.0 and targets["plan_median_ms"]["unit"] == "ms"
     )
 
 
