@@ -59,6 +59,7 @@ BROKEN = [
     ('- fact: "clear(?object)"', '- fact: "clear(?object,?robot)"', "clear takes 1 argument"),
     ("aliases: [sleep, pause]", "aliases: [sleep, grasp]", "alias 'grasp' already names pick"),
     ('acyclic: "on"', "acyclic: under", "undeclared predicate 'under'"),
+    ("\n  move_home:\n", "\n  wait:\n", "duplicate key 'wait'"),
 ]
 
 

@@ -90,9 +90,11 @@ class PyBulletRobotAdapter:
         busy = [r for r in self._active.values() if r.robot == robot]
         if busy:
             raise AdapterError(f"{robot} is busy with {busy[0].skill}")
-        for key in ("object", "target"):
+        scene = self.world.scene
+        spec = scene.domain.catalogue.skills.get(skill)
+        for key, arg in (spec.args.items() if spec is not None else ()):
             name = args.get(key)
-            if name is not None and self.world.scene.kind_of(str(name)) is None:
+            if arg.is_name and name is not None and scene.kind_of(str(name)) is None:
                 raise AdapterError(f"unknown {key} '{name}'")
         phases = implementation.phases(self.planners[robot], args)
         run = SkillRun(robot, skill, dict(args), phases, started_at=self.world.time)

@@ -20,6 +20,32 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; the message is one readable line."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (plain
+    YAML keeps the last one silently: a second skill of the same name would replace the
+    first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {shown(key, 60)!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _UniqueKeyLoader.construct_mapping
+)
+
+
 def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
     """Summarise a pydantic error as `loc: message; ...` on one line (field names come
     from the file: they are `shown`, not trusted)."""
@@ -45,7 +71,7 @@ def load_yaml_model(path: Path, model: type[M], what: str, overrides: dict | Non
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{what} file {path} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
