@@ -112,3 +112,15 @@ def test_pddl_export_writes_a_domain_and_problem_planners_can_read(tmp_path, cap
     capsys.readouterr()
     assert main(["pddl", "--goal", "on(red_block,left_bin)"]) == 2
     assert "left_bin is a bin, not a block" in capsys.readouterr().err
+
+
+def test_an_unsolvable_goal_is_one_line_and_exit_2(tmp_path, capsys):
+    scene = (TABLETOP.parent.parent.parent / "sim" / "scenes" / "tabletop.yaml").read_text()
+    old = "reach: [right_side, center_zone, right_bin]"
+    assert old in scene
+    path = tmp_path / "no_right_bin.yaml"
+    path.write_text(scene.replace(old, "reach: [right_side, center_zone]"))
+    assert main(["plan", "--scene", str(path), "--command", "put red in the right bin"]) == 2
+    err = capsys.readouterr().err
+    assert "no plan reaches in(red_block,right_bin) from the current state" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
