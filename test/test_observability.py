@@ -55,6 +55,7 @@ def test_facts_about_unseen_objects_are_uncheckable(orange_scene):
 def test_uncheckable_constraints_are_recorded_not_asked(orange_scene):
     class Counting:
         name = "counting"
+
         def answer(self, observation, question, fact):
             raise AssertionError(f"an uncheckable fact was asked: {fact}")
 

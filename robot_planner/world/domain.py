@@ -179,7 +179,7 @@ class Domain(_Strict):
                     if not isinstance(key, str):
                         raise ValueError(
                             f"{section}: the key {key!r} is not a name (YAML reads unquoted "
-                            "on/off/yes/no as true/false: quote it, e.g. \"on\":)"
+                            'on/off/yes/no as true/false: quote it, e.g. "on":)'
                         )
         return data
 
