@@ -382,6 +382,69 @@ def test_same_constraints_as_the_symbolic_planner_on_the_bench(catalogue, scene)
         assert mine == {k for k in kinds(theirs) if k[:3] in {k2[:3] for k2 in mine}}, command
 
 
+# --- grounding and successors ------------------------------------------------------------
+
+
+def _task(scene: Scene, catalogue: Any) -> Any:
+    from robot_planner.planning.lifted import compile_model
+    from robot_planner.planning.search import GroundTask
+
+    return GroundTask(compile_model(scene, catalogue))
+
+
+def test_grounding_is_every_binding_that_meets_the_static_conditions(catalogue, scene):
+    """The join on static facts drops exactly the bindings a plain enumeration of every
+    parameter's names would drop, and keeps them in that enumeration's order."""
+    from itertools import product
+
+    task = _task(scene, catalogue)
+    model, static = task.model, task.model.static_facts()
+    for schema in model.actions:
+        names = [v for v, _ in schema.params]
+        expected = []
+        for values in product(*(model.names_of(t) for _, t in schema.params)):
+            binding = dict(zip(names, values, strict=True))
+            if any(binding[a] == binding[b] for a, b in schema.distinct):
+                continue
+            if all(
+                Fact(a.predicate, a.bind(binding).args) in static
+                for a in schema.pre
+                if a.predicate in model.static
+            ):
+                expected.append(values)
+        got = [a.values for a in task.actions if a.schema is schema]
+        assert sorted(got) == sorted(expected), schema.name
+        for action in task.actions:
+            if action.schema is schema:
+                assert task.lookup(schema.name, action.binding) is action
+                assert action.robot == action.binding[schema.robot]
+
+
+def test_successors_are_the_applicable_actions_in_one_order(catalogue, scene):
+    """The successor index, whichever state it learnt from, gives exactly the applicable
+    actions, always in the same order (search ties depend on it)."""
+    observed = [
+        scene.initial_facts(),
+        table_state(red="blue_block", green="left_bin", yellow="center_zone"),
+        table_state(blue="red_block", yellow="right_bin"),
+        table_state() - facts(f"at({R},left_side)", f"on_table({R})", "gripper_empty(left_arm)")
+        | facts(f"holding(left_arm,{R})"),
+    ]
+    first, second = _task(scene, catalogue), _task(scene, catalogue)
+    states = [first.mask(first.model.state(s)) for s in observed]
+    assert [second.mask(second.model.state(s)) for s in observed] == states
+    first.successors(states[0], frozenset())  # each index learns from a different state
+    second.successors(states[-1], frozenset())
+    for state in states:
+        found = first.successors(state, frozenset())
+        assert found and found == second.successors(state, frozenset())
+        assert {a.index for a in found} == {
+            a.index for a in first.actions if first.applicable(state, a)
+        }
+        banned = frozenset(a.index for a in found[::2])
+        assert first.successors(state, banned) == found[1::2]
+
+
 # --- no world in the code ------------------------------------------------------------------
 
 

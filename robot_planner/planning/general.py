@@ -501,9 +501,9 @@ def _units(context: PlanningContext, init: int, sequence: list[GroundAction]) ->
 def _moved(
     context: PlanningContext, action: GroundAction, robot: str, banned: frozenset[int]
 ) -> GroundAction | None:
-    binding = dict(action.binding)
-    binding[action.schema.robot] = robot
-    found = context.task.lookup(action.schema.name, binding)
+    values = list(action.values)
+    values[action.schema.robot_position] = robot
+    found = context.task.by_key.get((action.schema.name, tuple(values)))
     if found is None or found.index in banned:
         return None
     return found

@@ -101,6 +101,15 @@ class ActionSchema:
     def skill_args(self, binding: Mapping[str, str]) -> dict[str, str]:
         return {arg: binding[var] for arg, var in self.args}
 
+    @cached_property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.params)
+
+    @cached_property
+    def robot_position(self) -> int:
+        """Where the robot is among the parameters."""
+        return self.param_names.index(self.robot)
+
 
 @dataclass
 class LiftedModel:
@@ -124,6 +133,7 @@ class LiftedModel:
     #: location predicates read as `located` facts (restricted to a place type)
     aliases: dict[str, str]
     dropped: dict[str, str] = field(default_factory=dict)
+    _names: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     # --- types ----------------------------------------------------------------------
 
@@ -136,8 +146,14 @@ class LiftedModel:
         return False
 
     def names_of(self, type_name: str) -> list[str]:
-        """Every name (object, place or robot) of a type or its subtypes."""
-        return [n for n, t in self.objects.items() if self.is_a(t, type_name)]
+        """Every name (object, place or robot) of a type or its subtypes (cached:
+        grounding asks for the same types over and over)."""
+        found = self._names.get(type_name)
+        if found is None:
+            found = self._names[type_name] = [
+                n for n, t in self.objects.items() if self.is_a(t, type_name)
+            ]
+        return list(found)
 
     @cached_property
     def places(self) -> frozenset[str]:

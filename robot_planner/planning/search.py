@@ -14,12 +14,17 @@ relaxation.
 
 from __future__ import annotations
 
+import functools
+import gc
 import heapq
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import count, product
+from itertools import chain, count, product
+from operator import itemgetter
+from typing import ParamSpec, TypeVar
 
 from robot_planner.planning.lifted import ANY, ActionSchema, Atom, LiftedModel
 from robot_planner.world.facts import Fact
@@ -30,6 +35,30 @@ INFINITY = float("inf")
 #: Expansions taken from the preferred-operator queue after each new best h (as Fast
 #: Downward's lazy greedy search does).
 BOOST = 1000
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _gc_paused(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run with the cyclic garbage collector paused. Grounding makes hundreds of
+    thousands of objects that live as long as the task, and search makes as many that
+    die young; while both go on, the collector keeps walking all of them again (a
+    fifth of a cold 8 x 30 plan). None of them is part of a reference cycle, so
+    reference counting still frees them; cycles made meanwhile wait for the collector."""
+
+    @functools.wraps(method)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 class SearchLimit(RuntimeError):
@@ -46,11 +75,13 @@ class Unsolvable(RuntimeError):
 
 @dataclass(slots=True)
 class GroundAction:
-    """One action instance: bit masks of what it needs, forbids, adds and deletes."""
+    """One action instance: its parameter values and bit masks of what it needs,
+    forbids, adds and deletes."""
 
     index: int
     schema: ActionSchema
-    binding: dict[str, str]
+    #: the value of each of the schema's parameters, in their order
+    values: tuple[str, ...]
     pre: int
     absent: int
     add: int
@@ -59,12 +90,18 @@ class GroundAction:
     cond: tuple[tuple[int, int, int], ...]
 
     @property
+    def binding(self) -> dict[str, str]:
+        """Parameter -> value (made on demand: grounding makes far more actions than
+        any plan looks at)."""
+        return dict(zip(self.schema.param_names, self.values, strict=True))
+
+    @property
     def skill(self) -> str:
         return self.schema.skill
 
     @property
     def robot(self) -> str:
-        return self.binding[self.schema.robot]
+        return self.values[self.schema.robot_position]
 
     @property
     def args(self) -> dict[str, str]:
@@ -74,12 +111,11 @@ class GroundAction:
     def cost(self) -> float:
         return self.schema.duration
 
-    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        return self.schema.name, tuple(sorted(self.binding.items()))
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        return self.schema.name, self.values
 
     def __str__(self) -> str:
-        args = ",".join(self.binding[v] for v, _ in self.schema.params)
-        return f"{self.schema.name}({args})"
+        return f"{self.schema.name}({','.join(self.values)})"
 
 
 @dataclass
@@ -105,25 +141,41 @@ class _Relaxed:
 
     n: int
     action: list[int]
-    pre: list[list[int]]
-    add: list[list[int]]
-    #: per operator, masks of the facts it deletes / needs absent (that matter)
-    delete: list[int]
+    pre: list[tuple[int, ...]]
+    #: per operator, the facts it adds / deletes / needs absent (that matter)
+    add: list[tuple[int, ...]]
+    delete: list[tuple[int, ...]]
     absent: list[int]
     absent_mask: int = 0
-    pre_of: dict[int, list[int]] = field(default_factory=dict)
+    #: fact (or absent fact + n) -> operators that need it
+    pre_of: list[list[int]] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
+    #: operators without positive conditions
+    zero: list[int] = field(default_factory=list)
+    #: fact -> operators that delete it
+    deleters: dict[int, list[int]] = field(default_factory=dict)
+    #: the goal's facts
+    goal: list[int] = field(default_factory=list)
     all_absent: bytes = b""
 
     def __post_init__(self) -> None:
-        self.all_absent = b"\x01" * self.n
+        n = self.n
+        self.all_absent = b"\x01" * n
+        self.pre_of = [[] for _ in range(2 * n)]
+        absences: dict[int, list[int]] = {}  # operators share few distinct masks
         for op, pre in enumerate(self.pre):
+            absent = absences.get(self.absent[op])
+            if absent is None:
+                absent = absences[self.absent[op]] = [f + n for f in bits_of(self.absent[op])]
             for fact in pre:
-                self.pre_of.setdefault(fact, []).append(op)
-            for fact in bits_of(self.absent[op]):
-                self.pre_of.setdefault(fact + self.n, []).append(op)
+                self.pre_of[fact].append(op)
+            for fact in absent:
+                self.pre_of[fact].append(op)
             self.absent_mask |= self.absent[op]
+            for fact in self.delete[op]:
+                self.deleters.setdefault(fact, []).append(op)
         self.size = [len(p) for p in self.pre]
+        self.zero = [op for op, size in enumerate(self.size) if not size]
 
 
 @dataclass
@@ -143,13 +195,18 @@ class GroundTask:
     actions: list[GroundAction] = field(default_factory=list)
     by_key: dict[tuple, GroundAction] = field(default_factory=dict)
 
+    @_gc_paused
     def __post_init__(self) -> None:
         self._masks: dict[Atom, int] = {}
+        #: ground atom -> (mask, fact ids), for the atoms grounding meets
+        self._ground: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[int, ...]]] = {}
+        self._schemas = {s.name: s for s in self.model.actions}
         started = time.perf_counter()
         static = self.model.static_facts()
+        #: per action, the facts of its `pre` mask
+        self._pre_ids: list[tuple[int, ...]] = []
         for schema in self.model.actions:
-            for binding in _bindings(self.model, schema, static):
-                self._add(schema, binding)
+            self._ground_schema(schema, static)
         self._build_relaxed()
         log.debug(
             "grounded %d actions over %d facts in %.3f s",
@@ -194,21 +251,88 @@ class GroundTask:
             mask ^= low
         return out
 
-    def _add(self, schema: ActionSchema, binding: dict[str, str]) -> None:
-        static = self.model.static
-        pre = 0
-        for atom in schema.pre:
-            if atom.predicate not in static:
-                pre |= self.atom_mask(atom.bind(binding))
-        absent = 0
-        for atom in schema.absent:
-            absent |= self.atom_mask(atom.bind(binding))
-        add = 0
-        for atom in schema.add:
-            add |= self.atom_mask(atom.bind(binding))
-        delete = 0
-        for atom in schema.delete:
-            delete |= self.atom_mask(atom.bind(binding))
+    def _ground_schema(self, schema: ActionSchema, static: frozenset[Fact]) -> None:
+        """Every action of one schema, its masks read from per-atom caches keyed by the
+        atom's argument values (grounding meets each ground atom many times)."""
+        names = tuple(v for v, _ in schema.params)
+        sections = (
+            [a for a in schema.pre if a.predicate not in self.model.static],
+            schema.absent,
+            schema.add,
+            schema.delete,
+        )
+        slot = {f"?{v}": i for i, v in enumerate(names)}
+        consts = tuple(dict.fromkeys(a for atoms in sections for atom in atoms for a in atom.args))
+        consts = tuple(a for a in consts if a not in slot)
+        slot.update((c, len(names) + i) for i, c in enumerate(consts))
+        compiled = [[self._slots(atom, slot) for atom in atoms] for atoms in sections]
+        pre_atoms, absent_atoms, add_atoms, delete_atoms = compiled
+        ground = self._ground_atom
+        for values in _bindings(self.model, schema, static):
+            full = values + consts
+            pre = absent = add = delete = 0
+            pre_ids: list[int] = []
+            for predicate, index, getter, cache in pre_atoms:
+                key = getter(full)
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = ground(predicate, index, full)
+                pre |= found[0]
+                pre_ids += found[1]
+            for predicate, index, getter, cache in absent_atoms:
+                key = getter(full)
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = ground(predicate, index, full)
+                absent |= found[0]
+            for predicate, index, getter, cache in add_atoms:
+                key = getter(full)
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = ground(predicate, index, full)
+                add |= found[0]
+            for predicate, index, getter, cache in delete_atoms:
+                key = getter(full)
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = ground(predicate, index, full)
+                delete |= found[0]
+            cond = ()
+            if schema.cond:
+                cond = self._cond_masks(schema, dict(zip(names, values, strict=True)))
+            action = GroundAction(
+                len(self.actions), schema, values, pre, absent, add, delete, cond
+            )
+            self.actions.append(action)
+            self.by_key[(schema.name, values)] = action
+            self._pre_ids.append(_unique_sorted(pre_ids))
+
+    @staticmethod
+    def _slots(atom: Atom, slot: Mapping[str, int]) -> tuple:
+        """An atom as (predicate, argument slots, getter of its key, cache)."""
+        index = tuple(slot[a] for a in atom.args)
+        if len(index) > 1:
+            getter = itemgetter(*index)
+        elif index:
+            getter = itemgetter(index[0])
+        else:
+            getter = _no_args
+        return atom.predicate, index, getter, {}
+
+    def _ground_atom(
+        self, predicate: str, index: tuple[int, ...], full: tuple[str, ...]
+    ) -> tuple[int, tuple[int, ...]]:
+        args = tuple(full[i] for i in index)
+        key = (predicate, args)
+        found = self._ground.get(key)
+        if found is None:
+            mask = self.atom_mask(Atom(predicate, args))
+            found = self._ground[key] = (mask, tuple(bits_of(mask)))
+        return found
+
+    def _cond_masks(
+        self, schema: ActionSchema, binding: dict[str, str]
+    ) -> tuple[tuple[int, int, int], ...]:
         cond = []
         for effect in schema.cond:
             pools = [self.model.names_of(t) for _, t in effect.forall]
@@ -227,56 +351,114 @@ class GroundTask:
                 for atom in effect.delete:
                     c_del |= self.atom_mask(atom.bind(inner))
                 cond.append((when, c_add, c_del))
-        action = GroundAction(
-            len(self.actions), schema, binding, pre, absent, add, delete, tuple(cond)
-        )
-        self.actions.append(action)
-        self.by_key[action.key()] = action
+        return tuple(cond)
 
     # --- delete relaxation ----------------------------------------------------------
 
     def _build_relaxed(self) -> None:
         """Unary-style relaxed operators (one per action and one per conditional
-        effect), the facts any condition needs, and the successor index."""
+        effect) and the facts any condition needs."""
         self.op_action: list[int] = []
-        self.op_pre: list[list[int]] = []
+        self.op_pre: list[tuple[int, ...]] = []
         self.op_absent: list[int] = []
+        #: per operator, its action's conditions (those of a conditional effect apart)
+        self.op_pre_mask: list[int] = []
         self.op_add: list[int] = []
         self.op_del: list[int] = []
         self.needed = 0
         self.forbidden = 0
         for action in self.actions:
-            absent = action.absent
-            self.op_action.append(action.index)
-            self.op_pre.append(bits_of(action.pre))
+            index = action.index
+            absent, add, delete = action.absent, action.add, action.delete
+            self.op_action.append(index)
+            self.op_pre.append(self._pre_ids[index])
+            self.op_pre_mask.append(action.pre)
             self.op_absent.append(absent)
-            self.op_add.append(action.add)
-            self.op_del.append(action.delete & ~action.add)
+            self.op_add.append(add)
+            self.op_del.append(delete & ~add if delete & add else delete)
             self.needed |= action.pre
-            self.forbidden |= action.absent
+            self.forbidden |= absent
             for when, c_add, c_del in action.cond:
                 self.needed |= when
                 if c_add or c_del:
-                    self.op_action.append(action.index)
-                    self.op_pre.append(bits_of(action.pre | when))
+                    self.op_action.append(index)
+                    self.op_pre.append(tuple(bits_of(action.pre | when)))
+                    self.op_pre_mask.append(action.pre)
                     self.op_absent.append(absent)
                     self.op_add.append(c_add)
                     self.op_del.append(c_del & ~c_add)
-        self._relaxed: dict[tuple[int, frozenset[int]], _Relaxed] = {}
-        # Successor generation: each action is filed under its rarest positive condition.
+        #: per operator, how many conditions it has (facts and facts that must be absent)
+        self.op_size = [
+            len(pre) + absent.bit_count()
+            for pre, absent in zip(self.op_pre, self.op_absent, strict=True)
+        ]
+        self._relaxed: dict[tuple[int, int, frozenset[int]], _Relaxed] = {}
+        # The successor index is built on the first search (`_index_successors`).
+        self._indexed = False
+        self.trigger: dict[int, list[int]] = {}
+        self.free: list[int] = []
+        self._rank: list[int] = []
+        self._absents: list[int] = []
+
+    def _index_successors(self, sample: int) -> None:
+        """File each action under one of its positive conditions, to be checked only in
+        states that have that fact. The fact is the one least likely to hold, judged by
+        how many facts of its predicate hold in `sample` (a state seen in search), then
+        by how few actions need it. Successors keep the order they would have with each
+        action filed under its rarest condition alone (`_rank`), so the choice never
+        changes a search."""
         users: dict[int, int] = {}
         for pre in self.op_pre:
             for fact in pre:
                 users[fact] = users.get(fact, 0) + 1
-        self.trigger: dict[int, list[GroundAction]] = {}
-        self.free: list[GroundAction] = []
-        for action in self.actions:
-            pre = bits_of(action.pre)
-            if not pre:
-                self.free.append(action)
+        total: dict[str, int] = {}
+        held: dict[str, int] = {}
+        for fact in self.facts:
+            total[fact.predicate] = total.get(fact.predicate, 0) + 1
+        for fact_id in bits_of(sample):
+            if fact_id < len(self.facts):
+                predicate = self.facts[fact_id].predicate
+                held[predicate] = held.get(predicate, 0) + 1
+        share = {p: (held.get(p, 0) + 1) / (count + 1) for p, count in total.items()}
+        facts = self.facts
+        chance = {f: (share.get(facts[f].predicate, 1.0), count) for f, count in users.items()}
+        # Plain lists of ints: the index holds one entry per action, and objects per
+        # entry would cost the garbage collector more than the index saves.
+        trigger: dict[int, list[int]] = {}
+        free: list[int] = []
+        by_rarest: dict[int, list[int]] = {}
+        for index, pre in enumerate(self._pre_ids):
+            if len(pre) == 1:
+                key = rarest = pre[0]
+            elif len(pre) == 2:
+                first, second = pre
+                rarest = first if users[first] <= users[second] else second
+                key = first if chance[first] <= chance[second] else second
+            elif pre:
+                rarest = min(pre, key=users.__getitem__)
+                key = min(pre, key=chance.__getitem__)
+            else:
+                free.append(index)
                 continue
-            key = min(pre, key=lambda f: users[f])
-            self.trigger.setdefault(key, []).append(action)
+            filed = by_rarest.get(rarest)
+            if filed is None:
+                by_rarest[rarest] = [index]
+            else:
+                filed.append(index)
+            filed = trigger.get(key)
+            if filed is None:
+                trigger[key] = [index]
+            else:
+                filed.append(index)
+        rank = [0] * len(self.actions)
+        order = list(free)
+        for rarest in sorted(by_rarest):
+            order += by_rarest[rarest]
+        for position, index in enumerate(order):
+            rank[index] = position
+        self.trigger, self.free, self._rank = trigger, free, rank
+        self._absents = [a.absent for a in self.actions]
+        self._indexed = True
 
     def relaxed_for(self, goal: int, goal_absent: int, banned: frozenset[int]) -> _Relaxed:
         """The relaxed operators that matter for a goal: effects nothing needs are
@@ -287,56 +469,83 @@ class GroundTask:
         actions."""
         key = (goal, goal_absent, banned)
         found = self._relaxed.get(key)
-        if found is not None:
-            return found
+        if found is None:
+            found = self._relaxed_ops(goal, goal_absent, banned)
+            if len(self._relaxed) > 64:
+                self._relaxed.clear()
+            self._relaxed[key] = found
+        return found
+
+    @_gc_paused
+    def _relaxed_ops(self, goal: int, goal_absent: int, banned: frozenset[int]) -> _Relaxed:
         n = len(self.facts)
         relevant = self.needed | goal
         forbidden = self.forbidden | goal_absent
+        op_absent, sizes = self.op_absent, self.op_size
+        op_add_mask, op_del_mask, op_pre_mask = self.op_add, self.op_del, self.op_pre_mask
+        # Many operators share their effects that matter (stacking one block onto any
+        # other adds the same facts that matter): each mask is decoded once.
+        adds_of: dict[int, tuple[int, ...]] = {0: ()}
+        deletes_of: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {0: ((), ())}
         candidates = []
         for op, index in enumerate(self.op_action):
-            if index in banned:
+            if banned and index in banned:
                 continue
-            add, delete = self.op_add[op] & relevant, self.op_del[op] & forbidden
-            if add or delete:
-                pre, absent = self.actions[index].pre, self.op_absent[op]
-                size = len(self.op_pre[op]) + absent.bit_count()
-                candidates.append((size, op, add, delete, pre, absent))
+            add_mask = op_add_mask[op] & relevant
+            delete_mask = op_del_mask[op] & forbidden
+            if add_mask or delete_mask:
+                add = adds_of.get(add_mask)
+                if add is None:
+                    add = adds_of[add_mask] = tuple(bits_of(add_mask))
+                deletes = deletes_of.get(delete_mask)
+                if deletes is None:
+                    delete = tuple(bits_of(delete_mask))
+                    deletes = deletes_of[delete_mask] = (delete, tuple(f + n for f in delete))
+                delete, absences = deletes
+                # its effects that matter; deleting fact f counts as effect f + n
+                effects = add + absences if absences else add
+                candidates.append((sizes[op], op, add, delete, effects, add_mask, delete_mask))
         # Fewer conditions first, so a dominating operator is kept before those it
         # dominates; dominators are looked up among kept operators that share the
         # candidate's rarest useful effect.
-        candidates.sort()
-        users: dict[tuple[int, int], int] = {}
-        for _, _, add, delete, _, _ in candidates:
-            for f in bits_of(add):
-                users[(0, f)] = users.get((0, f), 0) + 1
-            for f in bits_of(delete):
-                users[(1, f)] = users.get((1, f), 0) + 1
-        kept: list[int] = []
-        buckets: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
-        for _, op, add, delete, pre, absent in candidates:
-            effects = [(0, f) for f in bits_of(add)] + [(1, f) for f in bits_of(delete)]
-            rarest = min(effects, key=lambda e: users[e])
-            if any(
-                a & add == add and d & delete == delete and p & pre == p and b & absent == b
-                for a, d, p, b in buckets.get(rarest, ())
-            ):
+        candidates.sort(key=itemgetter(0))  # stable: operator order within a size
+        users = Counter(chain.from_iterable(map(itemgetter(4), candidates)))
+        kept: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
+        buckets: dict[int, list[tuple[int, int, int, int]]] = {}
+        count_of = users.__getitem__
+        for _, op, add, delete, effects, add_mask, delete_mask in candidates:
+            rarest = effects[0] if len(effects) == 1 else min(effects, key=count_of)
+            pre, absent = op_pre_mask[op], op_absent[op]
+            dominated = False
+            for a, d, p, b in buckets.get(rarest, ()):
+                if (
+                    a & add_mask == add_mask
+                    and d & delete_mask == delete_mask
+                    and p & pre == p
+                    and b & absent == b
+                ):
+                    dominated = True
+                    break
+            if dominated:
                 continue
-            kept.append(op)
+            kept.append((op, add, delete))
+            entry = (add_mask, delete_mask, pre, absent)
             for effect in effects:
-                buckets.setdefault(effect, []).append((add, delete, pre, absent))
+                bucket = buckets.get(effect)
+                if bucket is None:
+                    buckets[effect] = [entry]
+                else:
+                    bucket.append(entry)
         kept.sort()
-        found = _Relaxed(
+        return _Relaxed(
             n=n,
-            action=[self.op_action[o] for o in kept],
-            pre=[self.op_pre[o] for o in kept],
-            add=[bits_of(self.op_add[o] & relevant) for o in kept],
-            delete=[self.op_del[o] & forbidden for o in kept],
-            absent=[self.actions[self.op_action[o]].absent for o in kept],
+            action=[self.op_action[o] for o, _, _ in kept],
+            pre=[self.op_pre[o] for o, _, _ in kept],
+            add=[add for _, add, _ in kept],
+            delete=[delete for _, _, delete in kept],
+            absent=[self.actions[self.op_action[o]].absent for o, _, _ in kept],
+            goal=bits_of(goal),
         )
-        if len(self._relaxed) > 64:
-            self._relaxed.clear()
-        self._relaxed[key] = found
-        return found
 
     # --- state transitions ----------------------------------------------------------
 
@@ -369,15 +578,22 @@ class GroundTask:
         return Step(action, needs, forbids, add, delete, made, ended)
 
     def successors(self, state: int, banned: frozenset[int]) -> list[GroundAction]:
-        out = [a for a in self.free if a.index not in banned and self.applicable(state, a)]
-        rest = state
-        while rest:
-            low = rest & -rest
-            rest ^= low
-            for action in self.trigger.get(low.bit_length() - 1, ()):
-                if action.index not in banned and self.applicable(state, action):
-                    out.append(action)
-        return out
+        if not self._indexed:
+            self._index_successors(state)
+        absents, needs = self._absents, self._pre_ids
+        found = [i for i in self.free if not state & absents[i]]
+        present = bits_of(state)
+        have = set(present)
+        trigger = self.trigger
+        for fact in present:
+            for index in trigger.get(fact, ()):
+                if have.issuperset(needs[index]) and not state & absents[index]:
+                    found.append(index)
+        if banned:
+            found = [i for i in found if i not in banned]
+        found.sort(key=self._rank.__getitem__)
+        actions = self.actions
+        return [actions[i] for i in found]
 
     # --- heuristic ------------------------------------------------------------------
 
@@ -398,61 +614,78 @@ class GroundTask:
         for fact in queue:
             reached[fact] = 1
             reached[fact + n] = 0
+        pre_of = ops.pre_of
         counter = ops.size.copy()
-        pre_of, op_add, op_delete = ops.pre_of, ops.add, ops.delete
-        for fact in bits_of(state & ops.absent_mask):
-            for op in pre_of[fact + n]:
-                counter[op] += 1
-        wanted = [f for f in bits_of(goal) if not reached[f]]
+        blocking = state & ops.absent_mask
+        if blocking:
+            for fact in bits_of(blocking):
+                for op in pre_of[fact + n]:
+                    counter[op] += 1
+            ready = [op for op in ops.zero if not counter[op]]
+        else:
+            ready = ops.zero
+        # What each operator reaches: its adds, then the absence of each fact of the
+        # state that it deletes (other absences are reached from the start).
+        reaches = ops.add
+        copied = False
+        for fact in queue:
+            deleters = ops.deleters.get(fact)
+            if deleters:
+                if not copied:
+                    reaches = reaches.copy()
+                    copied = True
+                for op in deleters:
+                    reaches[op] = (*reaches[op], fact + n)
+        wanted = [f for f in ops.goal if not reached[f]]
         wanted += [f + n for f in bits_of(goal_absent & state)]
-        missing = set(wanted)
-
-        ready = [op for op, size in enumerate(counter) if size == 0]
+        missing = len(wanted)
+        is_wanted = bytearray(2 * n)
+        for fact in wanted:
+            is_wanted[fact] = 1
         head = 0
         while missing:
+            # An operator is ready once every condition is reached; the first to reach
+            # a fact supports it.
             for op in ready:
-                for new in op_add[op]:
+                for new in reaches[op]:
                     if not reached[new]:
                         reached[new] = 1
                         supporter[new] = op
                         queue.append(new)
-                        missing.discard(new)
-                gone = op_delete[op] & state
-                while gone:
-                    low = gone & -gone
-                    gone ^= low
-                    new = low.bit_length() - 1 + n
-                    if not reached[new]:
-                        reached[new] = 1
-                        supporter[new] = op
-                        queue.append(new)
-                        missing.discard(new)
-            if head >= len(queue) or not missing:
+                        if is_wanted[new]:
+                            missing -= 1
+            if not missing or head >= len(queue):
                 break
             ready = []
-            while head < len(queue):
-                fact = queue[head]
-                head += 1
-                for op in pre_of.get(fact, ()):
-                    counter[op] -= 1
-                    if counter[op] == 0:
+            for fact in queue[head:]:
+                for op in pre_of[fact]:
+                    left = counter[op] - 1
+                    counter[op] = left
+                    if not left:
                         ready.append(op)
+            head = len(queue)
         if missing:
             return None
+        # Facts with a supporter are exactly those the state lacks (and absences of
+        # facts it has): the conditions the relaxed plan must reach.
         chosen: set[int] = set()
         stack = list(wanted)
         seen = set(stack)
+        pre, absent = ops.pre, ops.absent
         while stack:
             op = supporter[stack.pop()]
             if op in chosen:
                 continue
             chosen.add(op)
-            needs = [f for f in ops.pre[op] if not (state >> f) & 1]
-            needs += [f + n for f in bits_of(ops.absent[op] & state)]
-            for need in needs:
-                if need not in seen:
+            for need in pre[op]:
+                if need in supporter and need not in seen:
                     seen.add(need)
                     stack.append(need)
+            if blocking and absent[op] & blocking:
+                for fact in bits_of(absent[op] & blocking):
+                    if fact + n not in seen:
+                        seen.add(fact + n)
+                        stack.append(fact + n)
         actions = {ops.action[op] for op in chosen}
         return float(len(actions)), actions
 
@@ -476,6 +709,7 @@ class GroundTask:
 
     # --- search ---------------------------------------------------------------------
 
+    @_gc_paused
     def solve(
         self,
         init: int,
@@ -515,7 +749,7 @@ class GroundTask:
             )
         tie = count()
         best_g = {init: 0}
-        parent: dict[int, tuple[int, GroundAction] | None] = {init: None}
+        parent: dict[int, tuple[int, int] | None] = {init: None}
         heap = [(weight * h0, h0, next(tie), 0, init)]
         while heap:
             _, _, _, g, state = heapq.heappop(heap)
@@ -523,7 +757,7 @@ class GroundTask:
                 continue
             if is_goal(state):
                 stats.seconds = time.perf_counter() - started
-                return _path(parent, state)
+                return _path(parent, state, self.actions)
             stats.expanded += 1
             if stats.expanded > max_expansions or time.perf_counter() - started > deadline_s:
                 stats.seconds = time.perf_counter() - started
@@ -542,11 +776,12 @@ class GroundTask:
                     best_g[new] = -1  # dead end: never again
                     continue
                 best_g[new] = new_g
-                parent[new] = (state, action)
+                parent[new] = (state, action.index)
                 heapq.heappush(heap, (new_g + weight * h, h, next(tie), new_g, new))
         stats.seconds = time.perf_counter() - started
         raise Unsolvable("every reachable state was searched")
 
+    @_gc_paused
     def solve_greedy(
         self,
         init: int,
@@ -569,11 +804,13 @@ class GroundTask:
         started = time.perf_counter()
         stats = stats if stats is not None else SearchStats()
         banned_set = frozenset(banned)
+        # Open-list entries and back links hold action indices (ints only), which the
+        # garbage collector stops tracking.
+        actions = self.actions
         tie = count()
         queues: tuple[list, list] = ([], [])
-        parent: dict[int, tuple[int, GroundAction] | None] = {}
-        depth: dict[int, int] = {}
-        queues[0].append((0.0, next(tie), None, None, 0))
+        parent: dict[int, tuple[int, int] | None] = {}
+        queues[0].append((0.0, next(tie), init, -1, 0))
         turn = 0
         boost = 0
         best_h = INFINITY
@@ -586,15 +823,14 @@ class GroundTask:
                     turn += 1
                 queue = queues[turn % 2]
                 turn += 1
-            _, _, before, action, g = heapq.heappop(queue)
-            state = init if action is None else self.apply(before, action)
+            _, _, before, index, g = heapq.heappop(queue)
+            state = init if index < 0 else self.apply(before, actions[index])
             if state in parent:
                 continue
-            parent[state] = None if action is None else (before, action)
-            depth[state] = g
+            parent[state] = None if index < 0 else (before, index)
             if state & goal == goal and not state & goal_absent:
                 stats.seconds = time.perf_counter() - started
-                return _path(parent, state)
+                return _path(parent, state, actions)
             stats.expanded += 1
             if stats.expanded > max_expansions or time.perf_counter() - started > deadline_s:
                 stats.seconds = time.perf_counter() - started
@@ -604,7 +840,7 @@ class GroundTask:
             stats.evaluated += 1
             found = self.relaxed_plan(state, goal, banned_set, goal_absent)
             if found is None:
-                if action is None:
+                if index < 0:
                     raise Unsolvable(
                         "unreachable",
                         self.unreachable(init, goal, banned_set) or self.decode(goal),
@@ -617,7 +853,7 @@ class GroundTask:
             if max_length is not None and g + 1 > max_length:
                 continue
             for successor in self.successors(state, banned_set):
-                entry = (h, next(tie), state, successor, g + 1)
+                entry = (h, next(tie), state, successor.index, g + 1)
                 heapq.heappush(queues[0], entry)
                 if successor.index in helpful:
                     heapq.heappush(queues[1], entry)
@@ -625,14 +861,19 @@ class GroundTask:
         raise Unsolvable("every reachable state was searched")
 
     def lookup(self, schema_name: str, binding: Mapping[str, str]) -> GroundAction | None:
-        return self.by_key.get((schema_name, tuple(sorted(binding.items()))))
+        schema = self._schemas.get(schema_name)
+        if schema is None or len(binding) != len(schema.params):
+            return None
+        values = tuple(binding.get(v) for v, _ in schema.params)
+        return self.by_key.get((schema_name, values))  # type: ignore[arg-type]
 
 
 def _bindings(
     model: LiftedModel, schema: ActionSchema, static: frozenset[Fact]
-) -> Iterable[dict[str, str]]:
-    """Parameter bindings that satisfy the schema's static conditions and distinctness,
-    binding the parameters of static conditions first so they prune early."""
+) -> list[tuple[str, ...]]:
+    """Parameter values (in the schema's parameter order) that satisfy the schema's
+    static conditions and distinctness. The parameters of static conditions are bound
+    first, level by level, so they prune before the others multiply the bindings."""
     static_atoms = [a for a in schema.pre if a.predicate in model.static]
     order: list[str] = []
     for atom in static_atoms:
@@ -640,35 +881,65 @@ def _bindings(
             if var not in order:
                 order.append(var)
     order += [v for v, _ in schema.params if v not in order]
+    position = {v: i for i, v in enumerate(order)}
     types = dict(schema.params)
-    pools = {v: model.names_of(types[v]) for v in order}
-    checks: dict[int, list[Atom]] = {}
+    pools = [model.names_of(types[v]) for v in order]
+    checks: dict[int, list[tuple[tuple, frozenset[Fact]]]] = {}
     for atom in static_atoms:
-        last = max(order.index(v) for v in atom.variables) if atom.variables else 0
-        checks.setdefault(last, []).append(atom)
-    distinct: dict[int, list[tuple[str, str]]] = {}
+        last = max(position[v] for v in atom.variables) if atom.variables else 0
+        slots = tuple(position[a[1:]] if a[:1] == "?" else a for a in atom.args)
+        checks.setdefault(last, []).append(((atom.predicate, slots), static))
+    # Each distinctness test is made when its later parameter is bound: against the
+    # position of the other one.
+    distinct: dict[int, list[int]] = {}
     for first, second in schema.distinct:
-        distinct.setdefault(max(order.index(first), order.index(second)), []).append(
-            (first, second)
-        )
-    binding: dict[str, str] = {}
+        i, j = sorted((position[first], position[second]))
+        distinct.setdefault(j, []).append(i)
+    partial: list[tuple[str, ...]] = [()]
+    for depth, pool in enumerate(pools):
+        tests = checks.get(depth, ())
+        apart = distinct.get(depth, ())
+        if not tests and not apart:
+            partial = [(*p, v) for p in partial for v in pool]
+        elif not tests and len(apart) == 1:
+            other = apart[0]
+            partial = [(*p, v) for p in partial for v in pool if v != p[other]]
+        else:
+            grown = []
+            for p in partial:
+                for v in pool:
+                    if any(p[i] == v for i in apart):
+                        continue
+                    values = (*p, v)
+                    if all(
+                        Fact(pred, tuple(s if s.__class__ is str else values[s] for s in slots))
+                        in facts
+                        for (pred, slots), facts in tests
+                    ):
+                        grown.append(values)
+            partial = grown
+    back = [position[v] for v, _ in schema.params]
+    if back == list(range(len(back))):
+        return partial
+    if len(back) == 1:
+        return [(values[back[0]],) for values in partial]
+    return list(map(itemgetter(*back), partial))
 
-    def extend(depth: int) -> Iterable[dict[str, str]]:
-        if depth == len(order):
-            yield dict(binding)
-            return
-        var = order[depth]
-        for value in pools[var]:
-            binding[var] = value
-            if any(binding[a] == binding[b] for a, b in distinct.get(depth, ())):
-                continue
-            if all(
-                Fact(a.predicate, a.bind(binding).args) in static for a in checks.get(depth, ())
-            ):
-                yield from extend(depth + 1)
-        binding.pop(var, None)
 
-    return extend(0)
+def _no_args(_values: tuple[str, ...]) -> tuple[()]:
+    return ()
+
+
+def _unique_sorted(ids: list[int]) -> tuple[int, ...]:
+    """Fact ids as `bits_of` gives them (most lists here have one or two)."""
+    if len(ids) < 2:
+        return tuple(ids)
+    if len(ids) == 2:
+        first, second = ids
+        if first < second:
+            return first, second
+        return (second, first) if second < first else (first,)
+    return tuple(sorted(set(ids)))
 
 
 def bits_of(mask: int) -> list[int]:
@@ -681,11 +952,13 @@ def bits_of(mask: int) -> list[int]:
     return out
 
 
-def _path(parent: Mapping[int, tuple[int, GroundAction] | None], state: int) -> list[GroundAction]:
+def _path(
+    parent: Mapping[int, tuple[int, int] | None], state: int, actions: Sequence[GroundAction]
+) -> list[GroundAction]:
     out = []
     link = parent[state]
     while link is not None:
-        state, action = link
-        out.append(action)
+        state, index = link
+        out.append(actions[index])
         link = parent[state]
     return out[::-1]
