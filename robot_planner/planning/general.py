@@ -503,7 +503,7 @@ def _moved(
 ) -> GroundAction | None:
     values = list(action.values)
     values[action.schema.robot_position] = robot
-    found = context.task.by_key.get((action.schema.name, tuple(values)))
+    found = context.task.by_key[action.schema.name].get(tuple(values))
     if found is None or found.index in banned:
         return None
     return found

@@ -19,10 +19,9 @@ import gc
 import heapq
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, count, product
+from itertools import count, product
 from operator import itemgetter
 from typing import ParamSpec, TypeVar
 
@@ -193,7 +192,8 @@ class GroundTask:
     facts: list[Fact] = field(default_factory=list)
     index: dict[Fact, int] = field(default_factory=dict)
     actions: list[GroundAction] = field(default_factory=list)
-    by_key: dict[tuple, GroundAction] = field(default_factory=dict)
+    #: schema name -> parameter values -> action
+    by_key: dict[str, dict[tuple[str, ...], GroundAction]] = field(default_factory=dict)
 
     @_gc_paused
     def __post_init__(self) -> None:
@@ -268,8 +268,9 @@ class GroundTask:
         compiled = [[self._slots(atom, slot) for atom in atoms] for atoms in sections]
         pre_atoms, absent_atoms, add_atoms, delete_atoms = compiled
         ground = self._ground_atom
+        named = self.by_key.setdefault(schema.name, {})
         for values in _bindings(self.model, schema, static):
-            full = values + consts
+            full = values + consts if consts else values
             pre = absent = add = delete = 0
             pre_ids: list[int] = []
             for predicate, index, getter, cache in pre_atoms:
@@ -304,7 +305,7 @@ class GroundTask:
                 len(self.actions), schema, values, pre, absent, add, delete, cond
             )
             self.actions.append(action)
-            self.by_key[(schema.name, values)] = action
+            named[values] = action
             self._pre_ids.append(_unique_sorted(pre_ids))
 
     @staticmethod
@@ -392,6 +393,8 @@ class GroundTask:
             len(pre) + absent.bit_count()
             for pre, absent in zip(self.op_pre, self.op_absent, strict=True)
         ]
+        #: operators by their number of conditions (in operator order within a number)
+        self.op_by_size = sorted(range(len(self.op_action)), key=self.op_size.__getitem__)
         self._relaxed: dict[tuple[int, int, frozenset[int]], _Relaxed] = {}
         # The successor index is built on the first search (`_index_successors`).
         self._indexed = False
@@ -481,61 +484,60 @@ class GroundTask:
         n = len(self.facts)
         relevant = self.needed | goal
         forbidden = self.forbidden | goal_absent
-        op_absent, sizes = self.op_absent, self.op_size
+        op_absent = self.op_absent
         op_add_mask, op_del_mask, op_pre_mask = self.op_add, self.op_del, self.op_pre_mask
         # Many operators share their effects that matter (stacking one block onto any
         # other adds the same facts that matter): each mask is decoded once.
         adds_of: dict[int, tuple[int, ...]] = {0: ()}
         deletes_of: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {0: ((), ())}
-        candidates = []
-        for op, index in enumerate(self.op_action):
-            if banned and index in banned:
+        kept: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
+        # Operators with fewer conditions come first, so one that dominates is kept
+        # before those it dominates. A kept operator is filed under each effect that
+        # matters (deleting fact f counts as effect f + n); a dominator has every effect
+        # of the candidate, so it is in the smallest of the candidate's files.
+        files: dict[int, list[tuple[int, int, int, int]]] = {}
+        op_action = self.op_action
+        for op in self.op_by_size:
+            if banned and op_action[op] in banned:
                 continue
             add_mask = op_add_mask[op] & relevant
             delete_mask = op_del_mask[op] & forbidden
-            if add_mask or delete_mask:
-                add = adds_of.get(add_mask)
-                if add is None:
-                    add = adds_of[add_mask] = tuple(bits_of(add_mask))
-                deletes = deletes_of.get(delete_mask)
-                if deletes is None:
-                    delete = tuple(bits_of(delete_mask))
-                    deletes = deletes_of[delete_mask] = (delete, tuple(f + n for f in delete))
-                delete, absences = deletes
-                # its effects that matter; deleting fact f counts as effect f + n
-                effects = add + absences if absences else add
-                candidates.append((sizes[op], op, add, delete, effects, add_mask, delete_mask))
-        # Fewer conditions first, so a dominating operator is kept before those it
-        # dominates; dominators are looked up among kept operators that share the
-        # candidate's rarest useful effect.
-        candidates.sort(key=itemgetter(0))  # stable: operator order within a size
-        users = Counter(chain.from_iterable(map(itemgetter(4), candidates)))
-        kept: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
-        buckets: dict[int, list[tuple[int, int, int, int]]] = {}
-        count_of = users.__getitem__
-        for _, op, add, delete, effects, add_mask, delete_mask in candidates:
-            rarest = effects[0] if len(effects) == 1 else min(effects, key=count_of)
+            if not add_mask and not delete_mask:
+                continue
+            add = adds_of.get(add_mask)
+            if add is None:
+                add = adds_of[add_mask] = tuple(bits_of(add_mask))
+            deletes = deletes_of.get(delete_mask)
+            if deletes is None:
+                delete = tuple(bits_of(delete_mask))
+                deletes = deletes_of[delete_mask] = (delete, tuple(f + n for f in delete))
+            delete, absences = deletes
+            effects = add + absences if absences else add
             pre, absent = op_pre_mask[op], op_absent[op]
-            dominated = False
-            for a, d, p, b in buckets.get(rarest, ()):
-                if (
-                    a & add_mask == add_mask
-                    and d & delete_mask == delete_mask
-                    and p & pre == p
-                    and b & absent == b
-                ):
-                    dominated = True
+            smallest = None
+            for effect in effects:
+                filed = files.get(effect)
+                if filed is None:  # no kept operator has this effect
+                    smallest = None
                     break
-            if dominated:
+                if smallest is None or len(filed) < len(smallest):
+                    smallest = filed
+            if smallest is not None and any(
+                a & add_mask == add_mask
+                and d & delete_mask == delete_mask
+                and p & pre == p
+                and b & absent == b
+                for a, d, p, b in smallest
+            ):
                 continue
             kept.append((op, add, delete))
             entry = (add_mask, delete_mask, pre, absent)
             for effect in effects:
-                bucket = buckets.get(effect)
-                if bucket is None:
-                    buckets[effect] = [entry]
+                filed = files.get(effect)
+                if filed is None:
+                    files[effect] = [entry]
                 else:
-                    bucket.append(entry)
+                    filed.append(entry)
         kept.sort()
         return _Relaxed(
             n=n,
@@ -865,7 +867,7 @@ class GroundTask:
         if schema is None or len(binding) != len(schema.params):
             return None
         values = tuple(binding.get(v) for v, _ in schema.params)
-        return self.by_key.get((schema_name, values))  # type: ignore[arg-type]
+        return self.by_key.get(schema_name, {}).get(values)  # type: ignore[arg-type]
 
 
 def _bindings(
