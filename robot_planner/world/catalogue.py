@@ -9,7 +9,6 @@ predicates are checked against the domain's vocabulary when the domain loads
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from robot_planner.world.argtypes import ArgSpec
-from robot_planner.world.facts import Fact, FactError
+from robot_planner.world.facts import TEMPLATE_RE, Fact, Pattern
 
 if TYPE_CHECKING:
     from robot_planner.world.scene import Scene
-
-TEMPLATE_RE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\(([^()]*)\)\s*$")
 
 
 class _Strict(BaseModel):
@@ -210,8 +207,8 @@ class Catalogue(_Strict):
             if not _applies(effect.when, args, scene):
                 continue
             for template in effect.delete:
-                pattern = _ground(template, binding, wildcard=True)
-                state = {f for f in state if not _matches(pattern, f)}
+                pattern = Pattern.parse(template)  # "*" matches anything
+                state = {f for f in state if pattern.match(f, binding) is None}
             for template in effect.add:
                 state.add(_ground(template, binding))
         return scene.derive(state)
@@ -239,25 +236,8 @@ def _applies(when: Mapping[str, str], args: Mapping[str, Any], scene: Scene) -> 
     return all(scene.is_a(str(args.get(arg)), type_name) for arg, type_name in when.items())
 
 
-def _ground(template: str, binding: Mapping[str, str], wildcard: bool = False) -> Fact:
-    match = TEMPLATE_RE.match(template)
-    if match is None:  # guarded by SkillSpec validation
-        raise FactError(f"bad template {template}")
-    parts = []
-    for part in (p.strip() for p in match.group(2).split(",")):
-        if part.startswith("?"):
-            parts.append(binding[part[1:]])
-        elif part == "*" and wildcard:
-            parts.append("*")
-        else:
-            parts.append(part)
-    return Fact(match.group(1), tuple(parts))
-
-
-def _matches(pattern: Fact, fact: Fact) -> bool:
-    return pattern.predicate == fact.predicate and all(
-        p in ("*", a) for p, a in zip(pattern.args, fact.args, strict=False)
-    )
+def _ground(template: str, binding: Mapping[str, str]) -> Fact:
+    return Pattern.parse(template).ground(binding)
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

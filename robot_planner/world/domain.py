@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from robot_planner.untrusted import shown
 from robot_planner.world.argtypes import PRIMITIVES
-from robot_planner.world.catalogue import TEMPLATE_RE, Catalogue, SkillSpec
-from robot_planner.world.facts import Fact, FactError
+from robot_planner.world.catalogue import Catalogue, SkillSpec
+from robot_planner.world.facts import Fact, FactError, Pattern
 from robot_planner.world.loading import load_yaml_model
 
 if TYPE_CHECKING:
@@ -107,47 +107,6 @@ class Invariant(_Strict):
         if bool(self.at_most_one) == bool(self.acyclic):
             raise ValueError("an invariant is either `at_most_one` or `acyclic`")
         return self
-
-
-class Pattern(tuple):
-    """A parsed fact template: (predicate, args) where an arg is a name, ``?var`` or
-    ``*``."""
-
-    @classmethod
-    def parse(cls, text: str) -> Pattern:
-        match = TEMPLATE_RE.match(text)
-        if match is None:
-            raise ValueError(f"'{shown(text)}' is not a fact template")
-        args = tuple(p.strip() for p in match.group(2).split(",")) if match.group(2) else ()
-        return cls((match.group(1), args))
-
-    @property
-    def predicate(self) -> str:
-        return self[0]
-
-    @property
-    def args(self) -> tuple[str, ...]:
-        return self[1]
-
-    def match(self, fact: Fact, binding: Mapping[str, str]) -> dict[str, str] | None:
-        """`binding` extended so that this pattern equals `fact`, or None."""
-        if fact.predicate != self.predicate or len(fact.args) != len(self.args):
-            return None
-        out = dict(binding)
-        for want, got in zip(self.args, fact.args, strict=True):
-            if want == "*":
-                continue
-            if want.startswith("?"):
-                if out.setdefault(want[1:], got) != got:
-                    return None
-            elif want != got:
-                return None
-        return out
-
-    def ground(self, binding: Mapping[str, str]) -> Fact:
-        return Fact(
-            self.predicate, tuple(binding[a[1:]] if a[:1] == "?" else a for a in self.args)
-        )
 
 
 class Domain(_Strict):
@@ -361,12 +320,6 @@ class Domain(_Strict):
 
     def observed_by(self, predicate: str) -> str:
         return self.predicates[predicate].observed
-
-    @cached_property
-    def _patterns(self) -> dict[str, tuple[Pattern, ...]]:
-        return {
-            "put": tuple(Pattern.parse(t) for ts in self.locations.put.values() for t in ts),
-        }
 
     def put_facts(self, obj: str, target: str, target_type: str) -> tuple[Fact, ...]:
         """The facts that say `obj` was put on/in/at `target` (a thing of `target_type`)."""
