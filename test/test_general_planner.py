@@ -474,3 +474,25 @@ def test_planner_code_names_nothing_of_the_tabletop(module, scene):
         and node.value.strip("?*_ ") in names
     }
     assert not found, f"{module} names {sorted(found)}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "put all blocks in the center zone",
+        "put all the blocks in the left bin",
+        "put all the blocks in the right bin",
+    ],
+)
+def test_no_stacking_nobody_asked_for(scene: Scene, command: str) -> None:
+    """A tower stands in its zone, so stacking is *a* way to put blocks "in" a zone or to
+    hand two over at once -- one that makes blocks wait on each other and can topple. The
+    search keeps to plans that stack nothing the goal does not ask for."""
+    meaning = understand_command(command, scene)
+    catalogue = scene.domain.catalogue
+    plan = plan_goal(command, meaning.goal, scene.initial_facts(), scene, catalogue)
+    assert validate_plan(plan, catalogue, scene, scene.initial_facts()).ok
+    onto = [t.args["target"] for t in plan.tasks if t.skill == "place"]
+    assert not [target for target in onto if target in scene.objects], plan.tasks
+    if "center" in command:  # both arms work at once: two rounds of pick + place
+        assert estimated_makespan(plan, catalogue) == pytest.approx(14.2)

@@ -303,6 +303,7 @@ def _search(
                 weight=weight,
                 max_expansions=budget,
                 max_length=max_length,
+                discouraged=_unasked_support(context, wanted),
             )
         except Unsolvable as exc:
             raise PlanningError(_why_not(context, wanted, start, exc)) from None
@@ -311,6 +312,22 @@ def _search(
             log.debug("weight %s: %s; trying a greedier search", weight, exc)
     goals = ", ".join(map(str, wanted))
     raise PlanningError(f"no plan found for {goals} within the search budget ({last})")
+
+
+def _unasked_support(context: PlanningContext, wanted: Sequence[Fact]) -> int:
+    """Facts that stand one object on another (the domain's `locations.support`) that
+    the goal does not ask for. Stacking is a way to be "in" a place too (a tower stands
+    in its zone), but one nobody asked for: it makes objects wait on each other and
+    towers can fall, so among equally short plans the search avoids it."""
+    support = context.scene.domain.locations.support
+    if support is None:
+        return 0
+    asked = set(wanted)
+    mask = 0
+    for i, fact in enumerate(context.task.facts):
+        if fact.predicate == support and fact not in asked:
+            mask |= 1 << i
+    return mask
 
 
 def _why_not(

@@ -60,6 +60,11 @@ def _gc_paused(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return paused
 
 
+#: Extra cost of an action that adds a fact the caller would rather not see made (less
+#: than one action: it breaks ties between plans of the same length, never adds a step).
+DISCOURAGED_COST = 0.5
+
+
 class SearchLimit(RuntimeError):
     """The search ran out of its expansion or time budget before finding a plan."""
 
@@ -723,10 +728,13 @@ class GroundTask:
         deadline_s: float = 30.0,
         stats: SearchStats | None = None,
         max_length: int | None = None,
+        discouraged: int = 0,
     ) -> list[GroundAction]:
         """A plan from `init` to a state with every `goal` fact and no `goal_absent`
-        fact, by weighted A* on f = g + weight * h_FF (unit action costs). Ties go to
-        the lower h, then to the state found first. `max_length` bounds the plan's length.
+        fact, by weighted A* on f = g + weight * h_FF (unit action costs, plus
+        `DISCOURAGED_COST` for an action that adds a `discouraged` fact: among plans of
+        the same length, the one that does not make them wins). Ties go to the lower h,
+        then to the state found first. `max_length` bounds the plan's length.
 
         Raises:
             Unsolvable: the goal is unreachable (relaxed), or the whole space was searched.
@@ -750,9 +758,10 @@ class GroundTask:
                 "unreachable", self.unreachable(init, goal, banned_set) or self.decode(goal)
             )
         tie = count()
-        best_g = {init: 0}
+        best_g: dict[int, float] = {init: 0}
+        length = {init: 0}
         parent: dict[int, tuple[int, int] | None] = {init: None}
-        heap = [(weight * h0, h0, next(tie), 0, init)]
+        heap = [(weight * h0, h0, next(tie), 0.0, init)]
         while heap:
             _, _, _, g, state = heapq.heappop(heap)
             if g > best_g.get(state, INFINITY):
@@ -768,16 +777,17 @@ class GroundTask:
                 )
             for action in self.successors(state, banned_set):
                 new = self.apply(state, action)
-                new_g = g + 1
+                new_g = g + (1 + DISCOURAGED_COST if action.add & discouraged else 1)
                 if new_g >= best_g.get(new, INFINITY):
                     continue
-                if max_length is not None and new_g > max_length:
+                if max_length is not None and length[state] + 1 > max_length:
                     continue
                 h = heuristic(new)
                 if h == INFINITY:
                     best_g[new] = -1  # dead end: never again
                     continue
                 best_g[new] = new_g
+                length[new] = length[state] + 1
                 parent[new] = (state, action.index)
                 heapq.heappush(heap, (new_g + weight * h, h, next(tie), new_g, new))
         stats.seconds = time.perf_counter() - started
