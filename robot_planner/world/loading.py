@@ -51,8 +51,10 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
     from the file: they are `shown`, not trusted)."""
     parts = []
     for item in error.errors()[:limit]:
-        loc = ".".join(shown(p, 40) for p in item.get("loc", ())) or "(top level)"
-        parts.append(f"{loc}: {shown(item.get('msg', 'invalid'), 200)}")
+        loc = ".".join(shown(p, 40) for p in item.get("loc", ()))
+        message = shown(item.get("msg", "invalid"), 200).removeprefix("Value error, ")
+        # A whole-file check (a model validator) already says where in its message.
+        parts.append(f"{loc}: {message}" if loc else message)
     more = error.error_count() - limit
     if more > 0:
         parts.append(f"and {more} more")
