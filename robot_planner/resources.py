@@ -48,11 +48,6 @@ def share_dir() -> Path:
     )
 
 
-def catalogue_path() -> Path:
-    """The default domain's file, which holds its skill catalogue."""
-    return domain_path(DEFAULT_DOMAIN)
-
-
 def domain_path(name_or_path: str | Path) -> Path:
     """A domain file from a name (``tabletop``: ``config/domains/tabletop/domain.yaml``),
     a domain directory, or a path to a YAML file."""

@@ -17,13 +17,13 @@ from robot_planner.adapters.base import SkillState
 from robot_planner.episode import EpisodeConfig, run_episode
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.system import UNMONITORED, SystemOptions, build_sim_system
-from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.scene import load_scene
 
 
 def _episode(job: tuple[str, str, int, float, float]) -> dict[str, Any]:
     scene_name, command, seed, drop_prob, displace_cm = job
-    catalogue, scene = load_catalogue(), load_scene(scene_name)
+    scene = load_scene(scene_name)
+    catalogue = scene.domain.catalogue
     config = EpisodeConfig(
         command=command, seed=seed, disturbances=DisturbanceConfig(drop_prob, displace_cm)
     )
@@ -96,7 +96,8 @@ def bench_sim_speed(
 ) -> dict[str, Any]:
     """Simulated seconds per wall second with both arms moving, with and without a camera
     rendering 320x240 frames at `camera_hz` (simulated), and camera frames per second."""
-    scene, catalogue = load_scene(scene_name), load_catalogue()
+    scene = load_scene(scene_name)
+    catalogue = scene.domain.catalogue
     options = SystemOptions(seed=0, monitor=UNMONITORED)
     results: dict[str, Any] = {"sim_seconds": sim_seconds, "camera_hz": camera_hz}
     for label, with_camera in (("without_camera", False), ("with_camera", True)):

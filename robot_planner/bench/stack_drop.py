@@ -21,7 +21,6 @@ from robot_planner.bench.sim import run_jobs
 from robot_planner.episode import EpisodeConfig, run_episode
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.sim.disturbances import DisturbanceConfig
-from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import load_scene
 
@@ -51,7 +50,8 @@ def _episode(job: tuple) -> dict[str, Any]:
         judge_alarms=True,
         max_sim_time_s=240.0,
     )
-    report = run_episode(config, load_catalogue(), load_scene(scene_name))
+    scene = load_scene(scene_name)
+    report = run_episode(config, scene.domain.catalogue, scene)
     disturbances = [
         e
         for e in report["events"]

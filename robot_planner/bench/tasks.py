@@ -280,11 +280,11 @@ def _episode(job: tuple[str, str, str, int, bool, str]) -> dict[str, Any]:
     """One command in one fresh simulated world (runs in a worker process)."""
     from robot_planner.episode import EpisodeConfig, run_episode
     from robot_planner.planning.base import PlanningError
-    from robot_planner.world.catalogue import load_catalogue
     from robot_planner.world.scene import load_scene
 
     scene_name, level, command, seed, serial, monitor = job
-    catalogue, scene = load_catalogue(), load_scene(scene_name)
+    scene = load_scene(scene_name)
+    catalogue = scene.domain.catalogue
     planner: Any = OfflinePlanner(catalogue, scene)
     if serial:
         planner = SerialPlanner(planner)

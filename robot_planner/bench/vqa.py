@@ -23,7 +23,6 @@ from robot_planner.planning.base import PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
-from robot_planner.world.catalogue import load_catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 
@@ -50,7 +49,7 @@ def bench_vqa(
 ) -> dict[str, Any]:
     """Accuracy against ground truth (per predicate and size) and time per frame."""
     scene = load_scene(scene_name)
-    catalogue = load_catalogue()
+    catalogue = scene.domain.catalogue
     facts = ground_facts(scene)
     per_size: dict[str, dict[str, Any]] = {}
     for width, height in sizes:

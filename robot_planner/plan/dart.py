@@ -30,7 +30,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from robot_planner.plan.graph import execution_order, find_cycles
@@ -41,7 +40,7 @@ from robot_planner.plan.validation import (
     ValidationReport,
     validate_plan,
 )
-from robot_planner.world.catalogue import Catalogue, load_catalogue
+from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
@@ -458,11 +457,11 @@ def to_dart(plan: TaskPlan, scene: Scene, catalogue: Catalogue | None = None) ->
     """Our plan in DART-LLM form, for DART tooling and datasets (JSON-serialisable).
 
     ``object_keywords`` lists argument values in the catalogue's argument order (the
-    packaged catalogue unless one is given), since DART keywords are positional.
+    scene's domain's catalogue unless one is given), since DART keywords are positional.
     Constraints have no DART field and are dropped; ``goal`` and ``command`` are kept
     as top-level keys when set.
     """
-    skills = (catalogue or _packaged_catalogue()).skills
+    skills = (catalogue or scene.domain.catalogue).skills
     tasks = []
     for task in plan.to_dict()["tasks"]:
         args: dict[str, Any] = task["args"]
@@ -485,11 +484,6 @@ def to_dart(plan: TaskPlan, scene: Scene, catalogue: Catalogue | None = None) ->
     if plan.command:
         out["command"] = plan.command
     return out
-
-
-@lru_cache(maxsize=1)
-def _packaged_catalogue() -> Catalogue:
-    return load_catalogue()
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class PyBulletRobotAdapter:
             raise AdapterError(f"{robot} is busy with {busy[0].skill}")
         scene = self.world.scene
         spec = scene.domain.catalogue.skills.get(skill)
-        for key, arg in (spec.args.items() if spec is not None else ()):
+        for key, arg in spec.args.items() if spec is not None else ():
             name = args.get(key)
             if arg.is_name and name is not None and scene.kind_of(str(name)) is None:
                 raise AdapterError(f"unknown {key} '{name}'")
