@@ -138,12 +138,7 @@ class LiftedModel:
     # --- types ----------------------------------------------------------------------
 
     def is_a(self, type_name: str, ancestor: str) -> bool:
-        current: str | None = type_name
-        while current is not None:
-            if current == ancestor:
-                return True
-            current = self.types.get(current)
-        return False
+        return _is_a(self.types, type_name, ancestor)
 
     def names_of(self, type_name: str) -> list[str]:
         """Every name (object, place or robot) of a type or its subtypes (cached:
@@ -207,6 +202,16 @@ class LiftedModel:
 
 
 # --- compiling ---------------------------------------------------------------------------
+
+
+def _is_a(types: Mapping[str, str | None], type_name: str, ancestor: str) -> bool:
+    """True when `type_name` is `ancestor` or below it in the `types` (child -> parent)."""
+    current: str | None = type_name
+    while current is not None:
+        if current == ancestor:
+            return True
+        current = types.get(current)
+    return False
 
 
 def _unique(name: str, taken: Iterable[str]) -> str:
@@ -321,12 +326,7 @@ class _Compiler:
         return True
 
     def _is_a(self, type_name: str, ancestor: str) -> bool:
-        current: str | None = type_name
-        while current is not None:
-            if current == ancestor:
-                return True
-            current = self.types.get(current)
-        return False
+        return _is_a(self.types, type_name, ancestor)
 
     # --- fluents ----------------------------------------------------------------------
 
