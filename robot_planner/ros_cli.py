@@ -182,7 +182,9 @@ class _Client:
             raise RosCliError(f"ROS 2 (rclpy) is not available: {exc}") from None
         self.rclpy = rclpy
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        # Not sys.argv (the default): the CLI's own arguments are no ROS arguments, and
+        # rclpy cannot even encode one that is not UTF-8 (a file name, say).
+        rclpy.init(args=[], context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -400,13 +402,19 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """The ROS subcommands, added to the main parser's subparsers."""
+    from robot_planner.cli.common import utf8_text  # not at the top: cli imports this module
+
     p = sub.add_parser("bringup", help="start the ROS 2 nodes (no `ros2 launch` needed)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--sim", action="store_true", help="simulation profile (the default)")
     where.add_argument(
         "--hardware", action="store_true", help="hardware profile (robot_launch.py's)"
     )
-    where.add_argument("--config", help="a ROS 2 parameter file for every node (hardware)")
+    where.add_argument(
+        "--config",
+        type=utf8_text("--config"),  # passed to the nodes as a ROS argument: UTF-8 only
+        help="a ROS 2 parameter file for every node (hardware)",
+    )
     p.add_argument("--planner-backend", choices=["offline", "openai", "transformers", "auto"])
     p.add_argument("--monitor-mode", choices=["on", "after-skill", "off"])
     p.add_argument("--voice", choices=["true", "false"], default="true", help="voice node")
@@ -414,13 +422,17 @@ def add_parsers(sub: Any) -> None:
         "--set",
         action="append",
         metavar="NODE.PARAM=VALUE",
+        type=utf8_text("--set"),
         help="override one parameter, e.g. executor.drop_prob=0.3 (repeatable)",
     )
     p.set_defaults(func=cmd_bringup)
 
     p = sub.add_parser("say", help="publish a command; --wait follows it to the end")
     p.add_argument(
-        "text", nargs="?", help="the command, e.g. 'put the red block in the right bin'"
+        "text",
+        nargs="?",
+        type=utf8_text("the command"),
+        help="the command, e.g. 'put the red block in the right bin'",
     )
     p.add_argument(
         "--audio",
@@ -429,12 +441,12 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--wait", action="store_true", help="print the final status event")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds (with --wait)")
-    p.add_argument("--id", help="command id (default: generated)")
+    p.add_argument("--id", type=utf8_text("--id"), help="command id (default: generated)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("status", help="print status events as they come")
-    p.add_argument("--command", help="only this command id")
+    p.add_argument("--command", type=utf8_text("--command"), help="only this command id")
     p.add_argument("--brief", action="store_true", help="one short line per event")
     p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds")
     p.add_argument("--until-final", action="store_true", help="stop at --command's end")

@@ -249,3 +249,45 @@ def test_installed_console_script():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("dependency cycle: t1 -> t2 -> t3 -> t1")
+
+
+# Free text given on the command line that is not UTF-8 (a Latin-1 terminal, a pasted
+# binary): Python hands such argv bytes over as lone surrogates (surrogateescape).
+NOT_UTF8 = b"\xff\xfe put".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--command", NOT_UTF8],
+        ["run", "--command", NOT_UTF8],
+        ["bench", "episodes", "--command", NOT_UTF8, "--seeds", "1"],
+        ["pddl", "--command", NOT_UTF8],
+        ["pddl", "--goal", "in(red_block,right_bin)", NOT_UTF8],
+    ],
+)
+def test_free_text_that_is_not_utf8_is_one_line_and_exit_2(argv, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert "is not UTF-8 text: '\\xff\\xfe put' (byte 0xff at character 0)" in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv", [[b"say", b"\xff\xfe put"], [b"plan", b"--command", b"put the red block \xe9"]]
+)
+def test_console_script_non_utf8_argument_is_one_line_and_exit_2(argv):
+    """The real process, raw argv bytes: no traceback (say used to crash in rclpy.init)."""
+    exe = Path(sys.executable).parent / "robot-planner"
+    proc = subprocess.run(
+        [str(exe).encode(), *argv],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "LC_ALL": "C.UTF-8"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == b""
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("robot-planner: error: ") and "is not UTF-8 text" in lines[0]

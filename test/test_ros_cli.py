@@ -118,6 +118,38 @@ def test_say_control_characters_exit_2(no_ros, capsys):
     assert _one_error_line(capsys) == "command contains control characters"
 
 
+# Python hands argv bytes that are not UTF-8 to the program as lone surrogates
+# (surrogateescape): b"\xff\xfe put" arrives as "\udcff\udcfe put".
+NOT_UTF8 = b"\xff\xfe put".decode("utf-8", "surrogateescape")
+
+
+def test_say_non_utf8_command_exits_2_with_one_line(no_ros, capsys):
+    assert main(["say", NOT_UTF8]) == 2
+    assert _one_error_line(capsys) == (
+        "the command is not UTF-8 text: '\\xff\\xfe put' (byte 0xff at character 0); "
+        "is the terminal's locale UTF-8?"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["say", "go", "--id", NOT_UTF8],
+        ["status", "--command", NOT_UTF8],
+        ["bringup", "--set", f"executor.seed={NOT_UTF8}"],
+        ["bringup", "--config", f"/tmp/{NOT_UTF8}.yaml"],
+    ],
+)
+def test_other_ros_text_arguments_that_are_not_utf8_exit_2(no_ros, capsys, argv):
+    assert main(argv) == 2
+    assert "is not UTF-8 text: " in _one_error_line(capsys)
+
+
+def test_say_a_stray_surrogate_is_named_as_a_code_point(no_ros, capsys):
+    assert main(["say", "go \ud800"]) == 2
+    assert "(U+D800 at character 3)" in _one_error_line(capsys)
+
+
 @pytest.mark.parametrize("command_id", ["bad id", "a/b", "x" * 65])
 def test_say_bad_id_exits_2(no_ros, capsys, command_id):
     assert main(["say", "go", "--id", command_id]) == 2

@@ -208,6 +208,15 @@ def test_del_and_c1_control_characters_are_errors(char):
         assert _error(f"go{char}now") == "command contains control characters"
 
 
+@pytest.mark.parametrize("text", ["\udcff\udcfe put", "go \ud800 now"])
+def test_lone_surrogates_are_errors(text):
+    # Undecodable argv bytes reach Python as lone surrogates, and a JSON message can
+    # spell one ("\\udcff"); no such text can be encoded into a ROS string.
+    message = "command is not valid Unicode text (it has lone surrogates)"
+    assert _error(text) == message
+    assert _error(json.dumps({"text": text})) == message
+
+
 @pytest.mark.parametrize("data", [None, 42, b"go", ["go"], {"text": "go"}])
 def test_non_string_messages_are_errors(data):
     assert _error(data) == "command must be text"

@@ -21,6 +21,7 @@ from robot_planner.cli.common import (
     monitor_config,
     print_json,
     stderr_console,
+    utf8_text,
 )
 
 
@@ -126,7 +127,13 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
 def _add_episodes_parser(suites: Any) -> None:
     b = suites.add_parser("episodes", help="success rate of one command over many seeds")
     add_world_args(b)
-    b.add_argument("--command", dest="command_text", required=True, metavar="TEXT")
+    b.add_argument(
+        "--command",
+        dest="command_text",
+        required=True,
+        metavar="TEXT",
+        type=utf8_text("--command"),
+    )
     b.add_argument("--seeds", type=int, default=20, help="number of seeds, from --seed")
     b.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")

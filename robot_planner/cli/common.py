@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from robot_planner.plan.validation import MAX_PLAN_BYTES, ValidationReport, validate_plan
 from robot_planner.planning.base import Planner
+from robot_planner.untrusted import shown
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import FactError
 from robot_planner.world.scene import Scene, load_scene
@@ -35,6 +37,48 @@ class PlanRejected(Exception):
 
 
 # --- reading the arguments -----------------------------------------------------------
+
+
+def utf8_text(what: str) -> Callable[[str], str]:
+    """An argparse `type` for free text (a command, an id, a fact, a parameter value).
+
+    Python hands over argv bytes that are not UTF-8 as lone surrogates ("\\udcff" for
+    0xff), which fail later wherever the text is encoded (rclpy, pydantic, the planner).
+    This rejects them while parsing: `UsageError` is not one of the exceptions argparse
+    turns into its own usage message, so it reaches `main()` and becomes one line, exit 2.
+    File paths are not checked: a path that is not UTF-8 is still a valid path.
+    """
+
+    def check(value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            where = f"byte 0x{code - 0xDC00:02x}" if _escaped_byte(code) else f"U+{code:04X}"
+            raise UsageError(
+                f"{what} is not UTF-8 text: '{shown(_as_bytes_escaped(value))}' "
+                f"({where} at character {exc.start}); is the terminal's locale UTF-8?"
+            ) from None
+        return value
+
+    check.__name__ = what  # argparse names the type in its own messages
+    return check
+
+
+def _escaped_byte(code: int) -> bool:
+    return 0xDC80 <= code <= 0xDCFF  # how surrogateescape carries bytes 0x80..0xff
+
+
+def _as_bytes_escaped(value: str) -> str:
+    """`value` with undecodable bytes shown as \\xNN and stray surrogates as \\uNNNN."""
+    return "".join(
+        f"\\x{ord(c) - 0xDC00:02x}"
+        if _escaped_byte(ord(c))
+        else f"\\u{ord(c):04x}"
+        if 0xD800 <= ord(c) <= 0xDFFF
+        else c
+        for c in value
+    )
 
 
 def read_input(path: str, what: str) -> bytes:

@@ -167,7 +167,7 @@ def cmd_pddl(args: argparse.Namespace) -> int:
 
 
 def add_pddl_parser(sub: Any) -> None:
-    from robot_planner.cli.common import add_world_args
+    from robot_planner.cli.common import add_world_args, utf8_text
 
     p = sub.add_parser(
         "pddl",
@@ -175,12 +175,19 @@ def add_pddl_parser(sub: Any) -> None:
     )
     add_world_args(p)
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--command", dest="command_text", metavar="TEXT", help="goal from a command")
+    goal.add_argument(
+        "--command",
+        dest="command_text",
+        metavar="TEXT",
+        type=utf8_text("--command"),
+        help="goal from a command",
+    )
     goal.add_argument(
         "--goal",
         nargs="+",
         default=[],
         metavar="FACT",
+        type=utf8_text("--goal fact"),
         help="goal facts, e.g. in(red_block,left_bin)",
     )
     p.add_argument(

@@ -17,6 +17,7 @@ from robot_planner.cli.common import (
     load_state,
     load_world,
     print_json,
+    utf8_text,
 )
 
 # --- plan ----------------------------------------------------------------------------
@@ -52,7 +53,13 @@ def add_plan_parser(sub: Any) -> None:
     p = sub.add_parser("plan", help="plan a command; print the validated plan as JSON")
     add_world_args(p)
     add_planner_args(p)
-    p.add_argument("--command", dest="command_text", required=True, metavar="TEXT")
+    p.add_argument(
+        "--command",
+        dest="command_text",
+        required=True,
+        metavar="TEXT",
+        type=utf8_text("--command"),
+    )
     p.add_argument(
         "--state",
         default=None,

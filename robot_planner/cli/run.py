@@ -23,6 +23,7 @@ from robot_planner.cli.common import (
     load_world,
     monitor_config,
     print_json,
+    utf8_text,
 )
 
 DEMO_COMMAND = (
@@ -184,6 +185,7 @@ def add_run_parser(sub: Any) -> None:
         dest="command_text",
         required=True,
         metavar="TEXT",
+        type=utf8_text("--command"),
         help="the command, e.g. 'put the red block in the right bin'",
     )
     p.set_defaults(func=cmd_run)

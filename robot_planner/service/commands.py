@@ -82,6 +82,8 @@ def parse_command(data: str, source: str = "topic") -> Command:
         raise CommandError(f"command of {len(text)} characters is over {MAX_COMMAND_CHARS}")
     if any(unicodedata.category(ch) == "Cc" for ch in text):  # incl. DEL and C1 escapes
         raise CommandError("command contains control characters")
+    if any(unicodedata.category(ch) == "Cs" for ch in text):  # e.g. JSON "\udcff"
+        raise CommandError("command is not valid Unicode text (it has lone surrogates)")
     return Command(command_id or new_command_id(), text, source)
 
 
