@@ -10,6 +10,7 @@ from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.language import understand_command
 from robot_planner.planning.offline import OfflinePlanner
+from robot_planner.world.domain import load_domain
 from robot_planner.world.facts import Fact, parse_facts
 
 R, G, B, Y = "red_block", "green_block", "blue_block", "yellow_block"
@@ -295,9 +296,9 @@ def test_understanding_reports_steps_and_robots(scene):
 def test_grammar_stays_small_after_lark_expands_optionals():
     """Inline `x?` items multiply a rule's alternatives (7 of them made 128 rules, all
     predicted at each word); they belong in nullable helper rules."""
-    from robot_planner.planning.language import _parser
+    from robot_planner.planning.language import Lexicon, _parser
 
-    rules = _parser().rules
+    rules = _parser(Lexicon.of(load_domain("tabletop"))).rules
     per_origin: dict[str, int] = {}
     for rule in rules:
         per_origin[rule.origin.name] = per_origin.get(rule.origin.name, 0) + 1

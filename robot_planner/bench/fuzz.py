@@ -31,12 +31,13 @@ from robot_planner.monitor.detector import Misalignment
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.config import PlannerConfig
-from robot_planner.planning.language import FILLERS, SEQUENCE_WORDS, VERBS
+from robot_planner.planning.language import SEQUENCE_WORDS, Lexicon
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.service.commands import CommandError, parse_command
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.speech.recognizer import SpeechError, check_pcm
 from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.domain import load_domain
 from robot_planner.world.facts import FactError
 from robot_planner.world.loading import ConfigError, load_yaml_model
 from robot_planner.world.scene import Scene
@@ -51,9 +52,10 @@ def one_line(message: str) -> None:
 
 # --- strategies -------------------------------------------------------------------------
 
+_LEXICON = Lexicon.of(load_domain("tabletop"))
 WORDS = [
-    *VERBS,
-    *FILLERS,
+    *_LEXICON.verbs,
+    *_LEXICON.fillers,
     *SEQUENCE_WORDS,
     "the",
     "a",

@@ -79,10 +79,13 @@ def add_plan_parser(sub: Any) -> None:
 
 def cmd_grammar(args: argparse.Namespace) -> int:
     from robot_planner.planning.jsgf import jsgf_grammar
-    from robot_planner.planning.language import grammar_text
+    from robot_planner.planning.language import Lexicon, grammar_text
 
     _, scene = load_world(args)
-    print(jsgf_grammar(scene) if args.format == "jsgf" else grammar_text(), end="")
+    if args.format == "jsgf":
+        print(jsgf_grammar(scene), end="")
+    else:
+        print(grammar_text(Lexicon.of(scene.domain)), end="")
     return EXIT_OK
 
 

@@ -1,9 +1,9 @@
 """The offline command language as a JSGF grammar, for speech recognisers (pocketsphinx).
 
-Built from the same word lists as the lark grammar (verbs, fillers, sequence and
-parallel words, tower positions) and the scene's vocabulary (colours, bins, zones,
-robots), so what the recogniser can hear is what the planner understands. Speech has
-no punctuation, so separators are words only.
+Built from the same word lists as the lark grammar (the domain's lexicon: verbs, tower
+words, robot nouns, fillers; English sequence and parallel words) and the scene's
+vocabulary (colours, names, aliases, robots), so what the recogniser can hear is what
+the planner understands. Speech has no punctuation, so separators are words only.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from __future__ import annotations
 import re
 
 from robot_planner.planning.language import (
-    FILLERS,
     PARALLEL_WORDS,
     POSITIONS,
     SEQUENCE_WORDS,
-    TOWER_VERBS,
-    VERBS,
     Vocabulary,
     plural_of,
 )
@@ -47,8 +44,15 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
     places += [p.replace(" ", " of the ", 1) for p in places if p.split()[0] in aliases]
     nouns = sorted({n for s in scene.objects.values() for n in scene.domain.nouns(s.type)})
     plural = [plural_of(n) for n in nouns]
-    robots = [r.replace("_", " ") for r in scene.robots]
-    robot_words = [r.replace(" arm", "") for r in robots]
+    lexicon = vocab.lexicon
+    # "<stem> <noun>" for each robot ("left arm", "left gripper"): the stems and nouns.
+    robot_words = sorted({p.rsplit(" ", 1)[0] for p in vocab.robots if " " in p})
+    robot_nouns = [n for n in lexicon.robot_nouns if n not in map(plural_of, lexicon.robot_nouns)]
+    towers = lexicon.tower_nouns
+    tower_rule = (
+        f" | [<tower_verb>] [a] ({_alt(towers)}) [in <target>] [with] <levels>" if towers else ""
+    )
+    grasp_rule = f" | ({_alt(lexicon.grasp_verbs)}) <objects>" if lexicon.grasp_verbs else ""
     lines = [
         "#JSGF V1.0;",
         f"grammar {name};",
@@ -58,11 +62,10 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         "<chunk> = [<robot_head>] <action> (and <action>)* [with [the] <robot>];",
         "<robot_head> = [the] <robot> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
-        f"<robot> = ({_alt(robot_words)}) (arm | robot | gripper);",
+        f"<robot> = ({_alt(robot_words)}) ({_alt(robot_nouns)});",
         "<action> = <verb> <objects> <preposition> <target>"
-        " | <objects> [goes | go | belongs | should go] <preposition> <target>"
-        " | [<tower_verb>] [a] (tower | stack) [in <target>] [with] <levels>"
-        " | (pick up | grab | take) <objects>;",
+        f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
+        f"{grasp_rule};",
         "<condition> = <objects> (is | are) <preposition> <target>;",
         "<objects> = <object> ([and] <object>)* | (all | every | each) [the] "
         f"({_alt(nouns + plural)}) | both [{_alt(plural)}] | it | them;",
@@ -71,12 +74,12 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it);",
         "<levels> = <level> ([then] [and] <level>)*;",
         f"<level> = <object> [{_alt(POSITIONS)}];",
-        f"<verb> = {_alt(VERBS)};",
-        f"<tower_verb> = {_alt(TOWER_VERBS)};",
+        f"<verb> = {_alt(lexicon.verbs)};",
+        *([f"<tower_verb> = {_alt(lexicon.tower_verbs)};"] if towers else []),
         f"<preposition> = {_alt(PREPOSITIONS)};",
         f"<sequence> = {_alt(SEQUENCE_WORDS)};",
         f"<parallel> = {_alt(PARALLEL_WORDS)};",
-        f"<filler> = {_alt(FILLERS)};",
+        f"<filler> = {_alt(lexicon.fillers)};",
         "",
     ]
     return "\n".join(lines)

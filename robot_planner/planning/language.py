@@ -25,57 +25,14 @@ from itertools import pairwise
 from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 
 from robot_planner.untrusted import shown
+from robot_planner.world.domain import Domain
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene
 
 MAX_COMMAND_CHARS = 500
 
-VERBS = (
-    "put",
-    "place",
-    "move",
-    "set",
-    "drop",
-    "stack",
-    "take",
-    "bring",
-    "carry",
-    "transfer",
-    "puts",
-    "places",
-    "moves",
-    "sets",
-    "drops",
-    "stacks",
-    "takes",
-    "brings",
-    "carries",
-    "transfers",
-    "get",
-    "gets",
-    "lay",
-    "lays",
-    "position",
-    "positions",
-    "deposit",
-    "deposits",
-    "stick",
-    "sticks",
-    "toss",
-    "tosses",
-)
-TOWER_VERBS = (
-    "build",
-    "builds",
-    "make",
-    "makes",
-    "create",
-    "creates",
-    "assemble",
-    "assembles",
-    "stack",
-    "stacks",
-)
+# English structure, the same in every world. A domain's own words (its verbs, tower
+# words, robot nouns and fillers) come from its `language` section (`Lexicon`).
 FILLERS = (
     "could you please",
     "can you please",
@@ -101,10 +58,6 @@ FILLERS = (
     "thanks",
     "thank you",
     "for me",
-    "sort the blocks",
-    "sort the cubes",
-    "sort them",
-    "sort",
     "let's",
     "lets",
 )
@@ -233,9 +186,9 @@ _go: _GO?
 _par_tail: _PAR_TAIL?
 
 VERB.3: /({verbs})\b/
-PICKUP.3: /(pick\s+up|pick|grab|grasp|lift|take|pick\s+out)\b/
+PICKUP.3: /({grasp})\b/
 TOWER_VERB.3: /({tower_verbs})\b/
-TOWER.3: /(tower|stack|pile)\b/
+TOWER.3: /({tower_nouns})\b/
 POSITION.3: /({positions})\b/
 BOTTOM_UP.3: /(from\s+the\s+bottom\s+up|bottom\s+to\s+top|from\s+bottom\s+to\s+top|bottom\s+up)\b/
 _PREP.3: /(on\s+top\s+of|into|onto|inside\s+of|inside|in|on|to|at|over|next\s+to)\b/
@@ -245,7 +198,7 @@ _GO.3: /(goes|go|should\s+go|must\s+go|belongs|belong|should\s+be|must\s+be)\b/
 PRONOUN.3: /(it|them|that\s+one|this\s+one|those|these)\b/
 BOTH.3: /both\b/
 QUANT.3: /(all\s+of\s+the|all\s+the|all|every|each)\b/
-ARM.3: /(arms?|robots?|grippers?|hands?)\b/
+ARM.3: /({robot_nouns})\b/
 _DET.3: /(the|a|an|that|this|its|their)\b/
 _SEQ.3: /({sequence})\b/
 _PAR_LEAD.4: /(while|whilst|as)\b/
@@ -300,17 +253,8 @@ _RESERVED = (
     "once",
     "when",
     "first",
-    "arm",
-    "arms",
     "robot",
     "robots",
-    "gripper",
-    "grippers",
-    "hand",
-    "hands",
-    "tower",
-    "stack",
-    "pile",
     "please",
     "now",
     "next",
@@ -342,21 +286,86 @@ _RESERVED = (
     "same",
     "time",
     "up",
-    "pick",
-    "grab",
-    "lift",
 )
 
 
-def grammar_text() -> str:
+#: A terminal for a word class the domain leaves empty: no normalised command contains
+#: a NUL, and lark refuses zero-width terminals.
+_NEVER = r"\x00"
+
+
+def third_person(verb: str) -> str:
+    """"put" -> "puts", "carry" -> "carries", "pick up" -> "picks up"."""
+    first, _, rest = verb.partition(" ")
+    inflected = first + "es" if first.endswith("o") else plural_of(first)
+    return f"{inflected} {rest}".strip()
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every word class of the command language for one domain; hashable, so a parser
+    is built once per distinct lexicon (a process may hold several worlds)."""
+
+    verbs: tuple[str, ...]
+    grasp_verbs: tuple[str, ...]
+    tower_verbs: tuple[str, ...]
+    tower_nouns: tuple[str, ...]
+    robot_nouns: tuple[str, ...]
+    fillers: tuple[str, ...]
+    example: str
+
+    @classmethod
+    def of(cls, domain: Domain) -> Lexicon:
+        lang = domain.language
+        nouns = {n for kind in domain.robot_kinds for n in domain.robot_nouns(kind)}
+        return cls(
+            verbs=_inflected(lang.put_verbs),
+            grasp_verbs=lang.grasp_verbs,
+            tower_verbs=_inflected(lang.tower.verbs) if lang.tower else (),
+            tower_nouns=lang.tower.nouns if lang.tower else (),
+            robot_nouns=tuple(sorted(nouns | {plural_of(n) for n in nouns})),
+            fillers=(*FILLERS, *lang.fillers),
+            example=lang.example,
+        )
+
+    @property
+    def reserved(self) -> tuple[str, ...]:
+        """Words a name can never contain (they start another part of the sentence)."""
+        own = {w for p in (*self.grasp_verbs, *self.tower_nouns) for w in p.split()[:1]}
+        return tuple(dict.fromkeys((*_RESERVED, *self.robot_nouns, *sorted(own))))
+
+    def singular_robot_noun(self, word: str) -> str:
+        return next((n for n in self.robot_nouns if plural_of(n) == word), word)
+
+    def known_actions(self) -> str:
+        """A few verbs for "unknown action" messages."""
+        known = list(dict.fromkeys(v for v in self.verbs if third_person(v) != v))[:6]
+        if self.tower_verbs and self.tower_nouns:
+            known.append(f"{self.tower_verbs[0]} a {self.tower_nouns[0]}")
+        return ", ".join(known) + ", ..."
+
+
+def _inflected(verbs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*verbs, *(third_person(v) for v in verbs))))
+
+
+def _or_never(words: tuple[str, ...]) -> str:
+    return _alternatives(words) if words else _NEVER
+
+
+def grammar_text(lexicon: Lexicon) -> str:
+    """The lark grammar for a domain's lexicon."""
     return (
-        GRAMMAR.replace("{verbs}", _alternatives(VERBS))
-        .replace("{tower_verbs}", _alternatives(TOWER_VERBS))
-        .replace("{fillers}", _alternatives(FILLERS))
+        GRAMMAR.replace("{verbs}", _alternatives(lexicon.verbs))
+        .replace("{grasp}", _or_never(lexicon.grasp_verbs))
+        .replace("{tower_verbs}", _or_never(lexicon.tower_verbs))
+        .replace("{tower_nouns}", _or_never(lexicon.tower_nouns))
+        .replace("{robot_nouns}", _or_never(lexicon.robot_nouns))
+        .replace("{fillers}", _alternatives(lexicon.fillers))
         .replace("{sequence}", _alternatives(SEQUENCE_WORDS))
         .replace("{parallel}", _alternatives(PARALLEL_WORDS))
         .replace("{positions}", _alternatives(POSITIONS))
-        .replace("{reserved}", "|".join(_RESERVED))
+        .replace("{reserved}", "|".join(lexicon.reserved))
     )
 
 
@@ -409,10 +418,15 @@ def plural_of(noun: str) -> str:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Phrases -> scene names, built from the scene (colours, bins, zones, synonyms)."""
+    """Phrases -> scene names, built from the scene (colours, names, type nouns,
+    aliases) and the domain's lexicon."""
 
     phrases: dict[str, str]
     robots: dict[str, str]
+    lexicon: Lexicon
+    #: Multi-word aliases that contain a grammar word ("hand over"): joined with "_"
+    #: before parsing, so "hand" is not read as a robot noun.
+    compounds: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     @classmethod
     def from_scene(cls, scene: Scene) -> Vocabulary:
@@ -420,6 +434,7 @@ class Vocabulary:
         its name with the type noun swapped for a synonym, and its aliases (+ noun)."""
         phrases: dict[str, str] = {}
         domain = scene.domain
+        lexicon = Lexicon.of(domain)
         for name, spec in scene.objects.items():
             colour = spec.color.lower()
             if colour:
@@ -440,13 +455,30 @@ class Vocabulary:
                 for noun in nouns:
                     phrases[f"{alias} {noun}"] = name
         robots: dict[str, str] = {}
-        for name in scene.robots:
+        for name, robot in scene.robots.items():
             words = name.replace("_", " ")
-            stem = words.replace(" arm", "")
-            for noun in ("arm", "robot", "gripper", "hand"):
+            nouns = domain.robot_nouns(robot.kind)
+            stem = next((words[: -len(n) - 1] for n in nouns if words.endswith(" " + n)), words)
+            for noun in nouns:
                 robots[f"{stem} {noun}"] = name
             robots[words] = name
-        return cls(phrases, robots)
+        reserved = set(lexicon.reserved)
+        compounds = []
+        aliases = {a for s in (*scene.objects.values(), *scene.places.values()) for a in s.aliases}
+        for alias in sorted(aliases, key=len, reverse=True):
+            if " " in alias and reserved & set(alias.split()):
+                joined = alias.replace(" ", "_")
+                pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, alias.split())) + r"\b")
+                compounds.append((pattern, joined))
+                for phrase, target in list(phrases.items()):
+                    if alias in phrase:
+                        phrases[phrase.replace(alias, joined)] = target
+        return cls(phrases, robots, lexicon, tuple(compounds))
+
+    def join_compounds(self, text: str) -> str:
+        for pattern, joined in self.compounds:
+            text = pattern.sub(joined, text)
+        return text
 
     def resolve(self, words: str) -> str | None:
         return self.phrases.get(" ".join(words.split()))
@@ -513,19 +545,18 @@ class _Tree(Transformer):
 _TREE = _Tree()
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    return Lark(grammar_text(), parser="earley", ambiguity="resolve")
+@lru_cache(maxsize=8)
+def _parser(lexicon: Lexicon) -> Lark:
+    return Lark(grammar_text(lexicon), parser="earley", ambiguity="resolve")
 
 
-def warm_up() -> None:
+def warm_up(domain: Domain) -> None:
     """Build the parser ahead of the first command (it takes tens of milliseconds)."""
-    _parser()
+    _parser(Lexicon.of(domain))
 
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'").replace("centre", "center")
-    text = re.sub(r"\bhand[\s-]*over\b", "handover", text)
     text = re.sub(r"\b(\w+)'s\b", r"\1 's", text)  # "red's" -> keep possessive harmless
     text = re.sub(r"[^a-z0-9_,;:.!?' ]+", " ", text)
     text = re.sub(r"\b(can|could|would|will)\s+you\b", r"\1 you", text)
@@ -535,9 +566,14 @@ def _normalise(text: str) -> str:
 class _Interpreter:
     """Walks the parse tree in order, keeping pronoun context and step numbers."""
 
-    def __init__(self, scene: Scene):
+    def __init__(self, scene: Scene, vocab: Vocabulary):
         self.scene = scene
-        self.vocab = Vocabulary.from_scene(scene)
+        self.vocab = vocab
+        # The word for the objects commands move, in messages ("which two blocks").
+        first = next(iter(scene.objects.values()), None)
+        self.noun = scene.domain.nouns(first.type)[0] if first else "object"
+        self.nouns = plural_of(self.noun)
+        self.tower_noun = next(iter(vocab.lexicon.tower_nouns), "stack")
         self.items: list[GoalItem] = []
         self.step = 0
         self.last: list[str] = []
@@ -562,14 +598,14 @@ class _Interpreter:
             names = list(self.scene.objects)
         elif kind == "both":
             if len(self.last) != 2:
-                raise UnderstandingError("'both' does not say which two blocks: name them")
+                raise UnderstandingError(f"'both' does not say which two {self.nouns}: name them")
             names = list(self.last)
         else:
             if not self.last:
-                raise UnderstandingError(f"'{value}' does not refer to any block yet")
+                raise UnderstandingError(f"'{value}' does not refer to any {self.noun} yet")
             names = list(self.last) if value in ("them", "those", "these") else self.last[-1:]
         if len(set(names)) != len(names):
-            raise UnderstandingError("the same block is named twice in one list")
+            raise UnderstandingError(f"the same {self.noun} is named twice in one list")
         self.last = names
         return names
 
@@ -582,21 +618,21 @@ class _Interpreter:
                 }
             )
             raise UnderstandingError(
-                f"unknown place '{words}' (known: a block, or {', '.join(places)})"
+                f"unknown place '{words}' (known: a {self.noun}, or {', '.join(places)})"
             )
         return name
 
     def _target(self, target: str | tuple, context: list[str]) -> str:
-        """A place; a pronoun target ("put yellow on it") means the block mentioned before."""
+        """A place; a pronoun target ("put yellow on it") means the object mentioned before."""
         if isinstance(target, tuple):
             if not context:
-                raise UnderstandingError(f"'{target[1]}' does not refer to any block yet")
+                raise UnderstandingError(f"'{target[1]}' does not refer to any {self.noun} yet")
             return context[-1]
         return self.place(target)
 
     def robot(self, words: str) -> str:
         text = " ".join(w for w in words.split() if w not in ("the", "a", "an"))
-        text = re.sub(r"(arm|robot|gripper|hand)s\b", r"\1", text)
+        text = " ".join(self.vocab.lexicon.singular_robot_noun(w) for w in text.split())
         name = self.vocab.robots.get(text)
         if name is None:
             known = ", ".join(r.replace("_", " ") for r in self.scene.robots)
@@ -629,7 +665,9 @@ class _Interpreter:
             if upper not in self.scene.objects or not self.scene.domain.put_fact(
                 "", upper, self.scene.kind_of(upper) or ""
             ):
-                raise UnderstandingError(f"'{upper.replace('_', ' ')}' cannot hold a block on it")
+                raise UnderstandingError(
+                    f"'{upper.replace('_', ' ')}' cannot hold a {self.noun} on it"
+                )
             self.add(upper, lower, robot)
         for block in blocks:
             self.add(block, places[0], robot)
@@ -641,10 +679,10 @@ class _Interpreter:
         top = [b for b, pos in named if "top" in pos]
         middle = [b for b, pos in named if b not in bottom and b not in top]
         if len(bottom) > 1 or len(top) > 1:
-            raise UnderstandingError("a tower has one bottom and one top block")
+            raise UnderstandingError(f"a {self.tower_noun} has one bottom and one top {self.noun}")
         order = bottom + middle + top if (bottom or top) else [b for b, _ in named]
         if len(order) < 2:
-            raise UnderstandingError("a tower needs at least two blocks")
+            raise UnderstandingError(f"a {self.tower_noun} needs at least two {self.nouns}")
         if where is not None:
             self.add(order[0], self.place(where), robot)
         for lower, upper in pairwise(order):
@@ -723,48 +761,42 @@ class _Interpreter:
 
 def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
     """The first word of a clause that is neither a verb nor the start of a known name."""
+    lexicon = vocab.lexicon
     known = {p.split()[0] for p in vocab.phrases} | {p.split()[0] for p in vocab.robots}
-    filler_words = {w for f in FILLERS for w in f.split()} | set(_RESERVED)
-    tower_words = set(TOWER_VERBS) | {"tower", "pile"}
+    skipped = {w for f in lexicon.fillers for w in f.split()} | set(lexicon.reserved)
+    starts = {*lexicon.verbs, *lexicon.tower_verbs, *lexicon.tower_nouns, *known}
     for clause in re.split(r"\b(?:then|and|after that|finally|while|meanwhile)\b|[,;.:]", text):
-        words = [w for w in clause.split() if w not in filler_words]
-        if (
-            words
-            and words[0] not in VERBS
-            and words[0] not in known
-            and words[0] not in tower_words
-        ):
+        words = [w for w in clause.split() if w not in skipped]
+        if words and words[0] not in starts:
             return words[0]
     return None
 
 
 def understand_command(command: str, scene: Scene) -> Understanding:
     """What `command` asks for; raise `UnderstandingError` with a readable reason."""
+    vocab = Vocabulary.from_scene(scene)
+    example = vocab.lexicon.example
     if not isinstance(command, str) or not command.strip():
-        raise UnderstandingError(
-            "empty command: say what to do, e.g. 'put the red block in the right bin'"
-        )
+        hint = f", e.g. '{example.split(', ')[0]}'" if example else ""
+        raise UnderstandingError(f"empty command: say what to do{hint}")
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
-    text = _normalise(command)
-    vocab = Vocabulary.from_scene(scene)
+    text = vocab.join_compounds(_normalise(command))
     try:
-        tree = _TREE.transform(_parser().parse(text))
+        tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
     except UnexpectedInput as exc:
         word = _unknown_word(text, vocab)
         if word:
             raise UnderstandingError(
                 f"unknown action '{shown(word)}' in '{shown(command)}' "
-                f"(known: put, place, move, stack, drop, take, build a tower, ...)"
+                f"(known: {vocab.lexicon.known_actions()})"
             ) from None
         position = getattr(exc, "pos_in_stream", None) or 0
         near = shown(text[position:], 30)
         where = f" near '{near}'" if near else ""
-        raise UnderstandingError(
-            f"could not understand '{shown(command)}'{where}; "
-            "try e.g. 'put the red block in the right bin, then stack green on blue'"
-        ) from None
-    interpreter = _Interpreter(scene)
+        hint = f"; try e.g. '{example}'" if example else ""
+        raise UnderstandingError(f"could not understand '{shown(command)}'{where}{hint}") from None
+    interpreter = _Interpreter(scene, vocab)
     interpreter.walk(tree)
     result = Understanding(interpreter.items)
     problems = scene.domain.contradictions(result.goal)

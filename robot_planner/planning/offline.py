@@ -32,7 +32,8 @@ class OfflinePlanner:
     name = "offline"
 
     def __post_init__(self) -> None:
-        warm_up()  # build the Earley parser now: the first command is as fast as the rest
+        # Build the Earley parser now: the first command is as fast as the rest.
+        warm_up(self.scene.domain)
         planning_context(self.scene, self.catalogue)  # ground the scene's model once, now
 
     def plan(self, request: PlanRequest) -> PlanResult:

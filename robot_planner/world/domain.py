@@ -46,9 +46,11 @@ class TypeSpec(_Strict):
 
 
 class RobotKind(_Strict):
-    """A kind of robot: the catalogue skills it offers and the facts true at start."""
+    """A kind of robot: the catalogue skills it offers, the facts true at start and the
+    nouns commands call it by ("the left arm", "the left gripper")."""
 
     description: str = ""
+    nouns: tuple[str, ...] = ()
     skills: tuple[str, ...]
     initial: tuple[str, ...] = Field(
         (), description="fact templates over ?robot that hold when a scene starts"
@@ -94,6 +96,44 @@ class Locations(_Strict):
     support: str | None = Field(None, description="predicate(object, object): stacked")
 
 
+_WORDS = re.compile(r"^[a-z][a-z' ]*$")
+
+
+class TowerWords(_Strict):
+    """Words for stacks built of objects standing on objects (the support predicate)."""
+
+    verbs: tuple[str, ...] = Field(description="build, make, ... (a tower)")
+    nouns: tuple[str, ...] = Field(description="tower, stack, pile, ...")
+
+
+class LanguageSpec(_Strict):
+    """The words of this world that commands use. The core grammar supplies English
+    structure (order, parallel steps, lists, pronouns, politeness); the domain supplies
+    its verbs, so a new world needs no grammar change."""
+
+    put_verbs: tuple[str, ...] = Field(
+        ("put", "move"),
+        description="verbs that ask for objects to end up somewhere (put X in Y); "
+        "third-person forms are made from them",
+    )
+    grasp_verbs: tuple[str, ...] = Field(
+        (), description="verbs that only point at objects (pick up X and ...)"
+    )
+    tower: TowerWords | None = Field(None, description="needs locations.support")
+    fillers: tuple[str, ...] = Field((), description="phrases that carry no meaning here")
+    example: str = Field("", description="a command shown when one is not understood")
+
+    @model_validator(mode="after")
+    def _words(self) -> LanguageSpec:
+        towers = self.tower.verbs + self.tower.nouns if self.tower else ()
+        for word in (*self.put_verbs, *self.grasp_verbs, *towers, *self.fillers):
+            if not _WORDS.match(word):
+                raise ValueError(f"language: '{shown(word)}' is not lower-case words")
+        if not self.put_verbs:
+            raise ValueError("language: put_verbs is empty (commands need a verb)")
+        return self
+
+
 class Invariant(_Strict):
     """Facts that can never hold together: at most one match per binding of ?x, or no
     loop through a predicate."""
@@ -122,6 +162,7 @@ class Domain(_Strict):
     locations: Locations
     invariants: tuple[Invariant, ...] = ()
     skills: dict[str, SkillSpec]
+    language: LanguageSpec = LanguageSpec()
     #: Where the file was loaded from (for messages); not part of the file.
     source: str = ""
 
@@ -213,6 +254,8 @@ class Domain(_Strict):
                 self._check_template(template, {"x": ""}, f"invariant '{inv.why}'")
             if inv.acyclic is not None and inv.acyclic not in self.predicates:
                 raise ValueError(f"invariant '{inv.why}': undeclared predicate '{inv.acyclic}'")
+        if self.language.tower is not None and self.locations.support is None:
+            raise ValueError("language.tower needs locations.support (what stacks on what)")
         return self
 
     def _check_skill(self, name: str, skill: SkillSpec) -> None:
@@ -276,6 +319,11 @@ class Domain(_Strict):
             if spec is not None and spec.nouns:
                 return spec.nouns
         return (type_name.replace("_", " "),)
+
+    def robot_nouns(self, kind: str) -> tuple[str, ...]:
+        """Words for robots of a kind (its own, else the kind's name)."""
+        spec = self.robot_kinds.get(kind)
+        return spec.nouns if spec is not None and spec.nouns else (kind.replace("_", " "),)
 
     def kind_offers(self, kind: str, skill: str) -> bool:
         spec = self.robot_kinds.get(kind)
