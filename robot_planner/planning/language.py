@@ -8,8 +8,10 @@ and quantifiers ("red and green", "both", "all blocks"), pronouns ("it", "them")
 by order ("yellow at the bottom, then blue, red on top"; "stack red on blue on yellow"),
 sorting ("red and green go in the left bin") and fillers ("could you please", "now").
 
-Noun phrases are resolved against the scene's vocabulary (colours, bin and zone names
-and their synonyms), so a new scene needs no grammar change. Anything not understood is
+The examples are the tabletop's; the words are not in this module. Verbs, tower words,
+robot nouns and domain fillers come from the domain's ``language`` section (`Lexicon`),
+and noun phrases are resolved against the scene's vocabulary (colours, type nouns,
+names and aliases), so a new world needs no grammar change. Anything not understood is
 refused with one line that says what was not understood and what is known. The result
 is the set of facts that must hold when the whole command is done, plus which steps must
 follow which and which robot was asked to do what.
@@ -400,7 +402,7 @@ class Understanding:
         return 1 + max((item.step for item in self.items), default=0)
 
     def assignments(self) -> dict[str, str]:
-        """Block -> robot that must do its final placement."""
+        """Object -> robot that must do its final placement."""
         return {i.fact.args[0]: i.robot for i in self.items if i.robot is not None}
 
 
@@ -483,7 +485,7 @@ class Vocabulary:
     def resolve(self, words: str) -> str | None:
         return self.phrases.get(" ".join(words.split()))
 
-    def resolve_block(self, words: str, scene: Scene) -> str | None:
+    def resolve_object(self, words: str, scene: Scene) -> str | None:
         """A movable object from a phrase; plural nouns ("blocks") are accepted."""
         text = " ".join(words.split())
         nouns = {n for s in scene.objects.values() for n in scene.domain.nouns(s.type)}
@@ -580,8 +582,8 @@ class _Interpreter:
 
     # --- names ------------------------------------------------------------------------
 
-    def block(self, words: str) -> str:
-        name = self.vocab.resolve_block(words, self.scene)
+    def thing(self, words: str) -> str:
+        name = self.vocab.resolve_object(words, self.scene)
         if name is None:
             known = ", ".join(
                 f"{s.color} {self.scene.domain.nouns(s.type)[0]}".strip()
@@ -590,10 +592,10 @@ class _Interpreter:
             raise UnderstandingError(f"unknown object '{words}' (known: {known})")
         return name
 
-    def blocks(self, objects: tuple) -> list[str]:
+    def things(self, objects: tuple) -> list[str]:
         kind, value = objects
         if kind == "list":
-            names = [self.block(w) for w in value]
+            names = [self.thing(w) for w in value]
         elif kind == "all":
             names = list(self.scene.objects)
         elif kind == "both":
@@ -610,7 +612,7 @@ class _Interpreter:
         return names
 
     def place(self, words: str) -> str:
-        name = self.vocab.resolve(words) or self.vocab.resolve_block(words, self.scene)
+        name = self.vocab.resolve(words) or self.vocab.resolve_object(words, self.scene)
         if name is None:
             places = sorted(
                 {
@@ -641,23 +643,23 @@ class _Interpreter:
 
     # --- facts ------------------------------------------------------------------------
 
-    def add(self, block: str, target: str, robot: str | None) -> None:
-        if block == target:
-            raise UnderstandingError(f"cannot put the {block.replace('_', ' ')} on itself")
+    def add(self, thing: str, target: str, robot: str | None) -> None:
+        if thing == target:
+            raise UnderstandingError(f"cannot put the {thing.replace('_', ' ')} on itself")
         domain = self.scene.domain
-        fact = domain.put_fact(block, target, self.scene.kind_of(target) or "")
+        fact = domain.put_fact(thing, target, self.scene.kind_of(target) or "")
         if fact is None:
             raise UnderstandingError(f"nothing can be put on/in the {target.replace('_', ' ')}")
-        # A later instruction about the same block replaces its earlier destination:
+        # A later instruction about the same object replaces its earlier destination:
         # the goal is what must hold when the whole command is done.
         where = domain.location_predicates
         self.items = [
-            i for i in self.items if not (i.fact.args[0] == block and i.fact.predicate in where)
+            i for i in self.items if not (i.fact.args[0] == thing and i.fact.predicate in where)
         ]
         self.items.append(GoalItem(fact, self.step, robot))
 
     def move(
-        self, blocks: list[str], targets: list, robot: str | None, before: list[str] | None = None
+        self, things: list[str], targets: list, robot: str | None, before: list[str] | None = None
     ) -> None:
         places = [self._target(t, before if before is not None else self.last) for t in targets]
         # "stack red on blue on yellow": a chain of supports.
@@ -669,12 +671,12 @@ class _Interpreter:
                     f"'{upper.replace('_', ' ')}' cannot hold a {self.noun} on it"
                 )
             self.add(upper, lower, robot)
-        for block in blocks:
-            self.add(block, places[0], robot)
+        for thing in things:
+            self.add(thing, places[0], robot)
 
     def tower(self, levels: list[tuple[str, str]], where: str | None, robot: str | None) -> None:
         """Levels in the order spoken, each maybe with a position word."""
-        named = [(self.block(noun), pos) for noun, pos in levels]
+        named = [(self.thing(noun), pos) for noun, pos in levels]
         bottom = [b for b, pos in named if "bottom" in pos or "base" in pos]
         top = [b for b, pos in named if "top" in pos]
         middle = [b for b, pos in named if b not in bottom and b not in top]
@@ -708,19 +710,19 @@ class _Interpreter:
         if tree.data == "move":
             objects, targets = parts
             before = list(self.last)
-            self.move(self.blocks(objects), targets, robot, before)
+            self.move(self.things(objects), targets, robot, before)
         elif tree.data == "move_pair":
             first, first_target, second, second_target = parts
             before = list(self.last)
-            self.move(self.blocks(first), first_target, robot, before)
+            self.move(self.things(first), first_target, robot, before)
             before = list(self.last)
-            self.move(self.blocks(second), second_target, robot, before)
+            self.move(self.things(second), second_target, robot, before)
         elif tree.data == "mention":  # "pick up the red block and ...": context only
             (objects,) = parts
-            self.blocks(objects)
+            self.things(objects)
         elif tree.data == "stack_list":
             (objects,) = parts
-            names = self.blocks(objects)
+            names = self.things(objects)
             # "stack red, blue and yellow": the first named ends on top.
             levels = [(n.replace("_", " "), "") for n in reversed(names)]
             self.tower(levels, None, robot)
@@ -736,7 +738,7 @@ class _Interpreter:
         elif tree.data == "tower_of":
             where = next((p[1] for p in parts if isinstance(p, tuple) and p[0] == "where"), None)
             objects = next(p for p in parts if isinstance(p, tuple) and p[0] != "where")
-            names = self.blocks(objects)
+            names = self.things(objects)
             bottom_up = any(isinstance(c, Token) and c.type == "BOTTOM_UP" for c in tree.children)
             # "a tower of red, blue and yellow" names the top first unless "bottom up".
             order = names if bottom_up else list(reversed(names))
@@ -750,7 +752,7 @@ class _Interpreter:
                 condition, chunk = step.children
                 objects, targets = condition.children
                 before = list(self.last)
-                self.move(self.blocks(objects), targets, None, before)
+                self.move(self.things(objects), targets, None, before)
                 self.step += 1  # what follows "once X is ..." waits for it
                 self.chunk(chunk)
             else:
