@@ -144,7 +144,7 @@ class Client:
 
         self.node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
         self.node.create_subscription(
-            JointState, common.JOINT_STATES, on_joints, common.SENSOR_QOS
+            JointState, common.JOINT_STATES, on_joints, common.JOINT_STATE_QOS
         )
         self.command_pub = self.node.create_publisher(String, common.COMMAND, common.COMMAND_QOS)
         self.audio_pub = self.node.create_publisher(UInt8MultiArray, common.AUDIO, 10)

@@ -355,6 +355,32 @@ def test_executor_runs_a_plan_and_reports_the_outcome(ros):
     assert started == [t.id for t in plan.plan.tasks]
 
 
+def test_joint_states_reach_a_default_reliable_subscriber(ros):
+    """`/joint_states` is published reliable, depth 10, as ros2_control's
+    joint_state_broadcaster and joint_state_publisher do: a subscriber with the default
+    QoS (reliable) gets it, and so does a best-effort one (robot_state_publisher's)."""
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy, qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+
+    from robot_planner.nodes.common import JOINT_STATES
+
+    received: dict[str, list[Any]] = {"reliable": [], "best_effort": []}
+    ros.probe.create_subscription(JointState, JOINT_STATES, received["reliable"].append, 10)
+    ros.probe.create_subscription(
+        JointState, JOINT_STATES, received["best_effort"].append, qos_profile_sensor_data
+    )
+    _executor(ros, joint_state_rate_hz=20.0)
+    ros.wait_for(lambda: received["reliable"], 30, "joint states on a reliable subscriber")
+    ros.wait_for(lambda: received["best_effort"], 30, "joint states on a best-effort one")
+    [info] = ros.probe.get_publishers_info_by_topic(JOINT_STATES)
+    # Discovery carries reliability and durability, not the history depth.
+    assert info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert info.qos_profile.durability == DurabilityPolicy.VOLATILE
+    msg = received["reliable"][0]
+    assert {n.split("/")[0] for n in msg.name} == {"left_arm", "right_arm"}
+    assert len(msg.position) == len(msg.velocity) == len(msg.name) > 0
+
+
 def test_executor_ignores_plans_latched_before_it_started(ros):
     ros.pub["plan"].publish(
         ros.String(

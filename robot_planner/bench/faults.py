@@ -606,7 +606,7 @@ class _FloodClient:
 
         self.node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
         self.node.create_subscription(
-            JointState, common.JOINT_STATES, on_joints, common.SENSOR_QOS
+            JointState, common.JOINT_STATES, on_joints, common.JOINT_STATE_QOS
         )
         self.pub = self.node.create_publisher(String, common.COMMAND, common.COMMAND_QOS)
         self.cancel_pub = self.node.create_publisher(Empty, common.CANCEL, common.reliable())

@@ -118,7 +118,7 @@ def measure(commands: int = 20, domain: int | None = None, journal: str = "") ->
                 moving.append(time.time())
 
     node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
-    node.create_subscription(JointState, common.JOINT_STATES, on_joints, common.SENSOR_QOS)
+    node.create_subscription(JointState, common.JOINT_STATES, on_joints, common.JOINT_STATE_QOS)
     command_pub = node.create_publisher(String, common.COMMAND, common.COMMAND_QOS)
     cancel_pub = node.create_publisher(Empty, common.CANCEL, common.reliable())
     executor = SingleThreadedExecutor(context=context)

@@ -14,7 +14,8 @@ Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interfac
 ``/robot_planner/state``         String (JSON facts)     reliable, transient local
 ``/robot_planner/grippers``      String (JSON)           sensor data
 ``/robot_planner/audio``         UInt8MultiArray         reliable, depth 10
-``/camera/...``, ``/joint_states``  sensor_msgs          sensor data
+``/camera/...``                   sensor_msgs             reliable, depth 2 (sim)
+``/joint_states``                sensor_msgs/JointState  reliable, depth 10
 ===============================  ======================  ==========================
 """
 
@@ -99,6 +100,14 @@ SENSOR_QOS = qos_profile_sensor_data
 #: not over FastDDS on one host (13 of 30 arrived). The monitor's `camera_qos` parameter
 #: picks what it asks for: `reliable` (simulation) or `sensor_data` (most drivers).
 CAMERA_PUB_QOS = reliable(2)
+
+
+#: `/joint_states` as ROS 2 drivers publish it: ros2_control's joint_state_broadcaster
+#: (SystemDefaultsQoS, reliable with every DDS) and joint_state_publisher (depth 10) are
+#: reliable and volatile, so a subscriber with the default QoS gets it; so does a
+#: best-effort one such as robot_state_publisher's (SensorDataQoS). Subscribers here use
+#: it too: they only ever listen to this package's own (reliable) publisher.
+JOINT_STATE_QOS = reliable(10)
 
 
 def camera_qos(name: str) -> QoSProfile:

@@ -65,12 +65,12 @@ from robot_planner.nodes.common import (
     DEPTH,
     GRIPPERS,
     HEARTBEAT,
+    JOINT_STATE_QOS,
     JOINT_STATES,
     MISALIGNMENT,
     PERCEPTION,
     PLAN,
     REPLAN,
-    SENSOR_QOS,
     STATE,
     STATUS,
     STATUS_QOS,
@@ -250,7 +250,7 @@ class ExecutorNode(Node):
             color=self.create_publisher(Image, COLOR, CAMERA_PUB_QOS),
             depth=self.create_publisher(Image, DEPTH, CAMERA_PUB_QOS),
             info=self.create_publisher(CameraInfo, CAMERA_INFO, CAMERA_PUB_QOS),
-            joints=self.create_publisher(JointState, JOINT_STATES, SENSOR_QOS),
+            joints=self.create_publisher(JointState, JOINT_STATES, JOINT_STATE_QOS),
             grippers=self.create_publisher(String, GRIPPERS, CAMERA_PUB_QOS),
         )
         self.sim = sensors.SimSensors(
