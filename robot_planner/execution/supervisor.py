@@ -41,7 +41,7 @@ Listener = Callable[[dict[str, Any]], None]
 #: After the last task, how long (simulated s) the final `after` and goal checks may take.
 VERIFY_S = 2.0
 #: Before re-planning, how often the scene is re-estimated until it is at rest, and for
-#: how long at most (simulated s): a dropped block is still falling when it is noticed.
+#: how long at most (simulated s): a dropped object is still falling when it is noticed.
 SETTLE_STEP_S = 0.1
 SETTLE_MAX_S = 1.0
 
@@ -347,7 +347,7 @@ class Supervisor:
             if outcome is Outcome.SUCCEEDED:
                 if finished_at is None:
                     if detector is not None:
-                        # A block can topple a moment after the last place: judge the
+                        # An object can topple a moment after the last place: judge the
                         # goal once the scene has come to rest.
                         self._settled_state()
                         detector.verify_goal(goal, self.adapter.now())
@@ -377,7 +377,7 @@ class Supervisor:
         self, command: str, goal: tuple[Fact, ...], failed: Task | None, detail: str
     ) -> TaskPlan:
         """A plan for the rest of the goal from the observed state. When the planner
-        cannot use what the camera sees (a block hidden behind a halted arm), the arms
+        cannot use what the camera sees (an object hidden behind a halted arm), the arms
         go home out of the view and it looks once more before giving up."""
         for attempt in (1, 2):
             state = self._settled_state()

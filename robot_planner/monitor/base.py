@@ -65,7 +65,7 @@ def parse_yes_no(text: object) -> bool | None:
 
 
 class TimeLimitedVqa:
-    """Wraps a backend so no question blocks the caller for more than `timeout_s`.
+    """Wraps a backend so no question holds up the caller for more than `timeout_s`.
 
     The answer is computed in a worker thread; a question not answered in time is a
     `VqaError` (the monitor counts it and the run goes on, or fails safe, per its

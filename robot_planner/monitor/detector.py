@@ -254,7 +254,7 @@ class MisalignmentDetector:
 
     def verify_goal(self, goal: Iterable[Fact], now: float) -> None:
         """The plan is done: confirm each goal fact with the camera, debounced like an
-        after-check. A goal the camera contradicts (a block that fell off the tower
+        after-check. A goal the camera contradicts (an object that fell off a stack
         between checks) is a misalignment like any other and leads to a re-plan."""
         if self.config.mode == "off":
             return
@@ -308,8 +308,8 @@ class MisalignmentDetector:
             contrary = sure and answer.answer != expected
             if check.task == GOAL_TASK and answer.answer is None:
                 # "Done" must be seen to be done: a goal the camera cannot see at all (a
-                # block hidden under another) is not taken on trust. A borderline "yes"
-                # (a block near a tolerance) still confirms it.
+                # object hidden under another) is not taken on trust. A borderline "yes"
+                # (an object near a tolerance) still confirms it.
                 contrary = True
             if contrary:
                 check.contrary.append(answer)

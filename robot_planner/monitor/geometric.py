@@ -1,18 +1,19 @@
 """The ``geometric`` VQA backend: decides facts from the RGB-D pixels of one frame.
 
-No simulator state is read: each block is found by its colour (the scene gives each
-block's RGBA), its pixels are lifted to 3-D with the depth image, the intrinsics and the
-camera pose, and the block's centre is recovered from the faces the camera sees. Facts
-are then decided with the same tolerances the simulator's ground truth uses
-(``robot_planner/sim/truth.py``), plus proprioception (tool point and finger opening) for
-``holding`` and ``gripper_empty``, which a camera alone cannot see inside a closed hand.
+No simulator state is read: the objects are coloured cubes (the scene gives each
+object's RGBA and edge length), each is found by its colour, its pixels are lifted to 3-D
+with the depth image, the intrinsics and the camera pose, and the object's centre is
+recovered from the faces the camera sees. Facts are then decided with the same tolerances
+the simulator's ground truth uses (``robot_planner/sim/truth.py``), plus proprioception
+(tool point and finger opening) for what a robot holds (the ``gripped`` and
+``gripper_free`` relations), which a camera alone cannot see inside a closed hand.
 
-Why the centre needs the faces: a slanted camera sees a block's top and one or two of
-its sides, and the bottom block of a tower only its sides. Every visible surface point
-lies half a block from the centre along that face's outward normal, so each pixel, with
-a normal from the depth image, votes for the centre; the median of those votes is right
-whichever faces are visible, and is only shifted (not wrong by half a block) when an arm
-covers part of the block.
+Why the centre needs the faces: a slanted camera sees a box's top and one or two of its
+sides, and the bottom box of a stack only its sides. Every visible surface point lies
+half an edge from the centre along that face's outward normal, so each pixel, with a
+normal from the depth image, votes for the centre; the median of those votes is right
+whichever faces are visible, and is only shifted (not wrong by half an edge) when an arm
+covers part of the object.
 
 One frame is segmented once: questions about the same observation reuse a small cache.
 """
@@ -38,18 +39,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GeometricConfig:
-    """Colour thresholds, fact tolerances (metres, or multiples of the block edge ``s``)
+    """Colour thresholds, fact tolerances (metres, or multiples of the object's edge ``s``)
     and confidence scales. Fact tolerances mirror ``robot_planner.sim.truth`` where a
     camera can check them (see ``on_height`` for the one that differs)."""
 
-    #: Hue distance (OpenCV units, 0-180) from a block's reference hue.
+    #: Hue distance (OpenCV units, 0-180) from an object's reference hue.
     hue_tolerance: int = 7
-    #: Minimum saturation as a fraction of the block's reference saturation.
+    #: Minimum saturation as a fraction of the object's reference saturation.
     min_saturation_ratio: float = 0.5
     #: Minimum value (0-255): faces turned away from the light are darker, not black.
     min_value: int = 25
     #: Colours less saturated than this (0-1) cannot be told from the arms and table.
-    min_block_saturation: float = 0.35
+    min_object_saturation: float = 0.35
     #: Where pixel (row r, column c) lies in the coordinates of ``K``: u = c + du,
     #: v = r + dv. Measured on TinyRenderer frames from ``robot_planner.sim.camera``
     #: (sub-millimetre centres with (0, 1)); a camera whose K follows OpenCV's
@@ -62,20 +63,20 @@ class GeometricConfig:
     #: Two normals estimated forward and backward must agree within this angle (deg):
     #: pixels on a crease between two faces are left out of the centre votes.
     normal_agreement_deg: float = 12.0
-    #: A pixel bordering a block's outline that is this much nearer the camera (m)
-    #: belongs to an occluder: that stretch of outline is not the block's own edge.
+    #: A pixel bordering an object's outline that is this much nearer the camera (m)
+    #: belongs to an occluder: that stretch of outline is not the object's own edge.
     occlusion_gap: float = 0.005
-    #: Components of one colour within this many block edges of the largest belong to
-    #: the same block (a finger in front of a block splits it in two).
+    #: Components of one colour within this many object edges of the largest belong to
+    #: the same object (a finger in front of an object splits it in two).
     merge_distance: float = 1.5
-    #: holding: the block centre within this distance of the tool point (m) ...
+    #: holding: the object's centre within this distance of the tool point (m) ...
     hold_radius: float = 0.035
     #: ... and the finger opening between s - below and s + above (m).
     hold_width_below: float = 0.012
     hold_width_above: float = 0.004
     #: on(X,Y): rise of X over Y in s, and horizontal offset in Y's edge. Tighter than
     #: the simulator's 0.6-1.4 s, which also asks for contact: a camera cannot see
-    #: contact, and a block released 1 cm above another is not on it yet.
+    #: contact, and an object released 1 cm above another is not on it yet.
     on_height: tuple[float, float] = (0.8, 1.2)
     on_offset: float = 0.7
     #: in(X,B): inside the inner rectangle plus this margin (m), below the rim + 1.5 s.
@@ -91,10 +92,10 @@ class GeometricConfig:
     min_sigma: float = 0.003
     #: Finger opening noise (m), for decisions made from proprioception.
     width_sigma: float = 0.002
-    #: Confidence of clear(X) when some other block is out of sight (could be on X).
+    #: Confidence of clear(X) when some other object is out of sight (could be on X).
     unseen_clear_confidence: float = 0.6
     #: Confidence of holding(R,X) when X is hidden (by R's hand) but R's fingers stopped
-    #: at X's width and every other block is seen elsewhere.
+    #: at X's width and every other object is seen elsewhere.
     unseen_hold_confidence: float = 0.65
     #: Frames (and observations) whose perception is kept.
     cache_size: int = 4
@@ -109,15 +110,15 @@ class GeometricConfig:
 
 
 @dataclass(frozen=True)
-class BlockSighting:
-    """One block as seen in one frame.
+class ObjectSighting:
+    """One object as seen in one frame.
 
-    ``center`` is the estimated cube centre in the world frame (None when the block was
+    ``center`` is the estimated cube centre in the world frame (None when the object was
     not found), ``pixels`` its visible pixel count, ``visible`` the fraction of the
-    pixels an unoccluded block would cover there (0-1), ``tilt`` the angle (radians) of
+    pixels an unoccluded object would cover there (0-1), ``tilt`` the angle (radians) of
     its most upward face normal from vertical (None when no upward face is seen) and
     ``sigma`` / ``sigma_z`` the horizontal / vertical position noise (m) used for
-    confidences: one pixel's footprint, more when an occluder hides part of the block
+    confidences: one pixel's footprint, more when an occluder hides part of the object
     (a hidden top face leaves the height to the sides that are still seen).
     """
 
@@ -142,12 +143,12 @@ class BlockSighting:
 
 @dataclass(frozen=True)
 class _Colour:
-    """The pixel test for one block's colour: hue ranges (OpenCV units, red wraps
+    """The pixel test for one object's colour: hue ranges (OpenCV units, red wraps
     around 0) and a minimum saturation."""
 
     hue_ranges: list[tuple[int, int]]
     min_saturation: int
-    block: str
+    name: str
 
 
 @dataclass
@@ -204,7 +205,7 @@ class GeometricVqa:
     """Answers fact questions from an RGB-D frame and the grippers' proprioception.
 
     Args:
-        scene: names, block colours and sizes, bin and zone rectangles, table height.
+        scene: names, object colours and sizes, bin and zone rectangles, table height.
         config: thresholds and tolerances (defaults suit the packaged scenes).
     """
 
@@ -223,7 +224,7 @@ class GeometricVqa:
         #: Objects this perceiver cannot see, with the reason (see `blind_spots`).
         self.unseen: dict[str, str] = {}
         self._colours = self._colour_models()
-        self._frames: OrderedDict[int, tuple[CameraFrame, dict[str, BlockSighting]]] = (
+        self._frames: OrderedDict[int, tuple[CameraFrame, dict[str, ObjectSighting]]] = (
             OrderedDict()
         )
         self._observations: OrderedDict[int, tuple[Observation, _Perception]] = OrderedDict()
@@ -233,15 +234,15 @@ class GeometricVqa:
     # --- colour models -----------------------------------------------------------------
 
     def _colour_models(self) -> list[_Colour]:
-        """One pixel test per block colour. Blocks whose hue bands overlap could not be
+        """One pixel test per object colour. Objects whose hue bands overlap could not be
         told apart, and colours too grey could not be told from the arms and the table:
-        such blocks are never seen (their facts: cannot tell), with a warning."""
+        such objects are never seen (their facts: cannot tell), with a warning."""
         cfg = self.config
         refs: dict[str, tuple[int, int]] = {}
         for name, spec in self.scene.objects.items():
             rgb = np.clip(np.array(spec.rgba[:3]) * 255.0 + 0.5, 0, 255).astype(np.uint8)
             hue, sat, _ = cv2.cvtColor(rgb.reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0]
-            if sat < cfg.min_block_saturation * 255:
+            if sat < cfg.min_object_saturation * 255:
                 self.unseen[name] = "too grey to segment by colour"
                 continue
             refs[name] = (int(hue), int(sat))
@@ -275,8 +276,8 @@ class GeometricVqa:
 
     # --- per-frame perception ----------------------------------------------------------
 
-    def perceive(self, frame: CameraFrame) -> dict[str, BlockSighting]:
-        """Where each block is in this frame (cached: a frame is segmented once)."""
+    def perceive(self, frame: CameraFrame) -> dict[str, ObjectSighting]:
+        """Where each object is in this frame (cached: a frame is segmented once)."""
         key = id(frame)
         hit = self._frames.get(key)
         if hit is not None and hit[0] is frame:
@@ -301,7 +302,7 @@ class GeometricVqa:
             self._rays[key] = rays
         return rays
 
-    def _segment(self, frame: CameraFrame) -> dict[str, BlockSighting]:
+    def _segment(self, frame: CameraFrame) -> dict[str, ObjectSighting]:
         """Colour masks, cleaned by an opening, split into components; tiny ones are
         noise. All per-frame work happens here, once."""
         cfg = self.config
@@ -310,7 +311,7 @@ class GeometricVqa:
         min_px = max(3, round(cfg.min_pixels * frame.width * frame.height / (320 * 240)))
         kernel = np.ones((cfg.open_kernel, cfg.open_kernel), np.uint8)
         sightings = {
-            name: BlockSighting(name, None, 0, 0.0, None, 0.0, 0.0) for name in self.scene.objects
+            name: ObjectSighting(name, None, 0, 0.0, None, 0.0, 0.0) for name in self.scene.objects
         }
         for colour in self._colours:
             mask = None
@@ -335,9 +336,7 @@ class GeometricVqa:
             parts = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= min_px]
             if not parts:
                 continue
-            sightings[colour.block] = self._locate(
-                colour.block, frame, depth, labels, stats, parts
-            )
+            sightings[colour.name] = self._locate(colour.name, frame, depth, labels, stats, parts)
         return sightings
 
     def _piece(
@@ -351,7 +350,7 @@ class GeometricVqa:
     ) -> _Piece:
         """Lift one component to 3-D: its points, the centre votes of the pixels with a
         clean face normal, and the heights of its top and bottom outline where nothing
-        nearer the camera borders it (a real edge of the block, not an occluder's)."""
+        nearer the camera borders it (a real edge of the object, not an occluder's)."""
         x0, y0 = int(stat[cv2.CC_STAT_LEFT]), int(stat[cv2.CC_STAT_TOP])
         x1, y1 = x0 + int(stat[cv2.CC_STAT_WIDTH]), y0 + int(stat[cv2.CC_STAT_HEIGHT])
         # One pixel of margin: central differences and the outline's outer neighbours.
@@ -368,7 +367,7 @@ class GeometricVqa:
         if h < 3 or w < 3:
             return piece
         piece.top_edge, piece.bottom_edge = self._outline_heights(cam, inside, R, t)
-        # A pixel gets a normal when it and its 4 neighbours are all on the block.
+        # A pixel gets a normal when it and its 4 neighbours are all on the object.
         core = (
             inside[1:-1, 1:-1]
             & inside[:-2, 1:-1]
@@ -397,7 +396,7 @@ class GeometricVqa:
     def _outline_heights(
         self, cam: np.ndarray, inside: np.ndarray, R: np.ndarray, t: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """World heights of the block's upper and lower edges, one per image column
+        """World heights of the object's upper and lower edges, one per image column
         whose outline pixel is a real edge: its outer neighbour is on the image and not
         nearer the camera (an occluder). A pixel centre lies inside the face, so the
         edge is put half a row step (measured in that column) beyond it."""
@@ -426,8 +425,8 @@ class GeometricVqa:
         labels: np.ndarray,
         stats: np.ndarray,
         parts: list[int],
-    ) -> BlockSighting:
-        """The block's centre from its largest component and any piece of it split off
+    ) -> ObjectSighting:
+        """The object's centre from its largest component and any piece of it split off
         by an occluder (a finger)."""
         size = self.size[name]
         parts = sorted(parts, key=lambda k: -int(stats[k, cv2.CC_STAT_AREA]))
@@ -455,7 +454,7 @@ class GeometricVqa:
         visible = min(1.0, pixels / expected)
         base = max(self.config.min_sigma, r / f)
         sigma = base + max(0.0, 0.5 - visible) * size / 2
-        return BlockSighting(name, centre, pixels, visible, tilt, sigma, base + z_slack / 2)
+        return ObjectSighting(name, centre, pixels, visible, tilt, sigma, base + z_slack / 2)
 
     @staticmethod
     def _centre(
@@ -464,10 +463,10 @@ class GeometricVqa:
         """Robust centre, tilt and height slack (metres of the height left uncertain).
 
         Height: from the top face when it is seen; else from the top outline (the
-        upper edge of the sides: the bottom block of a tower) or the bottom outline,
+        upper edge of the sides: the bottom box of a stack) or the bottom outline,
         whichever is a real edge; else the middle of what is seen of the sides.
-        Without clean normals (a sliver of a block): the mean surface point pushed back
-        from the camera by half a block.
+        Without clean normals (a sliver of an object): the mean surface point pushed back
+        from the camera by half an edge.
         """
         votes, normals = piece.votes, piece.normals
         if votes.shape[0] < 3:
@@ -487,7 +486,7 @@ class GeometricVqa:
         upper = float(np.median(piece.top_edge)) if piece.top_edge.size >= 2 else None
         lower = float(np.median(piece.bottom_edge)) if piece.bottom_edge.size >= 2 else None
         if upper is not None and lower is not None and abs(upper - lower - size) > 0.2 * size:
-            # Edges that do not span a block: one is an occluder's; trust neither.
+            # Outlines not one edge length apart: one is an occluder's; trust neither.
             upper = lower = None
         if upper is not None:
             centre[2] = upper - size / 2
@@ -516,15 +515,15 @@ class GeometricVqa:
     def _holding(
         self,
         robot: str,
-        block: str,
+        obj: str,
         gripper: GripperState | None,
-        seen: BlockSighting,
+        seen: ObjectSighting,
     ) -> VqaAnswer:
-        """Proprioception (finger opening) first; then the block at the tool point."""
+        """Proprioception (finger opening) first; then the object at the tool point."""
         cfg = self.config
         if gripper is None:
             return VqaAnswer(None, 0.0, f"no gripper state for {robot}")
-        size = self.size[block]
+        size = self.size[obj]
         width = float(gripper.width)
         width_margin = min(
             width - (size - cfg.hold_width_below), size + cfg.hold_width_above - width
@@ -534,10 +533,10 @@ class GeometricVqa:
             return VqaAnswer(
                 False,
                 _confidence(width_margin, cfg.width_sigma),
-                f"{robot} {fingers}: not closed on a block",
+                f"{robot} {fingers}: not closed on an object",
             )
         if not seen.seen:
-            return VqaAnswer(None, 0.0, f"{block} not seen; {robot} {fingers}")
+            return VqaAnswer(None, 0.0, f"{obj} not seen; {robot} {fingers}")
         tool = np.asarray(gripper.position, dtype=float)
         distance = float(np.linalg.norm(seen.center - tool))
         above = float(seen.center[2]) - (self.table_top + size / 2 - cfg.table_gap)
@@ -552,63 +551,63 @@ class GeometricVqa:
         return VqaAnswer(value, conf * _quality(seen), evidence)
 
     def _decide(
-        self, seen: dict[str, BlockSighting], grippers: dict[str, GripperState]
+        self, seen: dict[str, ObjectSighting], grippers: dict[str, GripperState]
     ) -> dict[Fact, VqaAnswer]:
         """An answer for every ground fact of the scene, decided together so that they
-        are consistent (a held block is nowhere else, clear and at follow derive())."""
+        are consistent (a held object is nowhere else, clear and at follow derive())."""
         cfg = self.config
         scene = self.scene
         R = self.relations  # relation -> the domain's predicate for it
-        blocks = list(scene.objects)
+        objects = list(scene.objects)
         out: dict[Fact, VqaAnswer] = {}
 
         # holding / gripper_empty -------------------------------------------------------
-        held: dict[str, bool | None] = {b: False for b in blocks}
+        held: dict[str, bool | None] = {obj: False for obj in objects}
         claimed: set[str] = set()
         for robot in scene.robots:
             gripper = grippers.get(robot)
-            answers = {b: self._holding(robot, b, gripper, seen[b]) for b in blocks}
-            yes = [b for b, a in answers.items() if a.answer is True]
-            if len(yes) > 1:  # one hand holds one block: the nearest to the tool point
+            answers = {obj: self._holding(robot, obj, gripper, seen[obj]) for obj in objects}
+            yes = [obj for obj, a in answers.items() if a.answer is True]
+            if len(yes) > 1:  # one hand holds one object: the nearest to the tool point
                 tool = np.asarray(gripper.position, dtype=float)  # type: ignore[union-attr]
-                best = min(yes, key=lambda b: float(np.linalg.norm(seen[b].center - tool)))
-                for b in yes:
-                    if b != best:
-                        answers[b] = VqaAnswer(
-                            False, answers[b].confidence * 0.8, f"{best} is nearer the tool"
+                best = min(yes, key=lambda obj: float(np.linalg.norm(seen[obj].center - tool)))
+                for obj in yes:
+                    if obj != best:
+                        answers[obj] = VqaAnswer(
+                            False, answers[obj].confidence * 0.8, f"{best} is nearer the tool"
                         )
                 yes = [best]
-            unsure = [b for b, a in answers.items() if a.answer is None]
-            if yes:  # the hand already holds a seen block, not an unseen one
-                for b in unsure:
-                    answers[b] = VqaAnswer(False, 0.8, f"{robot} holds {yes[0]}")
+            unsure = [obj for obj, a in answers.items() if a.answer is None]
+            if yes:  # the hand already holds a seen object, not an unseen one
+                for obj in unsure:
+                    answers[obj] = VqaAnswer(False, 0.8, f"{robot} holds {yes[0]}")
             elif len(unsure) == 1 and unsure[0] not in claimed and gripper is not None:
-                # Fingers stopped at a block's width on something, every other block is
+                # Fingers stopped at an object's width on something, every other object is
                 # seen elsewhere: the one out of sight is the one hidden by the hand.
-                b = unsure[0]
-                answers[b] = VqaAnswer(
+                obj = unsure[0]
+                answers[obj] = VqaAnswer(
                     True,
                     cfg.unseen_hold_confidence,
-                    f"{b} not seen, all other blocks seen away from {robot}; "
+                    f"{obj} not seen, all other objects seen away from {robot}; "
                     f"fingers {gripper.width * 100:.1f} cm apart",
                 )
-                yes = [b]
+                yes = [obj]
             claimed.update(yes)
-            for b in blocks:
-                out[Fact(R["gripped"], (robot, b))] = answers[b]
-            for b in blocks:
-                a = answers[b]
+            for obj in objects:
+                out[Fact(R["gripped"], (robot, obj))] = answers[obj]
+            for obj in objects:
+                a = answers[obj]
                 if a.answer is True:
-                    held[b] = True
-                elif a.answer is None and held[b] is False and gripper is not None:
-                    held[b] = None  # seen nowhere, and this hand may hide it
+                    held[obj] = True
+                elif a.answer is None and held[obj] is False and gripper is not None:
+                    held[obj] = None  # seen nowhere, and this hand may hide it
             empty = Fact(R["gripper_free"], (robot,))
             if gripper is None:
                 out[empty] = VqaAnswer(None, 0.0, f"no gripper state for {robot}")
             elif yes:
                 out[empty] = VqaAnswer(False, answers[yes[0]].confidence, answers[yes[0]].evidence)
             elif any(a.answer is None for a in answers.values()):
-                unseen = [b for b, a in answers.items() if a.answer is None]
+                unseen = [obj for obj, a in answers.items() if a.answer is None]
                 out[empty] = VqaAnswer(
                     None,
                     0.0,
@@ -621,26 +620,24 @@ class GeometricVqa:
                 out[empty] = VqaAnswer(True, conf, near.evidence)
 
         # places -----------------------------------------------------------------------
-        placed = {b: seen[b].seen and held[b] is False for b in blocks}
+        placed = {obj: seen[obj].seen and held[obj] is False for obj in objects}
 
-        def unknown(block: str) -> VqaAnswer:
-            if not seen[block].seen:
-                return VqaAnswer(None, 0.0, f"{block} not seen")
-            if held[block]:
-                return VqaAnswer(
-                    False, _held_confidence(out, block, R["gripped"]), f"{block} is held"
-                )
-            return VqaAnswer(None, 0.0, f"{block} may be held")
+        def unknown(obj: str) -> VqaAnswer:
+            if not seen[obj].seen:
+                return VqaAnswer(None, 0.0, f"{obj} not seen")
+            if held[obj]:
+                return VqaAnswer(False, _held_confidence(out, obj, R["gripped"]), f"{obj} is held")
+            return VqaAnswer(None, 0.0, f"{obj} may be held")
 
         in_bin: dict[str, VqaAnswer] = {}
-        for b in blocks:
-            s = seen[b]
-            size = self.size[b]
+        for obj in objects:
+            s = seen[obj]
+            size = self.size[obj]
             best_in: VqaAnswer | None = None
             for bin_name, spec in self.containers.items():
-                fact = Fact(R["inside"], (b, bin_name))
-                if not placed[b]:
-                    out[fact] = unknown(b)
+                fact = Fact(R["inside"], (obj, bin_name))
+                if not placed[obj]:
+                    out[fact] = unknown(obj)
                     continue
                 x, y, z = s.center
                 inside = min(
@@ -656,20 +653,20 @@ class GeometricVqa:
                 if value and (best_in is None or answer.confidence > best_in.confidence):
                     best_in = answer
             if best_in is not None:
-                in_bin[b] = best_in
-            elif placed[b]:
-                in_bin[b] = VqaAnswer(False, 1.0, "")
+                in_bin[obj] = best_in
+            elif placed[obj]:
+                in_bin[obj] = VqaAnswer(False, 1.0, "")
 
-        for b in blocks:
-            s = seen[b]
-            size = self.size[b]
+        for obj in objects:
+            s = seen[obj]
+            size = self.size[obj]
             for zone, spec in self.regions.items():
-                fact = Fact(R["within"], (b, zone))
-                if not placed[b]:
-                    out[fact] = unknown(b)
+                fact = Fact(R["within"], (obj, zone))
+                if not placed[obj]:
+                    out[fact] = unknown(obj)
                     continue
-                if in_bin[b].answer:
-                    out[fact] = VqaAnswer(False, in_bin[b].confidence, in_bin[b].evidence)
+                if in_bin[obj].answer:
+                    out[fact] = VqaAnswer(False, in_bin[obj].confidence, in_bin[obj].evidence)
                     continue
                 x, y, z = s.center
                 inside = min(
@@ -685,11 +682,11 @@ class GeometricVqa:
                     ]
                 )
                 out[fact] = VqaAnswer(value, conf * _quality(s), f"{s.describe()}; {zone}")
-            fact = Fact(R["on_surface"], (b,))
-            if not placed[b]:
-                out[fact] = unknown(b)
-            elif in_bin[b].answer:
-                out[fact] = VqaAnswer(False, in_bin[b].confidence, in_bin[b].evidence)
+            fact = Fact(R["on_surface"], (obj,))
+            if not placed[obj]:
+                out[fact] = unknown(obj)
+            elif in_bin[obj].answer:
+                out[fact] = VqaAnswer(False, in_bin[obj].confidence, in_bin[obj].evidence)
             else:
                 gap = float(s.center[2]) - size / 2 - self.table_top
                 tests = [(cfg.table_gap - abs(gap), s.sigma_z)]
@@ -703,19 +700,19 @@ class GeometricVqa:
                     f"{s.describe()}; bottom {gap * 100:+.1f} cm from the table{tilt}",
                 )
 
-        for b in blocks:
-            for other in blocks:
-                if other == b:
+        for obj in objects:
+            for other in objects:
+                if other == obj:
                     continue
-                fact = Fact(R["stacked"], (b, other))
-                if not placed[b]:
-                    out[fact] = unknown(b)
+                fact = Fact(R["stacked"], (obj, other))
+                if not placed[obj]:
+                    out[fact] = unknown(obj)
                     continue
                 if not placed[other]:
                     out[fact] = unknown(other)
                     continue
-                top, below = seen[b], seen[other]
-                size = self.size[b]
+                top, below = seen[obj], seen[other]
+                size = self.size[obj]
                 rise = float(top.center[2] - below.center[2])
                 offset = float(np.linalg.norm(top.center[:2] - below.center[:2]))
                 sigma_z = math.hypot(top.sigma_z, below.sigma_z)
@@ -731,55 +728,55 @@ class GeometricVqa:
                 out[fact] = VqaAnswer(
                     value,
                     conf * min(_quality(top), _quality(below)),
-                    f"{b} {rise * 100:+.1f} cm above {other}, {offset * 100:.1f} cm aside",
+                    f"{obj} {rise * 100:+.1f} cm above {other}, {offset * 100:.1f} cm aside",
                 )
 
-        # derived: clear, and at for blocks stacked in a zone (as in facts.derive) ------
-        for b in blocks:
-            fact = Fact(R["uncovered"], (b,))
-            if held[b]:
+        # derived: clear, and at for objects stacked in a zone (as in facts.derive) -----
+        for obj in objects:
+            fact = Fact(R["uncovered"], (obj,))
+            if held[obj]:
                 out[fact] = VqaAnswer(
-                    False, _held_confidence(out, b, R["gripped"]), f"{b} is held"
+                    False, _held_confidence(out, obj, R["gripped"]), f"{obj} is held"
                 )
                 continue
-            if not seen[b].seen:
-                out[fact] = VqaAnswer(None, 0.0, f"{b} not seen")
+            if not seen[obj].seen:
+                out[fact] = VqaAnswer(None, 0.0, f"{obj} not seen")
                 continue
-            on_top = [out[Fact(R["stacked"], (o, b))] for o in blocks if o != b]
+            on_top = [out[Fact(R["stacked"], (o, obj))] for o in objects if o != obj]
             covering = [a for a in on_top if a.answer is True]
             if covering:
                 best = max(covering, key=lambda a: a.confidence)
                 out[fact] = VqaAnswer(False, best.confidence, best.evidence)
-            elif held[b] is None:
-                out[fact] = VqaAnswer(None, 0.0, f"{b} may be held")
+            elif held[obj] is None:
+                out[fact] = VqaAnswer(None, 0.0, f"{obj} may be held")
             else:
-                unseen = [o for o in blocks if o != b and not seen[o].seen]
+                unseen = [o for o in objects if o != obj and not seen[o].seen]
                 conf = min((a.confidence for a in on_top if a.answer is False), default=1.0)
                 if unseen:
                     conf = min(conf, cfg.unseen_clear_confidence)
                 note = f"; {', '.join(unseen)} not seen" if unseen else ""
-                out[fact] = VqaAnswer(True, conf, f"nothing seen on {b}{note}")
-        for b in blocks:
-            chain, below = [b], self._support(out, b)
+                out[fact] = VqaAnswer(True, conf, f"nothing seen on {obj}{note}")
+        for obj in objects:
+            chain, below = [obj], self._support(out, obj)
             while below is not None and below not in chain:
                 chain.append(below)
                 for zone in self.regions:
                     base = out[Fact(R["within"], (below, zone))]
-                    fact = Fact(R["within"], (b, zone))
+                    fact = Fact(R["within"], (obj, zone))
                     if base.answer and not out[fact].answer:
                         out[fact] = VqaAnswer(
-                            True, base.confidence, f"{b} stacked on {below}, at {zone}"
+                            True, base.confidence, f"{obj} stacked on {below}, at {zone}"
                         )
                 if any(out[Fact(R["within"], (below, z))].answer for z in self.regions):
                     break
                 below = self._support(out, below)
         return out
 
-    def _support(self, out: dict[Fact, VqaAnswer], block: str) -> str | None:
-        """The block `block` was decided to stand on, if any."""
+    def _support(self, out: dict[Fact, VqaAnswer], obj: str) -> str | None:
+        """The object `obj` was decided to stand on, if any."""
         R = self.relations  # relation -> the domain's predicate for it
         for fact, answer in out.items():
-            if fact.predicate == R["stacked"] and fact.args[0] == block and answer.answer:
+            if fact.predicate == R["stacked"] and fact.args[0] == obj and answer.answer:
                 return fact.args[1]
         return None
 
@@ -799,7 +796,7 @@ class GeometricVqa:
         if problem is not None:
             return VqaAnswer(None, 0.0, problem)
         if fact.predicate == self.relations["stacked"] and fact.args[0] == fact.args[1]:
-            return VqaAnswer(False, 1.0, "a block cannot be on itself")
+            return VqaAnswer(False, 1.0, "an object cannot be on itself")
         answer = self._perception(observation).answers.get(fact)
         if answer is None:
             return VqaAnswer(None, 0.0, f"no decision for {fact}")
@@ -852,18 +849,18 @@ def _places_for(scene: Scene, predicate: str) -> dict[str, Any]:
     return scene.places_of(spec.args[1])
 
 
-def _quality(seen: BlockSighting) -> float:
-    """Scales confidences down for a mostly hidden block (few pixels to go on)."""
+def _quality(seen: ObjectSighting) -> float:
+    """Scales confidences down for a mostly hidden object (few pixels to go on)."""
     return 0.6 + 0.4 * min(1.0, seen.visible / 0.5)
 
 
-def _held_confidence(out: dict[Fact, VqaAnswer], block: str, gripped: str) -> float:
-    """Confidence of the `gripped` fact that made `block` held."""
+def _held_confidence(out: dict[Fact, VqaAnswer], obj: str, gripped: str) -> float:
+    """Confidence of the `gripped` fact that made `obj` held."""
     return max(
         (
             a.confidence
             for f, a in out.items()
-            if f.predicate == gripped and f.args[1] == block and a.answer
+            if f.predicate == gripped and f.args[1] == obj and a.answer
         ),
         default=0.5,
     )

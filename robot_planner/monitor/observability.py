@@ -3,7 +3,7 @@
 Each predicate of the domain says how it is observed: ``perceived`` (a camera perceiver
 decides it), ``robot`` (the robot reports it) or ``derived`` (computed from other facts).
 A perceiver may be blind to some objects of a scene -- the geometric perceiver cannot
-tell two blocks of nearly the same hue apart -- and says so through an optional
+tell two objects of nearly the same hue apart -- and says so through an optional
 ``blind_spots(scene)`` method. From both, `Observability` decides which facts can be
 checked at all. The monitor marks the others *uncheckable* (reported, not asked) instead
 of failing a finished command because the camera "did not see" them, and re-planning

@@ -46,7 +46,7 @@ EVIDENCE_CHARS = 120
 
 
 def encode_png(observation: Observation) -> str:
-    """The colour frame as a PNG data URL (lossless: small blocks survive)."""
+    """The colour frame as a PNG data URL (lossless: small objects survive)."""
     bgr = cv2.cvtColor(observation.frame.rgb, cv2.COLOR_RGB2BGR)
     ok, data = cv2.imencode(".png", bgr)
     if not ok:
