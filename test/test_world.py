@@ -88,7 +88,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ),
         (
             "name: s\ndomain: moonbase\nrobots: {}\nobjects: {}\n",
-            "unknown domain 'moonbase' (known: tabletop)",
+            "unknown domain 'moonbase' (known: logistics, tabletop)",
         ),
     ],
 )
@@ -101,7 +101,7 @@ def test_bad_scene_files_give_one_line(tmp_path, text, fragment):
 
 
 def test_unknown_scene_name_lists_known_ones():
-    with pytest.raises(FileNotFoundError, match="known: tabletop"):
+    with pytest.raises(FileNotFoundError, match="known: logistics, tabletop"):
         load_scene("moonbase")
 
 

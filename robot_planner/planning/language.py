@@ -464,6 +464,8 @@ class Vocabulary:
             for noun in nouns:
                 robots[f"{stem} {noun}"] = name
             robots[words] = name
+            for alias in robot.aliases:
+                robots[alias] = name
         reserved = set(lexicon.reserved)
         compounds = []
         aliases = {a for s in (*scene.objects.values(), *scene.places.values()) for a in s.aliases}

@@ -168,9 +168,12 @@ class LiftedModel:
         recomputed first, as the validator does)."""
         full = self.scene.derive(facts)
         out = {f for f in full if f.predicate in self.fluents and f.predicate not in self.static}
+        holder = self.scene.domain.locations.holder
         for name in self.scene.objects:
             where = self.scene.location_of(name, full)
-            if where is not None and where in self.places:
+            if where is None or Fact(holder or "", (where, name)) in full:
+                continue  # unknown, or held (a held object is not located anywhere)
+            if where in self.places or where in self.scene.robots:
                 out.add(Fact(self.located, (name, where)))
         return frozenset(out | self.static_facts())
 
@@ -264,7 +267,12 @@ class _Compiler:
         self.location_preds = set(domain.location_predicates)
         self.direct = self.location_preds - {self.support}
         self._root: str | None = None
-        self.place_type = self._common_type([scene.kind_of(p) or "" for p in scene.places])
+        self.position = domain.locations.robot
+        # Robot kinds objects can be put on (a base's tray): `located` may name a robot.
+        self.carriers = [k for k in domain.locations.put if k in domain.robot_kinds]
+        self.place_type = self._common_type(
+            [*(scene.kind_of(p) or "" for p in scene.places), *self.carriers]
+        )
         self.object_type = self._common_type([scene.kind_of(o) or "" for o in scene.objects])
         self.negations: dict[str, tuple[Atom, tuple[Atom, ...], dict[str, str]]] = {}
         self.aliases: dict[str, str] = {}
@@ -385,7 +393,7 @@ class _Compiler:
         for arg, arg_spec in spec.args.items():
             admitted = [
                 n
-                for n in [*self.scene.names]
+                for n in [*self.scene.names, *self.scene.robots]
                 if any(self.scene.is_a(n, t) for t in arg_spec.types)
             ]
             concrete = list(dict.fromkeys(self.objects[n] for n in admitted))
@@ -395,7 +403,7 @@ class _Compiler:
                 cover = _lca(self.types, concrete)
                 if cover is not None and all(
                     any(self.scene.is_a(n, t) for t in arg_spec.types)
-                    for n in self.scene.names
+                    for n in [*self.scene.names, *self.scene.robots]
                     if self._is_a(self.objects[n], cover)
                 ):
                     options[arg] = [cover]
@@ -437,8 +445,10 @@ class _Compiler:
         for atom in [*add, *delete]:
             if atom.predicate in self.negations:
                 raise ModelError(f"skill {skill} changes derived fact {atom} directly")
-        # Reach: each listed argument's place; an object's place is where it is located.
+        # Reach: each listed argument's place; an object's place is where it is located
+        # (a mobile robot's, when it rides on one); a robot's place is where it is.
         variants: list[tuple[list[tuple[str, str]], list[Atom]]] = [([], [])]
+        taken = [p for p, _ in params]
         for arg in spec.reach:
             arg_type = cases[arg]
             names = [n for n, t in self.objects.items() if self._is_a(t, arg_type)]
@@ -446,9 +456,24 @@ class _Compiler:
                 for _, conds in variants:
                     conds.append(Atom(self.reaches, (f"?{robot_var}", f"?{arg}")))
                 continue
-            if any(n in self.scene.places for n in names):
+            where = _unique(f"{arg}_location", taken)
+            carrier = _unique(f"{arg}_carrier", [*taken, where])
+            taken += [where, carrier]
+            if all(n in self.scene.robots for n in names):
+                if self.position is None:
+                    raise ModelError(
+                        f"skill {skill}: argument {arg} is a robot, but the domain has no "
+                        "locations.robot to say where robots are"
+                    )
+                for extra, conds in variants:
+                    extra.append((where, self.place_type))
+                    conds += [
+                        Atom(self.position, (f"?{arg}", f"?{where}")),
+                        Atom(self.reaches, (f"?{robot_var}", f"?{where}")),
+                    ]
+                continue
+            if any(n in self.scene.places or n in self.scene.robots for n in names):
                 raise ModelError(f"skill {skill}: argument {arg} mixes places and objects")
-            where = _unique(f"{arg}_location", [p for p, _ in params])
             grown = []
             for extra, conds in variants:
                 grown.append(
@@ -462,12 +487,21 @@ class _Compiler:
                     )
                 )
                 if self.holder is not None:
-                    # Held by some robot: that robot reached it when it took it.
-                    carrier = _unique(f"{arg}_holder", [p for p, _ in params])
+                    # Held by this robot: it reached the object when it took it.
+                    grown.append(
+                        (list(extra), [*conds, Atom(self.holder, (f"?{robot_var}", f"?{arg}"))])
+                    )
+                if self.position is not None and self.carriers:
+                    # On a mobile robot: reach the place that robot is at.
                     grown.append(
                         (
-                            [*extra, (carrier, ROBOT)],
-                            [*conds, Atom(self.holder, (f"?{carrier}", f"?{arg}"))],
+                            [*extra, (carrier, ROBOT), (where, self.place_type)],
+                            [
+                                *conds,
+                                Atom(self.located, (f"?{arg}", f"?{carrier}")),
+                                Atom(self.position, (f"?{carrier}", f"?{where}")),
+                                Atom(self.reaches, (f"?{robot_var}", f"?{where}")),
+                            ],
                         )
                     )
             variants = grown

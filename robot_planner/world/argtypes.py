@@ -67,7 +67,9 @@ class ArgSpec(BaseModel):
 
     def names(self, scene: Scene) -> list[str]:
         """Every scene name this argument admits, in scene order."""
-        return [n for n in scene.names if any(scene.is_a(n, t) for t in self.types)]
+        return [
+            n for n in (*scene.names, *scene.robots) if any(scene.is_a(n, t) for t in self.types)
+        ]
 
     def problem(self, value: Any, scene: Scene) -> str | None:
         """Why `value` is not acceptable here, or None."""

@@ -167,17 +167,31 @@ class Catalogue(_Strict):
     ) -> list[str]:
         """Places this call needs that the robot cannot reach in the given state."""
         errors = []
+        domain = scene.domain
         for arg in self.skills[skill].reach:
             name = args[arg]
+            carrier = None
             if name in scene.objects:
                 place = scene.location_of(name, facts)
                 if place is None:
                     errors.append(f"the location of {name} is unknown at that point")
                     continue
                 if place in scene.robots:
-                    continue  # held: the holder's reach was checked when it was picked
+                    holder = domain.locations.holder
+                    if holder is not None and Fact(holder, (place, name)) in facts:
+                        if place != robot:
+                            errors.append(f"{name} is held by {place}, not by {robot}")
+                        continue  # held: the holder reached it when it took it
+                    carrier = place  # riding on a mobile robot: reach where it is
+            elif name in scene.robots:
+                carrier = name
             else:
                 place = name
+            if carrier is not None:
+                place = domain.position_of(carrier, facts)
+                if place is None:
+                    errors.append(f"where {carrier} is is unknown at that point")
+                    continue
             if not scene.reaches(robot, place):
                 reach = ", ".join(scene.robots[robot].reach)
                 via = f" ({name} is in/at {place})" if place != name else ""

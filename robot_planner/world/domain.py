@@ -94,6 +94,11 @@ class Locations(_Strict):
     )
     holder: str | None = Field(None, description="predicate(robot, object): carried")
     support: str | None = Field(None, description="predicate(object, object): stacked")
+    robot: str | None = Field(
+        None,
+        description="predicate(robot, place): where a mobile robot is (objects put on a "
+        "robot are where it is)",
+    )
 
 
 _WORDS = re.compile(r"^[a-z][a-z' ]*$")
@@ -188,8 +193,11 @@ class Domain(_Strict):
         for name in [*self.types, *self.predicates, *self.skills, *self.robot_kinds]:
             if not _NAME.match(name):
                 raise ValueError(f"'{shown(name)}' is not a lower_snake_case name")
-        if ROBOT in self.types:
-            raise ValueError(f"'{ROBOT}' is built in; do not declare it as a type")
+        if ROBOT in self.types or ROBOT in self.robot_kinds:
+            raise ValueError(f"'{ROBOT}' is built in; do not declare it as a type or kind")
+        for kind in self.robot_kinds:
+            if kind in self.types:
+                raise ValueError(f"robot kind {kind} has the name of a type")
         for name, spec in self.types.items():
             if spec.parent is not None and spec.parent not in self.types:
                 raise ValueError(f"type {name}: unknown parent type '{shown(spec.parent)}'")
@@ -200,7 +208,8 @@ class Domain(_Strict):
                     raise ValueError(f"type {name}: its parents form a loop")
                 seen.add(parent)
                 parent = self.types[parent].parent
-        known_types = {*self.types, ROBOT}
+        # Robot kinds are types too (below `robot`): an object can be put on a robot.
+        known_types = {*self.types, *self.robot_kinds, ROBOT}
         for name, pred in self.predicates.items():
             for arg in pred.args:
                 if arg not in known_types:
@@ -237,7 +246,7 @@ class Domain(_Strict):
                 if var not in variables:
                     raise ValueError(f"derived rule {rule.fact}: no variable ?{var}")
         for type_name, templates in self.locations.put.items():
-            if type_name not in self.types:
+            if type_name not in self.types and type_name not in self.robot_kinds:
                 raise ValueError(f"locations.put: unknown type '{shown(type_name)}'")
             if not templates:
                 raise ValueError(f"locations.put.{type_name}: no facts")
@@ -245,7 +254,7 @@ class Domain(_Strict):
                 self._check_template(
                     template, {"object": "", "target": ""}, f"locations.put.{type_name}"
                 )
-        for field in ("holder", "support"):
+        for field in ("holder", "support", "robot"):
             predicate = getattr(self.locations, field)
             if predicate is not None and predicate not in self.predicates:
                 raise ValueError(f"locations.{field}: undeclared predicate '{predicate}'")
@@ -261,10 +270,10 @@ class Domain(_Strict):
     def _check_skill(self, name: str, skill: SkillSpec) -> None:
         for arg_name, arg in skill.args.items():
             for type_name in arg.types:
-                if type_name not in self.types and type_name != ROBOT:
+                if type_name not in self.types and type_name not in (ROBOT, *self.robot_kinds):
                     raise ValueError(
                         f"skill {name} argument {arg_name}: unknown type '{shown(type_name)}' "
-                        f"(known: {', '.join([*self.types, *PRIMITIVES])})"
+                        f"(known: {', '.join([*self.types, *self.robot_kinds, *PRIMITIVES])})"
                     )
         names = {"robot": ROBOT, **{a: "" for a in skill.args}}
         for cond in skill.preconditions:
@@ -274,7 +283,7 @@ class Domain(_Strict):
                 self._check_template(template, names, f"skill {name}")
         for cond in (*skill.preconditions, *skill.effects):
             for type_name in cond.when.values():
-                if type_name not in self.types:
+                if type_name not in self.types and type_name not in self.robot_kinds:
                     raise ValueError(f"skill {name}: `when` names unknown type '{type_name}'")
 
     def _check_template(self, template: str, names: Mapping[str, str], where: str) -> None:
@@ -300,7 +309,9 @@ class Domain(_Strict):
     # --- types --------------------------------------------------------------------------
 
     def ancestors(self, type_name: str) -> tuple[str, ...]:
-        """`type_name` and its parents, nearest first."""
+        """`type_name` and its parents, nearest first (a robot kind's parent is `robot`)."""
+        if type_name in self.robot_kinds:
+            return (type_name, ROBOT)
         chain = []
         current: str | None = type_name
         while current is not None:
@@ -446,7 +457,8 @@ class Domain(_Strict):
 
     def location_of(self, obj: str, facts: Iterable[Fact]) -> str | None:
         """Where `obj` is: the place it is in/at (following stacks down), the robot
-        carrying it, or None when the facts do not say."""
+        carrying it (holding it, or with it put on the robot), or None when the facts
+        do not say."""
         support_pred, holder_pred = self.locations.support, self.locations.holder
         places = self.location_predicates - {support_pred}
         support: dict[str, str] = {}
@@ -471,6 +483,14 @@ class Domain(_Strict):
                 return None
             current = support[current]
         return None
+
+
+    def position_of(self, robot: str, facts: Iterable[Fact]) -> str | None:
+        """The place a mobile robot is at (`locations.robot`), or None."""
+        pred = self.locations.robot
+        if pred is None:
+            return None
+        return next((f.args[1] for f in facts if f.predicate == pred and f.args[0] == robot), None)
 
 
 def _variables(templates: Iterable[str]) -> list[str]:

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from robot_planner.untrusted import shown
-from robot_planner.world.domain import ROBOT, Domain, Pattern, load_domain
+from robot_planner.world.domain import Domain, Pattern, load_domain
 from robot_planner.world.facts import Fact, FactError
 from robot_planner.world.loading import ConfigError, load_yaml_model
 
@@ -51,7 +51,11 @@ class RobotSpec(_Strict):
     base_position: Vec3 = Field(description="base position in the world frame, metres")
     base_yaw: float = Field(0.0, description="base heading about +z, radians")
     reach: tuple[str, ...] = Field(description="places this robot can reach")
+    start: str | None = Field(
+        None, description="for a mobile robot: the place it starts at (locations.robot)"
+    )
     description: str = ""
+    aliases: tuple[str, ...] = Field((), description="other names in commands ('robot one')")
 
 
 class ObjectSpec(_Strict):
@@ -75,6 +79,12 @@ class PlaceSpec(_Strict):
     description: str = ""
     aliases: tuple[str, ...] = Field(
         (), description="other words for this place in commands ('middle', 'handover')"
+    )
+    bays: tuple[Vec3, ...] = Field(
+        (), description="poses (x, y, yaw) where mobile robots park to serve this place"
+    )
+    surface_z: float | None = Field(
+        None, description="height of the surface things stand on here (default: table top)"
     )
 
     @property
@@ -202,6 +212,14 @@ class Scene(_Strict):
             for place in spec.reach:
                 if place not in self.places:
                     raise ValueError(f"robot {robot} reaches '{place}', which is not a place")
+            if spec.start is not None:
+                if spec.start not in self.places:
+                    raise ValueError(f"robot {robot} starts at unknown place '{spec.start}'")
+                if domain.locations.robot is None:
+                    raise ValueError(
+                        f"robot {robot} has a start, but domain {domain.name} has no "
+                        "locations.robot (where a mobile robot is)"
+                    )
         for obj, spec in self.objects.items():
             if spec.start not in self.places and spec.start not in self.objects:
                 raise ValueError(f"{obj} starts at unknown place '{spec.start}'")
@@ -237,26 +255,21 @@ class Scene(_Strict):
         return (*self.objects, *self.places)
 
     def kind_of(self, name: str) -> str | None:
-        """The domain type of a name (``robot`` for robots), or None when unknown."""
+        """The domain type of a name (a robot's kind for robots), or None when unknown."""
         spec = self.objects.get(name) or self.places.get(name)
         if spec is not None:
             return spec.type
-        if name in self.robots:
-            return ROBOT
-        return None
+        robot = self.robots.get(name)
+        return robot.kind if robot is not None else None
 
     def is_a(self, name: str, type_name: str) -> bool:
-        """True when `name` is of type `type_name` or one of its subtypes."""
-        kind = self.kind_of(name)
-        if kind == ROBOT:
-            return type_name == ROBOT
-        return self.domain.is_a(kind, type_name)
+        """True when `name` is of type `type_name` or one of its subtypes (a robot is a
+        `robot` and of its kind)."""
+        return self.domain.is_a(self.kind_of(name), type_name)
 
     def names_of_type(self, type_name: str) -> list[str]:
-        """Every name of a type (or its subtypes), in scene order."""
-        if type_name == ROBOT:
-            return list(self.robots)
-        return [n for n in self.names if self.is_a(n, type_name)]
+        """Every name of a type (or its subtypes), robots included, in scene order."""
+        return [n for n in (*self.names, *self.robots) if self.is_a(n, type_name)]
 
     @cached_property
     def places_by_type(self) -> dict[str, dict[str, PlaceSpec]]:
@@ -310,6 +323,8 @@ class Scene(_Strict):
         for robot, spec in self.robots.items():
             for template in self.domain.robot_kinds[spec.kind].initial:
                 facts.add(Pattern.parse(template).ground({"robot": robot}))
+            if spec.start is not None and self.domain.locations.robot is not None:
+                facts.add(Fact(self.domain.locations.robot, (robot, spec.start)))
         for obj, spec in self.objects.items():
             facts.update(self.domain.put_facts(obj, spec.start, self.kind_of(spec.start) or ""))
         facts.update(self.domain.parse_fact(t) for t in self.facts)

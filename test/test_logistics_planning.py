@@ -1,0 +1,109 @@
+"""The logistics cell, planned by the same code as the tabletop: nothing but its domain
+and scene files. Cross-robot dependencies (the base parks before the arm loads it, the
+arm lets go before the base leaves) come out of the domain's preconditions and effects."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_planner.adapters.fake import FakeRobotAdapter
+from robot_planner.execution.executor import Outcome, PlanExecutor
+from robot_planner.plan.validation import validate_plan
+from robot_planner.planning.offline import OfflinePlanner
+from robot_planner.world.facts import Fact
+from robot_planner.world.scene import load_scene
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return load_scene("logistics")
+
+
+@pytest.fixture(scope="module")
+def planner(scene):
+    return OfflinePlanner(scene.domain.catalogue, scene)
+
+
+def steps(plan) -> list[tuple[str, str, dict]]:
+    return [(t.skill, t.robot, t.args) for t in plan.tasks]
+
+
+def test_the_scene_starts_with_both_bases_at_the_dock(scene):
+    facts = {str(f) for f in scene.initial_facts()}
+    assert {"robot_at(base_1,dock)", "robot_at(base_2,dock)"} <= facts
+    assert "at(red_parcel,pick_station)" in facts
+    assert {"bay_free(pick_station)", "bay_free(packing_station)"} <= {
+        str(f) for f in scene.derive(scene.initial_facts())
+    }
+
+
+def test_a_delivery_uses_a_base_between_two_arms(planner, scene):
+    plan = planner.plan_text("bring the red parcel to the packing station")
+    assert plan.goal == ["at(red_parcel,packing_station)"]
+    by_id = {t.id: t for t in plan.tasks}
+    kinds = [(t.skill, scene.robots[t.robot].kind) for t in plan.tasks]
+    assert ("navigate", "base") in kinds and ("pick", "arm") in kinds
+    load = next(t for t in plan.tasks if t.skill == "place" and t.args["target"] in scene.robots)
+    base = load.args["target"]
+    drive_in, drive_out = (t for t in plan.tasks if t.skill == "navigate" and t.robot == base)
+    assert load.robot == "picker" and drive_in.args == {"place": "pick_station"}
+
+    def before(a, b) -> bool:  # a must finish before b starts (transitively)
+        seen, todo = set(), list(b.depends_on)
+        while todo:
+            current = todo.pop()
+            if current == a.id:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo += by_id[current].depends_on
+        return False
+
+    # The base is parked before the arm loads it; the arm has let go before it leaves.
+    assert before(drive_in, load) and before(load, drive_out)
+    unload = next(t for t in plan.tasks if t.skill == "pick" and t.robot == "packer")
+    assert before(drive_out, unload)
+    assert validate_plan(plan, scene.domain.catalogue, scene).ok
+
+
+def test_the_packing_bin_is_only_reached_by_the_packer(planner):
+    plan = planner.plan_text("put the green parcel in the packing bin")
+    assert steps(plan)[-1] == (
+        "place",
+        "packer",
+        {"object": "green_parcel", "target": "packing_bin"},
+    )
+
+
+def test_a_plan_runs_on_the_fake_adapter_and_the_parcel_arrives(planner, scene):
+    catalogue = scene.domain.catalogue
+    plan = planner.plan_text("bring the blue parcel to the packing station")
+    adapter = FakeRobotAdapter(catalogue, scene)
+    result = PlanExecutor(plan, catalogue, adapter).run(max_sim_time_s=300)
+    assert result.outcome is Outcome.SUCCEEDED
+    state = adapter.read_state()
+    assert Fact.parse("at(blue_parcel,packing_station)") in state
+
+
+def test_an_arm_cannot_take_a_parcel_out_of_another_arms_gripper(scene):
+    catalogue = scene.domain.catalogue
+    facts = frozenset(
+        {*scene.initial_facts(), Fact.parse("holding(picker,red_parcel)")}
+        - {Fact.parse("at(red_parcel,pick_station)"), Fact.parse("gripper_empty(picker)")}
+    )
+    errors = catalogue.reach_errors("pick", "packer", {"object": "red_parcel"}, scene, facts)
+    assert errors == ["red_parcel is held by picker, not by packer"]
+
+
+def test_a_parcel_on_a_tray_is_where_the_base_is(scene):
+    catalogue = scene.domain.catalogue
+    facts = frozenset(
+        {
+            Fact.parse("on_tray(red_parcel,base_1)"),
+            Fact.parse("robot_at(base_1,packing_station)"),
+            Fact.parse("gripper_empty(picker)"),
+        }
+    )
+    assert catalogue.reach_errors("pick", "packer", {"object": "red_parcel"}, scene, facts) == []
+    errors = catalogue.reach_errors("pick", "picker", {"object": "red_parcel"}, scene, facts)
+    assert errors and "picker cannot reach packing_station" in errors[0]
