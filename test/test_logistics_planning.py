@@ -9,6 +9,7 @@ import pytest
 from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import validate_plan
+from robot_planner.planning.language import UnderstandingError, understand_command
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import load_scene
@@ -107,3 +108,58 @@ def test_a_parcel_on_a_tray_is_where_the_base_is(scene):
     assert catalogue.reach_errors("pick", "packer", {"object": "red_parcel"}, scene, facts) == []
     errors = catalogue.reach_errors("pick", "picker", {"object": "red_parcel"}, scene, facts)
     assert errors and "picker cannot reach packing_station" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("send both robots to the dock", ["robot_at(base_1,dock)", "robot_at(base_2,dock)"]),
+        ("robot one, go to the pick station", ["robot_at(base_1,pick_station)"]),
+        ("robot two goes to the packing station", ["robot_at(base_2,packing_station)"]),
+        (
+            "send robot one to the pick station and robot two to the packing station",
+            ["robot_at(base_1,pick_station)", "robot_at(base_2,packing_station)"],
+        ),
+        (
+            "put the green parcel in the packing bin, then send robot two to the dock",
+            ["in(green_parcel,packing_bin)", "robot_at(base_2,dock)"],
+        ),
+        ("please put the red parcel on base one", ["on_tray(red_parcel,base_1)"]),
+        (
+            "bring the red and the blue parcels to packing",
+            ["at(red_parcel,packing_station)", "at(blue_parcel,packing_station)"],
+        ),
+        (
+            "pick up the blue package and take it to the packing table",
+            ["at(blue_parcel,packing_station)"],
+        ),
+    ],
+)
+def test_the_cell_is_commanded_in_its_own_words(scene, command, goal):
+    assert [str(f) for f in understand_command(command, scene).goal] == goal
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("go to the dock", "'go' does not say which robot"),
+        ("build a tower of red and blue", "unknown action 'build'"),
+        ("send robot three to the dock", r"unknown robot 'robot three' \(known: base 1"),
+        ("send robot one to the red parcel", "is not a place a robot goes to"),
+        ("put the red parcel on the picker", "unknown place 'picker'"),
+        ("put the red parcel on the panda arm", "nothing can be put on/in the picker"),
+    ],
+)
+def test_refusals_are_one_line(scene, command, message):
+    with pytest.raises(UnderstandingError, match=message) as info:
+        understand_command(command, scene)
+    assert "\n" not in str(info.value)
+
+
+def test_both_bases_are_sent_home_after_a_delivery(planner):
+    plan = planner.plan_text(
+        "bring the red parcel to the packing station, then send both robots to the dock"
+    )
+    assert plan.goal[-2:] == ["robot_at(base_1,dock)", "robot_at(base_2,dock)"]
+    # Nothing to do for a base already there; the one that delivered drives back.
+    assert [t.skill for t in plan.tasks].count("navigate") == 3

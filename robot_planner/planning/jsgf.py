@@ -32,22 +32,31 @@ def _alt(options: list[str] | tuple[str, ...]) -> str:
     return " | ".join(unique)
 
 
+def _sayable(phrase: str) -> bool:
+    return re.fullmatch(r"[a-z' ]+", phrase) is not None
+
+
 def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
     """The JSGF grammar text for commands about `scene`."""
     colours = [spec.color.lower() for spec in scene.objects.values() if spec.color]
     # Place phrases are the parser's own (one vocabulary), so the recogniser can hear
     # every place word the parser accepts; "of the table" is the parser's filler.
     vocab = Vocabulary.from_scene(scene)
-    places = [p for p, name in vocab.phrases.items() if name in scene.places]
+    # Phrases a recogniser can say: no digits, no "_" (names joined for the parser).
+    places = [p for p, name in vocab.phrases.items() if name in scene.places and _sayable(p)]
     # "the middle of the table": the parser reads "X of the N" as "X N" (place aliases).
     aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
     places += [p.replace(" ", " of the ", 1) for p in places if p.split()[0] in aliases]
     nouns = sorted({n for s in scene.objects.values() for n in scene.domain.nouns(s.type)})
     plural = [plural_of(n) for n in nouns]
     lexicon = vocab.lexicon
-    # "<stem> <noun>" for each robot ("left arm", "left gripper"): the stems and nouns.
-    robot_words = sorted({p.rsplit(" ", 1)[0] for p in vocab.robots if " " in p})
-    robot_nouns = [n for n in lexicon.robot_nouns if n not in map(plural_of, lexicon.robot_nouns)]
+    # Every phrase the parser takes for a robot ("left arm", "robot one").
+    robot_phrases = [p for p in vocab.robots if _sayable(p)]
+    plural_robots = [n for n in lexicon.robot_nouns if n in map(plural_of, lexicon.robot_nouns)]
+    domain = scene.domain
+    on_robots = any(k in domain.robot_kinds for k in domain.locations.put)
+    send_rule = " | <send_verb> <robots> <preposition> <target>" if lexicon.send_verbs else ""
+    go_rule = " | <go_verb> <preposition> <target>" if lexicon.go_verbs else ""
     towers = lexicon.tower_nouns
     tower_rule = (
         f" | [<tower_verb>] [a] ({_alt(towers)}) [in <target>] [with] <levels>" if towers else ""
@@ -62,20 +71,31 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         "<chunk> = [<robot_head>] <action> (and <action>)* [with [the] <robot>];",
         "<robot_head> = [the] <robot> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
-        f"<robot> = ({_alt(robot_words)}) ({_alt(robot_nouns)});",
+        f"<robot> = {_alt(robot_phrases)};",
         "<action> = <verb> <objects> <preposition> <target>"
         f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
-        f"{grasp_rule};",
+        f"{grasp_rule}{send_rule}{go_rule};",
+        *(
+            [
+                "<robots> = [the] <robot> ([and] [the] <robot>)*"
+                f" | (both | all [the]) ({_alt(plural_robots)});"
+            ]
+            if lexicon.send_verbs
+            else []
+        ),
         "<condition> = <objects> (is | are) <preposition> <target>;",
         "<objects> = <object> ([and] <object>)* | (all | every | each) [the] "
         f"({_alt(nouns + plural)}) | both [{_alt(plural)}] | it | them;",
         f"<object> = [the] <colour> [{_alt(nouns + plural)}];",
         f"<colour> = {_alt(colours)};",
-        f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it);",
+        f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it"
+        f"{' | <robot>' if on_robots else ''});",
         "<levels> = <level> ([then] [and] <level>)*;",
         f"<level> = <object> [{_alt(POSITIONS)}];",
         f"<verb> = {_alt(lexicon.verbs)};",
         *([f"<tower_verb> = {_alt(lexicon.tower_verbs)};"] if towers else []),
+        *([f"<send_verb> = {_alt(lexicon.send_verbs)};"] if lexicon.send_verbs else []),
+        *([f"<go_verb> = {_alt(lexicon.go_verbs)};"] if lexicon.go_verbs else []),
         f"<preposition> = {_alt(PREPOSITIONS)};",
         f"<sequence> = {_alt(SEQUENCE_WORDS)};",
         f"<parallel> = {_alt(PARALLEL_WORDS)};",

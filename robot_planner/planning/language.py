@@ -126,7 +126,7 @@ chunk: _par_tail _lead _robot_head_opt _fillers actions _robot_tail_opt _comma _
 _lead: (_FILLER _comma)*
 _robot_head_opt: robot_head?
 _robot_tail_opt: robot_tail?
-robot_head: robot _COLON
+robot_head.2: robot _COLON
           | robot _COMMA
           | robot
           | _WITH robot _comma
@@ -134,6 +134,7 @@ robot_head: robot _COLON
           | _USING robot _comma
 robot_tail: _WITH robot | _USING robot
 robot: _det WORD+ ARM
+     | _det ARM WORD
 
 actions: action (_join action)*
 _join: _comma _AND | _COMMA
@@ -141,8 +142,13 @@ _join: _comma _AND | _COMMA
       | objects _go _PREP target                    -> move
       | VERB objects _PREP target _comma _AND objects _PREP target   -> move_pair
       | PICKUP objects                              -> mention
+      | robot_action
       | tower_action
       | TOWER_VERB objects                          -> stack_list
+
+?robot_action: SEND robots _PREP target            -> send
+      | SEND robots _PREP target _comma _AND robots _PREP target   -> send_pair
+      | GO_VERB _PREP target                        -> go
 
 tower_action.2: _tower_verb tower_head levels          -> tower
               | _tower_verb tower_head _OF objects _bottom_up  -> tower_of
@@ -165,7 +171,11 @@ noun: _det WORD+ _of_noun
 _of_noun: (_OF _det WORD+)?
 
 target: place (_PREP place)*
+robots: robot (_list robot)*                       -> robot_list
+      | BOTH ARM                                    -> robot_all
+      | _det QUANT ARM                              -> robot_all
 ?place: noun
+      | robot                                       -> robot_target
       | PRONOUN                                     -> pronoun
 
 levels: level (_level_sep level)+
@@ -201,6 +211,8 @@ PRONOUN.3: /(it|them|that\s+one|this\s+one|those|these)\b/
 BOTH.3: /both\b/
 QUANT.3: /(all\s+of\s+the|all\s+the|all|every|each)\b/
 ARM.3: /({robot_nouns})\b/
+SEND.3: /({send_verbs})\b/
+GO_VERB.3: /({go_verbs})\b/
 _DET.3: /(the|a|an|that|this|its|their)\b/
 _SEQ.3: /({sequence})\b/
 _PAR_LEAD.4: /(while|whilst|as)\b/
@@ -297,7 +309,7 @@ _NEVER = r"\x00"
 
 
 def third_person(verb: str) -> str:
-    """"put" -> "puts", "carry" -> "carries", "pick up" -> "picks up"."""
+    """ "put" -> "puts", "carry" -> "carries", "pick up" -> "picks up"."""
     first, _, rest = verb.partition(" ")
     inflected = first + "es" if first.endswith("o") else plural_of(first)
     return f"{inflected} {rest}".strip()
@@ -313,6 +325,8 @@ class Lexicon:
     tower_verbs: tuple[str, ...]
     tower_nouns: tuple[str, ...]
     robot_nouns: tuple[str, ...]
+    send_verbs: tuple[str, ...]
+    go_verbs: tuple[str, ...]
     fillers: tuple[str, ...]
     example: str
 
@@ -326,6 +340,8 @@ class Lexicon:
             tower_verbs=_inflected(lang.tower.verbs) if lang.tower else (),
             tower_nouns=lang.tower.nouns if lang.tower else (),
             robot_nouns=tuple(sorted(nouns | {plural_of(n) for n in nouns})),
+            send_verbs=_inflected(lang.send_verbs),
+            go_verbs=_inflected(lang.go_verbs),
             fillers=(*FILLERS, *lang.fillers),
             example=lang.example,
         )
@@ -363,6 +379,8 @@ def grammar_text(lexicon: Lexicon) -> str:
         .replace("{tower_verbs}", _or_never(lexicon.tower_verbs))
         .replace("{tower_nouns}", _or_never(lexicon.tower_nouns))
         .replace("{robot_nouns}", _or_never(lexicon.robot_nouns))
+        .replace("{send_verbs}", _or_never(lexicon.send_verbs))
+        .replace("{go_verbs}", _or_never(lexicon.go_verbs))
         .replace("{fillers}", _alternatives(lexicon.fillers))
         .replace("{sequence}", _alternatives(SEQUENCE_WORDS))
         .replace("{parallel}", _alternatives(PARALLEL_WORDS))
@@ -454,8 +472,9 @@ class Vocabulary:
                 phrases[f"{stem} {noun}"] = name
             for alias in spec.aliases:
                 phrases[alias] = name
-                for noun in nouns:
-                    phrases[f"{alias} {noun}"] = name
+                if alias.split()[-1] not in nouns:  # "packing station", not "... station"
+                    for noun in nouns:
+                        phrases[f"{alias} {noun}"] = name
         robots: dict[str, str] = {}
         for name, robot in scene.robots.items():
             words = name.replace("_", " ")
@@ -464,19 +483,22 @@ class Vocabulary:
             for noun in nouns:
                 robots[f"{stem} {noun}"] = name
             robots[words] = name
-            for alias in robot.aliases:
+            for alias in robot.aliases:  # "robot one"; "panda" -> "the panda arm"
                 robots[alias] = name
+                if not set(alias.split()) & set(lexicon.robot_nouns):
+                    for noun in nouns:
+                        robots.setdefault(f"{alias} {noun}", name)
+        # Multi-word names with a grammar word in them ("hand over", "pick station"):
+        # the longest first, each joined with "_" in the text and in the phrases.
         reserved = set(lexicon.reserved)
         compounds = []
-        aliases = {a for s in (*scene.objects.values(), *scene.places.values()) for a in s.aliases}
-        for alias in sorted(aliases, key=len, reverse=True):
-            if " " in alias and reserved & set(alias.split()):
-                joined = alias.replace(" ", "_")
-                pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, alias.split())) + r"\b")
+        for phrase in sorted(list(phrases), key=len, reverse=True):
+            words = phrase.split()
+            if len(words) > 1 and reserved & set(words):
+                joined = "_".join(words)
+                pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b")
                 compounds.append((pattern, joined))
-                for phrase, target in list(phrases.items()):
-                    if alias in phrase:
-                        phrases[phrase.replace(alias, joined)] = target
+                phrases.setdefault(joined, phrases[phrase])
         return cls(phrases, robots, lexicon, tuple(compounds))
 
     def join_compounds(self, text: str) -> str:
@@ -532,6 +554,15 @@ class _Tree(Transformer):
 
     def robot_tail(self, items: list[str]) -> tuple:
         return ("robot", items[0])
+
+    def robot_target(self, items: list[str]) -> tuple:
+        return ("robot", items[0])
+
+    def robot_list(self, items: list[str]) -> tuple:
+        return ("list", items)
+
+    def robot_all(self, items: list[Token]) -> tuple:
+        return ("all", str(items[-1]))
 
     def level(self, items: list) -> tuple:
         noun = next(i for i in items if isinstance(i, str) and not isinstance(i, Token))
@@ -627,7 +658,10 @@ class _Interpreter:
         return name
 
     def _target(self, target: str | tuple, context: list[str]) -> str:
-        """A place; a pronoun target ("put yellow on it") means the object mentioned before."""
+        """A place or a robot ("put it on robot one"); a pronoun target ("put yellow on
+        it") means the object mentioned before."""
+        if isinstance(target, tuple) and target[0] == "robot":
+            return self.robot(target[1])
         if isinstance(target, tuple):
             if not context:
                 raise UnderstandingError(f"'{target[1]}' does not refer to any {self.noun} yet")
@@ -642,6 +676,41 @@ class _Interpreter:
             known = ", ".join(r.replace("_", " ") for r in self.scene.robots)
             raise UnderstandingError(f"unknown robot '{words}' (known: {known})")
         return name
+
+    def robots(self, robots: tuple) -> list[str]:
+        """Robots from a list ("robot one and robot two") or all of a noun ("both robots")."""
+        kind, value = robots
+        if kind == "list":
+            names = [self.robot(w) for w in value]
+            if len(set(names)) != len(names):
+                raise UnderstandingError("the same robot is named twice in one list")
+            return names
+        noun = self.vocab.lexicon.singular_robot_noun(value)
+        domain = self.scene.domain
+        names = [n for n, r in self.scene.robots.items() if noun in domain.robot_nouns(r.kind)]
+        if not names:
+            raise UnderstandingError(f"no robot is a {noun}")
+        return names
+
+    def example_robot(self) -> str:
+        return next(iter(self.vocab.robots), "the robot")
+
+    def go(self, robot: str, targets: list) -> None:
+        """The robot is to end at a place (the domain's locations.robot fact)."""
+        predicate = self.scene.domain.locations.robot
+        if predicate is None:  # the domain's validation requires it with send/go verbs
+            raise UnderstandingError("robots in this world do not move between places")
+        if len(targets) != 1:
+            raise UnderstandingError("a robot goes to one place")
+        place = self._target(targets[0], self.last)
+        if place not in self.scene.places:
+            raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
+        self.items = [
+            i
+            for i in self.items
+            if not (i.fact.predicate == predicate and i.fact.args[0] == robot)
+        ]
+        self.items.append(GoalItem(Fact(predicate, (robot, place)), self.step))
 
     # --- facts ------------------------------------------------------------------------
 
@@ -719,6 +788,18 @@ class _Interpreter:
             self.move(self.things(first), first_target, robot, before)
             before = list(self.last)
             self.move(self.things(second), second_target, robot, before)
+        elif tree.data in ("send", "send_pair"):
+            for robots, targets in zip(parts[::2], parts[1::2], strict=True):
+                for name in self.robots(robots):
+                    self.go(name, targets)
+        elif tree.data == "go":
+            (targets,) = parts
+            if robot is None:
+                raise UnderstandingError(
+                    "'go' does not say which robot: name it first, e.g. "
+                    f"'{self.example_robot()}, go to ...'"
+                )
+            self.go(robot, targets)
         elif tree.data == "mention":  # "pick up the red block and ...": context only
             (objects,) = parts
             self.things(objects)

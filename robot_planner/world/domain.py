@@ -125,13 +125,20 @@ class LanguageSpec(_Strict):
         (), description="verbs that only point at objects (pick up X and ...)"
     )
     tower: TowerWords | None = Field(None, description="needs locations.support")
+    send_verbs: tuple[str, ...] = Field(
+        (), description="verbs that send robots somewhere (send X to Y); need locations.robot"
+    )
+    go_verbs: tuple[str, ...] = Field(
+        (), description="verbs a robot is told to go with (robot one, go to Y)"
+    )
     fillers: tuple[str, ...] = Field((), description="phrases that carry no meaning here")
     example: str = Field("", description="a command shown when one is not understood")
 
     @model_validator(mode="after")
     def _words(self) -> LanguageSpec:
         towers = self.tower.verbs + self.tower.nouns if self.tower else ()
-        for word in (*self.put_verbs, *self.grasp_verbs, *towers, *self.fillers):
+        words = (*self.put_verbs, *self.grasp_verbs, *self.send_verbs, *self.go_verbs)
+        for word in (*words, *towers, *self.fillers):
             if not _WORDS.match(word):
                 raise ValueError(f"language: '{shown(word)}' is not lower-case words")
         if not self.put_verbs:
@@ -265,6 +272,9 @@ class Domain(_Strict):
                 raise ValueError(f"invariant '{inv.why}': undeclared predicate '{inv.acyclic}'")
         if self.language.tower is not None and self.locations.support is None:
             raise ValueError("language.tower needs locations.support (what stacks on what)")
+        lang = self.language
+        if (lang.send_verbs or lang.go_verbs) and self.locations.robot is None:
+            raise ValueError("language.send_verbs/go_verbs need locations.robot (robot places)")
         return self
 
     def _check_skill(self, name: str, skill: SkillSpec) -> None:
