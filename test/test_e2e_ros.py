@@ -111,37 +111,87 @@ def test_voice_wav_on_the_audio_topic_ends_in_done(system_factory):
         client.close()
 
 
-def _arm_speeds(client: Client) -> float:
+def _arm_speeds(msg) -> dict[str, float]:
+    """The fastest joint of each arm in one JointState ("left_arm/panda_joint1" ...)."""
+    speeds: dict[str, float] = {}
+    for name, velocity in zip(msg.name, msg.velocity, strict=True):
+        arm = name.split("/")[0]
+        speeds[arm] = max(speeds.get(arm, 0.0), abs(velocity))
+    return speeds
+
+
+def _joints_since(client: Client, since: float) -> list:
+    """The joint states received after monotonic time `since`, as (time, message)."""
     with client._lock:
-        _, msg = client.joints[-1]
-    return float(np.max(np.abs(np.asarray(msg.velocity))))
+        return [(stamp, msg) for stamp, msg in client.joints if stamp > since]
+
+
+MOVING_RAD_S = 0.05
 
 
 def test_cancel_during_motion_stops_both_arms(system_factory):
+    """Both arms start a pick at once (green on blue: the right arm picks blue, the left
+    green); the test cancels the moment /joint_states shows both moving, so the cancel
+    cannot arrive after the command ends (a separate `robot-planner cancel` process did,
+    on a slow machine). The command ends cancelled and both arms stand still."""
+    from std_msgs.msg import Empty
+
+    from robot_planner.nodes.common import STATUS
+
     system = system_factory(sets=FAST)
     client = Client(system.domain)
     try:
-        client.wait_connected(client.command_pub)
+        [status_sub] = [s for s in client.node.subscriptions if s.topic_name == STATUS]
+        client.wait_for(
+            lambda: (
+                client.command_pub.get_subscription_count() >= 1  # planner
+                and client.cancel_pub.get_subscription_count() >= 2  # planner, executor
+                and client.node.count_publishers(STATUS) >= 3  # planner, executor, monitor
+                and status_sub.get_publisher_count() >= client.node.count_publishers(STATUS)
+                and len(client.joints) > 0
+            ),
+            30,
+            "the nodes matched with the client",
+        )
+        said = time.monotonic()
         client.say(GREEN_ON_BLUE, "move1")
         client.wait_for(
-            lambda: any(e.state == "task_started" for e in client.of("move1")), 60, "motion"
+            lambda: any(
+                len(_arm_speeds(msg)) == 2 and min(_arm_speeds(msg).values()) > MOVING_RAD_S
+                for _, msg in _joints_since(client, said)
+            ),
+            60,
+            "both arms moving",
         )
-        time.sleep(1.0)  # mid-motion
-        assert _arm_speeds(client) > 0.05  # something is moving
-        result = system.run("cancel")
-        assert result.returncode == 0, result.stderr
+        client.cancel_pub.publish(Empty())
         client.wait_for(lambda: client.final("move1") is not None, 30, "the outcome")
-        assert client.final("move1").state == "cancelled"
-        time.sleep(1.0)  # let the arms settle where they were halted
-        with client._lock:
-            before = np.asarray(client.joints[-1][1].position)
-        time.sleep(1.0)
-        with client._lock:
-            after = np.asarray(client.joints[-1][1].position)
-        assert np.max(np.abs(after - before)) < 0.01
-        assert _arm_speeds(client) < 0.05
+        ended = time.monotonic()
+        final = client.final("move1")
+        assert final.state == "cancelled", [e.state for e in client.of("move1")]
+        assert final.source == "executor"
+
+        def still() -> list:
+            return [
+                (stamp, msg)
+                for stamp, msg in _joints_since(client, ended)
+                if max(_arm_speeds(msg).values()) < MOVING_RAD_S
+            ]
+
+        client.wait_for(lambda: still(), 10, "both arms still")
+        halted_at, halted = still()[0]
+        # ... and they stay there: 40 more joint states (2 s of robot time at 20 Hz).
+        client.wait_for(lambda: len(_joints_since(client, halted_at)) >= 40, 30, "joint states")
+        for _, msg in _joints_since(client, halted_at):
+            assert list(msg.name) == list(halted.name)
+            drift = np.max(np.abs(np.asarray(msg.position) - np.asarray(halted.position)))
+            assert drift < 0.01, f"an arm moved {drift:.3f} rad after the cancel"
+            assert max(_arm_speeds(msg).values()) < MOVING_RAD_S
         outcome = [e for e in system.journal_entries() if e["id"] == "move1"][-1]
         assert outcome["state"] == "cancelled"
+        # The CLI's cancel reaches the nodes too (nothing runs now: no race to lose).
+        result = system.run("cancel")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("cancel sent to "), result.stdout
     finally:
         client.close()
 
