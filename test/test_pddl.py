@@ -127,3 +127,26 @@ def test_a_derived_rule_the_compiler_cannot_plan_with_is_refused(scene, catalogu
         plan_goal(
             "x", TOWER, scene.initial_facts(), scene.model_copy(update={"domain": odd}), catalogue
         )
+
+
+def test_the_logistics_cell_exports_and_fast_downward_plans_it():
+    """Robots as put targets and a place named like its type (`dock`) survive the export;
+    Fast Downward's plan for a delivery is valid in the domain's own terms."""
+    from unified_planning.io import PDDLReader
+
+    from robot_planner.planning.pddl import export_pddl
+    from robot_planner.world.scene import load_scene
+
+    cell = load_scene("logistics")
+    catalogue = cell.domain.catalogue
+    goal = [Fact("in", ("red_parcel", "packing_bin")), Fact("robot_at", ("base_2", "dock"))]
+    domain, problem = export_pddl(cell, catalogue, None, goal)
+    assert "(robot_at base_1 dock_)" in problem  # the place `dock`, renamed for UP
+    PDDLReader().parse_problem_string(domain, problem)
+    plan = plan_goal(
+        "deliver", goal, cell.initial_facts(), cell, catalogue, engine="fast-downward"
+    )
+    report = validate_plan(plan, catalogue, cell)
+    assert report.ok, report.errors
+    assert set(goal) <= set(report.final_facts)
+    assert "place" in {t.skill for t in plan.tasks if t.args.get("target", "").startswith("base")}

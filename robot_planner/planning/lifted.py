@@ -268,6 +268,13 @@ class _Compiler:
         self.direct = self.location_preds - {self.support}
         self._root: str | None = None
         self.position = domain.locations.robot
+        # The argument types of the position predicate, as the model's types (typed
+        # parameters keep the PDDL export well-formed).
+        self.position_types: tuple[str, ...] = ()
+        if self.position is not None:
+            self.position_types = tuple(
+                self.kind_type.get(t, t) for t in domain.predicates[self.position].args
+            )
         # Robot kinds objects can be put on (a base's tray): `located` may name a robot.
         self.carriers = [k for k in domain.locations.put if k in domain.robot_kinds]
         self.place_type = self._common_type(
@@ -466,7 +473,7 @@ class _Compiler:
                         "locations.robot to say where robots are"
                     )
                 for extra, conds in variants:
-                    extra.append((where, self.place_type))
+                    extra.append((where, self.position_types[1]))
                     conds += [
                         Atom(self.position, (f"?{arg}", f"?{where}")),
                         Atom(self.reaches, (f"?{robot_var}", f"?{where}")),
@@ -495,7 +502,11 @@ class _Compiler:
                     # On a mobile robot: reach the place that robot is at.
                     grown.append(
                         (
-                            [*extra, (carrier, ROBOT), (where, self.place_type)],
+                            [
+                                *extra,
+                                (carrier, self.position_types[0]),
+                                (where, self.position_types[1]),
+                            ],
                             [
                                 *conds,
                                 Atom(self.located, (f"?{arg}", f"?{carrier}")),

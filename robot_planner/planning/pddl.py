@@ -35,6 +35,20 @@ log = logging.getLogger(__name__)
 DEFAULT_ENGINE = "fast-downward"
 
 
+def _object_names(model: LiftedModel) -> dict[str, str]:
+    """Scene name -> unified-planning name. UP keeps one namespace, so a place named
+    like a type (a `dock` of type dock) gets a suffix."""
+    taken = {*model.types, *model.fluents, *(a.name for a in model.actions)}
+    out: dict[str, str] = {}
+    for name in model.objects:
+        up_name = name
+        while up_name in taken:
+            up_name += "_"
+        taken.add(up_name)
+        out[name] = up_name
+    return out
+
+
 class _Builder:
     def __init__(self, model: LiftedModel, name: str):
         from unified_planning import shortcuts as up
@@ -52,8 +66,8 @@ class _Builder:
             self.fluents[pred] = fluent
             self.problem.add_fluent(fluent, default_initial_value=False)
         self.objects: dict[str, Any] = {}
-        for name, type_name in model.objects.items():
-            obj = up.Object(name, self.types[type_name])
+        for name, up_name in _object_names(model).items():
+            obj = up.Object(up_name, self.types[model.objects[name]])
             self.objects[name] = obj
             self.problem.add_object(obj)
         for schema in model.actions:
@@ -210,10 +224,11 @@ def solve_with_engine(
         log.info("%s: %s", engine, result.status.name)
         return None
     by_name = {s.name: s for s in model.actions}
+    scene_name = {up_name: name for name, up_name in _object_names(model).items()}
     out = []
     for instance in result.plan.actions:
         schema = by_name[instance.action.name]
-        values = [str(p.object()) for p in instance.actual_parameters]
+        values = [scene_name[str(p.object())] for p in instance.actual_parameters]
         binding = dict(zip((v for v, _ in schema.params), values, strict=True))
         action = task.lookup(schema.name, binding)
         if action is None or action.key() in bans:
