@@ -147,10 +147,14 @@ def cmd_pddl(args: argparse.Namespace) -> int:
             goal = [scene.check_fact(scene.domain.parse_fact(g)) for g in args.goal]
     except (UnderstandingError, FactError) as exc:
         raise UsageError(f"goal: {exc}") from None
+    from unified_planning.exceptions import UPException
+
     try:
         domain_text, problem_text = export_pddl(scene, catalogue, load_state(args, scene), goal)
-    except ModelError as exc:
-        raise UsageError(f"cannot express the domain in PDDL: {exc}") from None
+    except (ModelError, UPException) as exc:
+        # A UP refusal is our bug, not the user's; still one line, never a traceback.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot express the domain in PDDL: {first}") from None
     if args.out is None:
         print(domain_text)
         print(problem_text)
