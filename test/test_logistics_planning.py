@@ -163,3 +163,17 @@ def test_both_bases_are_sent_home_after_a_delivery(planner):
     assert plan.goal[-2:] == ["robot_at(base_1,dock)", "robot_at(base_2,dock)"]
     # Nothing to do for a base already there; the one that delivered drives back.
     assert [t.skill for t in plan.tasks].count("navigate") == 3
+
+
+def test_one_on_each_robot_spreads_the_parcels_over_the_bases(planner, scene):
+    plan = planner.plan_text("bring the red and the blue parcels to packing, one on each robot")
+    loads = {
+        t.args["object"]: t.args["target"]
+        for t in plan.tasks
+        if t.skill == "place" and t.args["target"] in scene.robots
+    }
+    assert loads == {"red_parcel": "base_1", "blue_parcel": "base_2"}
+    # Stations hold one base: the first leaves the packing bay before the second arrives.
+    assert validate_plan(plan, scene.domain.catalogue, scene).ok
+    with pytest.raises(UnderstandingError, match="3 parcels but only 2 robots"):
+        understand_command("bring all parcels to packing, one on each robot", scene)

@@ -143,6 +143,7 @@ def plan_goal(
     steps: Mapping[Fact, int] | None = None,
     assign: Mapping[str, str] | None = None,
     *,
+    via: Mapping[str, str] | None = None,
     engine: str = "builtin",
 ) -> TaskPlan:
     """Goal + current facts -> a task plan (see the module docstring).
@@ -170,18 +171,20 @@ def plan_goal(
         raise PlanningError(f"impossible goal: {problems[0]}")
     context = planning_context(scene, catalogue)
     start = scene.derive(state)
-    banned = _assign_bans(context, goal, dict(assign or {}))
+    # "One on each robot" is a hard constraint; "the left arm puts ..." gives way below.
+    required = _via_bans(context, via or {})
+    banned = _assign_bans(context, goal, dict(assign or {})) | required
     stages = dict(steps or {})
     try:
         sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
     except PlanningError as exc:
-        if not banned:
+        if banned == required:
             raise
         # The assigned robot cannot be the only one to make its goal true here (the
         # goal place is also the only way to hand the object over): as the symbolic
         # planner does, the object then ends where asked, by whichever robot can.
         log.warning("%s; planning without the robot assignment", exc)
-        banned = frozenset()
+        banned = required
         sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
     result = _assign_robots(context, sequence, stage_of, start, goal, banned)
     if engine == "builtin":
@@ -221,6 +224,24 @@ def _assign_bans(
             if wanted and not any(a.robot == robot for a in makers):
                 raise PlanningError(_cannot_make(context, robot, fact))
             banned.update(a.index for a in makers if a.robot != robot)
+    return frozenset(banned)
+
+
+def _via_bans(context: PlanningContext, via: Mapping[str, str]) -> frozenset[int]:
+    """Actions that would put an object on a robot other than the one it must ride on
+    ("one on each robot")."""
+    scene = context.scene
+    places = scene.domain.location_predicates
+    banned: set[int] = set()
+    for obj, carrier in via.items():
+        if carrier not in scene.robots:
+            raise PlanningError(f"unknown robot '{carrier}'")
+        others = {r for r in scene.robots if r != carrier}
+        for action in context.task.actions:
+            for fact in context.task.decode(action.add):
+                puts = fact.predicate in places or fact.predicate == context.model.located
+                if puts and fact.args[:1] == (obj,) and fact.args[1:2] and fact.args[1] in others:
+                    banned.add(action.index)
     return frozenset(banned)
 
 

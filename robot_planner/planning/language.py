@@ -147,6 +147,7 @@ _join: _comma _AND | _COMMA
       | TOWER_VERB objects                          -> stack_list
 
 ?robot_action: SEND robots _PREP target            -> send
+      | VERB objects _PREP target _comma _SPREAD ARM -> move_spread
       | SEND robots _PREP target _comma _AND robots _PREP target   -> send_pair
       | GO_VERB _PREP target                        -> go
 
@@ -212,6 +213,7 @@ BOTH.3: /both\b/
 QUANT.3: /(all\s+of\s+the|all\s+the|all|every|each)\b/
 ARM.3: /({robot_nouns})\b/
 SEND.3: /({send_verbs})\b/
+_SPREAD.3: /(one\s+(on|per|for|with)(\s+each)?|each\s+on\s+(its\s+own|a\s+different))\b/
 GO_VERB.3: /({go_verbs})\b/
 _DET.3: /(the|a|an|that|this|its|their)\b/
 _SEQ.3: /({sequence})\b/
@@ -403,6 +405,9 @@ class GoalItem:
     fact: Fact
     step: int
     robot: str | None = None
+    #: the robot the object must ride on, when the command spreads objects over robots
+    #: ("one on each robot")
+    via: str | None = None
 
 
 @dataclass
@@ -418,6 +423,10 @@ class Understanding:
     @property
     def steps(self) -> int:
         return 1 + max((item.step for item in self.items), default=0)
+
+    def carriers(self) -> dict[str, str]:
+        """Object -> the robot it must be carried on ("one on each robot")."""
+        return {i.fact.args[0]: i.via for i in self.items if i.via is not None}
 
     def assignments(self) -> dict[str, str]:
         """Object -> robot that must do its final placement."""
@@ -692,6 +701,27 @@ class _Interpreter:
             raise UnderstandingError(f"no robot is a {noun}")
         return names
 
+    def spread(self, things: list[str], noun: str) -> None:
+        """Each object rides on its own robot of that noun (in scene order)."""
+        noun = self.vocab.lexicon.singular_robot_noun(noun)
+        domain = self.scene.domain
+        carriers = [
+            n
+            for n, r in self.scene.robots.items()
+            if noun in domain.robot_nouns(r.kind) and domain.put_fact("", n, r.kind)
+        ]
+        if not carriers:
+            raise UnderstandingError(f"nothing can be carried on a {noun}")
+        if len(things) > len(carriers):
+            raise UnderstandingError(
+                f"{len(things)} {self.nouns} but only {len(carriers)} {plural_of(noun)} "
+                "to carry one each"
+            )
+        via = dict(zip(things, carriers, strict=False))
+        for item in self.items:
+            if item.fact.args and item.fact.args[0] in via:
+                item.via = via[item.fact.args[0]]
+
     def example_robot(self) -> str:
         return next(iter(self.vocab.robots), "the robot")
 
@@ -792,6 +822,12 @@ class _Interpreter:
             for robots, targets in zip(parts[::2], parts[1::2], strict=True):
                 for name in self.robots(robots):
                     self.go(name, targets)
+        elif tree.data == "move_spread":
+            objects, targets = parts[:2]
+            before = list(self.last)
+            things = self.things(objects)
+            self.move(things, targets, robot, before)
+            self.spread(things, str(tree.children[-1]))
         elif tree.data == "go":
             (targets,) = parts
             if robot is None:

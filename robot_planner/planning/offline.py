@@ -45,7 +45,7 @@ class OfflinePlanner:
         started = time.perf_counter()
         if request.goal is not None:
             # Re-planning: the goal is kept; ordering and robot choices are re-derived.
-            goal, steps, assign = list(request.goal), {}, {}
+            goal, steps, assign, via = list(request.goal), {}, {}, {}
         else:
             try:
                 meaning = understand_command(request.command, self.scene)
@@ -53,8 +53,8 @@ class OfflinePlanner:
                 raise PlanningError(str(exc)) from None
             goal = meaning.goal
             steps = {item.fact: item.step for item in meaning.items}
-            assign = meaning.assignments()
-        plan = self._plan(request.command, goal, request.state, steps, assign)
+            assign, via = meaning.assignments(), meaning.carriers()
+        plan = self._plan(request.command, goal, request.state, steps, assign, via)
         return PlanResult(plan, self.name, 1, time.perf_counter() - started)
 
     def replan(self, request: PlanRequest) -> PlanResult:
@@ -72,8 +72,11 @@ class OfflinePlanner:
         state: frozenset[Fact],
         steps: dict[Fact, int] | None = None,
         assign: dict[str, str] | None = None,
+        via: dict[str, str] | None = None,
     ) -> TaskPlan:
-        plan = plan_goal(command.strip(), goal, state, self.scene, self.catalogue, steps, assign)
+        plan = plan_goal(
+            command.strip(), goal, state, self.scene, self.catalogue, steps, assign, via=via
+        )
         report = validate_plan(plan, self.catalogue, self.scene, state)
         if not report.ok or report.plan is None:
             raise PlanningError(f"internal planning error: {report.errors[0]}")
