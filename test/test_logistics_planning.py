@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from robot_planner.adapters.fake import FakeRobotAdapter
+from robot_planner.bench.tasks import task_set
+from robot_planner.bench.tasks_logistics import TASKS as LOGISTICS_TASKS
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.language import UnderstandingError, understand_command
@@ -177,3 +179,27 @@ def test_one_on_each_robot_spreads_the_parcels_over_the_bases(planner, scene):
     assert validate_plan(plan, scene.domain.catalogue, scene).ok
     with pytest.raises(UnderstandingError, match="3 parcels but only 2 robots"):
         understand_command("bring all parcels to packing, one on each robot", scene)
+
+
+@pytest.mark.parametrize(
+    ("level", "command", "expected"),
+    LOGISTICS_TASKS,
+    ids=[f"{t[0]}:{t[1][:50]}" for t in LOGISTICS_TASKS],
+)
+def test_every_bench_task_plans_to_its_goal(level, command, expected, planner, scene):
+    """The `bench tasks --scene logistics` suite, checked symbolically: a valid plan whose
+    final facts hold the suite's goal; L3 plans use several robots."""
+    plan = planner.plan_text(command)
+    report = validate_plan(plan, scene.domain.catalogue, scene)
+    assert report.ok, report.errors
+    assert {Fact.parse(g) for g in expected} <= set(report.final_facts)
+    if level == "L3":
+        assert len({t.robot for t in plan.tasks}) >= 2
+
+
+def test_the_suite_has_every_level():
+    counts = {lv: sum(t[0] == lv for t in LOGISTICS_TASKS) for lv in ("L1", "L2", "L3")}
+    assert len(LOGISTICS_TASKS) >= 30 and min(counts.values()) >= 5, counts
+    assert task_set("logistics") is LOGISTICS_TASKS
+    with pytest.raises(ValueError, match="no task set for scene 'moon'"):
+        task_set("moon")

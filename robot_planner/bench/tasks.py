@@ -1,7 +1,8 @@
 """`robot-planner bench tasks`: end-to-end commands in DART-LLM's three levels.
 
-Each command is planned by the offline planner and executed in PyBullet on the tabletop
-scene, and its goal facts are checked against the simulator. Levels, after DART-LLM:
+Each command is planned by the offline planner and executed in PyBullet on its scene
+(the tabletop's commands are below; the logistics cell's in `tasks_logistics`), and its
+goal facts are checked against the simulator. Levels, after DART-LLM:
 
 * L1 — one robot, one goal.
 * L2 — several goals with an ordering (sequences, stacks, lists), one robot at a time.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -324,6 +326,21 @@ def _episode(job: tuple[str, str, str, int, bool, str]) -> dict[str, Any]:
     }
 
 
+def task_set(scene: str) -> list[tuple[str, str, set[str]]]:
+    """The suite's commands for a scene (each world has its own words and goals).
+
+    Raises:
+        ValueError: no task set for that scene (one line, with the known ones).
+    """
+    from robot_planner.bench import tasks_logistics
+
+    sets = {"tabletop": TASKS, "logistics": tasks_logistics.TASKS}
+    name = Path(scene).stem
+    if name not in sets:
+        raise ValueError(f"no task set for scene '{scene}' (known: {', '.join(sorted(sets))})")
+    return sets[name]
+
+
 def _goal_ok(row: dict[str, Any], goal: set[str]) -> bool:
     return bool(row.get("final_facts")) and goal <= set(row["final_facts"])
 
@@ -342,9 +359,10 @@ def bench_tasks(
     """Run the suite (optionally only some levels, or the first `limit` per level)."""
     from robot_planner.bench.sim import run_jobs
 
+    suite = task_set(scene)
     chosen: list[tuple[str, str, set[str]]] = []
     for level in levels:
-        entries = [t for t in TASKS if t[0] == level]
+        entries = [t for t in suite if t[0] == level]
         chosen += entries if limit is None else entries[:limit]
     jobs = [(scene, lv, cmd, seed, False, monitor) for lv, cmd, _ in chosen]
     if baseline:

@@ -506,6 +506,10 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
     from robot_planner.bench import tasks
 
     load_world(args)  # a bad scene is one line here, not an error in every worker
+    try:
+        tasks.task_set(str(args.scene))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if not 1 <= args.workers <= 64:
         raise UsageError("--workers must be 1..64")
     if args.limit is not None and args.limit < 1:

@@ -484,6 +484,15 @@ class Vocabulary:
                 if alias.split()[-1] not in nouns:  # "packing station", not "... station"
                     for noun in nouns:
                         phrases[f"{alias} {noun}"] = name
+        # A bare type noun names the one place of that type, when there is one
+        # ("the bin" in a scene with one bin).
+        by_noun: dict[str, list[str]] = {}
+        for name, spec in scene.places.items():
+            for noun in domain.nouns(spec.type):
+                by_noun.setdefault(noun, []).append(name)
+        for noun, names in by_noun.items():
+            if len(names) == 1:
+                phrases.setdefault(noun, names[0])
         robots: dict[str, str] = {}
         for name, robot in scene.robots.items():
             words = name.replace("_", " ")
