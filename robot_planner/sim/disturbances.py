@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robot_planner.sim.skills import CARRY_PHASE, OPEN_WIDTH, SkillRun
+from robot_planner.sim.skills import CARRY_PHASE, SkillRun
 
 if TYPE_CHECKING:
     from robot_planner.sim.world import SimWorld
@@ -131,7 +131,8 @@ class Disturbances:
             phase = run.phases[run.index]
             if self.world.time - phase.started_at >= moment * phase.expected_duration:
                 del self._drops[id(run)]
-                self.world.arms[run.robot].command_gripper(OPEN_WIDTH, 40.0)
+                arm = self.world.arms[run.robot]
+                arm.command_gripper(arm.open_width, 40.0)  # its model's own full opening
                 self._log("drop", robot=run.robot, object=run.args["object"])
         while self._knocks and self.world.time >= self._knocks[0].time_s:
             knock = self._knocks.pop(0)

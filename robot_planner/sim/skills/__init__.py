@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from robot_planner.sim.models.panda import OPEN_WIDTH
 from robot_planner.sim.skills.motion import (
     APPROACH_SPEED,
     FINGER_ROOM,
@@ -38,8 +37,8 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-# Names importers of the old single module use: the disturbances (OPEN_WIDTH: they open
-# a Panda's gripper fully to drop a block) and test_stack_drop (_stack_from).
+# Names importers of the old single module use: test_stack_drop (_stack_from). A gripper's
+# full opening is its model's `SimArm.open_width`, not a constant here.
 _stack_from = stack_from
 _yaw_of = yaw_of
 
@@ -49,7 +48,6 @@ __all__ = [
     "FINGER_ROOM",
     "GRASP_FORCE",
     "IK_EVERY",
-    "OPEN_WIDTH",
     "REACH_TOLERANCE",
     "RELEASE_CLEARANCE",
     "SAFE_HEIGHT",
