@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -581,7 +581,7 @@ def _assign_robots(
         return original
     robots = {n: unit.robot for n, unit in enumerate(units)}
 
-    def build(choice: Mapping[int, str]) -> Schedule | None:
+    def build(choice: Mapping[int, str], order: Sequence[int] = order) -> Schedule | None:
         actions: list[GroundAction] = []
         stages: list[int] = []
         for n in order:
@@ -612,6 +612,37 @@ def _assign_robots(
                 trial = build({**robots, n: robot})
                 if trial is not None and trial.makespan < best.makespan - 1e-9:
                     best, robots, improved = trial, {**robots, n: robot}, True
+        if not improved:
+            break
+    return _reorder(graph, order, robots, best, build)
+
+
+def _reorder(
+    graph: nx.DiGraph,
+    order: list[int],
+    robots: Mapping[int, str],
+    best: Schedule,
+    build: Callable[..., Schedule | None],
+) -> Schedule:
+    """A robot's units in another order, when that is shorter: a robot should do its own
+    work while it waits for another's hand-over, not after. A unit moves before earlier
+    units of the same robot that it does not depend on; replaying rejects any order the
+    facts do not allow."""
+    ancestors = {n: nx.ancestors(graph, n) for n in graph}
+    for _ in range(ASSIGN_PASSES):
+        improved = False
+        for late in range(1, len(order)):
+            for early in range(late):
+                b = order[late]
+                if robots[order[early]] != robots[b]:
+                    continue
+                if ancestors[b] & set(order[early:late]):
+                    continue
+                trial_order = [*order[:early], b, *order[early:late], *order[late + 1 :]]
+                trial = build(robots, trial_order)
+                if trial is not None and trial.makespan < best.makespan - 1e-9:
+                    best, order, improved = trial, trial_order, True
+                    break
         if not improved:
             break
     return best
