@@ -5,7 +5,8 @@ A skill exists in three places -- the catalogue (what plans may ask for), a PyBu
 implementation registered by name (`robot_planner.sim.skills`) and a ROS 2 binding
 (``config/hardware_bindings.yaml``) -- and a robot's ``model:`` names a registered sim
 model. Nothing but these tests ties them together, so each check here names what is
-missing on which side.
+missing on which side. The simulator serves every packaged domain (the tabletop, the
+logistics cell), so the sim checks run for each of them.
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ import pytest
 from robot_planner.adapters.base import AdapterError
 from robot_planner.adapters.bindings import load_bindings, placeholders
 from robot_planner.sim.adapter import PyBulletRobotAdapter
-from robot_planner.sim.models import MODELS, SimArm, get_model, known_models, register_model
+from robot_planner.sim.models import (
+    MODELS,
+    SimArm,
+    SimBase,
+    get_model,
+    known_models,
+    register_model,
+)
 from robot_planner.sim.models.panda import PandaArm, build_panda
 from robot_planner.sim.skills import SIM_SKILLS, get, sim_skill
 from robot_planner.sim.world import SimError, SimWorld
 from robot_planner.world.catalogue import Catalogue, load_catalogue
-from robot_planner.world.scene import Scene
+from robot_planner.world.domain import load_domain
+from robot_planner.world.scene import Scene, load_scene
 
-CONFIG = Path(__file__).resolve().parent.parent / "config"
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+#: Every packaged domain and scene: the simulator must serve them all.
+DOMAINS = sorted(path.parent.name for path in (CONFIG / "domains").glob("*/domain.yaml"))
+SCENES = sorted(path.stem for path in (ROOT / "sim" / "scenes").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -49,46 +62,73 @@ def with_model(scene: Scene, robot: str, model: str) -> Scene:
 # --- (a) catalogue <-> sim skills ---------------------------------------------------
 
 
-def test_every_catalogue_skill_has_a_sim_implementation_and_no_other(catalogue):
+def test_the_packaged_domains_and_scenes_are_all_checked():
+    assert {"tabletop", "logistics"} <= set(DOMAINS)
+    assert {"tabletop", "logistics"} <= set(SCENES)
+
+
+@pytest.mark.parametrize("domain_name", DOMAINS)
+def test_every_catalogue_skill_has_a_sim_implementation(domain_name):
+    catalogue = load_domain(domain_name).catalogue
     missing = sorted(set(catalogue.skills) - set(SIM_SKILLS))
-    extra = sorted(set(SIM_SKILLS) - set(catalogue.skills))
-    assert not missing, f"catalogue skills without a @sim_skill implementation: {missing}"
-    assert not extra, f"sim skills that are not in the catalogue: {extra}"
+    assert not missing, (
+        f"{domain_name}: catalogue skills without a @sim_skill implementation: {missing}"
+    )
 
 
-def test_sim_skills_declare_the_catalogue_arguments(catalogue):
+def test_every_sim_skill_is_in_some_domain():
+    offered = {name for d in DOMAINS for name in load_domain(d).catalogue.skills}
+    extra = sorted(set(SIM_SKILLS) - offered)
+    assert not extra, f"sim skills that are in no domain's catalogue: {extra}"
+
+
+@pytest.mark.parametrize("domain_name", DOMAINS)
+def test_sim_skills_declare_the_catalogue_arguments(domain_name):
+    catalogue = load_domain(domain_name).catalogue
     wrong = {
         name: {"catalogue": sorted(spec.args), "sim": sorted(SIM_SKILLS[name].args)}
         for name, spec in catalogue.skills.items()
         if name in SIM_SKILLS and set(spec.args) != set(SIM_SKILLS[name].args)
     }
-    assert not wrong, f"sim skills whose declared args differ from the catalogue's: {wrong}"
+    assert not wrong, (
+        f"{domain_name}: sim skills whose declared args differ from the catalogue's: {wrong}"
+    )
 
 
-def test_the_adapter_offers_exactly_the_registered_skills(world, catalogue):
+def test_the_adapter_offers_exactly_the_registered_skills_of_its_robots(world, catalogue):
+    """The tabletop has arms only: every arm skill, and no base's ``navigate``."""
     adapter = PyBulletRobotAdapter(world)
-    assert adapter.supported_skills == frozenset(SIM_SKILLS) == frozenset(catalogue.skills)
+    assert adapter.supported_skills == frozenset(catalogue.skills)
+    assert adapter.supported_skills <= frozenset(SIM_SKILLS)
+    assert "navigate" in SIM_SKILLS and "navigate" not in adapter.supported_skills
 
 
-def test_sim_skills_run_on_the_robot_kinds_of_the_domain(scene):
-    """Every kind that offers a skill and has a sim model has a sim implementation for it;
-    every implementation's kinds offer it; every model's kind is a domain kind."""
+@pytest.mark.parametrize("scene_name", SCENES)
+def test_sim_skills_run_on_the_robot_kinds_of_the_domain(scene_name):
+    """Every kind of the domain that has a sim model has a sim implementation of each
+    skill it offers; every implementation's kinds that the domain declares offer it;
+    every sim model's kind is some domain's kind; the scene's models have its kinds."""
+    scene = load_scene(scene_name)
     domain = scene.domain
     simulated = {model.kind for model in MODELS.values()}
-    assert simulated <= set(domain.robot_kinds), (
-        f"sim models of kinds the domain does not declare: {simulated - set(domain.robot_kinds)}"
-    )
-    for kind in simulated:
+    kinds = {kind for d in DOMAINS for kind in load_domain(d).robot_kinds}
+    assert simulated <= kinds, f"sim models of kinds no domain declares: {simulated - kinds}"
+    for kind in simulated & set(domain.robot_kinds):
         for skill in domain.robot_kinds[kind].skills:
             assert skill in SIM_SKILLS and kind in SIM_SKILLS[skill].robot_kinds, (
-                f"robot kind {kind} offers {skill}, but no sim implementation runs on {kind}"
+                f"{domain.name}: robot kind {kind} offers {skill}, but no sim implementation "
+                f"runs on {kind}"
             )
     for name, skill in SIM_SKILLS.items():
-        for kind in skill.robot_kinds:
-            assert kind in domain.robot_kinds and name in domain.robot_kinds[kind].skills, (
-                f"sim skill {name} declares robot kind {kind}, which does not offer it"
+        if name not in domain.catalogue.skills:
+            continue
+        for kind in set(skill.robot_kinds) & set(domain.robot_kinds):
+            assert name in domain.robot_kinds[kind].skills, (
+                f"{domain.name}: sim skill {name} declares robot kind {kind}, which does not "
+                "offer it"
             )
     for robot, spec in scene.robots.items():
+        assert spec.model in MODELS, f"{scene_name}: {robot}'s model {spec.model} is unknown"
         assert get_model(spec.model).kind == spec.kind, (
             f"{robot}: model {spec.model} is a {get_model(spec.model).kind}, "
             f"the scene says {spec.kind}"
@@ -126,9 +166,11 @@ def test_hardware_bindings_use_exactly_the_catalogue_arguments(catalogue):
 # --- (c) scene models <-> robot-model registry --------------------------------------
 
 
-def test_the_tabletop_scene_models_are_registered(scene):
+@pytest.mark.parametrize("scene_name", SCENES)
+def test_the_scene_models_are_registered(scene_name):
+    scene = load_scene(scene_name)
     unknown = {r: s.model for r, s in scene.robots.items() if s.model not in MODELS}
-    assert not unknown, f"robots whose model no sim model implements: {unknown}"
+    assert not unknown, f"{scene_name}: robots whose model no sim model implements: {unknown}"
 
 
 def test_robots_are_built_by_their_scene_model(scene):
@@ -177,6 +219,27 @@ def test_a_model_of_another_kind_than_the_scene_says_is_refused(scene, monkeypat
 def test_the_panda_satisfies_the_sim_arm_protocol(world):
     for arm in world.arms.values():
         assert isinstance(arm, SimArm)
+    assert world.bases == {}
+
+
+def test_the_husky_is_a_sim_base_and_not_an_arm(scene):
+    """A base model builds through the same registry: it lands in `bases`, arms stay
+    arms, and the world knows each robot's kind."""
+    assert get_model("husky").kind == "base"
+    base = scene.robots["left_arm"].model_copy(
+        update={"kind": "base", "model": "husky", "base_position": (0.0, -1.2, 0.0)}
+    )
+    with pytest.raises(SimError, match=r"model 'husky' is a robot of kind base, but the scene"):
+        SimWorld(with_model(scene, "left_arm", "husky"))
+    mixed = scene.model_copy(update={"robots": {**scene.robots, "cart": base}})
+    with SimWorld(mixed) as world:
+        assert set(world.bases) == {"cart"} and set(world.arms) == {"left_arm", "right_arm"}
+        assert isinstance(world.bases["cart"], SimBase)
+        assert not isinstance(world.bases["cart"], SimArm)
+        assert world.robot_kinds["cart"] == "base"
+        adapter = PyBulletRobotAdapter(world)
+        with pytest.raises(AdapterError, match="cart is a base; pick runs on: arm"):
+            adapter.start_skill("cart", "pick", {"object": "red_block"})
 
 
 # --- (d) arguments are checked before any motion ------------------------------------

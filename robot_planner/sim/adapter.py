@@ -4,9 +4,10 @@ Skills are looked up by catalogue name in the sim-skill registry
 (`robot_planner.sim.skills.registry`); a task's arguments are checked against the
 implementation's declared names before any motion. `advance(dt)` steps the physics
 ``dt / time_step`` times; before each step every running skill advances one step, so
-both arms move in the same simulated instants. Failures come back with a reason:
-``IK unreachable``, ``grasp missed``, ``object slipped``, ``placement failed`` (and the
-executor adds timeouts).
+every robot moves in the same simulated instants. Arms get a `MotionPlanner`, mobile
+bases a `DrivePlanner` (with the `Traffic` rule they share). Failures come back with a
+reason: ``IK unreachable``, ``grasp missed``, ``object slipped``, ``placement failed``,
+``navigate: ...`` (and the executor adds timeouts).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from robot_planner.adapters.base import AdapterError, SkillState, SkillStatus
 from robot_planner.sim.disturbances import DisturbanceConfig, Disturbances
+from robot_planner.sim.driving import DrivePlanner, Traffic
 from robot_planner.sim.skills import SIM_SKILLS, MotionPlanner, SharedWorkspace, SkillRun
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class PyBulletRobotAdapter:
-    """Drives the arms of a `SimWorld` through catalogue skills.
+    """Drives the robots (arms and mobile bases) of a `SimWorld` through catalogue skills.
 
     Args:
         world: the simulated world.
@@ -48,10 +50,14 @@ class PyBulletRobotAdapter:
         self.self_check = self_check
         self.disturbances = Disturbances(world, disturbances or DisturbanceConfig())
         self.workspace = SharedWorkspace(world)
-        self.planners = {
+        self.traffic = Traffic(world)
+        self.planners: dict[str, MotionPlanner | DrivePlanner] = {
             name: MotionPlanner(world, arm, self_check, self.workspace)
             for name, arm in world.arms.items()
         }
+        self.planners.update(
+            (name, DrivePlanner(world, base, self.traffic)) for name, base in world.bases.items()
+        )
         # The registered skills that run on some robot of this world.
         kinds = set(world.robot_kinds.values())
         self.supported_skills = frozenset(
@@ -71,7 +77,7 @@ class PyBulletRobotAdapter:
     # --- RobotAdapter ----------------------------------------------------------------
 
     def start_skill(self, robot: str, skill: str, args: Mapping[str, Any]) -> Hashable:
-        if robot not in self.world.arms:
+        if robot not in self.world.robot_kinds:
             raise AdapterError(f"unknown robot '{robot}'")
         if skill not in self.supported_skills:
             raise AdapterError(f"unknown skill '{shown(skill)}'")
@@ -85,7 +91,7 @@ class PyBulletRobotAdapter:
         for handle_, run_ in list(self._active.items()):
             if run_.robot == robot and "yield" in run_.tags:  # a new task takes over
                 run_.cancel(self.world.time)
-                self.world.arms[robot].hold_still()
+                self.world.robots[robot].hold_still()
                 self._active.pop(handle_, None)
         busy = [r for r in self._active.values() if r.robot == robot]
         if busy:
@@ -112,7 +118,7 @@ class PyBulletRobotAdapter:
         run = self._run(handle)
         if run.state is SkillState.RUNNING:
             run.cancel(self.world.time)
-            self.world.arms[run.robot].hold_still()
+            self.world.robots[run.robot].hold_still()
             self._retire(handle, run)
 
     def read_state(self) -> frozenset[Fact]:
@@ -144,9 +150,14 @@ class PyBulletRobotAdapter:
 
     def _retire(self, handle: int, run: SkillRun) -> None:
         self._active.pop(handle, None)
+        if run.robot in self.world.bases:
+            # A base that stopped (arrived, failed, halted) reserves no path any more;
+            # where it stands keeps the others out.
+            self.world.bases[run.robot].stop()
+            self.traffic.release(run.robot)
         # An arm halted over a shared place keeps its lock until it has left the place,
         # so the other arm cannot move into it.
-        if self.workspace.place_at(self.world.arms[run.robot].tool_pose()[0][:2]) is None:
+        elif self.workspace.place_at(self.world.arms[run.robot].tool_pose()[0][:2]) is None:
             self.workspace.release_all(run.robot)
         if run.state is SkillState.FAILED:
             log.info("%s %s failed: %s", run.robot, run.skill, run.reason)

@@ -1,8 +1,16 @@
-"""A scene loaded into PyBullet: table, arms, blocks, bins and zones.
+"""A scene loaded into PyBullet: a table or station surfaces, arms, mobile bases, objects,
+containers and zones.
 
-Each robot is built by the robot model its scene entry names (``model: franka_panda``)
-through the model registry (`robot_planner.sim.models`); a model the simulator does not
-have is a one-line `SimError` before anything is loaded.
+Each robot is built by the robot model its scene entry names (``model: franka_panda``,
+``husky``) through the model registry (`robot_planner.sim.models`); a model the
+simulator does not have is a one-line `SimError` before anything is loaded.
+
+What a place is built as follows from the domain and the scene, not from its name: a
+place whose ``locations.put`` fact is decided by the ``inside`` relation is an open box
+(a container); a place with a ``surface_z`` above the ground is a box table of that
+height (a station); other places where things can be put are marked zones on the shared
+table when there is one, and plain floor areas (no body) when there is none. An arm
+whose base stands above the ground gets a pedestal.
 
 DIRECT (headless) by default; ``gui=True`` opens a window where a display exists.
 Every PyBullet call passes this world's client id and no module state is kept, so two
@@ -22,10 +30,10 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from robot_planner.sim.models import SimArm, get_model
+from robot_planner.sim.models import SimArm, SimBase, SimRobot, get_model
 from robot_planner.untrusted import shown
 from robot_planner.world.observation import GripperState, Observation
-from robot_planner.world.scene import Scene
+from robot_planner.world.scene import PlaceSpec, Scene
 
 if TYPE_CHECKING:
     from robot_planner.sim.camera import Camera
@@ -36,6 +44,12 @@ log = logging.getLogger(__name__)
 BIN_WALL_HEIGHT = 0.06
 BIN_WALL_THICKNESS = 0.01
 ZONE_THICKNESS = 0.001
+#: A surface this far above the ground under it needs a body to stand on (metres).
+RAISED = 0.01
+#: Footprint of an arm's pedestal (metres).
+PEDESTAL_SIZE = (0.2, 0.2)
+PEDESTAL_RGBA = (0.35, 0.35, 0.38, 1.0)
+STATION_RGBA = (0.72, 0.6, 0.45, 1.0)
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,13 @@ class SimWorld:
 
     Attributes:
         scene: the scene it was built from.
-        arms: a `SimArm` per robot name, of the robot's scene ``model:``.
-        robot_kinds: each robot's kind (``arm``), from its model.
-        blocks: PyBullet body id per block name.
-        bins, zones: PyBullet body ids of the bin and zone markers.
+        arms: a `SimArm` per arm's name, of the robot's scene ``model:``.
+        bases: a `SimBase` per mobile base's name (none on the tabletop).
+        robot_kinds: each robot's kind (``arm``, ``base``), from its model.
+        blocks: PyBullet body id per object name (blocks, parcels).
+        containers: the places built as open boxes (bins), by name.
+        bins, zones: PyBullet body ids of the containers and of the zone markers.
+        stations: PyBullet body ids of the raised surfaces (station tables).
     """
 
     def __init__(
@@ -128,20 +145,49 @@ class SimWorld:
         p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=c)
         self.plane = p.loadURDF("plane.urdf", physicsClientId=c)
         table = self.scene.table
-        self.table = p.loadURDF(
-            table.urdf, list(table.position), useFixedBase=True, physicsClientId=c
+        # No shared table (``urdf: ""``): things stand on the floor or on station surfaces.
+        self.table = (
+            p.loadURDF(table.urdf, list(table.position), useFixedBase=True, physicsClientId=c)
+            if table.urdf
+            else None
         )
         self.table_top = table.top_z
+        self.ground = self.table_top if self.table is not None else 0.0
         models = {name: get_model(spec.model) for name, spec in self.scene.robots.items()}
         self.robot_kinds = {name: model.kind for name, model in models.items()}
-        self.arms: dict[str, SimArm] = {
+        robots: dict[str, SimRobot] = {
             name: models[name].factory(c, name, self.scene.robots[name], self.config)
             for name in self.scene.robots
         }
-        reached = {
-            z: sum(z in r.reach for r in self.scene.robots.values())
-            for z in self.scene.places_of("zone")
+        self.bases: dict[str, SimBase] = {
+            name: robot for name, robot in robots.items() if isinstance(robot, SimBase)
         }
+        self.arms: dict[str, SimArm] = {
+            name: robot  # type: ignore[misc]
+            for name, robot in robots.items()
+            if name not in self.bases
+        }
+        self.pedestals = {
+            name: self._make_box(
+                (spec.base_position[0], spec.base_position[1]),
+                PEDESTAL_SIZE,
+                self.ground,
+                spec.base_position[2],
+                PEDESTAL_RGBA,
+            )
+            for name, spec in self.scene.robots.items()
+            if name in self.arms and spec.base_position[2] - self.ground > RAISED
+        }
+        self.containers = self._containers()
+        zones = {
+            name: spec
+            for name, spec in self.scene.places.items()
+            if self.table is not None
+            and name not in self.containers
+            and spec.surface_z is None
+            and self.scene.domain.put_facts("object", name, spec.type)
+        }
+        reached = {z: sum(z in r.reach for r in self.scene.robots.values()) for z in zones}
         # Shared (hand-over) zones get a warmer, still unsaturated, tint than the others.
         self.zones = {
             name: self._make_zone(
@@ -149,12 +195,23 @@ class SimWorld:
                 spec.size,
                 (0.82, 0.80, 0.70, 1.0) if reached[name] > 1 else (0.75, 0.75, 0.85, 1.0),
             )
-            for name, spec in self.scene.places_of("zone").items()
+            for name, spec in zones.items()
         }
-        self.bins = {
-            name: self._make_bin(spec.position, spec.size)
-            for name, spec in self.scene.places_of("bin").items()
+        self.stations = {
+            name: self._make_box(
+                spec.center, spec.size, self.ground, self.surface(name), STATION_RGBA
+            )
+            for name, spec in self.scene.places.items()
+            if name not in self.containers and self.surface(name) - self.ground > RAISED
         }
+        self.bins = {}
+        for name, spec in self.containers.items():
+            floor = self.surface(name)
+            if floor - self.ground > RAISED:  # a bin on a stand
+                wall = 2 * BIN_WALL_THICKNESS
+                outer = (spec.size[0] + wall, spec.size[1] + wall)
+                self._make_box(spec.center, outer, self.ground, floor, PEDESTAL_RGBA)
+            self.bins[name] = self._make_bin(spec.position, spec.size, floor)
         self.blocks: dict[str, int] = {}
         self.block_size = {name: spec.size for name, spec in self.scene.objects.items()}
         for name, position in self._start_positions().items():
@@ -179,6 +236,60 @@ class SimWorld:
         update = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
         return Camera(self, name, spec.model_copy(update=update) if update else spec)
 
+    # --- geometry of places -------------------------------------------------------------
+
+    def _containers(self) -> dict[str, PlaceSpec]:
+        """Places whose put fact (``locations.put``) is decided by the ``inside``
+        relation: things put there are inside an open box (the tabletop's bins)."""
+        domain = self.scene.domain
+        inside = {n for n, spec in domain.predicates.items() if spec.geometry == "inside"}
+        return {
+            name: spec
+            for name, spec in self.scene.places.items()
+            if any(f.predicate in inside for f in domain.put_facts("object", name, spec.type))
+        }
+
+    def surface(self, place: str) -> float:
+        """Height of what things stand on at `place`: its ``surface_z``, else the table
+        top (a container's floor is `BIN_WALL_THICKNESS` above this)."""
+        surface_z = self.scene.places[place].surface_z
+        return self.table_top if surface_z is None else surface_z
+
+    def work_height(self, robot: str) -> float:
+        """The highest surface `robot` works on: the places it reaches and the trays of
+        the bases that park at them (its skills' safe height is measured from here)."""
+        spec = self.scene.robots[robot]
+        heights = [self.surface(place) for place in spec.reach]
+        if any(self.scene.places[place].bays for place in spec.reach):
+            heights += [base.tray_pose()[0][2] for base in self.bases.values()]
+        return max(heights, default=self.table_top)
+
+    @property
+    def robots(self) -> dict[str, SimRobot]:
+        """Every robot, arms and bases, by name."""
+        return {**self.arms, **self.bases}
+
+    def _make_box(
+        self,
+        center: tuple[float, float],
+        size: tuple[float, float],
+        bottom: float,
+        top: float,
+        rgba: tuple[float, ...],
+    ) -> int:
+        """A static box from `bottom` to `top`: a station's table, a pedestal, a stand."""
+        c = self.client
+        half = [size[0] / 2, size[1] / 2, (top - bottom) / 2]
+        collision = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        visual = p.createVisualShape(
+            p.GEOM_BOX, halfExtents=half, rgbaColor=list(rgba), physicsClientId=c
+        )
+        body = p.createMultiBody(
+            0, collision, visual, [center[0], center[1], (top + bottom) / 2], physicsClientId=c
+        )
+        p.changeDynamics(body, -1, lateralFriction=1.0, physicsClientId=c)
+        return body
+
     def _make_zone(
         self, center: tuple[float, float], size: tuple[float, float], rgba: tuple[float, ...]
     ) -> int:
@@ -197,8 +308,11 @@ class SimWorld:
             physicsClientId=self.client,
         )
 
-    def _make_bin(self, position: tuple[float, float], size: tuple[float, float]) -> int:
-        """An open box: a floor and four walls as one static compound body."""
+    def _make_bin(
+        self, position: tuple[float, float], size: tuple[float, float], floor: float
+    ) -> int:
+        """An open box standing at height `floor`: a floor and four walls as one static
+        compound body."""
         sx, sy = size[0] / 2, size[1] / 2
         t, h = BIN_WALL_THICKNESS / 2, BIN_WALL_HEIGHT / 2
         parts = [
@@ -225,7 +339,7 @@ class SimWorld:
             physicsClientId=c,
         )
         return p.createMultiBody(
-            0, collision, visual, [position[0], position[1], self.table_top], physicsClientId=c
+            0, collision, visual, [position[0], position[1], floor], physicsClientId=c
         )
 
     def _make_block(self, position: np.ndarray, size: float, rgba: tuple) -> int:
@@ -267,7 +381,7 @@ class SimWorld:
                     [
                         slot[0] + jitter[0],
                         slot[1] + jitter[1],
-                        self.table_top + size / 2 + self._floor(place),
+                        self.surface(place) + size / 2 + self._floor(place),
                     ]
                 )
         # Blocks that start on other blocks: stack them (in dependency order).
@@ -284,20 +398,11 @@ class SimWorld:
         return positions
 
     def _floor(self, place: str) -> float:
-        return BIN_WALL_THICKNESS if place in self.scene.places_of("bin") else 0.0
+        return BIN_WALL_THICKNESS if place in self.containers else 0.0
 
     def free_slots(self, place: str, count: int) -> list[tuple[float, float]]:
-        """`count` evenly spread points along the long axis of a zone or bin."""
-        if place in self.scene.places_of("zone"):
-            center, size = (
-                self.scene.places_of("zone")[place].center,
-                self.scene.places_of("zone")[place].size,
-            )
-        else:
-            center, size = (
-                self.scene.places_of("bin")[place].position,
-                self.scene.places_of("bin")[place].size,
-            )
+        """`count` evenly spread points along the long axis of a place's rectangle."""
+        center, size = self.scene.places[place].center, self.scene.places[place].size
         axis = 1 if size[1] >= size[0] else 0
         # Spread blocks around the middle of the place, not out to its edges (near bins).
         length = min(
@@ -321,6 +426,8 @@ class SimWorld:
     def step(self) -> None:
         for arm in self.arms.values():
             arm.apply_targets()
+        for base in self.bases.values():
+            base.apply_targets()
         p.stepSimulation(physicsClientId=self.client)
         self.steps += 1
 

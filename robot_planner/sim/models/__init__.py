@@ -2,7 +2,8 @@
 
 Every module of this package is imported here, and each registers its model with
 `register_model` (as pluginlib loads the plugins a params file names), so adding an arm
-is one file: a class satisfying `SimArm` and a ``register_model("name", factory)`` line.
+is one file: a class satisfying `SimArm` (or `SimBase` for a mobile base) and a
+``register_model("name", factory)`` line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from robot_planner.sim.models.registry import (
     ModelFactory,
     RobotModel,
     SimArm,
+    SimBase,
+    SimRobot,
     get_model,
     known_models,
     register_model,
@@ -29,6 +32,8 @@ __all__ = [
     "ModelFactory",
     "RobotModel",
     "SimArm",
+    "SimBase",
+    "SimRobot",
     "get_model",
     "known_models",
     "register_model",

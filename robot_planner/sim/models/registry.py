@@ -6,7 +6,9 @@ through `get_model(name).factory`, so a new arm is one module in this package th
 error instead of a silently substituted Panda.
 
 The `SimArm` protocol is what the skills (`robot_planner.sim.skills`), ground truth, the
-adapter, the camera/joint-state publishers and the disturbances need from an arm.
+adapter, the camera/joint-state publishers and the disturbances need from an arm; the
+`SimBase` protocol is what ``navigate``, ground truth and the arms' skills (a parcel put
+on a tray) need from a mobile base. A factory returns one or the other.
 """
 
 from __future__ import annotations
@@ -103,10 +105,70 @@ class SimArm(Protocol):
         ...
 
 
+@runtime_checkable
+class SimBase(Protocol):
+    """A simulated mobile base with a flat tray on top, driven by chassis velocity.
+
+    Poses are in the world frame, metres and radians; x is the base's heading. Motion is
+    physical: `drive` sets a target velocity that `apply_targets` reaches within the
+    model's acceleration limits, so whatever rides on the tray feels real accelerations.
+    """
+
+    #: The robot's name in the scene (appears in failures).
+    name: str
+    #: PyBullet body ids of the base and of its tray (objects touch the tray).
+    body: int
+    tray: int
+    #: Inner size of the tray (x along the heading, y across), metres.
+    tray_size: tuple[float, float]
+    #: Half extents of the base's footprint (x along the heading, y across), metres:
+    #: what the traffic rule keeps apart.
+    footprint: tuple[float, float]
+    #: Speed and yaw-rate limits (m/s, rad/s) and accelerations (m/s^2, rad/s^2).
+    max_speed: float
+    max_turn_rate: float
+    max_accel: float
+    max_turn_accel: float
+
+    def pose(self) -> tuple[np.ndarray, float]:
+        """Position (x, y) of the base's centre on the floor and its yaw."""
+        ...
+
+    def velocity(self) -> tuple[float, float]:
+        """Measured forward speed (m/s, negative when reversing) and yaw rate (rad/s)."""
+        ...
+
+    def drive(self, forward: float, turn: float) -> None:
+        """Set the target forward speed and yaw rate (clipped to the limits)."""
+        ...
+
+    def stop(self) -> None:
+        """Brake to a standstill at the acceleration limits (nothing slides off the tray)."""
+        ...
+
+    def hold_still(self) -> None:
+        """Stop (cancel); the same gentle braking as `stop`."""
+        ...
+
+    def tray_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre of the tray's top surface and its orientation quaternion (x, y, z, w)."""
+        ...
+
+    def apply_targets(self) -> None:
+        """Advance the velocity ramp and send it to the physics (once per step)."""
+        ...
+
+
+#: What a model factory builds: an arm or a mobile base.
+SimRobot = SimArm | SimBase
+
+
 class ModelFactory(Protocol):
     """Loads one robot into a PyBullet client, placed as the scene's `spec` says."""
 
-    def __call__(self, client: int, name: str, spec: RobotSpec, config: SimConfig) -> SimArm: ...
+    def __call__(
+        self, client: int, name: str, spec: RobotSpec, config: SimConfig
+    ) -> SimArm | SimBase: ...
 
 
 @dataclass(frozen=True)
@@ -115,7 +177,8 @@ class RobotModel:
 
     Attributes:
         name: the scene's ``model:`` value.
-        kind: the domain's robot kind (``arm``); sim skills declare the kinds they run on.
+        kind: the domain's robot kind (``arm``, ``base``); sim skills declare the kinds they
+            run on.
         factory: builds the robot in a world.
         module: where it was registered (for the duplicate-registration message).
     """

@@ -121,26 +121,20 @@ class SharedWorkspace:
         self.world = world
         scene = world.scene
         reach_count: dict[str, int] = {}
-        for spec in scene.robots.values():
+        # Only arms work over a place; mobile bases that reach it park beside it.
+        for name, spec in scene.robots.items():
+            if name not in world.arms:
+                continue
             for place in spec.reach:
                 reach_count[place] = reach_count.get(place, 0) + 1
         self.shared = {place for place, n in reach_count.items() if n > 1}
         self.owner: dict[str, str] = {}
 
     def place_at(self, xy: np.ndarray) -> str | None:
-        """The shared zone or bin containing the point `xy`, if any."""
+        """The shared place (zone, bin) containing the point `xy`, if any."""
         scene = self.world.scene
         for place in sorted(self.shared):
-            if place in scene.places_of("zone"):
-                center, size = (
-                    scene.places_of("zone")[place].center,
-                    scene.places_of("zone")[place].size,
-                )
-            else:
-                center, size = (
-                    scene.places_of("bin")[place].position,
-                    scene.places_of("bin")[place].size,
-                )
+            center, size = scene.places[place].center, scene.places[place].size
             margin = 0.06  # an arm over the edge of the zone is still in the way
             if (
                 abs(xy[0] - center[0]) <= size[0] / 2 + margin
@@ -178,7 +172,9 @@ class MotionPlanner:
 
     @property
     def safe_z(self) -> float:
-        return self.world.table_top + SAFE_HEIGHT
+        """Transfers run this high: `SAFE_HEIGHT` above the highest surface the arm works
+        on (the table top on the tabletop; a station's table or a base's tray)."""
+        return self.world.work_height(self.arm.name) + SAFE_HEIGHT
 
     # --- primitive phases ------------------------------------------------------------
 
@@ -414,7 +410,7 @@ class MotionPlanner:
         # A bin wall next to the block (one it is not inside) counts like a neighbour
         # whose centre is half a block beyond the wall.
         half = self.world.block_size[block] / 2
-        for spec in self.world.scene.places_of("bin").values():
+        for spec in self.world.containers.values():
             center, size = np.array(spec.position), np.array(spec.size) / 2
             inside = bool(np.all(np.abs(pos[:2] - center) <= size))
             if inside:

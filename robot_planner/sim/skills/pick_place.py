@@ -1,8 +1,10 @@
-"""``pick`` and ``place``: grasp a block from above, carry it, put it on/in a target.
+"""``pick`` and ``place``: grasp an object from above, carry it, put it on/in a target.
 
-Both approach from the safe height, take the shared-workspace lock before moving over a
-place another arm reaches, and (with the grasp check on) fail at once when the block
-leaves the fingers.
+A target is an object (stack on it), a container (into it), a place's surface (a zone of
+the table, a station's table) or a robot (onto its tray: a mobile base parked at the
+arm's station). Both approach from the safe height, take the shared-workspace lock
+before moving over a place another arm reaches, and (with the grasp check on) fail at
+once when the object leaves the fingers.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ def pick(motion: MotionPlanner, object: str) -> list[Phase]:
 def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
     """Carry the held block above `target`, lower it, release it, retreat, verify."""
     m, block, arm = motion, object, motion.arm
-    expected = placed_fact(m.world, block, target)
     release: dict[str, np.ndarray] = {}
     guard = m.slip_guard(block)
 
@@ -83,7 +84,7 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
         return release["point"], yaw_of(arm.tool_pose()[1])
 
     def placed() -> None:
-        if m.grasp_check and expected not in ground_truth(m.world):
+        if m.grasp_check and placed_fact(m.world, block, target) not in ground_truth(m.world):
             raise SkillFailure(f"placement failed: {block} did not stay on/in {target}")
 
     def target_xy() -> np.ndarray:
@@ -106,13 +107,14 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
 
 
 def placed_fact(world: SimWorld, block: str, target: str) -> Fact:
-    """The fact a successful ``place(block, target)`` makes true (its self-check)."""
+    """The fact a successful ``place(block, target)`` makes true (its self-check): the
+    domain's put fact for the target's type (``locations.put``: on a block, in a bin, at
+    a zone, on a base's tray)."""
     scene = world.scene
-    if target in scene.objects:
-        return Fact("on", (block, target))
-    if target in scene.places_of("bin"):
-        return Fact("in", (block, target))
-    return Fact("at", (block, target))
+    fact = scene.domain.put_fact(block, target, scene.kind_of(target) or "")
+    if fact is None:
+        raise SkillFailure(f"placement failed: the domain does not say how to put on {target}")
+    return fact
 
 
 def stack_from(world: SimWorld, top: str) -> list[str]:
@@ -152,21 +154,15 @@ def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
         pos, _ = world.block_pose(target)
         axis = np.mean([world.block_pose(b)[0][:2] for b in stack_from(world, target)], axis=0)
         return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
+    if target in world.bases:
+        return _tray_point(world, block, target)
     scene = world.scene
-    if target in scene.places_of("bin"):
+    spec_center, spec_size = scene.places[target].center, scene.places[target].size
+    floor = world.surface(target)
+    if target in world.containers:
         from robot_planner.sim.world import BIN_WALL_THICKNESS
 
-        spec_center, spec_size = (
-            scene.places_of("bin")[target].position,
-            scene.places_of("bin")[target].size,
-        )
-        floor = world.table_top + BIN_WALL_THICKNESS
-    else:
-        spec_center, spec_size = (
-            scene.places_of("zone")[target].center,
-            scene.places_of("zone")[target].size,
-        )
-        floor = world.table_top
+        floor += BIN_WALL_THICKNESS
     others = [world.block_pose(b)[0][:2] for b in world.blocks if b != block]
     margin = size / 2 + 0.005
     xs = np.linspace(
@@ -185,3 +181,31 @@ def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
             if score > best_score:
                 best, best_score = point, score
     return np.array([best[0], best[1], floor + clearance])
+
+
+#: Room (m) kept between an object put on a tray and the tray's rim: the open fingers
+#: reach 1-2 cm past the object's faces and must not land on the rim.
+TRAY_MARGIN = 0.03
+
+
+def _tray_point(world: SimWorld, block: str, base: str) -> np.ndarray:
+    """Where to release `block` on `base`'s tray: the free spot farthest from the objects
+    already on it (preferring the middle), in the tray's frame as it stands now."""
+    import pybullet as p
+
+    size = world.block_size[block]
+    center, orientation = world.bases[base].tray_pose()
+    rotation = np.array(p.getMatrixFromQuaternion(list(orientation))).reshape(3, 3)
+    half = np.asarray(world.bases[base].tray_size) / 2 - size / 2 - TRAY_MARGIN
+    others = [world.block_pose(b)[0] for b in world.blocks if b != block]
+    local_others = [(rotation.T @ (o - center))[:2] for o in others]
+    best, best_score = np.zeros(2), -np.inf
+    for x in np.linspace(-half[0], half[0], 5):
+        for y in np.linspace(-half[1], half[1], 5):
+            point = np.array([x, y])
+            nearest = min((float(np.linalg.norm(point - o)) for o in local_others), default=1.0)
+            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point))
+            if score > best_score:
+                best, best_score = point, score
+    point = center + rotation @ np.array([best[0], best[1], 0.0])
+    return np.array([point[0], point[1], center[2] + RELEASE_CLEARANCE + size / 2])

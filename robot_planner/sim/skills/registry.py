@@ -24,6 +24,7 @@ from robot_planner.adapters.base import AdapterError
 from robot_planner.untrusted import shown
 
 if TYPE_CHECKING:
+    from robot_planner.sim.driving import DrivePlanner
     from robot_planner.sim.skills.motion import MotionPlanner, Phase
 
 SkillBuilder = TypeVar("SkillBuilder", bound=Callable[..., "list[Phase]"])
@@ -37,7 +38,8 @@ class SimSkill:
         name: the catalogue skill it implements.
         args: the catalogue argument names it takes, in declaration order.
         robot_kinds: the robot kinds (domain ``robot_kinds``) it runs on.
-        build: ``build(motion, **args) -> phases``.
+        build: ``build(motion, **args) -> phases``; `motion` is the robot's planner (a
+            `MotionPlanner` for an arm, a `DrivePlanner` for a mobile base).
     """
 
     name: str
@@ -59,8 +61,8 @@ class SimSkill:
             problems.append(f"unexpected {shown(', '.join(unexpected))}")
         raise AdapterError(f"skill {self.name} takes {takes}: {'; '.join(problems)}")
 
-    def phases(self, motion: MotionPlanner, args: Mapping[str, Any]) -> list[Phase]:
-        """The phases of this skill for `motion`'s arm, after checking `args`."""
+    def phases(self, motion: MotionPlanner | DrivePlanner, args: Mapping[str, Any]) -> list[Phase]:
+        """The phases of this skill for `motion`'s robot, after checking `args`."""
         self.check_args(args)
         return self.build(motion, **args)
 
