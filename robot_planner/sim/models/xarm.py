@@ -48,7 +48,7 @@ FLANGE_LINK = 7
 #: Tool point from the gripper base along its z axis (m), between the finger pads: the
 #: pads' flat inner faces span 0.125-0.175 m (fingertips) and the inner knuckles reach
 #: down to 0.135 m, so a 5 cm block centred here is held over 3 cm of pad with its top
-#: clear of the knuckles, and the fingertips end 0.6 cm below its centre (the Panda's
+#: clear of the knuckles, and the fingertips end 1 cm below its centre (the Panda's
 #: tool point is as far above its fingertips).
 TOOL_OFFSET = 0.165
 #: Gripper geometry in the gripper base's y-z plane (from the URDF): the outer knuckle
@@ -63,7 +63,7 @@ PAD_INSET = 0.027
 DRIVE_OPEN, DRIVE_CLOSED = 0.0, 0.85
 #: Height (m) of the pads' middle below the knuckles' axes: with a finger held to its
 #: knuckle's angle, the drive needs this many newton-metres per newton at the pads
-#: (measured: 49-54 N per pad at the skills' 60 N).
+#: (measured: 52 N per pad at the skills' 60 N).
 GRIP_LEVER = 0.09
 #: How much heavier (in rotation) the gripper's links are made than the URDF says. At
 #: its 20-50 g links' own inertia PyBullet's solver could not keep the followers at the
