@@ -3,6 +3,7 @@
 # the ROS 2 Kilted wheels from PyPI, with plain cmake and no ROS install, and install it
 # into the venv: afterwards `$VENV/bin/python -c "import robot_planner_interfaces.action"`
 # works with no environment variables. With a sourced ROS 2 install, use colcon instead.
+# Another interface package (a test's stand-in) builds the same way into its own prefix.
 #
 # Adapted from ../shared/recipes/ros_interfaces_from_wheels/build_interfaces.sh.
 #
@@ -11,21 +12,39 @@
 #   BUILD_DIR  the CMake build folder (default: build/interfaces). CMake caches the paths it
 #              found, so the folder belongs to one venv: it is emptied when VENV changes.
 #   VERBOSE=1  show the cmake output (otherwise it goes to BUILD_DIR/build.log)
+#   PKG_DIR    the package to build (default: robot_planner_interfaces of the checkout)
+#   PREFIX     where to install it (default: VENV). Another prefix keeps the venv as it is:
+#              the libraries get PREFIX/lib as their RPATH, and a Python that uses the
+#              package needs PREFIX's site-packages on sys.path and PREFIX/lib in
+#              LD_LIBRARY_PATH when it starts (rcutils loads typesupport libraries by name),
+#              or those libraries loaded beforehand. BUILD_DIR then defaults to
+#              build/interfaces-PKG.
 #
 # Idempotent: when nothing it depends on changed since the last successful install (the
 # interface files, the pinned wheels, this script, the venv) it returns at once.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PKG=robot_planner_interfaces
-PKG_SRC="$ROOT/$PKG"
+PKG_SRC="$(cd "${PKG_DIR:-$ROOT/robot_planner_interfaces}" 2>/dev/null && pwd)" || {
+  echo "error: no package folder at $PKG_DIR" >&2
+  exit 2
+}
+PKG="$(sed -n 's|.*<name>\(.*\)</name>.*|\1|p' "$PKG_SRC/package.xml" 2>/dev/null | head -n 1)"
+[ -n "$PKG" ] || { echo "error: $PKG_SRC/package.xml names no package" >&2; exit 2; }
 VENV="$(cd "${VENV:-$ROOT/.venv}" 2>/dev/null && pwd)" || {
   echo "error: no venv at ${VENV:-$ROOT/.venv} (run make setup)" >&2
   exit 2
 }
-BUILD_DIR="${BUILD_DIR:-$ROOT/build/interfaces}"
+PREFIX="${PREFIX:-$VENV}"
+mkdir -p "$PREFIX"
+PREFIX="$(cd "$PREFIX" && pwd)"
+if [ "$PKG" = robot_planner_interfaces ]; then
+  BUILD_DIR="${BUILD_DIR:-$ROOT/build/interfaces}"
+else
+  BUILD_DIR="${BUILD_DIR:-$ROOT/build/interfaces-$PKG}"
+fi
 PY="$VENV/bin/python"
-FINGERPRINT_FILE="$VENV/.$PKG.fingerprint"
+FINGERPRINT_FILE="$PREFIX/.$PKG.fingerprint"
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
 
@@ -44,18 +63,26 @@ elapsed() {
 # Everything the installed package depends on; the interpreter's real location stands for
 # the venv (a venv recreated on another Python must rebuild).
 base_prefix="$("$PY" -c 'import sys; print(sys.base_prefix)')"
+# What the build folder and the install belong to (the prefix is named only when it is not
+# the venv, so a venv's existing build folder stays valid).
+owner="venv=$VENV python=$base_prefix"
+[ "$PREFIX" = "$VENV" ] || owner="$owner prefix=$PREFIX"
 fingerprint="$(
   {
-    echo "venv=$VENV python=$base_prefix"
-    (cd "$ROOT" && find "$PKG" -type f | LC_ALL=C sort | xargs sha256sum)
+    echo "$owner"
+    (cd "$PKG_SRC/.." && find "$(basename "$PKG_SRC")" -type f | LC_ALL=C sort | xargs sha256sum)
     (cd "$ROOT" && sha256sum requirements-ros.txt requirements-interfaces.txt \
       scripts/build_interfaces.sh)
   } | sha256sum | cut -d' ' -f1
 )"
-site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+# Where the package's Python modules are installed: the venv's site-packages, or the same
+# folder under PREFIX (ament_cmake_python installs into lib/pythonX.Y/site-packages).
+site="$("$PY" -c \
+  'import sys, sysconfig; print(sysconfig.get_path("purelib", vars={"base": sys.argv[1]}))' \
+  "$PREFIX")"
 if [ "$FORCE" = 0 ] && [ -f "$site/$PKG/__init__.py" ] \
   && [ "$(cat "$FINGERPRINT_FILE" 2>/dev/null)" = "$fingerprint" ]; then
-  echo "$PKG: up to date in $VENV"
+  echo "$PKG: up to date in $PREFIX"
   exit 0
 fi
 rm -f "$FINGERPRINT_FILE"
@@ -88,9 +115,8 @@ npinc="$("$PY" -c 'import numpy; print(numpy.get_include())')"
 
 # 3. One build folder per venv: a folder configured for another venv (or interpreter)
 #    starts again from nothing.
-owner="venv=$VENV python=$base_prefix"
 if [ -d "$BUILD_DIR" ] && [ "$(cat "$BUILD_DIR/.owner" 2>/dev/null)" != "$owner" ]; then
-  echo "$PKG: $BUILD_DIR belongs to another venv; starting it again"
+  echo "$PKG: $BUILD_DIR belongs to another venv or prefix; starting it again"
   rm -rf "$BUILD_DIR"
 fi
 mkdir -p "$BUILD_DIR"
@@ -111,16 +137,27 @@ run() {
     exit 1
   fi
 }
+# Outside the venv, the venv's LD_LIBRARY_PATH (set by the ROS wheels at start-up) does not
+# name PREFIX/lib: the libraries find each other through their RPATH instead.
+rpath=()
+[ "$PREFIX" = "$VENV" ] || rpath=(-DCMAKE_INSTALL_RPATH="$PREFIX/lib")
 echo "$PKG: building in $BUILD_DIR"
 run cmake -S "$PKG_SRC" -B "$BUILD_DIR" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
-  -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" \
-  -DPython3_EXECUTABLE="$VENV/bin/python3"
+  -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DPython3_EXECUTABLE="$VENV/bin/python3" "${rpath[@]}"
 run cmake --build "$BUILD_DIR"
 run cmake --install "$BUILD_DIR"
 
-# 5. The venv's Python imports it with no environment variables.
-(cd / && env -u AMENT_PREFIX_PATH "$PY" -c \
-  "import $PKG.action, $PKG.msg, $PKG.srv; print('$PKG: installed in', $PKG.__path__[0])")
+# 5. The venv's Python imports it with no environment variables (from PREFIX: with its
+#    site-packages on the path). Only the kinds of interface the package has.
+modules=""
+for kind in action msg srv; do
+  if [ -d "$PKG_SRC/$kind" ]; then modules="$modules${modules:+, }$PKG.$kind"; fi
+done
+pythonpath=()
+[ "$PREFIX" = "$VENV" ] || pythonpath=(PYTHONPATH="$site")
+(cd / && env -u AMENT_PREFIX_PATH "${pythonpath[@]}" "$PY" -c \
+  "import $modules; print('$PKG: installed in', $PKG.__path__[0])")
 echo "$fingerprint" >"$FINGERPRINT_FILE"
 echo "$PKG: done in $(elapsed) s"
