@@ -408,6 +408,9 @@ class Supervisor:
         if skill is None:
             return False
         robots = sorted({task.robot for plan in self._plans_started for task in plan.tasks})
+        if self.observability is not None:  # only robots whose kind offers it (not a base)
+            scene = self.observability.scene
+            robots = [r for r in robots if not self.catalogue.robot_errors(skill, r, scene)]
         self._emit(
             {
                 "event": "clearing_view",

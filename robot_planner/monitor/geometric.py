@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from robot_planner.monitor.base import VqaAnswer
 from robot_planner.world.facts import Fact, FactError
-from robot_planner.world.observation import CameraFrame, GripperState, Observation
+from robot_planner.world.observation import BaseState, CameraFrame, GripperState, Observation
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ class GeometricConfig:
     bin_above_rim: float = 1.5
     #: on_table(X): bottom within this distance of the table top (m), tilt below this.
     table_gap: float = 0.01
+    #: parked: a base's centre within this distance (m) and heading (degrees) of a bay,
+    #: as the simulator's ground truth; odometry is trusted to about `odometry_sigma` m.
+    bay_tolerance: float = 0.10
+    bay_yaw_tolerance_deg: float = 10.0
+    odometry_sigma: float = 0.02
     max_tilt_deg: float = 20.0
     #: at(X,Z): centre less than this above the table (m).
     at_max_height: float = 0.3
@@ -221,6 +227,15 @@ class GeometricVqa:
         #: types of the `inside` and `within` predicates' second arguments.
         self.containers = _places_for(scene, self.relations["inside"])
         self.regions = _places_for(scene, self.relations["within"])
+        #: What robots can carry objects on (`on_robot`) and the places a mobile robot
+        #: can be at (`parked`), by the domain's predicate argument types.
+        self.carriers = _robots_for(scene, self.relations["on_robot"])
+        self.stands = _places_for(scene, self.relations["parked"])
+        #: The height things stand on at each place (its own surface, else the table).
+        self.surface = {
+            name: float(spec.surface_z) if spec.surface_z is not None else self.table_top
+            for name, spec in scene.places.items()
+        }
         #: Objects this perceiver cannot see, with the reason (see `blind_spots`).
         self.unseen: dict[str, str] = {}
         self._colours = self._colour_models()
@@ -506,7 +521,7 @@ class GeometricVqa:
             self._observations.move_to_end(key)
             return hit[1]
         sightings = self.perceive(observation.frame)
-        perception = _Perception(self._decide(sightings, observation.grippers))
+        perception = _Perception(self._decide(sightings, observation.grippers, observation.bases))
         self._observations[key] = (observation, perception)
         while len(self._observations) > self.config.cache_size:
             self._observations.popitem(last=False)
@@ -551,7 +566,10 @@ class GeometricVqa:
         return VqaAnswer(value, conf * _quality(seen), evidence)
 
     def _decide(
-        self, seen: dict[str, ObjectSighting], grippers: dict[str, GripperState]
+        self,
+        seen: dict[str, ObjectSighting],
+        grippers: dict[str, GripperState],
+        bases: Mapping[str, BaseState] | None = None,
     ) -> dict[Fact, VqaAnswer]:
         """An answer for every ground fact of the scene, decided together so that they
         are consistent (a held object is nowhere else, clear and at follow derive())."""
@@ -644,9 +662,10 @@ class GeometricVqa:
                     spec.size[0] / 2 + cfg.bin_margin - abs(x - spec.position[0]),
                     spec.size[1] / 2 + cfg.bin_margin - abs(y - spec.position[1]),
                 )
-                rim = self.table_top + cfg.bin_wall_height + cfg.bin_above_rim * size
+                floor = self.surface[bin_name]
+                rim = floor + cfg.bin_wall_height + cfg.bin_above_rim * size
                 value, conf = _all(
-                    [(inside, s.sigma), (rim - z, s.sigma_z), (z - self.table_top, s.sigma_z)]
+                    [(inside, s.sigma), (rim - z, s.sigma_z), (z - floor, s.sigma_z)]
                 )
                 answer = VqaAnswer(value, conf * _quality(s), f"{s.describe()}; {bin_name}")
                 out[fact] = answer
@@ -673,7 +692,7 @@ class GeometricVqa:
                     spec.size[0] / 2 - abs(x - spec.center[0]),
                     spec.size[1] / 2 - abs(y - spec.center[1]),
                 )
-                height = z - self.table_top
+                height = z - self.surface[zone]
                 value, conf = _all(
                     [
                         (inside, s.sigma),
@@ -699,6 +718,21 @@ class GeometricVqa:
                     conf * _quality(s),
                     f"{s.describe()}; bottom {gap * 100:+.1f} cm from the table{tilt}",
                 )
+
+        bases = bases or {}
+        for obj in objects:
+            for robot in self.carriers:
+                fact = Fact(R["on_robot"], (obj, robot))
+                state = bases.get(robot)
+                if state is None:
+                    out[fact] = VqaAnswer(None, 0.0, f"no odometry for {robot}")
+                elif not placed[obj]:
+                    out[fact] = unknown(obj)
+                else:
+                    out[fact] = self._on_tray(obj, seen[obj], robot, state)
+        for robot, state in bases.items():
+            for place, spec in self.stands.items():
+                out[Fact(R["parked"], (robot, place))] = self._parked(robot, state, place, spec)
 
         for obj in objects:
             for other in objects:
@@ -772,6 +806,51 @@ class GeometricVqa:
                 below = self._support(out, below)
         return out
 
+    def _on_tray(self, obj: str, s: ObjectSighting, robot: str, state: BaseState) -> VqaAnswer:
+        """The object stands on the robot's tray: inside its footprint (in the base's
+        frame, from odometry) with its bottom on the tray's top."""
+        cfg = self.config
+        offset = s.center[:2] - np.asarray(state.tray_top[:2], dtype=float)
+        cos, sin = math.cos(state.yaw), math.sin(state.yaw)
+        along, across = cos * offset[0] + sin * offset[1], -sin * offset[0] + cos * offset[1]
+        inside = min(
+            state.tray_size[0] / 2 + cfg.bin_margin - abs(along),
+            state.tray_size[1] / 2 + cfg.bin_margin - abs(across),
+        )
+        gap = float(s.center[2]) - self.size[obj] / 2 - float(state.tray_top[2])
+        value, conf = _all([(inside, s.sigma), (cfg.table_gap - abs(gap), s.sigma_z)])
+        evidence = f"{s.describe()}; bottom {gap * 100:+.1f} cm from {robot}'s tray"
+        return VqaAnswer(value, conf * _quality(s), evidence)
+
+    def _parked(self, robot: str, state: BaseState, place: str, spec: Any) -> VqaAnswer:
+        """The base stands in one of the place's bays (odometry), or inside a floor area
+        with bays and no surface of its own (a dock)."""
+        cfg = self.config
+        xy = np.asarray(state.center[:2], dtype=float)
+        tests = []
+        for bay in spec.bays:
+            distance = float(np.linalg.norm(xy - np.asarray(bay[:2], dtype=float)))
+            turn = abs(math.remainder(state.yaw - bay[2], math.tau))
+            tests.append(
+                _all(
+                    [
+                        (cfg.bay_tolerance - distance, cfg.odometry_sigma),
+                        (math.radians(cfg.bay_yaw_tolerance_deg) - turn, math.radians(2.0)),
+                    ]
+                )
+            )
+        if spec.bays and spec.surface_z is None:
+            inside = min(
+                spec.size[0] / 2 - abs(xy[0] - spec.center[0]),
+                spec.size[1] / 2 - abs(xy[1] - spec.center[1]),
+            )
+            tests.append(_all([(inside, cfg.odometry_sigma)]))
+        # OR over the bays: as sure as the surest pass, else as the least sure failure.
+        passed = [c for v, c in tests if v]
+        best = (True, max(passed)) if passed else (False, min((c for _, c in tests), default=1.0))
+        where = f"{robot} at ({xy[0]:.2f}, {xy[1]:.2f}), heading {math.degrees(state.yaw):.0f}°"
+        return VqaAnswer(best[0], best[1], f"{where}; {place}")
+
     def _support(self, out: dict[Fact, VqaAnswer], obj: str) -> str | None:
         """The object `obj` was decided to stand on, if any."""
         R = self.relations  # relation -> the domain's predicate for it
@@ -818,6 +897,8 @@ RELATIONS = {
     "gripped": "robot 0 holds object 1 between its fingers",
     "gripper_free": "robot 0 holds nothing",
     "uncovered": "nothing stands on object 0 and no robot holds it",
+    "on_robot": "object 0 stands on robot 1's tray (odometry + camera)",
+    "parked": "robot 0 stands in a bay of place 1 (odometry)",
 }
 
 
@@ -847,6 +928,14 @@ def _places_for(scene: Scene, predicate: str) -> dict[str, Any]:
     if spec is None or len(spec.args) != 2:
         return {}
     return scene.places_of(spec.args[1])
+
+
+def _robots_for(scene: Scene, predicate: str) -> list[str]:
+    """The robots that can be the second argument of `predicate`."""
+    spec = scene.domain.predicates.get(predicate)
+    if spec is None or len(spec.args) != 2:
+        return []
+    return [r for r in scene.robots if scene.is_a(r, spec.args[1])]
 
 
 def _quality(seen: ObjectSighting) -> float:

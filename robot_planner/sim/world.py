@@ -32,7 +32,7 @@ import pybullet_data
 
 from robot_planner.sim.models import SimArm, SimBase, SimRobot, get_model
 from robot_planner.untrusted import shown
-from robot_planner.world.observation import GripperState, Observation
+from robot_planner.world.observation import BaseState, GripperState, Observation
 from robot_planner.world.scene import PlaceSpec, Scene
 
 if TYPE_CHECKING:
@@ -436,13 +436,20 @@ class SimWorld:
             self.step()
 
     def observe(self, camera: Camera) -> Observation:
-        """A camera frame plus every gripper's tool point and opening (proprioception)."""
+        """A camera frame plus every gripper's tool point and opening and every base's
+        odometry (proprioception)."""
         frame = camera.capture()
         grippers = {
             name: GripperState(arm.tool_pose()[0], arm.finger_width())
             for name, arm in self.arms.items()
         }
-        return Observation(frame.stamp, frame, grippers)
+        bases = {}
+        for name, base in self.bases.items():
+            center, yaw = base.pose()
+            bases[name] = BaseState(
+                np.asarray(center, dtype=float)[:2], yaw, base.tray_pose()[0], base.tray_size
+            )
+        return Observation(frame.stamp, frame, grippers, bases)
 
     def block_pose(self, name: str) -> tuple[np.ndarray, float]:
         """Position and yaw of a block."""

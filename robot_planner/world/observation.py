@@ -1,4 +1,5 @@
-"""What a monitor sees: a camera frame plus proprioception (gripper poses and widths).
+"""What a monitor sees: a camera frame plus proprioception (gripper poses and widths,
+mobile bases' odometry).
 
 Kept in the bottom layer so the simulator (which produces observations) and the monitor
 (which consumes them) share the types without depending on each other.
@@ -43,9 +44,22 @@ class GripperState:
 
 
 @dataclass(frozen=True)
+class BaseState:
+    """A mobile base from its odometry: centre on the floor (x, y), heading (radians),
+    the centre of its tray's top surface (world frame) and the tray's inner size (x along
+    the heading, y across), metres. Proprioception, not perception."""
+
+    center: np.ndarray
+    yaw: float
+    tray_top: np.ndarray
+    tray_size: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class Observation:
-    """A camera frame and the grippers' states at the same instant."""
+    """A camera frame and the robots' own states (grippers, bases) at the same instant."""
 
     stamp: float
     frame: CameraFrame
     grippers: dict[str, GripperState] = field(default_factory=dict)
+    bases: dict[str, BaseState] = field(default_factory=dict)
