@@ -189,8 +189,11 @@ TRAY_MARGIN = 0.03
 
 
 def _tray_point(world: SimWorld, block: str, base: str) -> np.ndarray:
-    """Where to release `block` on `base`'s tray: the free spot farthest from the objects
-    already on it (preferring the middle), in the tray's frame as it stands now."""
+    """Where to release `block` on `base`'s tray: a free spot (1.5 edges from the objects
+    already on it) as near as possible to the arm holding the block, in the tray's frame
+    as it stands now. Near, because a tray is long for an arm reaching across it: the
+    far corner of a Husky's tray is beyond an xArm6 at its station, and the arm at the
+    other end of the trip stands on the same side of its bay (see the scene)."""
     import pybullet as p
 
     size = world.block_size[block]
@@ -199,12 +202,15 @@ def _tray_point(world: SimWorld, block: str, base: str) -> np.ndarray:
     half = np.asarray(world.bases[base].tray_size) / 2 - size / 2 - TRAY_MARGIN
     others = [world.block_pose(b)[0] for b in world.blocks if b != block]
     local_others = [(rotation.T @ (o - center))[:2] for o in others]
+    body = world.blocks[block]
+    holders = [arm for arm in world.arms.values() if all(arm.finger_contacts(body))]
+    near = (rotation.T @ (holders[0].base_position - center))[:2] if holders else np.zeros(2)
     best, best_score = np.zeros(2), -np.inf
-    for x in np.linspace(-half[0], half[0], 5):
+    for x in np.linspace(-half[0], half[0], 7):
         for y in np.linspace(-half[1], half[1], 5):
             point = np.array([x, y])
             nearest = min((float(np.linalg.norm(point - o)) for o in local_others), default=1.0)
-            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point))
+            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point - near))
             if score > best_score:
                 best, best_score = point, score
     point = center + rotation @ np.array([best[0], best[1], 0.0])
