@@ -236,6 +236,28 @@ def test_navigate_failures_are_one_line(world, monkeypatch):
     np.testing.assert_allclose(world.bases["base_2"].pose()[0], [2.8, -1.6], atol=0.01)
 
 
+# --- arms at the stations -------------------------------------------------------------
+
+
+def test_the_packer_puts_a_parcel_from_its_table_into_the_bin(world):
+    """The xArm6 on its pedestal picks from the station's table and places into the bin
+    on its stand; ground truth says so and the arm's own placement check agreed."""
+    world.move_block("blue_parcel", [3.95, 1.3, 0.45 + 0.031])  # test set-up: on the table
+    world.settle(0.5)
+    assert F("at(blue_parcel,packing_station)") in ground_truth(world)
+    adapter = PyBulletRobotAdapter(world)
+    for skill, args in (
+        ("pick", {"object": "blue_parcel"}),
+        ("place", {"object": "blue_parcel", "target": "packing_bin"}),
+    ):
+        handle = adapter.start_skill("packer", skill, args)
+        run(adapter, [handle], limit_s=30.0)
+        assert adapter.poll(handle).state is SkillState.SUCCEEDED, adapter.poll(handle).reason
+    truth = ground_truth(world)
+    assert {F("in(blue_parcel,packing_bin)"), F("gripper_empty(packer)")} <= truth
+    assert not [f for f in truth if f.predicate == "at" and f.args[0] == "blue_parcel"]
+
+
 # --- end to end -----------------------------------------------------------------------
 
 
