@@ -26,11 +26,6 @@ from robot_planner.cli.common import (
     utf8_text,
 )
 
-DEMO_COMMAND = (
-    "could you please put the red block in the right bin, "
-    "then stack the green block on the blue block"
-)
-
 
 def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.bt.render import unicode_tree
@@ -195,9 +190,13 @@ def add_run_parser(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`make demo`: a headless PyBullet run of a spoken-style command, offline planner."""
-    args.command_text = DEMO_COMMAND
-    return _run_episode(args, DEMO_COMMAND, verbose=not args.json)
+    """`make demo`: a headless PyBullet run of the scene's spoken-style demo command
+    (the tabletop's unless --scene says otherwise), offline planner."""
+    _, scene = load_world(args)
+    if not scene.demo:
+        raise UsageError(f"scene {scene.name} has no demo command (its `demo:` field)")
+    args.command_text = scene.demo
+    return _run_episode(args, scene.demo, verbose=not args.json)
 
 
 def add_demo_parser(sub: Any) -> None:

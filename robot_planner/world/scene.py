@@ -147,6 +147,7 @@ class Scene(_Strict):
     places: dict[str, PlaceSpec] = {}
     facts: tuple[str, ...] = Field((), description="extra facts that hold at the start")
     cameras: dict[str, CameraSpec] = {}
+    demo: str = Field("", description="the spoken-style command `robot-planner demo` runs")
 
     @field_validator("domain", mode="before")
     @classmethod
