@@ -65,6 +65,7 @@ ARGUMENTS = (
     Argument(
         "voice", "true", "start the voice node (speech on /robot_planner/audio)", ("true", "false")
     ),
+    Argument("scene", "", "scene name or file for every node (empty: from the config)"),
 )
 
 NODES = (
@@ -72,21 +73,27 @@ NODES = (
         "planner",
         "planner_node",
         "robot_planner.nodes.planner_node",
-        overrides={"backend": "planner_backend"},
+        overrides={"backend": "planner_backend", "scene": "scene"},
     ),
     NodeSpec(
         "executor",
         "executor_node",
         "robot_planner.nodes.executor_node",
-        overrides={"monitor_mode": "monitor_mode"},
+        overrides={"monitor_mode": "monitor_mode", "scene": "scene"},
     ),
     NodeSpec(
         "monitor",
         "monitor_node",
         "robot_planner.nodes.monitor_node",
-        overrides={"mode": "monitor_mode"},
+        overrides={"mode": "monitor_mode", "scene": "scene"},
     ),
-    NodeSpec("voice", "voice_node", "robot_planner.nodes.voice_node", enabled_by="voice"),
+    NodeSpec(
+        "voice",
+        "voice_node",
+        "robot_planner.nodes.voice_node",
+        overrides={"scene": "scene"},
+        enabled_by="voice",
+    ),
 )
 
 

@@ -81,6 +81,7 @@ def cmd_bringup(args: argparse.Namespace) -> int:
         "planner_backend": args.planner_backend or "",
         "monitor_mode": args.monitor_mode or "",
         "voice": args.voice,
+        "scene": args.scene or "",
     }
     profile = "hardware" if args.config is not None or args.hardware else "sim"
     try:
@@ -418,6 +419,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--planner-backend", choices=["offline", "openai", "transformers", "auto"])
     p.add_argument("--monitor-mode", choices=["on", "after-skill", "off"])
     p.add_argument("--voice", choices=["true", "false"], default="true", help="voice node")
+    p.add_argument(
+        "--scene",
+        type=utf8_text("--scene"),  # passed to the nodes as a ROS argument: UTF-8 only
+        help="scene name or file for every node, e.g. logistics (default: the config's)",
+    )
     p.add_argument(
         "--set",
         action="append",

@@ -61,6 +61,22 @@ def test_say_wait_from_another_process_succeeds(system_factory):
     ]
 
 
+def test_the_logistics_cell_over_dds(system_factory):
+    """The second world through the same nodes: `bringup --scene logistics`, a command
+    in its own words, a base driving with the monitor deciding where it is from odometry
+    sent beside the camera frames."""
+    system = system_factory(sets=FAST, args=("--scene", "logistics"))
+    result = system.run(
+        "say", "robot two, go to the packing station", "--wait", "--timeout", "150"
+    )
+    assert result.returncode == 0, result.stderr + system.log[-3000:]
+    final = json.loads(result.stdout)
+    assert final["state"] == "done", final
+    assert "robot_at(base_2,packing_station)" in final["details"]["facts"]
+    assert final["details"]["replans"] == 0
+    assert "misalignment" not in system.log
+
+
 def test_a_drop_is_seen_replanned_and_recovered(system_factory):
     system = system_factory(
         sets=(*FAST, "executor.drop_prob=0.5", "executor.blind_skills=true", "executor.seed=3")

@@ -119,7 +119,7 @@ class MonitorNode(Node):
         self._colors: dict[float, Image] = {}
         self._depth: dict[float, Image] = {}
         self._grippers: dict[float, dict] = {}
-        self._pending: tuple[Image, Image, dict] | None = None
+        self._pending: tuple[Image, Image, tuple[dict, dict]] | None = None
         self._wake = threading.Condition()
         self._stop = False
         self.frames = self.checks = self.errors = self.received = 0
@@ -197,12 +197,12 @@ class MonitorNode(Node):
 
     def _on_grippers(self, msg: String) -> None:
         try:
-            stamp, grippers = sensors.decode_grippers(msg.data)
+            stamp, grippers, bases = sensors.decode_grippers(msg.data)
         except sensors.SensorError as exc:
             self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
             return
         with self._wake:
-            self._keep(self._grippers, stamp, grippers)
+            self._keep(self._grippers, stamp, (grippers, bases))
             self._pair()
 
     def _on_depth(self, msg: Image) -> None:
@@ -233,8 +233,8 @@ class MonitorNode(Node):
                 continue
             if self._grippers and stamp not in self._grippers:
                 continue
-            grippers = self._grippers.get(stamp, {})
-            self._pending = (self._colors[stamp], self._depth[stamp], grippers)
+            proprioception = self._grippers.get(stamp, ({}, {}))
+            self._pending = (self._colors[stamp], self._depth[stamp], proprioception)
             for store in (self._colors, self._depth, self._grippers):
                 for old in [s for s in store if s <= stamp]:
                     del store[old]
@@ -248,21 +248,22 @@ class MonitorNode(Node):
                     self._wake.wait(timeout=1.0)
                 if self._stop:
                     return
-                color, depth, grippers = self._pending  # type: ignore[misc]
+                color, depth, proprioception = self._pending  # type: ignore[misc]
                 self._pending = None
             try:
-                self._process(color, depth, grippers)
+                self._process(color, depth, proprioception)
             except sensors.SensorError as exc:
                 self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
             except Exception as exc:  # a backend bug must not kill the monitor
                 self.errors += 1
                 self.get_logger().error(f"monitor: {type(exc).__name__}: {exc}")
 
-    def _process(self, color: Image, depth: Image, grippers: dict) -> None:
+    def _process(self, color: Image, depth: Image, proprioception: tuple[dict, dict]) -> None:
         frame = sensors.camera_frame(
             self.camera_name, color, depth, self.K, self.world_from_camera
         )
-        observation = Observation(frame.stamp, frame, grippers)
+        grippers, bases = proprioception
+        observation = Observation(frame.stamp, frame, grippers, bases)
         self.frames += 1
         self._latency.append(time.time() - frame.stamp)
         facts = None
