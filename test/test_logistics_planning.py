@@ -203,3 +203,17 @@ def test_the_suite_has_every_level():
     assert task_set("logistics") is LOGISTICS_TASKS
     with pytest.raises(ValueError, match="no task set for scene 'moon'"):
         task_set("moon")
+
+
+def test_what_rides_on_a_base_is_watched_while_it_drives(planner):
+    """DoReMi's constraint from the domain: the parcel put on the tray must stay there
+    while the base drives (and be there when it arrives)."""
+    plan = planner.plan_text("bring the red parcel to the packing station")
+    drive = next(
+        t for t in plan.tasks if t.skill == "navigate" and t.args["place"] == "packing_station"
+    )
+    checks = {(c.phase, c.fact) for c in drive.constraints}
+    assert ("during", "on_tray(red_parcel,base_1)") in checks
+    assert ("after", "on_tray(red_parcel,base_1)") in checks
+    empty_drive = next(t for t in plan.tasks if t.skill == "navigate" and t is not drive)
+    assert empty_drive.constraints == []

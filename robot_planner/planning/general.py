@@ -788,7 +788,8 @@ def constraints_for(
     """What the monitor checks while and after a task runs, from the skill's own model:
 
     * during: perceived preconditions (one the skill itself ends is kept only when the
-      skill says until which phase it holds, `during_until`);
+      skill says until which phase it holds, `during_until`), and what rides on the
+      robot (put on it) stays there (also checked after);
     * after: perceived facts it adds (the canonical put-fact, not its companions), and
       for a stacking effect, that the stack below still stands.
     """
@@ -816,6 +817,24 @@ def constraints_for(
             out.append(
                 Constraint(phase="during", fact=str(fact), question=domain.question_for(fact))
             )
+    # What rides on the robot stays on it while it works (a parcel on a driving base's
+    # tray), unless the skill itself takes it off.
+    on_robot = {
+        Pattern.parse(ts[0]).predicate
+        for kind, ts in domain.locations.put.items()
+        if kind in domain.robot_kinds
+    }
+    for fact in sorted(facts):
+        if (
+            fact.predicate in on_robot
+            and fact.args[1:2] == (robot,)
+            and perceived(fact)
+            and not any(_matches(p, fact, binding) for p in deleted)
+        ):
+            for phase in ("during", "after"):
+                out.append(
+                    Constraint(phase=phase, fact=str(fact), question=domain.question_for(fact))
+                )
     companions = {
         Pattern.parse(t).predicate for ts in domain.locations.put.values() for t in ts[1:]
     } - {Pattern.parse(ts[0]).predicate for ts in domain.locations.put.values()}
