@@ -204,7 +204,7 @@ class SimWorld:
             for name, spec in self.scene.places.items()
             if name not in self.containers and self.surface(name) - self.ground > RAISED
         }
-        self.bins = {}
+        self.bins: dict[str, int] = {}
         for name, spec in self.containers.items():
             floor = self.surface(name)
             if floor - self.ground > RAISED:  # a bin on a stand
