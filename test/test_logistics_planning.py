@@ -127,6 +127,7 @@ def test_a_parcel_on_a_tray_is_where_the_base_is(scene):
             ["in(green_parcel,packing_bin)", "robot_at(base_2,dock)"],
         ),
         ("please put the red parcel on base one", ["on_tray(red_parcel,base_1)"]),
+        ("send the robots to the dock", ["robot_at(base_1,dock)", "robot_at(base_2,dock)"]),
         (
             "bring the red and the blue parcels to packing",
             ["at(red_parcel,packing_station)", "at(blue_parcel,packing_station)"],
@@ -148,6 +149,7 @@ def test_the_cell_is_commanded_in_its_own_words(scene, command, goal):
         ("build a tower of red and blue", "unknown action 'build'"),
         ("send robot three to the dock", r"unknown robot 'robot three' \(known: base 1"),
         ("send robot one to the red parcel", "is not a place a robot goes to"),
+        ("send the base to the dock", "'the base' could be any of base 1, base 2: name one"),
         ("put the red parcel on the picker", "unknown place 'picker'"),
         ("put the red parcel on the panda arm", "nothing can be put on/in the picker"),
     ],
@@ -217,3 +219,10 @@ def test_what_rides_on_a_base_is_watched_while_it_drives(planner):
     assert ("after", "on_tray(red_parcel,base_1)") in checks
     empty_drive = next(t for t in plan.tasks if t.skill == "navigate" and t is not drive)
     assert empty_drive.constraints == []
+
+
+def test_a_named_base_carries_what_it_cannot_place(planner):
+    """'robot two, bring ...': a base cannot put a parcel anywhere, but it can carry it."""
+    plan = planner.plan_text("robot two, bring the red parcel to the packing station")
+    loads = [t.args["target"] for t in plan.tasks if t.skill == "place"]
+    assert "base_2" in loads and "base_1" not in loads

@@ -171,8 +171,11 @@ def plan_goal(
         raise PlanningError(f"impossible goal: {problems[0]}")
     context = planning_context(scene, catalogue)
     start = scene.derive(state)
+    # A robot named for a goal it cannot make itself but that things ride on ("robot
+    # one, bring the red parcel to packing") is the one to carry it.
+    assign, via = _carriers_named(context, goal, dict(assign or {}), dict(via or {}))
     # "One on each robot" is a hard constraint; "the left arm puts ..." gives way below.
-    required = _via_bans(context, via or {})
+    required = _via_bans(context, via)
     banned = _assign_bans(context, goal, dict(assign or {})) | required
     stages = dict(steps or {})
     try:
@@ -225,6 +228,27 @@ def _assign_bans(
                 raise PlanningError(_cannot_make(context, robot, fact))
             banned.update(a.index for a in makers if a.robot != robot)
     return frozenset(banned)
+
+
+def _carriers_named(
+    context: PlanningContext,
+    goal: frozenset[Fact],
+    assign: dict[str, str],
+    via: dict[str, str],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Assignments to a robot that cannot make the object's goal fact but can carry
+    the object (its kind is a put target in the domain) become carrier constraints."""
+    scene = context.scene
+    carriers = {k for k in scene.domain.locations.put if k in scene.domain.robot_kinds}
+    for obj, robot in list(assign.items()):
+        spec = scene.robots.get(robot)
+        if spec is None or spec.kind not in carriers:
+            continue
+        wanted, _ = _goal_masks(context, [g for g in goal if g.args[:1] == (obj,)])
+        if wanted and not any(a.add & wanted for a in context.task.actions if a.robot == robot):
+            del assign[obj]
+            via.setdefault(obj, robot)
+    return assign, via
 
 
 def _via_bans(context: PlanningContext, via: Mapping[str, str]) -> frozenset[int]:

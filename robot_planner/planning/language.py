@@ -175,6 +175,7 @@ target: place (_PREP place)*
 robots: robot (_list robot)*                       -> robot_list
       | BOTH ARM                                    -> robot_all
       | _det QUANT ARM                              -> robot_all
+      | _DET ARM                                    -> robot_all
 ?place: noun
       | robot                                       -> robot_target
       | PRONOUN                                     -> pronoun
@@ -708,6 +709,9 @@ class _Interpreter:
         names = [n for n, r in self.scene.robots.items() if noun in domain.robot_nouns(r.kind)]
         if not names:
             raise UnderstandingError(f"no robot is a {noun}")
+        if value == noun and len(names) > 1:  # "the base" with two bases
+            known = ", ".join(n.replace("_", " ") for n in names)
+            raise UnderstandingError(f"'the {noun}' could be any of {known}: name one")
         return names
 
     def spread(self, things: list[str], noun: str) -> None:
