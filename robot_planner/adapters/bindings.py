@@ -9,9 +9,12 @@ filled by a small template language, never by ``eval``:
   (``"/{robot}/pick"``, ``"{robot}_hand"``); ``{{``/``}}`` are literal braces;
   the names are ``robot`` and the skill's catalogue arguments;
 * world-model lookups, as a mapping: ``{position: target}`` is ``[x, y, z]`` in the scene
-  frame (bins and zones: their centre on the table top; blocks: the centre of the cube
+  frame (bins and zones: their centre on their surface; blocks: the centre of the cube
   where the adapter's belief puts it), ``{position: target, axis: x}`` one coordinate,
-  ``{size: object}`` a block's edge in metres;
+  ``{size: object}`` a block's edge in metres; ``{pose: place}`` the pose of a place's bay
+  (where a mobile robot parks: x, y on the floor, yaw), which a ``geometry_msgs/Pose``
+  field takes whole, ``{pose: place, part: yaw}`` one part of it, ``bay: N`` or
+  ``bay: robot`` which bay;
 * lists of the above (``[0.0, 0.0, "{seconds}"]``).
 
 Goal fields are dotted paths into the goal message (``pose.position.x``). Everything that
@@ -58,6 +61,9 @@ _ACTION_NAME_RE = re.compile(r"^[~/]?[A-Za-z0-9_{}]+(/[A-Za-z0-9_{}]+)*$")
 _FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOKEN_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
 _AXES = {"x": 0, "y": 1, "z": 2}
+_LOOKUPS = ("position", "size", "pose")
+#: Parts of a bay's pose: numbers, a Point ([x, y, 0]) or a Quaternion ([x, y, z, w]).
+POSE_PARTS = ("x", "y", "yaw", "position", "orientation")
 #: Catalogue argument types whose values name things in the scene.
 FIBONACCI = "test_msgs/action/Fibonacci"
 
@@ -92,15 +98,24 @@ class Text:
 
 @dataclass(frozen=True)
 class Lookup:
-    """A world-model lookup: a place's or block's position (or one axis), a block's size."""
+    """A world-model lookup: a place's or block's position (or one axis), a block's size,
+    a place's bay pose (or one part of it)."""
 
-    what: Literal["position", "size"]
+    what: Literal["position", "size", "pose"]
     arg: str
-    axis: int | None = None
+    axis: int | None = None  # position: one coordinate
+    part: str | None = None  # pose: one of POSE_PARTS (None: the whole pose)
+    bay: int | Literal["robot"] = 0  # pose: which of the place's bays
 
     def __str__(self) -> str:
-        axis = f", axis: {'xyz'[self.axis]}" if self.axis is not None else ""
-        return f"{{{self.what}: {self.arg}{axis}}}"
+        extra = ""
+        if self.axis is not None:
+            extra += f", axis: {'xyz'[self.axis]}"
+        if self.part is not None:
+            extra += f", part: {self.part}"
+        if self.bay != 0:
+            extra += f", bay: {self.bay}"
+        return f"{{{self.what}: {self.arg}{extra}}}"
 
 
 @dataclass(frozen=True)
@@ -164,12 +179,13 @@ def _parse_text(raw: str) -> Value | Placeholder | Text:
 
 def _parse_lookup(raw: dict) -> Lookup:
     keys = set(raw)
-    what = keys & {"position", "size"}
-    if len(what) != 1 or keys - {"position", "size", "axis"}:
+    what = keys & set(_LOOKUPS)
+    if len(what) != 1 or keys - {*_LOOKUPS, "axis", "part", "bay"}:
         raise ValueError(
-            f"a mapping must be a lookup, {{position: ARG}}, {{position: ARG, axis: x}} or "
-            f"{{size: ARG}}; got keys {sorted(map(str, keys))} (nested fields use dotted "
-            "names such as pose.position.x)"
+            f"a mapping must be a lookup, {{position: ARG}}, {{position: ARG, axis: x}}, "
+            f"{{size: ARG}} or {{pose: ARG}} (with part: or bay:); got keys "
+            f"{sorted(map(str, keys))} (nested fields use dotted names such as "
+            "pose.position.x)"
         )
     kind = what.pop()
     arg = raw[kind]
@@ -180,7 +196,15 @@ def _parse_lookup(raw: dict) -> Lookup:
         if kind != "position" or raw["axis"] not in _AXES:
             raise ValueError("axis (x, y or z) only goes with position")
         axis = _AXES[raw["axis"]]
-    return Lookup(kind, arg, axis)  # type: ignore[arg-type]
+    part = raw.get("part")
+    if "part" in raw and (kind != "pose" or part not in POSE_PARTS):
+        raise ValueError(f"part ({', '.join(POSE_PARTS)}) only goes with pose")
+    bay = raw.get("bay", 0)
+    if "bay" in raw:
+        valid = bay == "robot" or (isinstance(bay, int) and not isinstance(bay, bool) and bay >= 0)
+        if kind != "pose" or not valid:
+            raise ValueError("bay (an index from 0, or robot) only goes with pose")
+    return Lookup(kind, arg, axis, part, bay)  # type: ignore[arg-type]
 
 
 def placeholders(template: Template) -> list[str]:
@@ -216,11 +240,13 @@ def describe_template(template: Template) -> str:
 class Kind:
     """What a template produces: a scalar (bool/int/float/str) or a list of them."""
 
-    scalar: Literal["bool", "int", "float", "str", "none"]
+    scalar: Literal["bool", "int", "float", "str", "pose", "none"]
     length: int | None = None  # None: a scalar; otherwise a list of this many scalars
 
     def __str__(self) -> str:
         names = {"bool": "boolean", "int": "integer", "float": "number", "str": "string"}
+        if self.scalar == "pose":
+            return "a pose (position and orientation)"
         if self.length is None:
             name = names.get(self.scalar, self.scalar)
             return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
@@ -247,13 +273,18 @@ def kind_of(template: Template, arg_types: Mapping[str, ArgSpec]) -> Kind:
     if isinstance(template, Lookup):
         if template.what == "position" and template.axis is None:
             return Kind("float", 3)
+        if template.what == "pose":
+            lists = {"position": 3, "orientation": 4}
+            if template.part is None:
+                return Kind("pose")
+            return Kind("float", lists.get(template.part))
         return Kind("float")
     if isinstance(template, Items):
         kinds = []
         for item in template.items:
             kind = kind_of(item, arg_types)
-            if kind.length is not None:
-                raise ValueError("a lookup giving a list cannot be an item of a list")
+            if kind.length is not None or kind.scalar == "pose":
+                raise ValueError("a lookup giving a list or a pose cannot be an item of a list")
             kinds.append(kind.scalar)
         if not kinds:
             return Kind("none", 0)
@@ -312,6 +343,9 @@ class SkillBinding(_Strict):
     cancel_on_halt: bool = True
     feedback_phase: str | None = Field(None, description="feedback string field: the phase")
     feedback_progress: str | None = Field(None, description="feedback number field in [0, 1]")
+    result_message: str | None = Field(
+        None, description="result string field: the reason a failed goal gives (error_msg)"
+    )
     local: Literal["sleep"] | None = Field(None, description="run in the adapter, no action")
     duration_s: Any = Field(None, description="seconds a local sleep takes (a template)")
 
@@ -360,7 +394,7 @@ class SkillBinding(_Strict):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
-    @field_validator("feedback_phase", "feedback_progress")
+    @field_validator("feedback_phase", "feedback_progress", "result_message")
     @classmethod
     def _feedback_field(cls, value: str | None) -> str | None:
         if value is not None:
@@ -384,6 +418,7 @@ class SkillBinding(_Strict):
                     "success",
                     "feedback_phase",
                     "feedback_progress",
+                    "result_message",
                 )
                 if name in self.model_fields_set
             ]
@@ -499,7 +534,9 @@ def compile_bindings(
             except ValueError as exc:
                 raise BindingError(f"{where}: {field}: {exc}") from None
         duration = kinds.pop("duration_s", None)
-        if duration is not None and (duration.length is not None or duration.scalar == "str"):
+        if duration is not None and (
+            duration.length is not None or duration.scalar in ("str", "pose")
+        ):
             raise BindingError(f"{where}: duration_s must be a number, got {duration}")
         routes[skill] = SkillRoute(skill, binding, timeout, arg_types, kinds)
     _check_shared_names(routes, scene, bindings.source)
@@ -531,6 +568,17 @@ def _check_names(
                 f"{where}: {lookup} needs an argument naming objects (places have no size); "
                 f"'{lookup.arg}' is a {arg.label}"
             )
+        if lookup.what == "pose":
+            needed = 1 if lookup.bay == "robot" else int(lookup.bay) + 1
+            for name in arg.names(scene):
+                place = scene.places.get(name)
+                count = len(place.bays) if place is not None else 0
+                if count < needed:
+                    raise BindingError(
+                        f"{where}: {lookup} needs places with {needed} bay(s) (x, y, yaw where "
+                        f"a mobile robot parks); '{lookup.arg}' can be {name}, which has "
+                        f"{count}"
+                    )
 
 
 def _check_shared_names(routes: Mapping[str, SkillRoute], scene: Scene, source: str) -> None:
@@ -564,12 +612,32 @@ class FieldType:
     fixed: bool = False
     message: type | None = None
 
-    def is_point(self) -> bool:
-        """A message with float x, y, z fields (geometry_msgs Point, Vector3, Point32)."""
+    def _float_fields(self, names: str) -> bool:
+        """A message whose fields are exactly these one-letter float fields."""
         if self.kind != "msg" or self.message is None:
             return False
         fields = self.message.get_fields_and_field_types()
-        return all(f in fields and _basic_kind(fields[f]) == "float" for f in "xyz")
+        return set(fields) == set(names) and all(_basic_kind(fields[f]) == "float" for f in names)
+
+    def is_point(self) -> bool:
+        """A message with float x, y, z fields (geometry_msgs Point, Vector3, Point32)."""
+        return self._float_fields("xyz")
+
+    def is_quaternion(self) -> bool:
+        """A message with float x, y, z, w fields (geometry_msgs Quaternion)."""
+        return self._float_fields("xyzw")
+
+    def is_pose(self) -> bool:
+        """A geometry_msgs/Pose: a point `position` and a quaternion `orientation`."""
+        if self.kind != "msg" or self.message is None:
+            return False
+        fields = self.message.get_fields_and_field_types()
+        if set(fields) != {"position", "orientation"}:
+            return False
+        return (
+            parse_field_type(fields["position"]).is_point()
+            and parse_field_type(fields["orientation"]).is_quaternion()
+        )
 
 
 _INTS = {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
@@ -648,12 +716,17 @@ def field_type(message: type, path: str) -> FieldType:
 
 def _accepts(ftype: FieldType, kind: Kind) -> bool:
     """Whether a value of `kind` can be written into a field of `ftype`."""
+    if kind.scalar == "pose":
+        return ftype.is_pose()
     if kind.length is None:
         if ftype.kind == "float":
             return kind.scalar in ("int", "float")
         return ftype.kind == kind.scalar
     if ftype.kind == "msg":
-        return ftype.is_point() and kind.length == 3 and kind.scalar in ("int", "float")
+        numbers = kind.scalar in ("int", "float")
+        return numbers and (
+            (kind.length == 3 and ftype.is_point()) or (kind.length == 4 and ftype.is_quaternion())
+        )
     if ftype.kind != "array" or ftype.element is None:
         return False
     if ftype.size is not None and (
@@ -712,6 +785,12 @@ def resolve_action(route: SkillRoute, source: str = "bindings") -> ResolvedActio
                 ftype = field_type(action.Feedback, path)
                 if not _accepts(ftype, Kind(want)):  # type: ignore[arg-type]
                     raise BindingError(f"feedback field '{path}' is {ftype.text}, not {want}")
+        if binding.result_message is not None:
+            ftype = field_type(action.Result, binding.result_message)
+            if ftype.kind != "str":
+                raise BindingError(
+                    f"result_message '{binding.result_message}' is {ftype.text}, not a string"
+                )
     except BindingError as exc:
         raise BindingError(f"{where}: {exc}") from None
     return ResolvedAction(route, action, goal_fields)
@@ -744,15 +823,15 @@ class GoalError(ValueError):
 def world_position(name: str, scene: Scene, facts: frozenset[Fact]) -> tuple[float, float, float]:
     """Where a place or an object is, in the scene frame, from the scene and the belief.
 
-    Places: their centre on the table top. Objects: the centre of the object, above the
-    centre of the place it is in/at, on top of the objects it is stacked on. The belief
-    is symbolic, so an object's x/y is its place's centre; a pick server that localises
-    the object itself should use the name, not this estimate.
+    Places: their centre on their surface (``surface_z``, else the table top). Objects: the
+    centre of the object, above the centre of the place it is in/at, on top of the objects
+    it is stacked on. The belief is symbolic, so an object's x/y is its place's centre; a
+    pick server that localises the object itself should use the name, not this estimate.
     """
-    top = scene.table.top_z
     if name in scene.places:
-        x, y = scene.places[name].center
-        return (x, y, top)
+        spec = scene.places[name]
+        x, y = spec.center
+        return (x, y, scene.table.top_z if spec.surface_z is None else spec.surface_z)
     if name not in scene.objects:
         raise GoalError(f"'{name}' is not an object or a place of the scene")
     place = scene.location_of(name, facts)
@@ -769,8 +848,54 @@ def world_position(name: str, scene: Scene, facts: frozenset[Fact]) -> tuple[flo
         seen.add(below)
         height += scene.objects[below].size
         below = support.get(below)
-    x, y, _ = world_position(place, scene, facts)
-    return (x, y, top + height)
+    x, y, surface = world_position(place, scene, facts)
+    return (x, y, surface + height)
+
+
+@dataclass(frozen=True)
+class PlanarPose:
+    """A pose on the floor, in the scene frame: x, y in metres, yaw about +z in radians."""
+
+    x: float
+    y: float
+    yaw: float
+
+    def quaternion(self) -> tuple[float, float, float, float]:
+        """The orientation as a quaternion (x, y, z, w): a rotation by yaw about +z."""
+        return (0.0, 0.0, math.sin(self.yaw / 2.0), math.cos(self.yaw / 2.0))
+
+    def part(self, name: str | None) -> Any:
+        """The whole pose (None) or one of `POSE_PARTS`; the position is on the floor (z 0)."""
+        if name is None:
+            return self
+        if name == "position":
+            return [self.x, self.y, 0.0]
+        if name == "orientation":
+            return list(self.quaternion())
+        return {"x": self.x, "y": self.y, "yaw": self.yaw}[name]
+
+
+def bay_pose(place: str, robot: str, bay: int | str, scene: Scene) -> PlanarPose:
+    """Where a mobile robot parks to serve `place`: one of its bays (``x, y, yaw``).
+
+    ``bay: robot`` gives each robot its own bay of a place with several (the n-th robot of
+    its kind in the scene takes bay n, modulo the number of bays), so two bases sent to one
+    dock do not drive to the same spot; a place with one bay serves one robot at a time
+    (the domain says so, e.g. ``bay_free``).
+    """
+    spec = scene.places.get(place)
+    if spec is None or not spec.bays:
+        raise GoalError(f"'{place}' has no bays, so there is no pose to drive to")
+    if bay == "robot":
+        kind = scene.robots[robot].kind if robot in scene.robots else None
+        peers = [name for name, r in scene.robots.items() if r.kind == kind]
+        index = peers.index(robot) % len(spec.bays) if robot in peers else 0
+    else:
+        index = int(bay)
+    if index >= len(spec.bays):
+        raise GoalError(f"'{place}' has {len(spec.bays)} bay(s), not a bay {index}")
+    x, y, yaw = spec.bays[index]
+    return PlanarPose(float(x), float(y), float(yaw))
 
 
 def evaluate(
@@ -792,6 +917,8 @@ def evaluate(
         )
     if isinstance(template, Lookup):
         target = str(_name(names, template.arg))
+        if template.what == "pose":
+            return bay_pose(target, robot, template.bay, scene).part(template.part)
         if template.what == "size":
             spec = scene.objects.get(target)
             if spec is None:
@@ -831,8 +958,7 @@ def set_field(message: Any, path: str, ftype: FieldType, value: Any) -> None:
         target = getattr(target, part)
     try:
         if ftype.kind == "msg":
-            point = getattr(target, last)
-            point.x, point.y, point.z = (float(v) for v in value)
+            _set_message(getattr(target, last), ftype, value)
         else:
             setattr(target, last, _convert(ftype, value))
     except (AssertionError, TypeError, ValueError, OverflowError) as exc:
@@ -840,6 +966,20 @@ def set_field(message: Any, path: str, ftype: FieldType, value: Any) -> None:
         raise GoalError(
             f"goal field '{path}' ({ftype.text}) cannot take {value!r}: {detail}"
         ) from None
+
+
+def _set_message(message: Any, ftype: FieldType, value: Any) -> None:
+    """Fill a Pose from a `PlanarPose`, a Quaternion from 4 numbers, a Point from 3."""
+    if ftype.is_pose():
+        if not isinstance(value, PlanarPose):
+            raise TypeError(f"expected a pose, got {type(value).__name__}")
+        position, orientation = message.position, message.orientation
+        position.x, position.y, position.z = value.x, value.y, 0.0
+        orientation.x, orientation.y, orientation.z, orientation.w = value.quaternion()
+    elif ftype.is_quaternion():
+        message.x, message.y, message.z, message.w = (float(v) for v in value)
+    else:
+        message.x, message.y, message.z = (float(v) for v in value)
 
 
 #: Integer ranges, checked here because rosidl's setters only check them when
@@ -914,6 +1054,15 @@ def result_failure(resolved: ResolvedAction, result: Any) -> str | None:
         elif value != check.equals:
             return f"result check failed: {check.field} is {value!r}, expected {check.equals!r}"
     return None
+
+
+def result_reason(resolved: ResolvedAction, result: Any) -> str:
+    """The reason a failed goal's result gives (the binding's `result_message`), or ""."""
+    path = resolved.route.binding.result_message
+    if path is None:
+        return ""
+    value = _get(result, path)
+    return " ".join(value.split()) if isinstance(value, str) else ""
 
 
 def feedback_values(resolved: ResolvedAction, feedback: Any) -> tuple[float | None, str | None]:

@@ -48,6 +48,7 @@ from robot_planner.adapters.bindings import (
     load_bindings,
     resolve_action,
     result_failure,
+    result_reason,
     summarize,
 )
 from robot_planner.world.catalogue import Catalogue
@@ -170,7 +171,7 @@ class RosBindingsAdapter:
             if route.is_local:
                 continue
             self._prepare(skill)
-            for robot in self.scene.robots:
+            for robot in self._robots_for(skill):
                 name = route.binding.action_name_for(robot)
                 pending.append((route, name, self._clients[name]))
         deadline = time.monotonic() + timeout_s
@@ -201,7 +202,7 @@ class RosBindingsAdapter:
                 return resolved
             route = self._routes[skill]
             resolved = resolve_action(route, self.source)
-            for robot in self.scene.robots:
+            for robot in self._robots_for(skill):
                 name = route.binding.action_name_for(robot)
                 if name in self._clients:
                     continue
@@ -216,6 +217,12 @@ class RosBindingsAdapter:
                     ) from None
             self._resolved[skill] = resolved
             return resolved
+
+    def _robots_for(self, skill: str) -> list[str]:
+        """The robots whose kind offers `skill`: only their servers are waited for and
+        connected (an arm has no /ARM/navigate_to_pose in a cell with mobile bases)."""
+        domain = self.scene.domain
+        return [r for r, spec in self.scene.robots.items() if domain.kind_offers(spec.kind, skill)]
 
     def close(self) -> None:
         """Cancel running goals (where `cancel_on_halt`) and destroy the action clients."""
@@ -240,6 +247,9 @@ class RosBindingsAdapter:
             raise AdapterError(f"skill '{skill}' is not bound in {self.source}")
         if robot not in self.scene.robots:
             raise AdapterError(f"unknown robot '{robot}'")
+        wrong_kind = self.catalogue.robot_errors(skill, robot, self.scene)
+        if wrong_kind:
+            raise AdapterError(wrong_kind[0])
         if self._closed:
             raise AdapterError("the adapter is closed")
         now = self.now()
@@ -519,14 +529,19 @@ class RosBindingsAdapter:
                 return
             if status == GoalStatus.STATUS_SUCCEEDED and problem is None:
                 self._finish(goal, SkillState.SUCCEEDED)
-            elif problem is not None:
-                self._finish(goal, SkillState.FAILED, f"{goal.action_name}: {problem}")
+                return
+            # The server's own words when the binding names them (Nav2's error_msg), else
+            # the whole result, shortened.
+            assert goal.resolved is not None
+            reason = result_reason(goal.resolved, response.result)
+            if problem is not None:
+                detail = f"{goal.action_name}: {problem}" + (f" ({reason})" if reason else "")
+            elif reason:
+                detail = f"{goal.action_name} {name} the goal: {reason}"
             else:
-                self._finish(
-                    goal,
-                    SkillState.FAILED,
-                    f"{goal.action_name} {name} the goal (result: {summarize(response.result)})",
-                )
+                summary = summarize(response.result)
+                detail = f"{goal.action_name} {name} the goal (result: {summary})"
+            self._finish(goal, SkillState.FAILED, detail)
 
     def _on_feedback(self, goal: _Goal, message: Any) -> None:
         if goal.resolved is None:
