@@ -138,29 +138,51 @@ def test_sim_skills_run_on_the_robot_kinds_of_the_domain(scene_name):
 # --- (b) catalogue <-> hardware bindings --------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["hardware_bindings", "hardware_bindings_fake"])
-def test_every_catalogue_skill_is_bound_to_hardware_and_no_other(catalogue, name):
+#: Each packaged bindings file and the domain whose catalogue it binds.
+BINDINGS = {
+    "hardware_bindings": "tabletop",
+    "hardware_bindings_fake": "tabletop",
+    "hardware_bindings_logistics": "logistics",
+}
+
+
+def test_every_packaged_bindings_file_is_checked():
+    files = {path.stem for path in CONFIG.glob("hardware_bindings*.yaml")}
+    unchecked = sorted(files - set(BINDINGS))
+    assert not unchecked, f"bindings files that BINDINGS does not check: {unchecked}"
+
+
+@pytest.mark.parametrize(("name", "domain"), sorted(BINDINGS.items()))
+def test_every_catalogue_skill_is_bound_to_hardware_and_no_other(name, domain):
+    catalogue = load_catalogue(CONFIG / "domains" / domain)
     bindings = load_bindings(CONFIG / f"{name}.yaml")
     missing = sorted(set(catalogue.skills) - set(bindings.skills))
     extra = sorted(set(bindings.skills) - set(catalogue.skills))
-    assert not missing, f"{name}: catalogue skills without a binding: {missing}"
-    assert not extra, f"{name}: bindings for skills not in the catalogue: {extra}"
+    assert not missing, f"{name}: {domain} catalogue skills without a binding: {missing}"
+    assert not extra, f"{name}: bindings for skills not in the {domain} catalogue: {extra}"
 
 
-def test_hardware_bindings_use_exactly_the_catalogue_arguments(catalogue):
+@pytest.mark.parametrize(
+    ("name", "domain"), [(n, d) for n, d in sorted(BINDINGS.items()) if not n.endswith("_fake")]
+)
+def test_hardware_bindings_use_exactly_the_catalogue_arguments(name, domain):
     """A binding that ignores an argument would run the same goal for every block; one
-    that names an unknown argument cannot fill its goal."""
-    bindings = load_bindings(CONFIG / "hardware_bindings.yaml")
+    that names an unknown argument cannot fill its goal. (The fake bindings send the
+    same Fibonacci goal for every call on purpose.)"""
+    catalogue = load_catalogue(CONFIG / "domains" / domain)
+    bindings = load_bindings(CONFIG / f"{name}.yaml")
     wrong = {}
-    for name, binding in bindings.skills.items():
+    for skill, binding in bindings.skills.items():
         templates = list(binding.goal.values())
         if binding.duration_s is not None:
             templates.append(binding.duration_s)
         used = {n for t in templates for n in placeholders(t)} - {"robot"}
-        expected = set(catalogue.skills[name].args) if name in catalogue.skills else set()
+        expected = set(catalogue.skills[skill].args) if skill in catalogue.skills else set()
         if used != expected:
-            wrong[name] = {"catalogue": sorted(expected), "binding": sorted(used)}
-    assert not wrong, f"bindings whose argument references differ from the catalogue: {wrong}"
+            wrong[skill] = {"catalogue": sorted(expected), "binding": sorted(used)}
+    assert not wrong, (
+        f"{name}: bindings whose argument references differ from the catalogue: {wrong}"
+    )
 
 
 # --- (c) scene models <-> robot-model registry --------------------------------------
