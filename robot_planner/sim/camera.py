@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import pkgutil
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,7 +39,7 @@ def load_egl_plugin(client: int) -> bool:
     if loader is None:
         log.warning("EGL renderer plugin not found; using TinyRenderer")
         return False
-    with _quiet_stdout():
+    with quiet_c_stdout():
         plugin = p.loadPlugin(
             loader.get_filename(),
             "_eglRendererPlugin",  # type: ignore[union-attr]
@@ -51,8 +52,9 @@ def load_egl_plugin(client: int) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_stdout():
-    """The EGL plugin prints driver details on the C stdout; keep JSON output clean."""
+def quiet_c_stdout() -> Iterator[None]:
+    """PyBullet prints on the C stdout (the EGL plugin's driver details, a warning per
+    inertia-less link of some URDFs): keep the CLI's output, and its JSON, clean."""
     try:
         saved = os.dup(1)
     except OSError:

@@ -16,15 +16,14 @@ Every call passes the physics client id, so several worlds can live in one proce
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pybullet as p
 
+from robot_planner.sim.camera import quiet_c_stdout
 from robot_planner.sim.models.registry import register_model
 
 if TYPE_CHECKING:
@@ -60,24 +59,6 @@ WHEEL_FRICTION = 0.2
 WHEEL_FORCE = 100.0
 
 
-@contextlib.contextmanager
-def _quiet_c_output() -> Iterator[None]:
-    """PyBullet prints a warning per inertia-less Husky link on the C stdout; keep the
-    CLI's output (and its JSON) clean."""
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 class HuskyBase:
     """One Husky with a tray, driven by a ramped chassis velocity (a `SimBase`)."""
 
@@ -94,7 +75,7 @@ class HuskyBase:
         self.time_step = p.getPhysicsEngineParameters(physicsClientId=client)["fixedTimeStep"]
         position = [float(base_position[0]), float(base_position[1]), 0.0]
         orientation = p.getQuaternionFromEuler([0.0, 0.0, base_yaw])
-        with _quiet_c_output():
+        with quiet_c_stdout():  # a warning per inertia-less Husky link
             # Merged fixed links: the chassis, rails and bumpers are one rigid body (six
             # fewer links to integrate, about a third of the Husky's step time).
             self.body = p.loadURDF(
