@@ -411,7 +411,7 @@ def test_only_robots_that_offer_a_skill_need_its_server(ros):
     and an arm is refused before any goal is sent."""
     servers = serve(ros)
     adapter = ros.adapter(navigate_only())
-    with pytest.raises(AdapterError, match="picker is a arm, which does not offer navigate"):
+    with pytest.raises(AdapterError, match="picker is an arm, which does not offer navigate"):
         adapter.start_skill("picker", "navigate", {"place": "pick_station"})
     assert servers.goals() == []
 

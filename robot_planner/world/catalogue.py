@@ -158,7 +158,8 @@ class Catalogue(_Strict):
         if spec is None or scene.domain.kind_offers(spec.kind, skill):
             return []
         offered = ", ".join(scene.domain.robot_kinds[spec.kind].skills)
-        return [f"{robot} is a {spec.kind}, which does not offer {skill} (it offers: {offered})"]
+        a = "an" if spec.kind[:1] in "aeiou" else "a"
+        return [f"{robot} is {a} {spec.kind}, which does not offer {skill} (it offers: {offered})"]
 
     # --- symbolic semantics ----------------------------------------------------------
 
