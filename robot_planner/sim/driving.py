@@ -88,10 +88,10 @@ def wrap(angle: float) -> float:
     return math.remainder(angle, math.tau)
 
 
-def travel_lane(world: SimWorld) -> tuple[np.ndarray, np.ndarray] | None:
-    """The centre line (two end points) of the largest floor area without bays where
-    nothing is built (the aisle), or None when the scene has none."""
-    floors = [
+def floor_areas(world: SimWorld) -> list[PlaceSpec]:
+    """The floor areas without bays where nothing is built (the aisle): where bases
+    drive, and where what falls off a driving base lands."""
+    return [
         spec
         for name, spec in world.scene.places.items()
         if not spec.bays
@@ -99,6 +99,12 @@ def travel_lane(world: SimWorld) -> tuple[np.ndarray, np.ndarray] | None:
         and name not in world.stations
         and name not in world.zones
     ]
+
+
+def travel_lane(world: SimWorld) -> tuple[np.ndarray, np.ndarray] | None:
+    """The centre line (two end points) of the largest floor area without bays where
+    nothing is built (the aisle), or None when the scene has none."""
+    floors = floor_areas(world)
     if not floors:
         return None
     spec = max(floors, key=lambda s: s.size[0] * s.size[1])
@@ -381,7 +387,6 @@ class DrivePlanner:
             state["legs"] = list(route().legs)
             state["index"] = 0
             state["turned"] = False
-            state["t0"] = world.time
             total = sum(leg.length for leg in state["legs"])
             expected = total / base.max_speed + len(state["legs"]) * (
                 math.pi / base.max_turn_rate + base.max_speed / base.max_accel
@@ -390,7 +395,8 @@ class DrivePlanner:
             state["limit"] = 2 * expected + 10.0
 
         def update() -> bool:
-            if world.time - state["t0"] > state["limit"]:
+            # The phase's own clock: it stops while the run is held (`SkillRun.hold`).
+            if world.time - phase.started_at > state["limit"]:
                 xy, _ = base.pose()
                 goal = route().goal[:2]
                 raise SkillFailure(

@@ -29,6 +29,7 @@ relation their predicate declares (``gripper_free``, ``on_surface``). Tolerances
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pybullet as p
@@ -72,6 +73,26 @@ def _about(facts: tuple[Fact, ...], target: str) -> list[Fact]:
     return [f for f in facts if target in f.args]
 
 
+def riding(
+    world: SimWorld, base_name: str, pose: Mapping[str, np.ndarray] | None = None
+) -> list[str]:
+    """The objects over a base's tray (+1 cm) and at most 1.5 edges above its surface,
+    held or not: one test for ground truth and for disturbances that spill a tray."""
+    base = world.bases[base_name]
+    center, orientation = base.tray_pose()
+    rotation = np.array(p.getMatrixFromQuaternion(list(orientation))).reshape(3, 3)
+    if pose is None:
+        pose = {name: world.block_pose(name)[0] for name in world.blocks}
+    found = []
+    for block, pos in pose.items():
+        local = rotation.T @ (pos - center)
+        if _inside(local, (0.0, 0.0), base.tray_size, TRAY_MARGIN) and (
+            0.0 < local[2] <= 1.5 * world.block_size[block]
+        ):
+            found.append(block)
+    return found
+
+
 def ground_truth(world: SimWorld) -> frozenset[Fact]:
     """The facts that hold in `world` right now."""
     scene = world.scene
@@ -104,19 +125,13 @@ def ground_truth(world: SimWorld) -> frozenset[Fact]:
                 break
 
     on_tray: set[str] = set()
-    for base_name, base in world.bases.items():
+    for base_name in world.bases:
         kind = scene.robots[base_name].kind
-        center, orientation = base.tray_pose()
-        rotation = np.array(p.getMatrixFromQuaternion(list(orientation))).reshape(3, 3)
-        for block, pos in pose.items():
+        for block in riding(world, base_name, pose):
             if block in held or block in in_bin:
                 continue
-            local = rotation.T @ (pos - center)
-            if _inside(local, (0.0, 0.0), base.tray_size, TRAY_MARGIN) and (
-                0.0 < local[2] <= 1.5 * world.block_size[block]
-            ):
-                facts.update(domain.put_facts(block, base_name, kind))
-                on_tray.add(block)
+            facts.update(domain.put_facts(block, base_name, kind))
+            on_tray.add(block)
 
     on_surface = _relation(world, "on_surface")
     regions = {

@@ -69,6 +69,9 @@ class SkillRun:
     entered: bool = False
     ended_at: float | None = None
     tags: set[str] = field(default_factory=set)
+    #: While set, the run is held (an outside stop): its phases wait until this time.
+    held_until: float | None = None
+    held_from: float = 0.0
 
     @property
     def phase(self) -> str:
@@ -78,9 +81,26 @@ class SkillRun:
     def progress(self) -> float:
         return min(1.0, self.index / max(1, len(self.phases)))
 
+    def hold(self, now: float, seconds: float) -> None:
+        """Hold the run for `seconds` from `now` (an outside stop, e.g. a delayed base):
+        its phases do not advance and the running phase's clock stops meanwhile, so its
+        own time limit counts only the time it could work. The caller stops the robot."""
+        self.held_from, self.held_until = now, now + seconds
+
+    @property
+    def held(self) -> bool:
+        """Whether the run is held now (disturbances leave a held run alone)."""
+        return self.held_until is not None
+
     def step(self, now: float) -> None:
         if self.state is not SkillState.RUNNING:
             return
+        if self.held_until is not None:
+            if now < self.held_until:
+                return
+            if self.entered and self.index < len(self.phases):
+                self.phases[self.index].started_at += self.held_until - self.held_from
+            self.held_until = None
         try:
             while self.index < len(self.phases):
                 phase = self.phases[self.index]
