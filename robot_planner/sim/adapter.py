@@ -48,9 +48,12 @@ class PyBulletRobotAdapter:
     ):
         self.world = world
         self.self_check = self_check
-        self.disturbances = Disturbances(world, disturbances or DisturbanceConfig())
         self.workspace = SharedWorkspace(world)
         self.traffic = Traffic(world)
+        # A base drives while it holds a reserved path: drive disturbances measure it.
+        self.disturbances = Disturbances(
+            world, disturbances or DisturbanceConfig(), self.traffic.paths
+        )
         self.planners: dict[str, MotionPlanner | DrivePlanner] = {
             name: MotionPlanner(world, arm, self_check, self.workspace)
             for name, arm in world.arms.items()
