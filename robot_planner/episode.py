@@ -276,6 +276,9 @@ def run_episode(
                 "drop_prob": config.disturbances.drop_prob,
                 "displace_cm": config.disturbances.displace_cm,
                 "displace_model": config.disturbances.displace_model,
+                "spill_prob": config.disturbances.spill_prob,
+                "delay_prob": config.disturbances.delay_prob,
+                "delay_s": config.disturbances.delay_s,
             },
         }
         if recording:

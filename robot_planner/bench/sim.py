@@ -20,13 +20,11 @@ from robot_planner.system import UNMONITORED, SystemOptions, build_sim_system
 from robot_planner.world.scene import load_scene
 
 
-def _episode(job: tuple[str, str, int, float, float]) -> dict[str, Any]:
-    scene_name, command, seed, drop_prob, displace_cm = job
+def _episode(job: tuple[str, str, int, DisturbanceConfig]) -> dict[str, Any]:
+    scene_name, command, seed, disturbances = job
     scene = load_scene(scene_name)
     catalogue = scene.domain.catalogue
-    config = EpisodeConfig(
-        command=command, seed=seed, disturbances=DisturbanceConfig(drop_prob, displace_cm)
-    )
+    config = EpisodeConfig(command=command, seed=seed, disturbances=disturbances)
     report = run_episode(config, catalogue, scene)
     return {
         **{k: report[k] for k in ("seed", "outcome", "reason", "sim_time_s", "wall_time_s")},
@@ -69,10 +67,13 @@ def bench_episodes(
     drop_prob: float = 0.0,
     displace_cm: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
+    disturbances: DisturbanceConfig | None = None,
 ) -> dict[str, Any]:
     """Run one command over several seeds; success rate (ground truth, and the system's
-    own verdict beside it) and times."""
-    jobs = [(scene, command, s, drop_prob, displace_cm) for s in seeds]
+    own verdict beside it) and times. `disturbances`, when given, replaces `drop_prob`
+    and `displace_cm` (it also holds the bases' spills and delays)."""
+    config = disturbances or DisturbanceConfig(drop_prob, displace_cm)
+    jobs = [(scene, command, s, config) for s in seeds]
     rows = run_jobs(_episode, jobs, workers, progress)
     successes = [r for r in rows if r["success"]]
     return {

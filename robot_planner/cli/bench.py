@@ -13,6 +13,7 @@ from robot_planner.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_base_disturbance_args,
     add_monitor_args,
     add_planner_args,
     add_world_args,
@@ -91,10 +92,21 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_episodes
     from robot_planner.planning.base import PlanningError
     from robot_planner.planning.offline import OfflinePlanner
+    from robot_planner.sim.disturbances import DisturbanceConfig
 
     catalogue, scene = load_world(args)
     if not 1 <= args.seeds <= 10_000 or not 1 <= args.workers <= 64:
         raise UsageError("--seeds must be 1..10000 and --workers 1..64")
+    try:
+        disturbances = DisturbanceConfig(
+            drop_prob=args.drop_prob,
+            displace_cm=args.displace_cm,
+            spill_prob=args.spill_prob,
+            delay_prob=args.delay_prob,
+            delay_s=args.delay_s,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:  # refuse a bad command once, before starting any process
         OfflinePlanner(catalogue, scene).plan_text(args.command_text)
     except PlanningError as exc:
@@ -107,9 +119,8 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
             args.command_text,
             seeds,
             args.workers,
-            args.drop_prob,
-            args.displace_cm,
             progress=lambda done, total: bar.update(task, completed=done),
+            disturbances=disturbances,
         )
     if args.json:
         print_json(report)
@@ -139,6 +150,7 @@ def _add_episodes_parser(suites: Any) -> None:
     b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     b.add_argument("--drop-prob", type=float, default=0.0)
     b.add_argument("--displace-cm", type=float, default=0.0)
+    add_base_disturbance_args(b)
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_episodes)
 

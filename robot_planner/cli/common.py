@@ -238,3 +238,29 @@ def add_monitor_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="monitor YAML (default: the packaged config/monitor.yaml)",
     )
+
+
+def add_base_disturbance_args(p: argparse.ArgumentParser) -> None:
+    """Disturbances of mobile bases' drives (the logistics cell; no effect without bases)."""
+    p.add_argument(
+        "--spill-prob",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability per drive of a base that what rides on its tray is knocked off "
+        "onto the floor midway (default 0)",
+    )
+    p.add_argument(
+        "--delay-prob",
+        type=float,
+        default=0.0,
+        metavar="Q",
+        help="probability per drive of a base that it stops midway for --delay-s (default 0)",
+    )
+    p.add_argument(
+        "--delay-s",
+        type=float,
+        default=8.0,
+        metavar="D",
+        help="how long a delayed base stands, s (default 8)",
+    )

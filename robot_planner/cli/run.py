@@ -16,6 +16,7 @@ from robot_planner.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_base_disturbance_args,
     add_monitor_args,
     add_planner_args,
     add_world_args,
@@ -41,6 +42,9 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
             drop_prob=args.drop_prob,
             displace_cm=args.displace_cm,
             displace_model=args.displace_model,
+            spill_prob=args.spill_prob,
+            delay_prob=args.delay_prob,
+            delay_s=args.delay_s,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -143,6 +147,7 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         default="disc",
         help="disc: uniform up to --displace-cm; gaussian: std-dev --displace-cm per axis",
     )
+    add_base_disturbance_args(p)
     p.add_argument(
         "--max-time", type=float, default=300.0, help="simulated time limit, s (default 300)"
     )

@@ -22,6 +22,8 @@ Parameters:
   sim_speed (float, 1.0): simulated seconds per wall second (pybullet; 1 = real time).
   seed (int, 0): simulation seed (start layout jitter, disturbances).
   drop_prob (float, 0.0), displace_cm (float, 0.0): simulated disturbances.
+  spill_prob (float, 0.0), delay_prob (float, 0.0), delay_s (float, 8.0): simulated
+      disturbances of mobile bases' drives (a tray spilled; a base stopped for delay_s).
   blind_skills (bool, false): simulated skills do not check their own grasp/placement.
   camera (str, "overhead"), camera_rate_hz (float, 5.0): the simulated camera (its size
       and pose come from the scene) and how often it publishes (per simulated second).
@@ -149,6 +151,9 @@ class ExecutorNode(Node):
             "seed": declare(self, "seed", 0, "simulation seed"),
             "drop_prob": declare(self, "drop_prob", 0.0, "simulated drop probability"),
             "displace_cm": declare(self, "displace_cm", 0.0, "simulated placement noise (cm)"),
+            "spill_prob": declare(self, "spill_prob", 0.0, "simulated tray spill probability"),
+            "delay_prob": declare(self, "delay_prob", 0.0, "simulated base delay probability"),
+            "delay_s": declare(self, "delay_s", 8.0, "simulated base delay (s)"),
             "blind_skills": declare(self, "blind_skills", False, "skills skip self-checks"),
             "camera": declare(self, "camera", "overhead", "simulated camera (scene name)"),
             "camera_rate_hz": declare(self, "camera_rate_hz", 5.0, "camera rate (sim Hz)"),
@@ -232,7 +237,11 @@ class ExecutorNode(Node):
         if p["camera"] not in self.scene.cameras:
             raise ValueError(f"camera {p['camera']!r} is not in scene {self.scene.name}")
         disturbances = DisturbanceConfig(
-            drop_prob=float(p["drop_prob"]), displace_cm=float(p["displace_cm"])
+            drop_prob=float(p["drop_prob"]),
+            displace_cm=float(p["displace_cm"]),
+            spill_prob=float(p["spill_prob"]),
+            delay_prob=float(p["delay_prob"]),
+            delay_s=float(p["delay_s"]),
         )
         system = build_sim_system(
             self.scene,
