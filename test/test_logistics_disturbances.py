@@ -1,0 +1,204 @@
+"""Disturbances of the logistics cell's mobile bases: a tray spilled mid-drive (the monitor
+notices, the planner finds that no arm reaches the parcel on the aisle's floor, the run
+fails in one line and the simulator agrees) and a base stopped mid-drive (the run
+succeeds, later by the delay). The random draws for base drives do not depend on the
+probabilities. Headless, bounded in simulated time, no sleeps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from robot_planner.adapters.base import SkillState
+from robot_planner.cli import main
+from robot_planner.episode import EpisodeConfig, run_episode, verdict_lines
+from robot_planner.sim.adapter import PyBulletRobotAdapter
+from robot_planner.sim.disturbances import DisturbanceConfig, Disturbances
+from robot_planner.sim.skills import SkillRun
+from robot_planner.sim.world import SimWorld
+from robot_planner.world.scene import Scene, load_scene
+
+COMMAND = "bring the red parcel to the packing station"
+
+
+@pytest.fixture(scope="module")
+def logistics() -> Scene:
+    return load_scene("logistics")
+
+
+def _disturbances(report: dict) -> list[dict]:
+    return [e for e in report["events"] if e.get("event") == "disturbance"]
+
+
+def test_a_spilled_tray_is_noticed_mid_drive_and_reported_out_of_reach(capsys):
+    code = main(
+        [
+            "run",
+            "--scene",
+            "logistics",
+            "--command",
+            COMMAND,
+            "--spill-prob",
+            "1",
+            "--max-time",
+            "120",
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["success"] is False and report["outcome"] == "failed"
+    # The parcel fell off base_1 while it drove it to the packing station (its first
+    # drive, to the pick station, had an empty tray: nothing to spill).
+    spills = [e for e in _disturbances(report) if e["kind"] == "spill"]
+    assert [(s["robot"], s["objects"]) for s in spills] == [("base_1", ["red_parcel"])]
+    navigate = next(
+        t for t in report["plan"]["tasks"] if t["skill"] == "navigate" and t["depends_on"]
+    )
+    started = next(
+        e["time"]
+        for e in report["events"]
+        if e.get("event") == "task_started" and e.get("task") == navigate["id"]
+    )
+    assert spills[0]["time"] > started
+    # The monitor saw it during the drive, soon after, and only that.
+    [alarm] = report["misalignments"]
+    assert alarm["fact"] == "on_tray(red_parcel,base_1)" and alarm["phase"] == "during"
+    assert alarm["task"] == navigate["id"]
+    assert 0.0 < alarm["time"] - spills[0]["time"] < 2.0
+    # Re-planned from what the camera sees: the parcel on the aisle's floor, which no arm
+    # reaches. One line says so; the simulator agrees the goal does not hold.
+    assert "at(red_parcel,aisle)" in report["final_facts"]
+    assert report["reason"].startswith("re-planning failed: no plan reaches ")
+    assert "at(red_parcel,packing_station)" in report["reason"]
+    assert "\n" not in report["reason"]
+    assert verdict_lines(report)[0].startswith("FAILED: goal not achieved")
+    truth = report["ground_truth"]
+    assert truth["goal_holds"] is False and truth["agrees"] is True
+    assert "at(red_parcel,aisle)" in truth["facts"]
+    assert report["sim_time_s"] < 40.0  # it stopped; it did not wait for a time limit
+
+
+def test_a_delayed_base_arrives_later_and_the_run_succeeds(logistics):
+    def episode(disturbances: DisturbanceConfig) -> dict:
+        config = EpisodeConfig(command=COMMAND, disturbances=disturbances, max_sim_time_s=120.0)
+        return run_episode(config, logistics.domain.catalogue, logistics)
+
+    delay = 8.0
+    # The probabilities set to 0 explicitly: the same run as with no disturbance.
+    plain = episode(DisturbanceConfig(spill_prob=0.0, delay_prob=0.0))
+    late = episode(DisturbanceConfig(delay_prob=1.0, delay_s=delay))
+    for report in (plain, late):
+        assert report["success"], report["reason"]
+        assert report["ground_truth"]["goal_holds"] and report["ground_truth"]["agrees"]
+        assert report["misalignments"] == [] and report["replans"] == 0
+    assert _disturbances(plain) == []
+    delays = _disturbances(late)
+    # Each of base_1's two drives stopped once, for `delay` seconds.
+    assert [(d["kind"], d["robot"], d["seconds"]) for d in delays] == [
+        ("delay", "base_1", delay)
+    ] * 2
+
+    def durations(report: dict) -> dict[str, float]:
+        started: dict[str, float] = {}
+        took: dict[str, float] = {}
+        for e in report["events"]:
+            if e.get("event") == "task_started":
+                started[e["task"]] = e["time"]
+            elif e.get("event") == "task_succeeded":
+                took[e["task"]] = e["time"] - started[e["task"]]
+        return took
+
+    # Each drive takes longer by the delay (braking and setting off again cost about
+    # what the distance covered while braking saves); the arms' tasks take as long.
+    skills = {t["id"]: t["skill"] for t in plain["plan"]["tasks"]}
+    late_took = durations(late)
+    for task, took in durations(plain).items():
+        extra = delay if skills[task] == "navigate" else 0.0
+        assert late_took[task] - took == pytest.approx(extra, abs=0.6), task
+    assert late["sim_time_s"] - plain["sim_time_s"] == pytest.approx(2 * delay, abs=1.0)
+
+
+def test_a_base_stopped_longer_than_its_drive_limit_still_arrives(logistics):
+    """The drive's own time limit (twice the expected drive, about 42 s here) counts only
+    the time the base could move: a 45 s stop leaves the skill to the catalogue's
+    timeout (120 s) alone. The base stands still while it is stopped."""
+    delay = 45.0
+    with SimWorld(logistics, seed=0) as world:
+        adapter = PyBulletRobotAdapter(world, DisturbanceConfig(delay_prob=1.0, delay_s=delay))
+        base = world.bases["base_1"]
+        start = world.time
+        handle = adapter.start_skill("base_1", "navigate", {"place": "pick_station"})
+        speeds: list[tuple[float, float]] = []
+        while adapter.poll(handle).state is SkillState.RUNNING and world.time < 90.0:
+            adapter.step()
+            speeds.append((world.time, abs(base.velocity()[0])))
+        status = adapter.poll(handle)
+        assert status.state is SkillState.SUCCEEDED, status.reason
+        [stop] = adapter.events
+        assert stop["kind"] == "delay" and stop["robot"] == "base_1"
+        # About 12 s of driving plus the stop; standing still once it has braked.
+        assert world.time - start == pytest.approx(12.0 + delay, abs=1.5)
+        braked = stop["time"] + base.max_speed / base.max_accel + 0.2
+        standing = [v for t, v in speeds if braked < t < stop["time"] + delay]
+        assert standing and max(standing) < 0.01
+
+
+def _feed(world: SimWorld, config: DisturbanceConfig, bases: bool) -> tuple:
+    """Skill starts and ends as a cell's runs make them (a base's drive, then a place),
+    six times; what the disturbances drew and did."""
+    disturbances = Disturbances(world, config)
+    for _ in range(6):
+        if bases:
+            drive = SkillRun("base_1", "navigate", {"place": "pick_station"}, [], world.time)
+            disturbances.on_skill_start(drive)
+            disturbances.on_skill_end(drive, succeeded=True)
+        place = SkillRun(
+            "picker", "place", {"object": "red_parcel", "target": "base_1"}, [], world.time
+        )
+        disturbances.on_skill_start(place)
+        disturbances.on_skill_end(place, succeeded=True)
+    displaced = [(e["dx_cm"], e["dy_cm"]) for e in disturbances.events]
+    return (
+        displaced,
+        disturbances.rng.bit_generator.state,
+        disturbances.base_rng.bit_generator.state,
+    )
+
+
+def test_the_random_streams_do_not_depend_on_the_base_probabilities(logistics):
+    with SimWorld(logistics, seed=3) as world:
+        reference = _feed(world, DisturbanceConfig(displace_cm=1.0), bases=True)
+        assert len(reference[0]) == 6  # every place was displaced: the arms' stream ran
+        for spill, delay in ((0.0, 0.0), (0.3, 0.7), (1.0, 1.0)):
+            config = DisturbanceConfig(displace_cm=1.0, spill_prob=spill, delay_prob=delay)
+            assert _feed(world, config, bases=True) == reference, (spill, delay)
+        # The bases draw from a stream of their own: with no base running at all the
+        # arms' disturbances are the same, and the bases' stream is untouched.
+        displaced, arms, base_stream = _feed(world, DisturbanceConfig(displace_cm=1.0), False)
+        assert (displaced, arms) == reference[:2]
+        assert base_stream != reference[2]
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--spill-prob", "1.5"], "spill probability must be in [0, 1]"),
+        (["--delay-prob", "-0.1"], "delay probability must be in [0, 1]"),
+        (["--delay-prob", "nan"], "delay probability must be in [0, 1]"),
+        (["--delay-s", "-1"], "delay must be a finite number of seconds >= 0"),
+        (["--delay-s", "inf"], "delay must be a finite number of seconds >= 0"),
+    ],
+)
+@pytest.mark.parametrize("command", [["run", "--command", COMMAND], ["demo"]])
+def test_bad_disturbance_values_are_one_line(command, flags, fragment, capsys):
+    assert main([*command, "--scene", "logistics", *flags]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1
+
+
+def test_bench_episodes_refuses_bad_disturbance_values(capsys):
+    argv = ["bench", "episodes", "--scene", "logistics", "--command", COMMAND]
+    assert main([*argv, "--spill-prob", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "spill probability must be in [0, 1]" in err and err.count("\n") == 1
