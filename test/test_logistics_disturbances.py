@@ -71,6 +71,7 @@ def test_a_spilled_tray_is_noticed_mid_drive_and_reported_out_of_reach(capsys):
     assert "at(red_parcel,aisle)" in report["final_facts"]
     assert report["reason"].startswith("re-planning failed: no plan reaches ")
     assert "at(red_parcel,packing_station)" in report["reason"]
+    assert "the red parcel is at the aisle, which no robot reaches" in report["reason"]
     assert "\n" not in report["reason"]
     assert verdict_lines(report)[0].startswith("FAILED: goal not achieved")
     truth = report["ground_truth"]

@@ -386,8 +386,11 @@ def _why_not(
         for o in f.args
         if o in scene.objects and scene.location_of(o, start) is None
     ]
+    stranded = _out_of_reach(context, wanted, start)
     if lost:
         reason = f"the location of {lost[0]} is unknown"
+    elif stranded:
+        reason = stranded
     elif exc.unreachable:
         blocked = []
         for fact in wanted:
@@ -399,6 +402,29 @@ def _why_not(
     else:
         reason = "every state the robots can reach was searched"
     return f"no plan reaches {goals} from the current state: {reason}"
+
+
+def _out_of_reach(
+    context: PlanningContext, wanted: Sequence[Fact], start: frozenset[Fact]
+) -> str | None:
+    """Why a goal object cannot be moved at all: it lies at a place no robot reaches
+    (a parcel spilled in the aisle), said with who reaches what."""
+    scene = context.scene
+    for fact in wanted:
+        for obj in fact.args:
+            if obj not in scene.objects:
+                continue
+            where = scene.location_of(obj, start)
+            if where in scene.robots:
+                where = scene.domain.position_of(where, start) or where
+            if where not in scene.places or fact in start:
+                continue
+            if not any(scene.reaches(r, where) for r in scene.robots):
+                reach = "; ".join(
+                    f"{r}: {', '.join(spec.reach)}" for r, spec in scene.robots.items()
+                )
+                return f"{_say(obj)} is at {_say(where)}, which no robot reaches ({reach})"
+    return None
 
 
 # --- 3. deordering -----------------------------------------------------------------------
