@@ -203,3 +203,12 @@ def test_bench_episodes_refuses_bad_disturbance_values(capsys):
     assert main([*argv, "--spill-prob", "2"]) == 2
     err = capsys.readouterr().err
     assert "spill probability must be in [0, 1]" in err and err.count("\n") == 1
+
+
+def test_bench_episodes_runs_with_the_monitor_chosen(capsys):
+    argv = ["bench", "episodes", "--scene", "logistics", "--seeds", "1"]
+    command = ["--command", "robot one, go to the pick station", "--monitor", "off"]
+    assert main([*argv, *command, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["monitor"] == "off" and report["episodes"] == 1
+    assert report["success_rate"] == 1.0 and report["system_success_rate"] == 1.0

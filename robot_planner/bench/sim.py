@@ -20,11 +20,11 @@ from robot_planner.system import UNMONITORED, SystemOptions, build_sim_system
 from robot_planner.world.scene import load_scene
 
 
-def _episode(job: tuple[str, str, int, DisturbanceConfig]) -> dict[str, Any]:
-    scene_name, command, seed, disturbances = job
+def _episode(job: tuple[str, str, int, DisturbanceConfig, str | None]) -> dict[str, Any]:
+    scene_name, command, seed, disturbances, monitor = job
     scene = load_scene(scene_name)
     catalogue = scene.domain.catalogue
-    config = EpisodeConfig(command=command, seed=seed, disturbances=disturbances)
+    config = EpisodeConfig(command=command, seed=seed, disturbances=disturbances, monitor=monitor)
     report = run_episode(config, catalogue, scene)
     return {
         **{k: report[k] for k in ("seed", "outcome", "reason", "sim_time_s", "wall_time_s")},
@@ -68,16 +68,19 @@ def bench_episodes(
     displace_cm: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
     disturbances: DisturbanceConfig | None = None,
+    monitor: str | None = None,
 ) -> dict[str, Any]:
     """Run one command over several seeds; success rate (ground truth, and the system's
     own verdict beside it) and times. `disturbances`, when given, replaces `drop_prob`
-    and `displace_cm` (it also holds the bases' spills and delays)."""
+    and `displace_cm` (it also holds the bases' spills and delays); `monitor` overrides
+    the monitor config's mode (on, after-skill, off)."""
     config = disturbances or DisturbanceConfig(drop_prob, displace_cm)
-    jobs = [(scene, command, s, config) for s in seeds]
+    jobs = [(scene, command, s, config, monitor) for s in seeds]
     rows = run_jobs(_episode, jobs, workers, progress)
     successes = [r for r in rows if r["success"]]
     return {
         "command": command,
+        "monitor": monitor or "config",
         "episodes": len(rows),
         "success_rate": round(len(successes) / max(1, len(rows)), 4),
         "system_success_rate": round(

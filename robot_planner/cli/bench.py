@@ -121,14 +121,16 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
             args.workers,
             progress=lambda done, total: bar.update(task, completed=done),
             disturbances=disturbances,
+            monitor=args.monitor,
         )
     if args.json:
         print_json(report)
     else:
         print(
             f"{report['command']}: {report['success_rate']:.0%} success over "
-            f"{report['episodes']} seeds; mean {report['mean_sim_time_s']:.1f} s simulated, "
-            f"{report['mean_wall_time_s']:.2f} s wall per episode"
+            f"{report['episodes']} seeds (monitor {report['monitor']}); system verdict "
+            f"{report['system_success_rate']:.0%}; mean {report['mean_sim_time_s']:.1f} s "
+            f"simulated, {report['mean_wall_time_s']:.2f} s wall per episode"
         )
         for failure in report["failures"]:
             print(f"  seed {failure['seed']}: {failure['outcome']} {failure['reason']}")
@@ -151,6 +153,11 @@ def _add_episodes_parser(suites: Any) -> None:
     b.add_argument("--drop-prob", type=float, default=0.0)
     b.add_argument("--displace-cm", type=float, default=0.0)
     add_base_disturbance_args(b)
+    b.add_argument(
+        "--monitor",
+        choices=["on", "after-skill", "off"],
+        help="VQA monitor mode (default: config/monitor.yaml's)",
+    )
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_episodes)
 
