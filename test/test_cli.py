@@ -235,6 +235,12 @@ def test_bench_episodes_and_sim_speed(capsys):
     speed = json.loads(capsys.readouterr().out)
     assert speed["without_camera"]["real_time_factor"] > 0
     assert speed["camera_fps_320x240"] > 0
+    # Any scene: its robots work its own demo command (the logistics cell's bases drive).
+    argv = ["bench", "sim-speed", "--scene", "logistics", "--seconds", "1", "--json"]
+    assert main(argv) == 0
+    speed = json.loads(capsys.readouterr().out)
+    assert speed["without_camera"]["real_time_factor"] > 0
+    assert "one on each robot" in speed["command"]
 
 
 def test_installed_console_script():

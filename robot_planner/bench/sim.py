@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from robot_planner.adapters.base import SkillState
 from robot_planner.episode import EpisodeConfig, run_episode
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.system import UNMONITORED, SystemOptions, build_sim_system
@@ -98,48 +97,50 @@ def bench_episodes(
 def bench_sim_speed(
     scene_name: str = "tabletop", sim_seconds: float = 10.0, camera_hz: float = 15.0
 ) -> dict[str, Any]:
-    """Simulated seconds per wall second with both arms moving, with and without a camera
-    rendering 320x240 frames at `camera_hz` (simulated), and camera frames per second."""
+    """Simulated seconds per wall second while the robots work the scene's demo command
+    (its plan ticked as in a run, for at most `sim_seconds`), with and without a camera
+    rendering 320x240 frames at `camera_hz` (simulated), and camera frames per second.
+
+    Raises:
+        ValueError: the scene has no demo command, or it cannot be planned (one line).
+    """
+    from robot_planner.execution.executor import Outcome, PlanExecutor
+    from robot_planner.planning.base import PlanningError
+    from robot_planner.planning.offline import OfflinePlanner
+
     scene = load_scene(scene_name)
     catalogue = scene.domain.catalogue
+    if not scene.demo:
+        raise ValueError(f"scene {scene.name} has no demo command to keep its robots busy")
+    try:
+        plan = OfflinePlanner(catalogue, scene).plan_text(scene.demo)
+    except PlanningError as exc:
+        raise ValueError(f"cannot plan the demo command of {scene.name}: {exc}") from None
     options = SystemOptions(seed=0, monitor=UNMONITORED)
-    results: dict[str, Any] = {"sim_seconds": sim_seconds, "camera_hz": camera_hz}
+    results: dict[str, Any] = {
+        "sim_seconds": sim_seconds,
+        "camera_hz": camera_hz,
+        "command": scene.demo,
+    }
     for label, with_camera in (("without_camera", False), ("with_camera", True)):
         with build_sim_system(scene, catalogue, options) as system:
             assert system.simulation is not None
             world, adapter = system.simulation.world, system.adapter
             camera = world.camera("overhead", 320, 240) if with_camera else None
-            # Keep both arms busy: each picks its near block and puts it back down.
-            cycles = {
-                "left_arm": [
-                    ("pick", {"object": "red_block"}),
-                    ("place", {"object": "red_block", "target": "left_side"}),
-                ],
-                "right_arm": [
-                    ("pick", {"object": "blue_block"}),
-                    ("place", {"object": "blue_block", "target": "right_side"}),
-                ],
-            }
-            step = dict.fromkeys(cycles, 0)
-            handles: dict[str, Any] = {}
+            executor = PlanExecutor(plan, catalogue, adapter)
             next_frame = 0.0
             frames = 0
             start = time.perf_counter()
-            while world.time < sim_seconds:
-                for robot, cycle in cycles.items():
-                    handle = handles.get(robot)
-                    if handle is None or adapter.poll(handle).state is not SkillState.RUNNING:
-                        skill, args = cycle[step[robot] % len(cycle)]
-                        step[robot] += 1
-                        handles[robot] = adapter.start_skill(robot, skill, args)
-                adapter.advance(0.05)
+            begin = world.time
+            while world.time - begin < sim_seconds and executor.tick() is Outcome.RUNNING:
                 if camera is not None and world.time >= next_frame:
                     camera.capture()
                     frames += 1
                     next_frame += 1.0 / camera_hz
             wall = time.perf_counter() - start
+            executor.cancel("benchmark over")
             results[label] = {
-                "real_time_factor": round(world.time / wall, 2),
+                "real_time_factor": round((world.time - begin) / wall, 2),
                 "steps_per_s": round(world.steps / wall),
                 "frames": frames,
             }

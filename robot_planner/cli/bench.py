@@ -385,7 +385,11 @@ def cmd_bench_sim_speed(args: argparse.Namespace) -> int:
 
     if not 0 < args.seconds <= 3600:
         raise UsageError("--seconds must be in (0, 3600]")
-    report = bench_sim_speed(str(args.scene), args.seconds)
+    load_world(args)  # a bad scene is one line
+    try:
+        report = bench_sim_speed(str(args.scene), args.seconds)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         print_json(report)
     else:
