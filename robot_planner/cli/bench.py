@@ -18,6 +18,7 @@ from robot_planner.cli.common import (
     add_planner_args,
     add_world_args,
     chosen_planner,
+    disturbance_config,
     load_world,
     monitor_config,
     print_json,
@@ -92,21 +93,11 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
     from robot_planner.bench.sim import bench_episodes
     from robot_planner.planning.base import PlanningError
     from robot_planner.planning.offline import OfflinePlanner
-    from robot_planner.sim.disturbances import DisturbanceConfig
 
     catalogue, scene = load_world(args)
     if not 1 <= args.seeds <= 10_000 or not 1 <= args.workers <= 64:
         raise UsageError("--seeds must be 1..10000 and --workers 1..64")
-    try:
-        disturbances = DisturbanceConfig(
-            drop_prob=args.drop_prob,
-            displace_cm=args.displace_cm,
-            spill_prob=args.spill_prob,
-            delay_prob=args.delay_prob,
-            delay_s=args.delay_s,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    disturbances = disturbance_config(args)
     try:  # refuse a bad command once, before starting any process
         OfflinePlanner(catalogue, scene).plan_text(args.command_text)
     except PlanningError as exc:

@@ -240,6 +240,24 @@ def add_monitor_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def disturbance_config(args: argparse.Namespace) -> Any:
+    """The simulator's disturbances from `run`/`demo`/`bench episodes` options; a bad
+    value is a `UsageError` (one line, exit 2)."""
+    from robot_planner.sim.disturbances import DisturbanceConfig
+
+    try:
+        return DisturbanceConfig(
+            drop_prob=args.drop_prob,
+            displace_cm=args.displace_cm,
+            displace_model=getattr(args, "displace_model", "disc"),
+            spill_prob=args.spill_prob,
+            delay_prob=args.delay_prob,
+            delay_s=args.delay_s,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def add_base_disturbance_args(p: argparse.ArgumentParser) -> None:
     """Disturbances of mobile bases' drives (the logistics cell; no effect without bases)."""
     p.add_argument(

@@ -21,6 +21,7 @@ from robot_planner.cli.common import (
     add_planner_args,
     add_world_args,
     chosen_planner,
+    disturbance_config,
     load_world,
     monitor_config,
     print_json,
@@ -33,21 +34,10 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.episode import EpisodeConfig, run_episode, verdict_lines
     from robot_planner.monitor.base import VqaError
     from robot_planner.planning.base import PlanningError
-    from robot_planner.sim.disturbances import DisturbanceConfig
     from robot_planner.sim.world import SimError
 
     catalogue, scene = load_world(args)
-    try:
-        disturbances = DisturbanceConfig(
-            drop_prob=args.drop_prob,
-            displace_cm=args.displace_cm,
-            displace_model=args.displace_model,
-            spill_prob=args.spill_prob,
-            delay_prob=args.delay_prob,
-            delay_s=args.delay_s,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    disturbances = disturbance_config(args)
     if args.max_time <= 0:
         raise UsageError("--max-time must be positive")
     if not 0 <= args.max_replans <= 100:

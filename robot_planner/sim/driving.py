@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from robot_planner.sim.skills.motion import Phase, SkillFailure
+from robot_planner.sim.skills.motion import Phase, SkillFailure, wait_phase
 from robot_planner.sim.truth import BAY_TOLERANCE, BAY_YAW_TOLERANCE
 
 if TYPE_CHECKING:
@@ -288,13 +288,7 @@ class DrivePlanner:
     # --- phases ----------------------------------------------------------------------
 
     def wait(self, seconds: float) -> Phase:
-        plan: dict = {}
-        world = self.world
-
-        def start() -> None:
-            plan["t0"] = world.time
-
-        return Phase("wait", start, lambda: world.time - plan["t0"] >= seconds)
+        return wait_phase(self.world, seconds)
 
     def navigate(self, place: str) -> list[Phase]:
         """Claim a free bay of `place`, reserve a path to it, drive it leg by leg

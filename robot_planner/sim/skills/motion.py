@@ -297,13 +297,7 @@ class MotionPlanner:
         return Phase(name, start, update)
 
     def wait(self, seconds: float) -> Phase:
-        plan: dict = {}
-        world = self.world
-
-        def start() -> None:
-            plan["t0"] = world.time
-
-        return Phase("wait", start, lambda: world.time - plan["t0"] >= seconds)
+        return wait_phase(self.world, seconds)
 
     def acquire(self, where: Callable[[], np.ndarray]) -> Phase:
         """Wait until the shared place at `where()` (if any) is free, then take it."""
@@ -458,3 +452,13 @@ def yaw_of(quaternion: np.ndarray) -> float:
 
     m = np.array(p.getMatrixFromQuaternion(list(quaternion))).reshape(3, 3)
     return math.atan2(m[1, 0], m[0, 0])
+
+
+def wait_phase(world: SimWorld, seconds: float) -> Phase:
+    """A phase that ends `seconds` of simulated time after it starts (arms and bases)."""
+    plan: dict = {}
+
+    def start() -> None:
+        plan["t0"] = world.time
+
+    return Phase("wait", start, lambda: world.time - plan["t0"] >= seconds)
