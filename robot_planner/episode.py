@@ -24,8 +24,9 @@ from robot_planner.execution.supervisor import Supervisor
 from robot_planner.monitor.base import VqaBackend
 from robot_planner.monitor.config import MonitorConfig
 from robot_planner.plan.model import TaskPlan
-from robot_planner.planning.base import Planner, PlanRequest
+from robot_planner.planning.base import Planner, PlanRequest, PlanResult
 from robot_planner.planning.offline import OfflinePlanner
+from robot_planner.planning.readback import readback
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.world import SimWorld
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
@@ -130,6 +131,29 @@ def _alarm_judge(simulation: Simulation) -> Callable[[dict[str, Any]], None]:
     return judge
 
 
+@dataclass
+class ReadBackPlanner:
+    """A planner that remembers the readback of its latest re-plan, so the episode's
+    `replanned` event can say in words what the new plan will do."""
+
+    planner: Planner
+    scene: Scene
+    catalogue: Catalogue
+    readbacks: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.planner.name
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        return self.planner.plan(request)
+
+    def replan(self, request: PlanRequest) -> PlanResult:
+        result = self.planner.replan(request)
+        self.readbacks.append(readback(result.plan, self.scene, self.catalogue))
+        return result
+
+
 def system_options(config: EpisodeConfig) -> SystemOptions:
     """The composition root's options for an episode (`monitor`/`vqa` override the
     monitor config's mode and backend)."""
@@ -185,6 +209,7 @@ def run_episode(
         start_state = adapter.read_state()
         planned = planner.plan(PlanRequest(config.command, start_state))
         plan = planned.plan
+        said = readback(plan, scene, catalogue)
         goal = frozenset(Fact.parse(g) for g in plan.goal)
 
         recorder = (
@@ -192,7 +217,8 @@ def run_episode(
             if config.record
             else None
         )
-        supervisor = system.supervisor(planner)
+        replanner = ReadBackPlanner(planner, scene, catalogue)
+        supervisor = system.supervisor(replanner)
         disturbances: list[dict[str, Any]] = adapter.events  # type: ignore[attr-defined]
         seen = {"disturbances": 0}
 
@@ -204,6 +230,11 @@ def run_episode(
             if on_event is not None:
                 on_event(event)
 
+        def read_back(event: dict[str, Any]) -> None:
+            if event.get("event") == "replanned" and replanner.readbacks:
+                event["readback"] = replanner.readbacks[-1]
+
+        supervisor.listeners.append(read_back)
         supervisor.listeners.append(forward)
         if config.alarm_frames is not None:
             supervisor.listeners.insert(0, _frame_saver(supervisor, config.alarm_frames))
@@ -255,6 +286,7 @@ def run_episode(
             "final_facts_source": system.state_source,
             "ground_truth": verdict["ground_truth"],
             "plan": plan.to_dict(),
+            "readback": said,
             "events": events,
             "replans": outcome.replans,
             "misalignments": [m.to_dict() for m in outcome.misalignments],
@@ -270,6 +302,7 @@ def run_episode(
                 "uncheckable": outcome.uncheckable,
             },
             "plans": [p.to_dict() for p in outcome.plans[1:]],
+            "replan_readbacks": [readback(p, scene, catalogue) for p in outcome.plans[1:]],
             "sim_time_s": round(outcome.sim_time_s, 3),
             "wall_time_s": round(time.perf_counter() - wall_start, 3),
             "disturbances": {

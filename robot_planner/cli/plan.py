@@ -26,6 +26,7 @@ from robot_planner.cli.common import (
 def cmd_plan(args: argparse.Namespace) -> int:
     from robot_planner.plan.dart import to_dart
     from robot_planner.planning.base import PlanningError, PlanRequest
+    from robot_planner.planning.readback import readback
 
     catalogue, scene = load_world(args)
     planner = chosen_planner(args, catalogue, scene)
@@ -35,10 +36,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         result = planner.plan(request)
     except PlanningError as exc:
         raise UsageError(f"cannot plan '{args.command_text.strip()[:80]}': {exc}") from None
+    said = readback(result.plan, scene, catalogue)
     if args.dart:
         print_json(to_dart(result.plan, scene))
     elif args.json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "readback": said})
     else:
         print(result.plan.to_json(indent=2))
     print(
@@ -46,6 +48,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         f"{result.latency_s * 1000:.1f} ms, {result.attempts} attempt(s)",
         file=sys.stderr,
     )
+    # Not in the plain plan JSON: a plan file has no room for it (unknown keys are refused).
+    print(f"readback: {said}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -68,7 +72,7 @@ def add_plan_parser(sub: Any) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print plan plus backend, attempts, latency and token usage",
+        help="print plan plus backend, attempts, latency, token usage and readback",
     )
     p.add_argument("--dart", action="store_true", help="print the plan in DART-LLM's format")
     p.set_defaults(func=cmd_plan)

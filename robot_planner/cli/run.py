@@ -34,6 +34,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.episode import EpisodeConfig, run_episode, verdict_lines
     from robot_planner.monitor.base import VqaError
     from robot_planner.planning.base import PlanningError
+    from robot_planner.planning.readback import readback
     from robot_planner.sim.world import SimError
 
     catalogue, scene = load_world(args)
@@ -66,6 +67,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
             after = f"  after {', '.join(task.depends_on)}" if task.depends_on else ""
             args_text = ", ".join(f"{k}={v}" for k, v in task.args.items())
             print(f"   {task.id}: {task.robot} {task.skill}({args_text}){after}")
+        print(f"== readback: {readback(plan, scene, catalogue)}")
         print("== behaviour tree:")
         print(unicode_tree(executor.compiled), end="")
         print("== events (simulated time):")

@@ -19,9 +19,8 @@ home", "left arm: wait 2 seconds").
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.world.catalogue import Catalogue, SkillSpec
@@ -97,7 +96,7 @@ class _Step:
 
 
 def _other_words(task: Task) -> str:
-    """"move home", "wait 2 seconds", "pick red block": a skill as its name and args."""
+    """A skill as its name and arguments: "move home", "wait 2 seconds"."""
     parts = [words(task.skill)]
     for name, value in task.args.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -271,9 +270,3 @@ def readback(
     line = _one_line(text, limit)
     log.debug("readback: %s", line)
     return line
-
-
-def readback_of(plan: Mapping[str, Any] | TaskPlan, scene: Scene) -> str:
-    """`readback` of a plan given as JSON data (as published or in a report)."""
-    model = plan if isinstance(plan, TaskPlan) else TaskPlan.model_validate(plan, strict=False)
-    return readback(model, scene)
