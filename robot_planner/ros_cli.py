@@ -349,6 +349,10 @@ def _progress(event: Any) -> str:
         brief = str(details.get("reason", ""))[:160]
     elif event.state == "planned":
         brief = f"{details.get('tasks')} task(s) by {details.get('backend')}"
+        if details.get("readback"):
+            brief += f": {details['readback']}"
+    elif event.state == "replanned" and details.get("readback"):
+        brief = f"{details.get('tasks')} task(s): {details['readback']}"
     elif event.state == "transcript":
         brief = f"{details.get('text', '')!r} (decoded in {details.get('decode_s')} s)"
     elif event.state == "misalignment":

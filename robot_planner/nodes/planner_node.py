@@ -53,6 +53,7 @@ from robot_planner.nodes.common import (
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.config import load_planner_config, make_planner
+from robot_planner.planning.readback import readback
 from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.service.journal import Journal
@@ -327,6 +328,7 @@ class PlannerNode(Node):
             "planned",
             tasks=len(result.plan.tasks),
             goal=list(result.plan.goal),
+            readback=readback(result.plan, self.scene, self.catalogue),
             backend=result.backend,
             attempts=result.attempts,
             latency_s=round(latency, 4),
@@ -338,18 +340,26 @@ class PlannerNode(Node):
         try:
             result = self.planner.replan(request)
             plan, error = result.plan.to_dict(), None
+            # Beside the plan (not in it: plans have no such key) and in the log.
+            said = readback(result.plan, self.scene, self.catalogue)
+            self.get_logger().info(f"[{command_id}] re-planned: {said}")
         except Exception as exc:  # always answer: the executor is waiting with robots halted
-            plan = None
+            plan, said = None, None
             error = str(exc) if isinstance(exc, PlanningError) else f"re-planning failed: {exc!r}"
             self.get_logger().warning(f"[{command_id}] re-plan: {error}")
         with self._lock:
             if command_id not in self.revision:
                 return
             self.revision[command_id] += 1
-            self._publish_plan(command_id, self.revision[command_id], plan, error)
+            self._publish_plan(command_id, self.revision[command_id], plan, error, said)
 
     def _publish_plan(
-        self, command_id: str, revision: int, plan: dict | None, error: str | None = None
+        self,
+        command_id: str,
+        revision: int,
+        plan: dict | None,
+        error: str | None = None,
+        said: str | None = None,
     ) -> None:
         message: dict[str, Any] = {
             "command_id": command_id,
@@ -358,6 +368,8 @@ class PlannerNode(Node):
         }
         if plan is not None:
             message["plan"] = plan
+            if said is not None:
+                message["readback"] = said
         else:
             message["error"] = error
         self.plan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
