@@ -117,12 +117,18 @@ start: _fillers sequence _fillers _end
 
 sequence: step (_seq step)*
 _seq: _comma _and _SEQ _comma | _END _seq_word _comma
-step: _first chunk (_par chunk)*                     -> step
+// Negative priorities: of two readings, the one with fewer steps and actions wins, so
+// a list or a tower is read whole ("blue at the bottom, then red, then yellow, green on
+// top" is one tower, not two; "take the red and green blocks to ..." moves both).
+step.-1: _first chunk (_par chunk | _AND robot_chunk)*  -> step
     | _PAR_LEAD chunk _comma chunk                   -> step
     | _ONCE condition _comma _seq_word chunk         -> once
 _par: _comma _and _PAR _comma
 
 chunk: _par_tail _lead _robot_head_opt _fillers actions _robot_tail_opt _comma _par_tail
+// "... and the right arm puts ...": an "and" between clauses with their own robot joins
+// them like "while" (they may run in parallel).
+robot_chunk: _comma _lead robot_head _fillers actions _robot_tail_opt _comma _par_tail -> chunk
 _lead: (_FILLER _comma)*
 _robot_head_opt: robot_head?
 _robot_tail_opt: robot_tail?
@@ -138,7 +144,7 @@ robot: _det WORD+ ARM
 
 actions: action (_join action)*
 _join: _comma _AND | _COMMA
-?action: VERB objects _PREP target _to_be           -> move
+?action.-1: VERB objects _PREP target _to_be        -> move
       | objects _go _PREP target                    -> move
       | VERB objects _PREP target _comma _AND objects _PREP target   -> move_pair
       | PICKUP objects                              -> mention
@@ -151,7 +157,7 @@ _join: _comma _AND | _COMMA
       | SEND robots _PREP target _comma _AND robots _PREP target   -> send_pair
       | GO_VERB _PREP target                        -> go
 
-tower_action.2: _tower_verb tower_head levels          -> tower
+tower_action: _tower_verb tower_head levels          -> tower
               | _tower_verb tower_head _OF objects _bottom_up  -> tower_of
               | level_pos (_level_sep level)+          -> tower
               | (level _level_sep)+ level_pos          -> tower
