@@ -20,6 +20,7 @@ follow which and which robot was asked to do what.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -28,7 +29,7 @@ from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 
 from robot_planner.untrusted import shown
 from robot_planner.world.domain import Domain
-from robot_planner.world.facts import Fact
+from robot_planner.world.facts import Fact, Pattern
 from robot_planner.world.scene import Scene
 
 MAX_COMMAND_CHARS = 500
@@ -170,6 +171,7 @@ _bottom_up: BOTTOM_UP?
 condition: objects _IS _PREP target
 
 objects: noun (_list noun)*                         -> noun_list
+       | BOTH noun (_list noun)+                    -> both_list
        | _det QUANT WORD*                           -> every
        | BOTH WORD*                                 -> both
        | PRONOUN                                    -> pronoun
@@ -562,6 +564,9 @@ class _Tree(Transformer):
     def noun_list(self, items: list[str]) -> tuple:
         return ("list", items)
 
+    def both_list(self, items: list) -> tuple:
+        return ("both_list", [i for i in items if not isinstance(i, Token)])
+
     def every(self, items: list[Token]) -> tuple:
         return ("all", " ".join(str(t) for t in items[1:]))
 
@@ -626,9 +631,10 @@ def _normalise(text: str) -> str:
 class _Interpreter:
     """Walks the parse tree in order, keeping pronoun context and step numbers."""
 
-    def __init__(self, scene: Scene, vocab: Vocabulary):
+    def __init__(self, scene: Scene, vocab: Vocabulary, state: frozenset[Fact] | None = None):
         self.scene = scene
         self.vocab = vocab
+        self.state = state
         # The word for the objects commands move, in messages ("which two blocks").
         first = next(iter(scene.objects.values()), None)
         self.noun = scene.domain.nouns(first.type)[0] if first else "object"
@@ -637,28 +643,75 @@ class _Interpreter:
         self.items: list[GoalItem] = []
         self.step = 0
         self.last: list[str] = []
+        # What `understand_command` checks the goal against: every name the command
+        # named (-> the words that named it), the names a later clause replaced in the
+        # goal ("..., then put it in the bin"), and the robots chosen without being named
+        # (the holder of "pick up X", the carriers of "one on each robot").
+        self.named: dict[str, str] = {}
+        self.replaced: set[str] = set()
+        self.chosen: set[str] = set()
+        #: objects picked up and not (yet) put anywhere -> (robot asked, step, verb)
+        self.grasped: dict[str, tuple[str | None, int, str]] = {}
 
     # --- names ------------------------------------------------------------------------
 
     def thing(self, words: str) -> str:
         name = self.vocab.resolve_object(words, self.scene)
         if name is None:
-            known = ", ".join(
-                f"{s.color} {self.scene.domain.nouns(s.type)[0]}".strip()
-                for s in self.scene.objects.values()
-            )
-            raise UnderstandingError(f"unknown object '{words}' (known: {known})")
+            raise UnderstandingError(f"unknown object '{words}' (known: {self.known_things()})")
+        self.named.setdefault(name, words)
         return name
+
+    def known_things(self) -> str:
+        return ", ".join(
+            f"{s.color} {self.scene.domain.nouns(s.type)[0]}".strip()
+            for s in self.scene.objects.values()
+        )
+
+    def describes(self, words: str, name: str) -> bool:
+        """True when `words` ("blocks", "red cubes") describe object `name`: a noun of its
+        type, singular or plural, after at most its colour."""
+        spec = self.scene.objects[name]
+        nouns = self.scene.domain.nouns(spec.type)
+        *adjectives, noun = words.split()
+        if noun not in {*nouns, *(plural_of(n) for n in nouns)} or len(adjectives) > 1:
+            return False
+        return all(a == spec.color.lower() for a in adjectives)
+
+    def every(self, words: str) -> list[str]:
+        """The objects of "all ...": all of them, or those the words narrow it to ("all
+        blocks", "every red cube"). Words that describe nothing are refused, not skipped:
+        "all heavy blocks" must not mean all blocks."""
+        names = list(self.scene.objects)
+        if words:
+            names = [n for n in names if self.describes(words, n)]
+        if not names:
+            raise UnderstandingError(
+                f"'all {words}' names no {self.noun} here (known: all {self.nouns}, "
+                f"{self.known_things()})"
+            )
+        for name in names:
+            self.named.setdefault(name, f"all {words}".strip())
+        return names
 
     def things(self, objects: tuple) -> list[str]:
         kind, value = objects
         if kind == "list":
             names = [self.thing(w) for w in value]
+        elif kind == "both_list":
+            names = [self.thing(w) for w in value]
+            if len(names) != 2:
+                raise UnderstandingError(f"'both' names two {self.nouns}, not {len(names)}")
         elif kind == "all":
-            names = list(self.scene.objects)
+            names = self.every(value)
         elif kind == "both":
             if len(self.last) != 2:
                 raise UnderstandingError(f"'both' does not say which two {self.nouns}: name them")
+            if value and not all(self.describes(value, n) for n in self.last):
+                raise UnderstandingError(
+                    f"'both {value}' does not describe the "
+                    + " and the ".join(n.replace("_", " ") for n in self.last)
+                )
             names = list(self.last)
         else:
             if not self.last:
@@ -680,6 +733,7 @@ class _Interpreter:
             raise UnderstandingError(
                 f"unknown place '{words}' (known: a {self.noun}, or {', '.join(places)})"
             )
+        self.named.setdefault(name, words)
         return name
 
     def _target(self, target: str | tuple, context: list[str]) -> str:
@@ -700,6 +754,7 @@ class _Interpreter:
         if name is None:
             known = ", ".join(r.replace("_", " ") for r in self.scene.robots)
             raise UnderstandingError(f"unknown robot '{words}' (known: {known})")
+        self.named.setdefault(name, words)
         return name
 
     def robots(self, robots: tuple) -> list[str]:
@@ -718,6 +773,8 @@ class _Interpreter:
         if value == noun and len(names) > 1:  # "the base" with two bases
             known = ", ".join(n.replace("_", " ") for n in names)
             raise UnderstandingError(f"'the {noun}' could be any of {known}: name one")
+        for name in names:
+            self.named.setdefault(name, f"all {plural_of(noun)}")
         return names
 
     def spread(self, things: list[str], noun: str) -> None:
@@ -737,6 +794,7 @@ class _Interpreter:
                 "to carry one each"
             )
         via = dict(zip(things, carriers, strict=False))
+        self.chosen.update(via.values())
         for item in self.items:
             if item.fact.args and item.fact.args[0] in via:
                 item.via = via[item.fact.args[0]]
@@ -754,12 +812,17 @@ class _Interpreter:
         place = self._target(targets[0], self.last)
         if place not in self.scene.places:
             raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
-        self.items = [
-            i
-            for i in self.items
-            if not (i.fact.predicate == predicate and i.fact.args[0] == robot)
-        ]
+        self.replace(lambda i: i.fact.predicate == predicate and i.fact.args[0] == robot)
         self.items.append(GoalItem(Fact(predicate, (robot, place)), self.step))
+
+    def replace(self, old: Callable[[GoalItem], bool]) -> None:
+        """Drop the goal items a later instruction replaces, remembering their names:
+        they were understood, and the goal is what must hold when all is done."""
+        for item in self.items:
+            if old(item):
+                self.replaced.update(item.fact.args)
+                self.replaced.update(r for r in (item.robot, item.via) if r is not None)
+        self.items = [i for i in self.items if not old(i)]
 
     # --- facts ------------------------------------------------------------------------
 
@@ -773,10 +836,56 @@ class _Interpreter:
         # A later instruction about the same object replaces its earlier destination:
         # the goal is what must hold when the whole command is done.
         where = domain.location_predicates
-        self.items = [
-            i for i in self.items if not (i.fact.args[0] == thing and i.fact.predicate in where)
-        ]
+        self.replace(lambda i: i.fact.args[0] == thing and i.fact.predicate in where)
+        self.grasped.pop(thing, None)  # "pick up X and put it ...": X is put, not held
         self.items.append(GoalItem(fact, self.step, robot))
+
+    def hold(self) -> None:
+        """Objects picked up and never put anywhere end held ("pick up the red block"):
+        the domain's holder fact, by the robot named or by one that can hold and reach
+        the object (the first in scene order: a default, not a guess)."""
+        if not self.grasped:
+            return
+        holder = self.scene.domain.locations.holder
+        able = _holders(self.scene)
+        if holder is None or not able:
+            thing, (_, _, verb) = next(iter(self.grasped.items()))
+            raise UnderstandingError(
+                f"'{verb}' alone is not supported here: say where to put the "
+                f"{thing.replace('_', ' ')} (e.g. '{self.vocab.lexicon.example}')"
+            )
+        busy = {i.fact.args[0] for i in self.items if i.fact.predicate == holder}
+        for thing, (robot, step, _) in self.grasped.items():
+            if robot is None:
+                robot = self.holder_for(thing, able, busy)
+                self.chosen.add(robot)
+            elif robot not in able:
+                raise UnderstandingError(
+                    f"the {robot.replace('_', ' ')} cannot hold a {self.noun} "
+                    f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
+                )
+            busy.add(robot)
+            self.items.append(GoalItem(Fact(holder, (robot, thing)), step))
+
+    def holder_for(self, thing: str, able: list[str], busy: set[str]) -> str:
+        """A robot to hold `thing`: one that reaches where it is and holds nothing else
+        yet, else any that holds nothing (another may hand it over), else one that
+        reaches it (the planner then says why not), else the first."""
+        where = self.where(thing)
+        reach = [r for r in able if where is not None and self.scene.reaches(r, where)]
+        free = [r for r in able if r not in busy]
+        return ([r for r in reach if r in free] or free or reach or able)[0]
+
+    def where(self, thing: str) -> str | None:
+        """The place `thing` is at: from the state when known, else where it starts."""
+        if self.state is not None:
+            return self.scene.location_of(thing, self.state)
+        place: str | None = self.scene.objects[thing].start
+        seen = set()
+        while place in self.scene.objects and place not in seen:
+            seen.add(place)
+            place = self.scene.objects[place].start
+        return place
 
     def move(
         self, things: list[str], targets: list, robot: str | None, before: list[str] | None = None
@@ -855,9 +964,11 @@ class _Interpreter:
                     f"'{self.example_robot()}, go to ...'"
                 )
             self.go(robot, targets)
-        elif tree.data == "mention":  # "pick up the red block and ...": context only
+        elif tree.data == "mention":  # "pick up X": held, unless "... and put it ..."
             (objects,) = parts
-            self.things(objects)
+            verb = " ".join(str(tree.children[0]).split())
+            for name in self.things(objects):
+                self.grasped[name] = (robot, self.step, verb)
         elif tree.data == "stack_list":
             (objects,) = parts
             names = self.things(objects)
@@ -897,6 +1008,57 @@ class _Interpreter:
                 for chunk in step.children:
                     self.chunk(chunk)
             self.step += 1
+        self.hold()
+
+    def check_accounted(self, command: str) -> None:
+        """Every object, place and robot the command names is in the goal (or was
+        replaced by a later clause), and the goal names nothing else: a command is never
+        half done while the run reports success.
+
+        Raises:
+            UnderstandingError: what was not understood, and what was.
+        """
+        if not self.items:
+            raise UnderstandingError(f"nothing to do in '{quoted(command)}'")
+        used = {a for i in self.items for a in i.fact.args}
+        used.update(r for i in self.items for r in (i.robot, i.via) if r is not None)
+        understood = ", ".join(str(i.fact) for i in self.items)
+        for name, words in self.named.items():
+            if name not in used and name not in self.replaced:
+                raise UnderstandingError(
+                    f"not understood what to do with '{words}' in '{quoted(command)}' "
+                    f"(understood only: {understood})"
+                )
+        extra = sorted(used - set(self.named) - self.chosen)
+        if extra:
+            raise UnderstandingError(
+                f"the goal ({understood}) names {extra[0]}, which '{quoted(command)}' does not"
+            )
+
+
+def _holders(scene: Scene) -> list[str]:
+    """Robots with a skill that makes the domain's holder fact: those that can be left
+    holding an object."""
+    holder = scene.domain.locations.holder
+    if holder is None:
+        return []
+    grasps = {
+        name
+        for name, skill in scene.domain.skills.items()
+        if any(Pattern.parse(t).predicate == holder for e in skill.effects for t in e.add)
+    }
+    return [
+        name
+        for name, robot in scene.robots.items()
+        if any(scene.domain.kind_offers(robot.kind, s) for s in grasps)
+    ]
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """`text` for quoting in a one-line error (see `shown`), with "…" where it is cut:
+    a cut command must not read as the whole command."""
+    flat = " ".join(str(text).split())
+    return shown(flat, limit) if len(flat) <= limit else shown(flat, limit - 1) + "…"
 
 
 def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
@@ -912,8 +1074,16 @@ def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
     return None
 
 
-def understand_command(command: str, scene: Scene) -> Understanding:
-    """What `command` asks for; raise `UnderstandingError` with a readable reason."""
+def understand_command(
+    command: str, scene: Scene, state: frozenset[Fact] | None = None
+) -> Understanding:
+    """What `command` asks for; raise `UnderstandingError` with a readable reason.
+
+    Every object, place and robot the command names must end up in the goal, or the
+    command is refused: a goal that silently lost part of a command would be planned,
+    run and reported as a success. `state` (optional) says where objects are now, for
+    choosing a robot to hold what "pick up X" leaves held.
+    """
     vocab = Vocabulary.from_scene(scene)
     example = vocab.lexicon.example
     if not isinstance(command, str) or not command.strip():
@@ -928,16 +1098,19 @@ def understand_command(command: str, scene: Scene) -> Understanding:
         word = _unknown_word(text, vocab)
         if word:
             raise UnderstandingError(
-                f"unknown action '{shown(word)}' in '{shown(command)}' "
+                f"unknown action '{shown(word)}' in '{quoted(command)}' "
                 f"(known: {vocab.lexicon.known_actions()})"
             ) from None
         position = getattr(exc, "pos_in_stream", None) or 0
-        near = shown(text[position:], 30)
+        near = quoted(text[position:], 30)
         where = f" near '{near}'" if near else ""
         hint = f"; try e.g. '{example}'" if example else ""
-        raise UnderstandingError(f"could not understand '{shown(command)}'{where}{hint}") from None
-    interpreter = _Interpreter(scene, vocab)
+        raise UnderstandingError(
+            f"could not understand '{quoted(command)}'{where}{hint}"
+        ) from None
+    interpreter = _Interpreter(scene, vocab, state)
     interpreter.walk(tree)
+    interpreter.check_accounted(command)
     result = Understanding(interpreter.items)
     problems = scene.domain.contradictions(result.goal)
     if problems:
