@@ -13,6 +13,7 @@ import pytest
 from fake_openai import FakeOpenAIServer
 
 from robot_planner.adapters.fake import FakeRobotAdapter
+from robot_planner.testing.isolation import reserved_domain
 from robot_planner.world.catalogue import Catalogue, load_catalogue
 from robot_planner.world.scene import Scene, load_scene
 
@@ -79,3 +80,11 @@ def clean_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def ros_domain() -> Iterator[int]:
+    """A ROS domain id that no other test, and no other test run on this host, uses while
+    this test runs (a file lock; see robot_planner.testing.isolation)."""
+    with reserved_domain() as domain:
+        yield domain

@@ -1,142 +1,38 @@
 """In-process node tests: the nodes in one executor of a private rclpy context and ROS
-domain, with bounded spin loops. The test plays whichever node is not under test."""
+domain (reserved for the test), with bounded spin loops. The test plays whichever node is
+not under test. Command ids are unique per test; a "nothing happened" check waits for a
+later event that must come after the thing that must not happen."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import threading
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
+from ros_nodes import Ros, recording
+
+from robot_planner.testing.isolation import unique_id
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
 
 GREEN_ON_BLUE = "put the green block on the blue block"
 
 
-class Ros:
-    """A private context with the nodes under test and a probe node, spun in a thread."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, domain: int):
-        monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
-        import rclpy
-        from rclpy.executors import MultiThreadedExecutor
-        from std_msgs.msg import Empty, String
-
-        from robot_planner.nodes import common
-        from robot_planner.service.events import parse_event
-
-        self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
-        self.probe = rclpy.create_node("probe", context=self.context)
-        self.executor.add_node(self.probe)
-        self.nodes: list[Any] = []
-        self.events: list[Any] = []
-        self.plans: list[dict] = []
-        self.String, self.Empty = String, Empty
-        self.probe.create_subscription(
-            String,
-            common.STATUS,
-            lambda m: self.events.append(parse_event(m.data)),
-            common.STATUS_QOS,
-        )
-        self.probe.create_subscription(String, common.PLAN, self._on_plan, common.latched())
-        self.pub = {
-            "command": self.probe.create_publisher(String, common.COMMAND, common.COMMAND_QOS),
-            "status": self.probe.create_publisher(String, common.STATUS, common.STATUS_QOS),
-            "plan": self.probe.create_publisher(String, common.PLAN, common.latched()),
-            "cancel": self.probe.create_publisher(Empty, common.CANCEL, common.reliable()),
-            "misalignment": self.probe.create_publisher(
-                String, common.MISALIGNMENT, common.reliable(100)
-            ),
-        }
-        self._stop = False
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop:
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def _on_plan(self, msg: Any) -> None:
-        with contextlib.suppress(ValueError):  # the malformed plans the tests send
-            self.plans.append(json.loads(msg.data))
-
-    def add(self, factory: Callable[..., Any], **params: Any) -> Any:
-        from rclpy.parameter import Parameter
-
-        overrides = [Parameter(k, value=v) for k, v in params.items()]
-        node = factory(context=self.context, parameter_overrides=overrides)
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-    def connected(self, name: str, count: int = 1) -> None:
-        publisher = self.pub[name]
-        self.wait_for(lambda: publisher.get_subscription_count() >= count, 20, f"{name} peers")
-        time.sleep(0.3)
-
-    def say(self, text: str, command_id: str) -> None:
-        self.pub["command"].publish(self.String(data=json.dumps({"id": command_id, "text": text})))
-
-    def of(self, command_id: str, state: str | None = None) -> list[Any]:
-        return [
-            e
-            for e in list(self.events)
-            if e.command_id == command_id and (state is None or e.state == state)
-        ]
-
-    def executor_says(self, command_id: str, state: str, **details: Any) -> None:
-        from robot_planner.service.events import make_event
-
-        event = make_event(command_id, state, "executor", details)
-        self.pub["status"].publish(self.String(data=event.to_json()))
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join(timeout=5.0)
-        for node in self.nodes:
-            close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            self.executor.remove_node(node)
-            node.destroy_node()
-        self.executor.shutdown()
-        self.probe.destroy_node()
-        self.rclpy.try_shutdown(context=self.context)
-
-
-_domain = iter(range(10_000))
-
-
 @pytest.fixture
-def ros(monkeypatch):
-    domain = 30 + (os.getpid() * 3 + next(_domain)) % 60
-    system = Ros(monkeypatch, domain)
+def ros(ros_domain):
+    system = Ros(ros_domain)
     yield system
     system.close()
 
 
-def _planner(ros: Ros, tmp_path, **params: Any) -> Any:
+def _planner(ros: Ros, tmp_path, factory: Any = None, **params: Any) -> Any:
     from robot_planner.nodes.planner_node import PlannerNode
 
     params.setdefault("journal", str(tmp_path / "journal.jsonl"))
     params.setdefault("backend", "offline")
-    node = ros.add(PlannerNode, **params)
+    node = ros.add(factory or PlannerNode, **params)
     ros.connected("command")
     return node
 
@@ -152,27 +48,29 @@ def _journal(tmp_path) -> list[dict]:
 
 def test_planner_plans_and_journals(ros, tmp_path):
     _planner(ros, tmp_path)
-    ros.say(GREEN_ON_BLUE, "a")
-    ros.wait_for(lambda: ros.of("a", "planned"), 20, "planned")
+    a = unique_id("a")
+    ros.say(GREEN_ON_BLUE, a)
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "planned")
     # The plan and the status event travel on different topics: either may come first.
-    ros.wait_for(lambda: any(p["command_id"] == "a" for p in ros.plans), 10, "the plan")
-    plan = next(p for p in ros.plans if p["command_id"] == "a")
+    ros.wait_for(lambda: any(p["command_id"] == a for p in ros.plans), 10, "the plan")
+    plan = next(p for p in ros.plans if p["command_id"] == a)
     assert plan["revision"] == 0 and len(plan["plan"]["tasks"]) == 4
     assert plan["plan"]["goal"] == ["on(green_block,blue_block)"]
-    ros.executor_says("a", "done")
+    ros.executor_says(a, "done")
     ros.wait_for(lambda: len(_journal(tmp_path)) == 2, 10, "the outcome in the journal")
     assert [(e["id"], e["state"]) for e in _journal(tmp_path)] == [
-        ("a", "accepted"),
-        ("a", "done"),
+        (a, "accepted"),
+        (a, "done"),
     ]
 
 
 def test_bad_commands_get_an_error_event_and_no_plan(ros, tmp_path):
     _planner(ros, tmp_path)
+    nonsense = unique_id("nonsense")
     ros.pub["command"].publish(ros.String(data='{"text": 5}'))
     ros.pub["command"].publish(ros.String(data="x" * 5000))
-    ros.say("make me a sandwich", "nonsense")
-    ros.wait_for(lambda: ros.of("nonsense", "error"), 20, "error for a command not understood")
+    ros.say("make me a sandwich", nonsense)
+    ros.wait_for(lambda: ros.of(nonsense, "error"), 20, "error for a command not understood")
     ros.wait_for(lambda: len(ros.of("", "error")) >= 2, 10, "errors for malformed messages")
     assert not ros.plans
     reasons = [e.details["reason"] for e in ros.of("", "error")]
@@ -182,41 +80,44 @@ def test_bad_commands_get_an_error_event_and_no_plan(ros, tmp_path):
 
 def test_queue_policy_runs_commands_in_order(ros, tmp_path):
     _planner(ros, tmp_path, max_queue=2)
-    for name in ("a", "b", "c", "d"):
+    a, b, c, d = (unique_id(name) for name in "abcd")
+    for name in (a, b, c, d):
         ros.say(GREEN_ON_BLUE, name)
-    ros.wait_for(lambda: ros.of("d", "rejected"), 10, "overflow rejected")
-    assert ros.of("b", "accepted")[0].details["queued"] == 1
-    assert ros.of("c", "accepted")[0].details["queued"] == 2
-    assert "queue full" in ros.of("d", "rejected")[0].details["reason"]
-    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
-    assert not ros.of("b", "planned")  # waits for a's outcome
-    ros.executor_says("a", "failed", reason="test")
-    ros.wait_for(lambda: ros.of("b", "planned"), 20, "b planned after a ended")
-    ros.executor_says("b", "done")
-    ros.wait_for(lambda: ros.of("c", "planned"), 20, "c planned after b ended")
+    ros.wait_for(lambda: ros.of(d, "rejected"), 10, "overflow rejected")
+    assert ros.of(b, "accepted")[0].details["queued"] == 1
+    assert ros.of(c, "accepted")[0].details["queued"] == 2
+    assert "queue full" in ros.of(d, "rejected")[0].details["reason"]
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "a planned")
+    assert not ros.of(b, "planned")  # waits for a's outcome
+    ros.executor_says(a, "failed", reason="test")
+    ros.wait_for(lambda: ros.of(b, "planned"), 20, "b planned after a ended")
+    ros.executor_says(b, "done")
+    ros.wait_for(lambda: ros.of(c, "planned"), 20, "c planned after b ended")
 
 
 def test_reject_policy_turns_away_commands_while_busy(ros, tmp_path):
     _planner(ros, tmp_path, on_new_command="reject")
-    ros.say(GREEN_ON_BLUE, "a")
-    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
-    ros.say(GREEN_ON_BLUE, "b")
-    ros.wait_for(lambda: ros.of("b", "rejected"), 10, "b rejected")
-    assert "busy with command a" in ros.of("b", "rejected")[0].details["reason"]
+    a, b = unique_id("a"), unique_id("b")
+    ros.say(GREEN_ON_BLUE, a)
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "a planned")
+    ros.say(GREEN_ON_BLUE, b)
+    ros.wait_for(lambda: ros.of(b, "rejected"), 10, "b rejected")
+    assert f"busy with command {a}" in ros.of(b, "rejected")[0].details["reason"]
     states = {(e["id"], e["state"]) for e in _journal(tmp_path)}
-    assert ("b", "rejected") in states and ("b", "accepted") not in states
+    assert (b, "rejected") in states and (b, "accepted") not in states
 
 
 def test_preempt_policy_announces_the_preempted_command(ros, tmp_path):
     _planner(ros, tmp_path, on_new_command="preempt")
-    ros.say(GREEN_ON_BLUE, "a")
-    ros.wait_for(lambda: ros.of("a", "planned"), 20, "a planned")
-    ros.say(GREEN_ON_BLUE, "b")
-    ros.wait_for(lambda: ros.of("b", "planned"), 20, "b planned at once")
-    assert ros.of("b", "accepted")[0].details["preempts"] == "a"
-    ros.executor_says("a", "cancelled", reason="preempted by b")
+    a, b = unique_id("a"), unique_id("b")
+    ros.say(GREEN_ON_BLUE, a)
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "a planned")
+    ros.say(GREEN_ON_BLUE, b)
+    ros.wait_for(lambda: ros.of(b, "planned"), 20, "b planned at once")
+    assert ros.of(b, "accepted")[0].details["preempts"] == a
+    ros.executor_says(a, "cancelled", reason=f"preempted by {b}")
     ros.wait_for(
-        lambda: ("a", "cancelled") in {(e["id"], e["state"]) for e in _journal(tmp_path)},
+        lambda: (a, "cancelled") in {(e["id"], e["state"]) for e in _journal(tmp_path)},
         10,
         "a's outcome journalled",
     )
@@ -224,13 +125,14 @@ def test_preempt_policy_announces_the_preempted_command(ros, tmp_path):
 
 def test_cancel_drops_the_queue_with_events(ros, tmp_path):
     _planner(ros, tmp_path)
-    for name in ("a", "b", "c"):
+    a, b, c = (unique_id(name) for name in "abc")
+    for name in (a, b, c):
         ros.say(GREEN_ON_BLUE, name)
-    ros.wait_for(lambda: ros.of("c", "accepted"), 10, "all accepted")
+    ros.wait_for(lambda: ros.of(c, "accepted"), 10, "all accepted")
     ros.connected("cancel")
     ros.pub["cancel"].publish(ros.Empty())
-    ros.wait_for(lambda: ros.of("b", "cancelled") and ros.of("c", "cancelled"), 10, "dropped")
-    ros.executor_says("a", "cancelled")
+    ros.wait_for(lambda: ros.of(b, "cancelled") and ros.of(c, "cancelled"), 10, "dropped")
+    ros.executor_says(a, "cancelled")
     ros.wait_for(lambda: len(_journal(tmp_path)) == 6, 10, "every outcome journalled")
 
 
@@ -239,8 +141,9 @@ def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
 
     _planner(ros, tmp_path)
     replan = ros.probe.create_publisher(ros.String, common.REPLAN, common.reliable())
-    ros.say(GREEN_ON_BLUE, "a")
-    ros.wait_for(lambda: ros.of("a", "planned"), 20, "planned")
+    a = unique_id("a")
+    ros.say(GREEN_ON_BLUE, a)
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "planned")
     ros.wait_for(lambda: replan.get_subscription_count() > 0, 10, "replan peer")
     from robot_planner.resources import scene_path
     from robot_planner.world.facts import format_facts
@@ -248,7 +151,7 @@ def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
 
     state = load_scene(scene_path("tabletop")).initial_facts()
     request = {
-        "command_id": "a",
+        "command_id": a,
         "revision": 0,
         "command": GREEN_ON_BLUE,
         "facts": format_facts(state),
@@ -260,60 +163,92 @@ def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
     replan.publish(ros.String(data=json.dumps(request)))
     ros.wait_for(lambda: any(p["revision"] == 1 for p in ros.plans), 20, "revision 1")
     answer = next(p for p in ros.plans if p["revision"] == 1)
-    assert answer["command_id"] == "a" and answer["plan"]["tasks"]
-    replan.publish(ros.String(data='{"command_id": "a"}'))  # malformed: an error event
+    assert answer["command_id"] == a and answer["plan"]["tasks"]
+    replan.publish(ros.String(data=json.dumps({"command_id": a})))  # malformed: an error
     ros.wait_for(lambda: ros.of("", "error"), 10, "error for a malformed request")
 
 
 def test_a_restarted_planner_marks_unfinished_commands_interrupted(ros, tmp_path):
     from robot_planner.service.journal import Journal
 
+    old, fresh = unique_id("old"), unique_id("fresh")
     journal = Journal(tmp_path / "journal.jsonl")
-    journal.write("old", "accepted", text=GREEN_ON_BLUE)
+    journal.write(old, "accepted", text=GREEN_ON_BLUE)
     journal.close()
     _planner(ros, tmp_path)
     assert [(e["id"], e["state"]) for e in _journal(tmp_path)] == [
-        ("old", "accepted"),
-        ("old", "interrupted"),
+        (old, "accepted"),
+        (old, "interrupted"),
     ]
-    time.sleep(0.5)
-    assert not ros.plans  # never replayed
+    # Never replayed: a replay would be planned before any new command, so once a new
+    # command's plan is here, the old one's would be too.
+    ros.say(GREEN_ON_BLUE, fresh)
+    ros.wait_for(lambda: ros.of(fresh, "planned"), 20, "a new command planned")
+    ros.wait_for(lambda: ros.plans, 10, "its plan")
+    assert [p["command_id"] for p in ros.plans] == [fresh]
+    assert not ros.of(old)
 
 
 def test_a_command_whose_executor_vanishes_ends_interrupted_and_is_not_replayed(ros, tmp_path):
     from robot_planner.nodes import common
+    from robot_planner.nodes.planner_node import PlannerNode
 
+    lost, following = unique_id("lost"), unique_id("next")
     executor = ros.rclpy.create_node("executor", context=ros.context)  # a stand-in
     replan = executor.create_publisher(ros.String, common.REPLAN, common.reliable())
     ros.executor.add_node(executor)
-    _planner(ros, tmp_path, executor_timeout_s=1.0)
-    ros.say(GREEN_ON_BLUE, "lost")
-    ros.say("put the red block in the left bin", "next")
-    ros.wait_for(lambda: ros.of("lost", "planned"), 20, "planned")
-    time.sleep(1.5)  # the watchdog sees the executor while the command runs
-    assert not ros.of("lost", "interrupted")
+    planner = _planner(ros, tmp_path, _watchdog_logging(PlannerNode), executor_timeout_s=1.0)
+    ros.say(GREEN_ON_BLUE, lost)
+    ros.say("put the red block in the left bin", following)
+    ros.wait_for(lambda: ros.of(lost, "planned"), 20, "planned")
+
+    def watching() -> list:
+        return [gone for watched, gone in list(planner.watchdog) if watched == lost]
+
+    # While the command runs the watchdog sees the executor: it ticks (every 0.5 s) for
+    # longer than executor_timeout_s and never starts the countdown.
+    ros.wait_for(lambda: len(watching()) >= 4, 20, "four watchdog ticks on the command")
+    assert watching() == [None] * len(watching())
+    assert not ros.of(lost, "interrupted")
     executor.destroy_publisher(replan)  # killed: its endpoint disappears from the graph
-    ros.wait_for(lambda: ros.of("lost", "interrupted"), 15, "interrupted")
-    assert "not replayed" in ros.of("lost", "interrupted")[0].details["reason"]
+    ros.wait_for(lambda: ros.of(lost, "interrupted"), 15, "interrupted")
+    assert "not replayed" in ros.of(lost, "interrupted")[0].details["reason"]
     # The queue moves on; the lost command is journalled once, and never planned again.
-    ros.wait_for(lambda: ros.of("next", "planned"), 20, "the next command planned")
+    ros.wait_for(lambda: ros.of(following, "planned"), 20, "the next command planned")
     entries = [(e["id"], e["state"]) for e in _journal(tmp_path)]
-    assert entries[:3] == [("lost", "accepted"), ("next", "accepted"), ("lost", "interrupted")]
-    assert len(ros.of("lost", "planned")) == 1
+    assert entries[:3] == [(lost, "accepted"), (following, "accepted"), (lost, "interrupted")]
+    assert len(ros.of(lost, "planned")) == 1
     ros.executor.remove_node(executor)
     executor.destroy_node()
+
+
+def _watchdog_logging(planner_class: type) -> type:
+    """The planner with a log of its executor watchdog's ticks: (watched command id or
+    None, the time its executor went missing or None) after each tick."""
+
+    class WatchdogLogging(planner_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.watchdog: list[tuple[str | None, float | None]] = []
+            super().__init__(*args, **kwargs)
+
+        def _watch_executor(self) -> None:
+            super()._watch_executor()
+            watched = self._watched[0] if self._watched is not None else None
+            self.watchdog.append((watched, self._gone_since))
+
+    return WatchdogLogging
 
 
 # --- executor node (the test plays the planner) ------------------------------------
 
 
-def _executor(ros: Ros, **params: Any) -> Any:
+def _executor(ros: Ros, factory: Any = None, **params: Any) -> Any:
     from robot_planner.nodes.executor_node import ExecutorNode
 
     params.setdefault("sim_speed", 4.0)
     params.setdefault("monitor_mode", "off")
     params.setdefault("camera_rate_hz", 1.0)
-    node = ros.add(ExecutorNode, **params)
+    node = ros.add(factory or ExecutorNode, **params)
     ros.connected("plan")
     return node
 
@@ -326,13 +261,14 @@ def _plan_message(command_id: str, plan: Any, revision: int = 0) -> str:
 
 def test_executor_refuses_invalid_plans_without_moving(ros):
     _executor(ros)
-    bad = {"command": "x", "goal": [], "tasks": [{"id": "t1", "skill": "fly", "robot": "r"}]}
-    ros.pub["plan"].publish(ros.String(data=_plan_message("bad", bad)))
-    ros.wait_for(lambda: ros.of("bad", "error"), 20, "error for an invalid plan")
-    assert "rejected by the executor" in ros.of("bad", "error")[0].details["reason"]
+    bad = unique_id("bad")
+    invalid = {"command": "x", "goal": [], "tasks": [{"id": "t1", "skill": "fly", "robot": "r"}]}
+    ros.pub["plan"].publish(ros.String(data=_plan_message(bad, invalid)))
+    ros.wait_for(lambda: ros.of(bad, "error"), 20, "error for an invalid plan")
+    assert "rejected by the executor" in ros.of(bad, "error")[0].details["reason"]
     ros.pub["plan"].publish(ros.String(data="{not json"))
     ros.wait_for(lambda: ros.of("", "error"), 20, "error for a malformed message")
-    assert not ros.of("bad", "task_started")
+    assert not ros.of(bad, "task_started")
 
 
 def test_executor_runs_a_plan_and_reports_the_outcome(ros):
@@ -346,12 +282,13 @@ def test_executor_runs_a_plan_and_reports_the_outcome(ros):
     planner = OfflinePlanner(load_catalogue(), scene)
     plan = planner.plan(PlanRequest("put the red block in the left bin", scene.initial_facts()))
     _executor(ros)
-    ros.pub["plan"].publish(ros.String(data=_plan_message("run", plan.plan.to_dict())))
-    ros.wait_for(lambda: ros.of("run", "done") or ros.of("run", "failed"), 60, "the outcome")
-    done = ros.of("run", "done")
-    assert done, [e.state for e in ros.of("run")]
+    run = unique_id("run")
+    ros.pub["plan"].publish(ros.String(data=_plan_message(run, plan.plan.to_dict())))
+    ros.wait_for(lambda: ros.of(run, "done") or ros.of(run, "failed"), 60, "the outcome")
+    done = ros.of(run, "done")
+    assert done, [e.state for e in ros.of(run)]
     assert "in(red_block,left_bin)" in done[0].details["facts"]
-    started = [e.details["task"] for e in ros.of("run", "task_started")]
+    started = [e.details["task"] for e in ros.of(run, "task_started")]
     assert started == [t.id for t in plan.plan.tasks]
 
 
@@ -382,25 +319,90 @@ def test_joint_states_reach_a_default_reliable_subscriber(ros):
 
 
 def test_executor_ignores_plans_latched_before_it_started(ros):
+    from robot_planner.nodes.executor_node import ExecutorNode
+
+    stale, later = unique_id("stale"), unique_id("later")
     ros.pub["plan"].publish(
         ros.String(
             data=json.dumps(
-                {"command_id": "stale", "revision": 0, "issued": time.time() - 3600, "plan": {}}
+                {"command_id": stale, "revision": 0, "issued": time.time() - 3600, "plan": {}}
             )
         )
     )
-    _executor(ros)
-    time.sleep(1.0)
-    assert not ros.of("stale")
+    node = _executor(ros, recording(ExecutorNode, "_on_plan"))
+    ros.wait_for(
+        lambda: any(stale in m.data for m in node.handled["_on_plan"]), 20, "the stale plan"
+    )
+    # Plans run in the order they arrive: had the stale one been taken, its events would
+    # come before the outcome of a plan sent after it.
+    ros.pub["plan"].publish(ros.String(data=_plan_message(later, {"tasks": "none"})))
+    ros.wait_for(lambda: ros.of(later, "error"), 20, "the later plan refused")
+    assert not ros.of(stale)
 
 
-def test_malformed_misalignments_are_ignored(ros):
-    node = _executor(ros)
-    for text in ("{}", "[1,2]", '{"command_id": "x", "revision": 0, "misalignment": {}}'):
+def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
+    """Misalignments that are malformed, about another command or about another plan
+    revision are dropped without an error; the one about the running plan halts it."""
+    from robot_planner.nodes.executor_node import ExecutorNode
+
+    _fake_hardware(ros, hang_skills="left_arm:pick")  # runs until the executor halts it
+    node = _executor(
+        ros,
+        recording(ExecutorNode, "_on_misalignment"),
+        adapter="ros_bindings",
+        bindings=_fake_bindings(),
+        monitor_mode="on",
+        max_replans=0,
+    )
+    ros.connected("misalignment")
+    command = unique_id("watched")
+    plan = {
+        "command": "pick up the red block",
+        "goal": ["holding(left_arm,red_block)"],
+        "tasks": [
+            {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}}
+        ],
+    }
+    ros.pub["plan"].publish(ros.String(data=_plan_message(command, plan)))
+    ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
+
+    def misalignment(command_id: str, revision: int, fact: str) -> str:
+        found = {
+            "task": "t1",
+            "robot": "left_arm",
+            "fact": fact,
+            "phase": "during",
+            "expected": True,
+            "answers": [False, False],
+            "question": f"Is {fact} true?",
+        }
+        return json.dumps(
+            {"command_id": command_id, "revision": revision, "misalignment": found, "facts": None}
+        )
+
+    messages = [
+        "{}",
+        "[1,2]",
+        json.dumps({"command_id": command, "revision": 0, "misalignment": {}}),
+        misalignment(unique_id("other"), 0, "gripper_empty(right_arm)"),
+        misalignment(command, 1, "gripper_empty(right_arm)"),
+        misalignment(command, 0, "holding(left_arm,red_block)"),  # the only real one
+    ]
+    for text in messages:
         ros.pub["misalignment"].publish(ros.String(data=text))
-    time.sleep(0.5)
-    assert node._thread.is_alive()
+    ros.wait_for(lambda: ros.of(command, "failed"), 30, "the command halted")
+    ros.wait_for(
+        lambda: len(node.handled["_on_misalignment"]) == len(messages),
+        10,
+        "every misalignment message handled",
+    )
+    assert [m.data for m in node.handled["_on_misalignment"]] == messages
+    [halt] = ros.of(command, "misalignment")
+    assert halt.details["fact"] == "holding(left_arm,red_block)"
+    assert "gave up after 0 re-plan(s)" in ros.of(command, "failed")[0].details["reason"]
+    assert ros.of(command, "task_cancelled")  # the hanging pick was halted
     assert not ros.of("", "error")
+    assert node._thread.is_alive()
 
 
 # --- executor node on the ros_bindings adapter (fake hardware) ---------------------
@@ -436,10 +438,11 @@ def test_executor_drives_fake_hardware_through_ros_actions(ros):
             },
         ],
     }
-    ros.pub["plan"].publish(ros.String(data=_plan_message("hw", plan)))
-    ros.wait_for(lambda: ros.of("hw", "done") or ros.of("hw", "failed"), 30, "the outcome")
-    done = ros.of("hw", "done")
-    assert done, [(e.state, e.details.get("reason")) for e in ros.of("hw")]
+    hw = unique_id("hw")
+    ros.pub["plan"].publish(ros.String(data=_plan_message(hw, plan)))
+    ros.wait_for(lambda: ros.of(hw, "done") or ros.of(hw, "failed"), 30, "the outcome")
+    done = ros.of(hw, "done")
+    assert done, [(e.state, e.details.get("reason")) for e in ros.of(hw)]
     assert "in(red_block,left_bin)" in done[0].details["facts"]  # the adapter's belief
 
 
@@ -460,9 +463,10 @@ def test_executor_fails_a_task_the_hardware_aborts(ros):
             },
         ],
     }
-    ros.pub["plan"].publish(ros.String(data=_plan_message("hwfail", plan)))
-    ros.wait_for(lambda: ros.of("hwfail", "failed"), 30, "failed")
-    assert ros.of("hwfail", "task_failed")[0].details["task"] == "t2"
+    hwfail = unique_id("hwfail")
+    ros.pub["plan"].publish(ros.String(data=_plan_message(hwfail, plan)))
+    ros.wait_for(lambda: ros.of(hwfail, "failed"), 30, "failed")
+    assert ros.of(hwfail, "task_failed")[0].details["task"] == "t2"
 
 
 def test_executor_refuses_to_start_without_its_action_servers(ros):
@@ -542,6 +546,8 @@ def test_voice_turns_an_utterance_into_a_command_the_planner_accepts(ros, tmp_pa
 def test_voice_answers_unusable_audio_with_errors_and_no_command(ros):
     import numpy as np
 
+    from robot_planner.speech import read_wav
+
     commands = _Commands(ros)
     _voice(ros)
     silence = np.zeros(16_000, dtype="<i2").tobytes()
@@ -552,8 +558,12 @@ def test_voice_answers_unusable_audio_with_errors_and_no_command(ros):
     assert all(e.command_id == "" and e.source == "voice" for e in ros.events)
     assert "empty audio" in reasons[0] and "odd byte count" in reasons[1]
     assert "silent" in " ".join(reasons) and "over the 30 s limit" in " ".join(reasons)
-    time.sleep(0.3)
-    assert commands.received == []
+    # Utterances are handled in order: once a good one's command is here, a command from
+    # the unusable audio would have come first.
+    pcm, _ = read_wav(WAV)
+    _speak(ros, pcm)
+    ros.wait_for(lambda: commands.received, 30, "the command of a good utterance")
+    assert [c["text"] for c in commands.received] == [GREEN_ON_BLUE]
 
 
 class _FakeStream:
