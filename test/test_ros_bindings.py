@@ -10,14 +10,13 @@ worker thread. Each ROS test has its own ROS_DOMAIN_ID; every wait has a deadlin
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +46,13 @@ from robot_planner.adapters.bindings import (
     set_field,
     world_position,
 )
+from robot_planner.testing.waiting import wait_for
 from robot_planner.world.facts import Fact
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = bindings_path("hardware_bindings_fake")
 HARDWARE = bindings_path("hardware_bindings")
 NESTED = "test_msgs/action/NestedMessage"
-_domains = itertools.count()
 
 
 def fake_data() -> dict[str, Any]:
@@ -459,12 +458,13 @@ class RosHarness:
 
 
 @pytest.fixture
-def ros(monkeypatch, catalogue, scene) -> Iterator[RosHarness]:
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() * 3 + next(_domains)) % 99))
+def ros(monkeypatch, ros_domain, catalogue, scene) -> Iterator[RosHarness]:
+    # In the environment too: test_fake_hardware_process_over_dds starts a process.
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(ros_domain))
     import rclpy
 
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=ros_domain)
     harness = None
     try:
         harness = RosHarness(context, catalogue, scene)
@@ -473,15 +473,6 @@ def ros(monkeypatch, catalogue, scene) -> Iterator[RosHarness]:
         if harness is not None:
             harness.close()
         rclpy.shutdown(context=context)
-
-
-def until(predicate: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def finish(adapter, handle, timeout_s: float = 15.0) -> SkillStatus:
@@ -559,10 +550,10 @@ def test_timeout_fails_and_cancels_on_the_server(ros):
     status = finish(adapter, handle)
     assert status.state is SkillState.FAILED
     assert status.reason.startswith("timeout: pick on left_arm did not finish within 0.5 s")
-    assert until(lambda: fake.log.cancels == ["/left_arm/pick"])
+    wait_for(lambda: fake.log.cancels == ["/left_arm/pick"], 15, "the cancel on the server")
     # The server's cancellation does not turn the failure into anything else, and the
     # arm is free for the next skill.
-    assert until(lambda: adapter.settled(handle))
+    wait_for(lambda: adapter.settled(handle), 15, "the goal to settle")
     assert adapter.poll(handle).state is SkillState.FAILED
     assert HOLDING_RED not in adapter.read_state()
     fake.modes = {}
@@ -576,12 +567,12 @@ def test_cancel_while_running_reaches_the_server(ros):
     fake = ros.servers(hang={"pick"})
     adapter = ros.adapter()
     handle = adapter.start_skill("left_arm", "pick", PICK_RED)
-    assert until(lambda: fake.log.goals == [("/left_arm/pick", 5)])
+    wait_for(lambda: fake.log.goals == [("/left_arm/pick", 5)], 15, "the goal on the server")
     assert adapter.poll(handle).state is SkillState.RUNNING
     adapter.cancel(handle)
     assert adapter.poll(handle).state is SkillState.CANCELLED  # at once, not after the server
-    assert until(lambda: fake.log.cancels == ["/left_arm/pick"])
-    assert until(lambda: adapter.settled(handle))
+    wait_for(lambda: fake.log.cancels == ["/left_arm/pick"], 15, "the cancel on the server")
+    wait_for(lambda: adapter.settled(handle), 15, "the goal to settle")
     assert adapter.poll(handle).state is SkillState.CANCELLED
     adapter.cancel(handle)  # idempotent
     assert fake.log.cancels == ["/left_arm/pick"]
@@ -595,7 +586,7 @@ def test_cancel_right_after_start_still_reaches_the_server(ros):
     handle = adapter.start_skill("left_arm", "pick", PICK_RED)
     adapter.cancel(handle)
     assert adapter.poll(handle).state is SkillState.CANCELLED
-    assert until(lambda: fake.log.cancels == ["/left_arm/pick"])
+    wait_for(lambda: fake.log.cancels == ["/left_arm/pick"], 15, "the cancel on the server")
 
 
 @pytest.mark.ros
@@ -606,7 +597,7 @@ def test_without_cancel_on_halt_the_goal_finishes_and_the_belief_follows(ros):
     adapter.cancel(handle)
     assert adapter.poll(handle).state is SkillState.CANCELLED
     # The arm completed the pick, so the adapter believes it holds the block.
-    assert until(lambda: HOLDING_RED in adapter.read_state())
+    wait_for(lambda: HOLDING_RED in adapter.read_state(), 15, "the belief after the pick")
     assert fake.log.cancels == []
     assert adapter.poll(handle).state is SkillState.CANCELLED
 
@@ -626,7 +617,7 @@ def test_one_skill_per_robot_and_robots_in_parallel(ros):
     assert adapter.poll(left).state is adapter.poll(right).state is SkillState.RUNNING
     adapter.cancel(left)
     adapter.cancel(right)
-    assert until(lambda: adapter.settled(left) and adapter.settled(right))
+    wait_for(lambda: adapter.settled(left) and adapter.settled(right), 15, "both goals to settle")
 
 
 @pytest.mark.ros
@@ -735,7 +726,7 @@ def test_halting_the_plan_cancels_the_running_goal(ros):
     assert fake.log.goals == [("/left_arm/pick", 5)]
     executor.cancel("operator pressed stop")
     assert executor.outcome is Outcome.CANCELLED
-    assert until(lambda: fake.log.cancels == ["/left_arm/pick"])
+    wait_for(lambda: fake.log.cancels == ["/left_arm/pick"], 15, "the cancel on the server")
 
 
 @pytest.mark.ros
@@ -776,6 +767,7 @@ def test_fake_hardware_help_lists_its_parameters(capsys):
 
 
 @pytest.mark.ros
+@pytest.mark.e2e
 def test_fake_hardware_process_over_dds(ros):
     """The real entry point in its own process; the adapter reaches it over DDS."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -806,7 +798,7 @@ def test_fake_hardware_process_over_dds(ros):
         assert adapter.poll(handle).state is SkillState.RUNNING  # hangs until cancelled
         adapter.cancel(handle)
         assert adapter.poll(handle).state is SkillState.CANCELLED
-        assert until(lambda: adapter.settled(handle))
+        wait_for(lambda: adapter.settled(handle), 15, "the goal to settle")
     finally:
         process.send_signal(signal.SIGINT)
         try:
