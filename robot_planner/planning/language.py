@@ -163,7 +163,10 @@ tower_action: _tower_verb tower_head levels          -> tower
               | level_pos (_level_sep level)+          -> tower
               | (level _level_sep)+ level_pos          -> tower
 tower_head: _det TOWER _tower_where _tower_join
-_tower_where: (_PREP noun)?
+_tower_where: (_PREP plain_noun)?
+// No "of" inside a tower's place or levels: "a tower in the left bin of red and blue" is
+// a tower of red and blue in the left bin.
+plain_noun: _det WORD+                              -> noun
 _tower_join: (_WITH | _COLON | _COMMA)?
 _tower_verb: TOWER_VERB?
 _bottom_up: BOTTOM_UP?
@@ -190,11 +193,11 @@ robots: robot (_list robot)*                       -> robot_list
 
 levels: level (_level_sep level)+
 _level_sep: _COMMA _seq_word | _SEQ | _comma _AND
-level: noun POSITION
-     | POSITION noun
-     | noun
-level_pos: noun POSITION                            -> level
-         | POSITION noun                            -> level
+level: plain_noun POSITION
+     | POSITION plain_noun
+     | plain_noun
+level_pos: plain_noun POSITION                      -> level
+         | POSITION plain_noun                      -> level
 
 _fillers: _FILLER*
 _end: _END?
@@ -347,7 +350,7 @@ class Lexicon:
         nouns = {n for kind in domain.robot_kinds for n in domain.robot_nouns(kind)}
         return cls(
             verbs=_inflected(lang.put_verbs),
-            grasp_verbs=lang.grasp_verbs,
+            grasp_verbs=_inflected(lang.grasp_verbs),
             tower_verbs=_inflected(lang.tower.verbs) if lang.tower else (),
             tower_nouns=lang.tower.nouns if lang.tower else (),
             robot_nouns=tuple(sorted(nouns | {plural_of(n) for n in nouns})),
