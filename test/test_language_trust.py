@@ -81,6 +81,11 @@ def test_pick_up_alone_leaves_the_object_held(tabletop):
     assert tasks == [("pick", "left_arm", {"object": R})]
 
 
+def test_a_held_object_cannot_also_be_a_support(tabletop):
+    with pytest.raises(UnderstandingError, match=r"to be held \('pick up'\) and to have"):
+        understand_command("pick up the red block, then put the blue block on it", tabletop)
+
+
 def test_pick_up_with_a_robot_that_cannot_hold_is_refused(logistics):
     with pytest.raises(UnderstandingError, match="base 1 cannot hold a parcel"):
         understand_command("robot one, pick up the red parcel", logistics)

@@ -858,7 +858,14 @@ class _Interpreter:
                 f"{thing.replace('_', ' ')} (e.g. '{self.vocab.lexicon.example}')"
             )
         busy = {i.fact.args[0] for i in self.items if i.fact.predicate == holder}
-        for thing, (robot, step, _) in self.grasped.items():
+        where = self.scene.domain.location_predicates
+        supports = {i.fact.args[1] for i in self.items if i.fact.predicate in where}
+        for thing, (robot, step, verb) in self.grasped.items():
+            if thing in supports:  # "pick up X, then put Y on it": held, or under Y?
+                raise UnderstandingError(
+                    f"the {thing.replace('_', ' ')} is to be held ('{verb}') and to have "
+                    "something put on it: say where it goes first"
+                )
             if robot is None:
                 robot = self.holder_for(thing, able, busy)
                 self.chosen.add(robot)
