@@ -30,7 +30,13 @@ from robot_planner.monitor.detector import (
 )
 from robot_planner.monitor.observability import Observability
 from robot_planner.plan.model import Task, TaskPlan
-from robot_planner.planning.base import Planner, PlanningError, PlanRequest
+from robot_planner.planning.base import (
+    FailedAction,
+    Planner,
+    PlanningError,
+    PlanRequest,
+    repeated_action,
+)
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.observation import Observation
@@ -137,6 +143,9 @@ class Supervisor:
         #: What the supervisor believes holds: the planning state with the effects of
         #: the tasks done since (kept only with `observability` and a known start).
         self._belief: frozenset[Fact] | None = None
+        #: Every action that failed while the current command ran (its key -> what
+        #: failed, why and how often): the planner must not repeat one too often.
+        self.failures: dict[tuple, FailedAction] = {}
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -211,6 +220,7 @@ class Supervisor:
         goal = tuple(Fact.parse(g) for g in plan.goal)
         self._belief = state if self.observability is not None else None
         self._degraded = False
+        self.failures = {}
         plans = [plan]
         replans = 0
         started = self.adapter.now()
@@ -235,6 +245,8 @@ class Supervisor:
                 outcome = Outcome.FAILED
                 reason = f"gave up after {replans} re-plan(s); last problem: {detail}"
                 break
+            if kind == "failed" and failed is not None:
+                self._remember(failed, detail)
             last = self.misalignments[-1] if kind == "misalignment" else None
             if last is not None and last.task == GOAL_TASK and last.unconfirmed:
                 self._clear_view(detail)  # let the camera see the whole table first
@@ -390,9 +402,15 @@ class Supervisor:
                 completed=tuple(self.completed),
                 failed_task=failed,
                 evidence=detail,
+                failures=tuple(self.failures.values()),
             )
             try:
                 plan = self.planner.replan(request).plan
+                repeated = repeated_action(plan, request.failures)
+                if repeated is not None:  # any backend's plan is checked, an LLM's too
+                    raise PlanningError(
+                        f"the new plan repeats what failed too often: {repeated.describe()}"
+                    )
                 if self._belief is not None:
                     self._belief = state
                 return plan
@@ -400,6 +418,22 @@ class Supervisor:
                 if attempt == 2 or not self._clear_view(str(exc)):
                     raise
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _remember(self, task: Task, detail: str) -> None:
+        """Count a failure of `task`'s action (skill, robot, arguments) with its reason
+        (the skill's own words, without the executor's "task t1 (...) failed: ")."""
+        key = FailedAction.key_of(task.skill, task.robot, task.args)
+        reason = detail.split(" failed: ", 1)[-1]
+        known = self.failures.get(key)
+        self.failures[key] = FailedAction(*key, reason, 1 + (known.times if known else 0))
+        self._emit(
+            {
+                "event": "failure_remembered",
+                "time": round(self.adapter.now(), 4),
+                "action": self.failures[key].describe(),
+                "excluded": self.failures[key].excluded,
+            }
+        )
 
     def _clear_view(self, why: str) -> bool:
         """Run the domain's clear-view skill (an arm's "go home") on every robot so the

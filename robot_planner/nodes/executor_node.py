@@ -208,6 +208,7 @@ class ExecutorNode(Node):
         self._lock = threading.Lock()
         self._plans: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._replies: dict[tuple[str, int], dict[str, Any]] = {}
+        self._replan_readback = ""  # the planner node's words for the latest re-plan
         self._replied = threading.Condition()
         self._perception: tuple[float, frozenset[Fact]] | None = None
         self.current: dict[str, Any] | None = None  # {"id", "revision", "command", ...}
@@ -429,6 +430,7 @@ class ExecutorNode(Node):
             self.supervisor = supervisor
             self._phases: dict[str, str] = {}
             self._tree_at = 0.0
+            self._replan_readback = ""
         self.get_logger().info(f"[{command_id}] executing {len(plan.tasks)} task(s)")
         result = supervisor.run(plan.command, plan, float(self.params["max_command_s"]))
         self._publish_tree(supervisor, force=True)
@@ -445,6 +447,8 @@ class ExecutorNode(Node):
             current = self.current
         if current is not None:
             details["revision"] = current["revision"]
+        if name == "replanned" and self._replan_readback:
+            details["readback"] = self._replan_readback  # the planner node's words
         if state in ("done", "failed", "cancelled"):
             details["facts"] = format_facts(self.adapter.read_state())
             if self.sim is not None:
@@ -514,6 +518,7 @@ class ExecutorNode(Node):
             if request.failed_task
             else None,
             "evidence": request.evidence,
+            "failures": [f.to_dict() for f in request.failures],
         }
         self.status(current["id"], "replanning", reason=request.evidence[:300])
         self.replan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
@@ -540,6 +545,7 @@ class ExecutorNode(Node):
             if self.current is not None:
                 self.current["revision"] = revision
         self._phases = {}
+        self._replan_readback = str(reply.get("readback", ""))[:300]
         return PlanResult(report.plan, "remote")
 
     def _publish_state(self) -> None:

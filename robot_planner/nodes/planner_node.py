@@ -51,7 +51,7 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.plan.model import Task
-from robot_planner.planning.base import PlanningError, PlanRequest
+from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest
 from robot_planner.planning.config import load_planner_config, make_planner
 from robot_planner.planning.readback import readback
 from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
@@ -271,6 +271,9 @@ class PlannerNode(Node):
                     Task.model_validate(data["failed_task"]) if data.get("failed_task") else None
                 ),
                 evidence=str(data.get("evidence", ""))[:2000],
+                failures=tuple(
+                    FailedAction.from_dict(f) for f in list(data.get("failures") or ())[:100]
+                ),
             )
         except (ValueError, KeyError, TypeError, FactError) as exc:
             self.status("", "error", reason=f"bad re-plan request: {str(exc)[:300]}")

@@ -20,6 +20,62 @@ class PlanningError(ValueError):
     """A command that cannot be planned (refused, impossible, backend failure): one line."""
 
 
+#: How often an identical action (skill, robot, arguments) that failed may be tried
+#: again while one command runs: once. After that a re-plan must do something else.
+RETRIES = 1
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    """An action that failed while a command ran, and why (the supervisor's memory)."""
+
+    skill: str
+    robot: str
+    args: tuple[tuple[str, Any], ...]
+    reason: str
+    times: int = 1
+
+    @staticmethod
+    def key_of(skill: str, robot: str, args: dict[str, Any]) -> tuple[str, str, tuple]:
+        return skill, robot, tuple(sorted((k, str(v)) for k, v in args.items()))
+
+    @property
+    def key(self) -> tuple[str, str, tuple]:
+        return self.skill, self.robot, self.args
+
+    @property
+    def excluded(self) -> bool:
+        """Tried as often as allowed: a re-plan may not use it again."""
+        return self.times > RETRIES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "skill": self.skill,
+            "robot": self.robot,
+            "args": dict(self.args),
+            "reason": self.reason,
+            "times": self.times,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FailedAction:
+        """From `to_dict`'s form (a re-plan request over ROS: untrusted); ValueError."""
+        if not isinstance(data, dict) or not isinstance(data.get("args"), dict):
+            raise ValueError(f"a failed action must be an object with args, got {data!r:.80}")
+        times = data.get("times", 1)
+        if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 1000:
+            raise ValueError(f"a failed action's times must be 1..1000, got {times!r:.20}")
+        skill, robot, args = FailedAction.key_of(
+            str(data.get("skill", "")), str(data.get("robot", "")), data["args"]
+        )
+        return cls(skill, robot, args, str(data.get("reason", ""))[:500], times)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.args)
+        times = "once" if self.times == 1 else f"{self.times} times"
+        return f"{self.skill}({args}) on {self.robot} failed {times}: {self.reason}"
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     """What a planner is asked.
@@ -31,6 +87,8 @@ class PlanRequest:
         completed: ids and one-line descriptions of tasks already done (re-plan).
         failed_task: the task that failed or was halted (re-plan).
         evidence: why it failed: the misalignment or failure reason (re-plan).
+        failures: every action that failed so far in this command; those `excluded`
+            must not be in the new plan (re-plan).
     """
 
     command: str
@@ -39,10 +97,26 @@ class PlanRequest:
     completed: tuple[str, ...] = ()
     failed_task: Task | None = None
     evidence: str = ""
+    failures: tuple[FailedAction, ...] = ()
+
+    def excluded(self) -> tuple[FailedAction, ...]:
+        """The failed actions a new plan must not contain."""
+        return tuple(f for f in self.failures if f.excluded)
 
     @property
     def is_replan(self) -> bool:
         return self.goal is not None or self.failed_task is not None or bool(self.evidence)
+
+
+def repeated_action(plan: TaskPlan, failures: tuple[FailedAction, ...]) -> FailedAction | None:
+    """The first excluded failed action `plan` would run again (any backend's plan is
+    checked: an LLM may ignore what it was told), or None."""
+    excluded = {f.key: f for f in failures if f.excluded}
+    for task in plan.tasks:
+        found = excluded.get(FailedAction.key_of(task.skill, task.robot, task.args))
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass

@@ -35,7 +35,7 @@ from itertools import pairwise
 import networkx as nx
 
 from robot_planner.plan.model import Constraint, Task, TaskPlan
-from robot_planner.planning.base import PlanningError
+from robot_planner.planning.base import FailedAction, PlanningError
 from robot_planner.planning.lifted import LiftedModel, ModelError, compile_model
 from robot_planner.planning.search import (
     GroundAction,
@@ -148,6 +148,7 @@ def plan_goal(
     *,
     via: Mapping[str, str] | None = None,
     engine: str = "builtin",
+    excluded: Iterable[tuple[str, str, tuple]] = (),
 ) -> TaskPlan:
     """Goal + current facts -> a task plan (see the module docstring).
 
@@ -159,6 +160,8 @@ def plan_goal(
         engine: ``builtin`` (the in-process search) or the name of a unified-planning
             one-shot engine such as ``fast-downward`` (for comparison and for domains
             where an external planner does better).
+        excluded: actions not to use, as `FailedAction.key_of` keys (skill, robot,
+            arguments): they failed too often while this command ran.
 
     Raises:
         PlanningError: an impossible or unreachable goal, one line.
@@ -178,7 +181,7 @@ def plan_goal(
     # one, bring the red parcel to packing") is the one to carry it.
     assign, via = _carriers_named(context, goal, dict(assign or {}), dict(via or {}))
     # "One on each robot" is a hard constraint; "the left arm puts ..." gives way below.
-    required = _via_bans(context, via)
+    required = _via_bans(context, via) | _exclusion_bans(context, excluded)
     banned = _assign_bans(context, goal, dict(assign or {})) | required
     stages = dict(steps or {})
     try:
@@ -252,6 +255,22 @@ def _carriers_named(
             del assign[obj]
             via.setdefault(obj, robot)
     return assign, via
+
+
+def _exclusion_bans(
+    context: PlanningContext, excluded: Iterable[tuple[str, str, tuple]]
+) -> frozenset[int]:
+    """Actions that failed too often while this command ran (the supervisor's memory)."""
+    keys = set(excluded)
+    if not keys:
+        return frozenset()
+    skills = {key[0] for key in keys}
+    return frozenset(
+        action.index
+        for action in context.task.actions
+        if action.skill in skills
+        and FailedAction.key_of(action.skill, action.robot, action.args) in keys
+    )
 
 
 def _via_bans(context: PlanningContext, via: Mapping[str, str]) -> frozenset[int]:

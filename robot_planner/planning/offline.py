@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from robot_planner.plan.model import TaskPlan
 from robot_planner.plan.validation import validate_plan
-from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
+from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest, PlanResult
 from robot_planner.planning.general import plan_goal, planning_context
 from robot_planner.planning.language import UnderstandingError, understand_command, warm_up
 from robot_planner.world.catalogue import Catalogue
@@ -54,7 +54,16 @@ class OfflinePlanner:
             goal = meaning.goal
             steps = {item.fact: item.step for item in meaning.items}
             assign, via = meaning.assignments(), meaning.carriers()
-        plan = self._plan(request.command, goal, request.state, steps, assign, via)
+        excluded = request.excluded()
+        try:
+            plan = self._plan(
+                request.command, goal, request.state, steps, assign, via, excluded
+            )
+        except PlanningError as exc:
+            if not excluded:
+                raise
+            tried = "; ".join(f.describe() for f in excluded)
+            raise PlanningError(f"{exc}; not tried again: {tried}") from None
         return PlanResult(plan, self.name, 1, time.perf_counter() - started)
 
     def replan(self, request: PlanRequest) -> PlanResult:
@@ -73,9 +82,18 @@ class OfflinePlanner:
         steps: dict[Fact, int] | None = None,
         assign: dict[str, str] | None = None,
         via: dict[str, str] | None = None,
+        excluded: tuple[FailedAction, ...] = (),
     ) -> TaskPlan:
         plan = plan_goal(
-            command.strip(), goal, state, self.scene, self.catalogue, steps, assign, via=via
+            command.strip(),
+            goal,
+            state,
+            self.scene,
+            self.catalogue,
+            steps,
+            assign,
+            via=via,
+            excluded=[f.key for f in excluded],
         )
         report = validate_plan(plan, self.catalogue, self.scene, state)
         if not report.ok or report.plan is None:

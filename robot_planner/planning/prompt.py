@@ -133,6 +133,7 @@ class PromptBuilder:
             completed=", ".join(request.completed) or "(none)",
             failed_task=failed_text,
             evidence=request.evidence or "(not given)",
+            tried="; ".join(f.describe() for f in request.failures) or "(none)",
         )
 
     def messages(self, request: PlanRequest) -> list[Message]:

@@ -218,6 +218,9 @@ class SimWorld:
             spec = self.scene.objects[name]
             self.blocks[name] = self._make_block(position, spec.size, spec.rgba)
         self.body_names = {v: k for k, v in self.blocks.items()}
+        #: Release points (x, y) where a place into a bin or zone stopped short, by
+        #: place: the next place there chooses another spot.
+        self.failed_releases: dict[str, list[np.ndarray]] = {}
         self.settle(0.3)
         self.steps = 0  # simulated time starts once the scene has settled
 
@@ -381,7 +384,7 @@ class SimWorld:
                     [
                         slot[0] + jitter[0],
                         slot[1] + jitter[1],
-                        self.surface(place) + size / 2 + self._floor(place),
+                        self.surface(place) + size / 2 + self.floor_thickness(place),
                     ]
                 )
         # Blocks that start on other blocks: stack them (in dependency order).
@@ -397,8 +400,14 @@ class SimWorld:
                     pending.remove(name)
         return positions
 
-    def _floor(self, place: str) -> float:
+    def floor_thickness(self, place: str) -> float:
+        """How far above the place's surface an object inside rests (a bin's floor)."""
         return BIN_WALL_THICKNESS if place in self.containers else 0.0
+
+    def holder_of(self, block: str) -> SimArm | None:
+        """The arm holding `block` (both fingers touch it), if any."""
+        body = self.blocks[block]
+        return next((a for a in self.arms.values() if all(a.finger_contacts(body))), None)
 
     def free_slots(self, place: str, count: int) -> list[tuple[float, float]]:
         """`count` evenly spread points along the long axis of a place's rectangle."""
@@ -479,6 +488,25 @@ class SimWorld:
 
     def touching(self, body_a: int, body_b: int) -> bool:
         return bool(p.getContactPoints(body_a, body_b, physicsClientId=self.client))
+
+    def touched_by(self, body: int) -> list[str]:
+        """Names of what `body` touches now (objects, bins, stations, robots, the
+        table): why a straight-line move stopped short, in a failure message."""
+        names = {
+            **{v: k for k, v in self.blocks.items()},
+            **{v: k for k, v in self.bins.items()},
+            **{v: k for k, v in self.stations.items()},
+            **{arm.body: name for name, arm in self.arms.items()},
+            **{base.body: name for name, base in self.bases.items()},
+        }
+        if self.table is not None:
+            names[self.table] = "the table"
+        touched = {
+            names.get(c[2], "something")
+            for c in p.getContactPoints(bodyA=body, physicsClientId=self.client)
+            if c[2] != body
+        }
+        return sorted(touched)
 
     def close(self) -> None:
         if getattr(self, "client", -1) >= 0:

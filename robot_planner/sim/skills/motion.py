@@ -40,6 +40,17 @@ class SkillFailure(Exception):
     """Raised inside a phase to fail the skill with a reason."""
 
 
+def _touching(world: SimWorld, arm: SimArm) -> str:
+    """", touching X" when the arm rests on something: a stop short of the target is
+    then a collision, not an unreachable pose."""
+    touched = [
+        name
+        for name in world.touched_by(arm.body)
+        if name != arm.name and not (name in world.blocks and world.holder_of(name) is arm)
+    ]
+    return f", touching {', '.join(touched)}" if touched else ""
+
+
 @dataclass
 class Phase:
     """One step of a skill; `update` returns True when done, raises SkillFailure to fail."""
@@ -49,6 +60,8 @@ class Phase:
     update: Callable[[], bool] = lambda: True
     #: Optional check run every step while this phase runs (e.g. "still holding").
     guard: Callable[[], None] | None = None
+    #: Optional call when this phase fails (e.g. remember a release point that failed).
+    on_failure: Callable[[], None] | None = None
     #: Set when the phase starts: simulated time it started and how long it should take.
     started_at: float = 0.0
     expected_duration: float = 0.0
@@ -120,6 +133,8 @@ class SkillRun:
             self.state = SkillState.FAILED
             self.reason = str(exc)
             self.ended_at = now
+            if self.index < len(self.phases) and self.phases[self.index].on_failure:
+                self.phases[self.index].on_failure()
 
     def cancel(self, now: float) -> None:
         if self.state is SkillState.RUNNING:
@@ -250,7 +265,8 @@ class MotionPlanner:
                 return True
             if elapsed > plan["duration"] + 2.0:
                 raise SkillFailure(
-                    f"IK unreachable: {arm.name} stopped {error * 100:.1f} cm from the target"
+                    f"IK unreachable: {arm.name} stopped {error * 100:.1f} cm from the target "
+                    f"in '{name}'{_touching(world, arm)}"
                 )
             return False
 

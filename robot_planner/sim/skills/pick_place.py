@@ -77,11 +77,12 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
         release["point"] = point
         if not arm.can_reach(point):
             raise SkillFailure(f"IK unreachable: {target} is out of {arm.name}'s reach")
-        yaw = yaw_of(arm.tool_pose()[1])
-        return np.array([point[0], point[1], m.safe_z]), yaw
+        yaw = release_yaw(m.world, block, target)
+        release["yaw"] = yaw_of(arm.tool_pose()[1]) if yaw is None else yaw
+        return np.array([point[0], point[1], m.safe_z]), release["yaw"]
 
     def down() -> tuple[np.ndarray, float]:
-        return release["point"], yaw_of(arm.tool_pose()[1])
+        return release["point"], release["yaw"]
 
     def placed() -> None:
         if m.grasp_check and placed_fact(m.world, block, target) not in ground_truth(m.world):
@@ -92,12 +93,19 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
             return m.world.block_pose(target)[0][:2]
         return placement_point(m.world, block, target)[:2]
 
+    def lowering_failed() -> None:
+        # Another try picks another spot: a re-plan must not repeat this one.
+        if "point" in release and target not in m.world.blocks:
+            m.world.failed_releases.setdefault(target, []).append(release["point"][:2])
+
+    lower = m.move_line("lower", down, APPROACH_SPEED, guard)
+    lower.on_failure = lowering_failed
     return [
         m.check("check holding", check_holding),
         lift_phase(m, guard),
         m.acquire(target_xy),
         m.move_line(CARRY_PHASE, over_target, TRAVEL_SPEED, guard),
-        m.move_line("lower", down, APPROACH_SPEED, guard),
+        lower,
         m.gripper("release", arm.open_width, GRASP_FORCE, 0.3),
         lift_phase(m),
         *m.retreat_and_release(),
@@ -156,31 +164,82 @@ def placement_point(world: SimWorld, block: str, target: str) -> np.ndarray:
         return np.array([axis[0], axis[1], pos[2] + world.block_size[target] / 2 + clearance])
     if target in world.bases:
         return _tray_point(world, block, target)
-    scene = world.scene
-    spec_center, spec_size = scene.places[target].center, scene.places[target].size
-    floor = world.surface(target)
-    if target in world.containers:
-        from robot_planner.sim.world import BIN_WALL_THICKNESS
+    return _area_point(world, block, target)
 
-        floor += BIN_WALL_THICKNESS
-    others = [world.block_pose(b)[0][:2] for b in world.blocks if b != block]
-    margin = size / 2 + 0.005
-    xs = np.linspace(
-        spec_center[0] - spec_size[0] / 2 + margin, spec_center[0] + spec_size[0] / 2 - margin, 5
-    )
-    ys = np.linspace(
-        spec_center[1] - spec_size[1] / 2 + margin, spec_center[1] + spec_size[1] / 2 - margin, 7
-    )
-    best, best_score = np.array(spec_center, dtype=float), -np.inf
-    for x in xs:
-        for y in ys:
-            point = np.array([x, y])
-            nearest = min((float(np.linalg.norm(point - o)) for o in others), default=1.0)
-            # Prefer free room (up to 1.5 block edges), then closeness to the centre.
-            score = min(nearest, 1.5 * size) - 0.1 * float(np.linalg.norm(point - spec_center))
-            if score > best_score:
-                best, best_score = point, score
-    return np.array([best[0], best[1], floor + clearance])
+
+#: How far (m) a finger reaches out beside a held object's faces, along the axis the
+#: fingers close on (pad thickness and a margin): a bin wall or another object closer
+#: than this stops the hand before the object is down ("touching left_bin").
+FINGER_REACH = 0.02
+#: Room (m) kept between the fingers or the object and walls and other objects.
+PLACE_MARGIN = 0.005
+
+
+def release_yaw(world: SimWorld, block: str, target: str) -> float | None:
+    """The tool yaw to release `block` at: in a bin, the holding arm's yaw turned to the
+    nearest quarter turn of the bin's sides (at most 45 degrees), so blocks stand square
+    in rows and the fingers close along a side; elsewhere the yaw it has (None)."""
+    holder = world.holder_of(block)
+    if holder is None or target not in world.containers:
+        return None
+    yaw = yaw_of(holder.tool_pose()[1])
+    return round(yaw / (math.pi / 2)) * (math.pi / 2)
+
+
+def _area_point(world: SimWorld, block: str, target: str) -> np.ndarray:
+    """A free spot in a bin or zone for the held `block`: the block and its fingers
+    (along the axis they close on) clear of walls and of the objects already there by
+    `PLACE_MARGIN`, in the holding arm's reach, not where a release already failed.
+    In a bin, the spot farthest from the centre (corners first: a bin packs in rows);
+    in a zone (a hand-over place), the one with the most room, then nearest the
+    centre."""
+    spec = world.scene.places[target]
+    center, half = np.asarray(spec.center, dtype=float), np.asarray(spec.size) / 2
+    floor = world.surface(target) + world.floor_thickness(target)
+    size = world.block_size[block]
+    holder = world.holder_of(block)
+    yaw = release_yaw(world, block, target)
+    if yaw is None:
+        yaw = yaw_of(holder.tool_pose()[1]) if holder is not None else math.pi / 2
+    axis = np.array([-math.sin(yaw), math.cos(yaw)])  # the fingers close along this
+    across = np.array([axis[1], -axis[0]])
+    reach = size / 2 + FINGER_REACH
+    walled = target in world.containers
+    # Half the footprint of block and fingers along x and y.
+    extent = np.abs(axis) * reach + np.abs(across) * size / 2
+    room = half - extent - PLACE_MARGIN if walled else half - size / 2
+    if np.any(room < 0):
+        raise SkillFailure(f"no room for {block} in {target}: it is smaller than the hand")
+    step = size / 5
+    xs = np.linspace(-room[0], room[0], max(2, int(2 * room[0] / step) + 1))
+    ys = np.linspace(-room[1], room[1], max(2, int(2 * room[1] / step) + 1))
+    points = center + np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    ok = np.ones(len(points), dtype=bool)
+    room_left = np.full(len(points), 1.5 * size)
+    for other in world.blocks:
+        if other == block:
+            continue
+        pos, _ = world.block_pose(other)
+        if pos[2] > floor + RELEASE_CLEARANCE + 2 * size:
+            continue  # held high above (a carried block), not in the way
+        r = world.block_size[other] / 2
+        gap = np.linalg.norm(points - pos[:2], axis=1)
+        ok &= gap >= size / 2 + r + 2 * PLACE_MARGIN
+        for sign in (1.0, -1.0):
+            pad = points + sign * reach * axis
+            ok &= np.linalg.norm(pad - pos[:2], axis=1) >= r + PLACE_MARGIN
+        room_left = np.minimum(room_left, gap)
+    for failed in world.failed_releases.get(target, []):
+        ok &= np.linalg.norm(points - failed, axis=1) >= size / 2
+    z = floor + RELEASE_CLEARANCE + size / 2
+    if holder is not None:
+        ok &= np.array([holder.can_reach([x, y, z]) for x, y in points])
+    if not ok.any():
+        raise SkillFailure(f"no room for {block} in {target}: it is full or out of reach")
+    off_centre = np.linalg.norm(points - center, axis=1)
+    score = off_centre if walled else room_left - 0.1 * off_centre
+    best = points[int(np.argmax(np.where(ok, score, -np.inf)))]
+    return np.array([best[0], best[1], z])
 
 
 #: Room (m) kept between an object put on a tray and the tray's rim: the open fingers

@@ -1,0 +1,153 @@
+"""Recovery that learns: the supervisor remembers every action that failed while a
+command runs, and a re-plan may try an identical action (skill, robot, arguments) at
+most once more; after that it must do something else or fail saying what was tried."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_planner.adapters.fake import FakeRobotAdapter
+from robot_planner.execution.executor import Outcome
+from robot_planner.execution.supervisor import Supervisor
+from robot_planner.plan.model import TaskPlan
+from robot_planner.planning.base import (
+    FailedAction,
+    PlanningError,
+    PlanRequest,
+    PlanResult,
+    repeated_action,
+)
+from robot_planner.planning.offline import OfflinePlanner
+from robot_planner.world.scene import load_scene
+
+
+def _run(scene, catalogue, command: str, failures: dict[str, str], planner=None):
+    adapter = FakeRobotAdapter(catalogue, scene, failures=failures)
+    planner = planner or OfflinePlanner(catalogue, scene)
+    first = planner.plan(PlanRequest(command, adapter.read_state())).plan
+    result = Supervisor(planner, adapter, catalogue, None, None, max_replans=5).run(
+        command, first, max_sim_time_s=600
+    )
+    return adapter, result
+
+
+def _starts(adapter: FakeRobotAdapter, robot: str, skill: str, **args: str) -> int:
+    return sum(
+        1
+        for c in adapter.calls
+        if c.robot == robot
+        and c.skill == skill
+        and all(c.args.get(k) == v for k, v in args.items())
+    )
+
+
+def test_an_action_that_keeps_failing_is_tried_twice_then_the_failure_says_what_was_tried(
+    scene, catalogue
+):
+    adapter, result = _run(
+        scene,
+        catalogue,
+        "put the red block in the left bin",
+        {"left_arm:place:red_block": "IK unreachable: left_arm stopped 2.0 cm from the target"},
+    )
+    assert result.outcome is Outcome.FAILED
+    # Once, and once more; never a third time although three re-plans were left.
+    assert _starts(adapter, "left_arm", "place", object="red_block", target="left_bin") == 2
+    assert result.replans == 1
+    assert result.reason.startswith("re-planning failed: ")
+    assert (
+        "not tried again: place(object=red_block, target=left_bin) on left_arm failed "
+        "2 times: IK unreachable" in result.reason
+    )
+    remembered = [e for e in result.events if e["event"] == "failure_remembered"]
+    assert [e["excluded"] for e in remembered] == [False, True]
+
+
+def test_a_replan_uses_the_other_robot_when_one_keeps_failing():
+    scene = load_scene("logistics")
+    catalogue = scene.domain.catalogue
+    adapter, result = _run(
+        scene,
+        catalogue,
+        "bring the red parcel to the packing station",
+        {"base_1:navigate:pick_station": "navigation failed: path blocked"},
+    )
+    assert result.outcome is Outcome.SUCCEEDED, result.reason
+    assert _starts(adapter, "base_1", "navigate", place="pick_station") == 2
+    assert _starts(adapter, "base_2", "navigate", place="pick_station") == 1
+    assert result.replans == 2
+
+
+class _Stubborn:
+    """A planner (an LLM, say) that ignores what it is told and plans the same again."""
+
+    name = "stubborn"
+
+    def __init__(self, plan: TaskPlan):
+        self.first = plan
+        self.requests: list[PlanRequest] = []
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        return PlanResult(self.first, self.name)
+
+    def replan(self, request: PlanRequest) -> PlanResult:
+        self.requests.append(request)
+        return PlanResult(self.first, self.name)
+
+
+def test_a_plan_that_repeats_an_excluded_action_is_refused_whoever_made_it(scene, catalogue):
+    first = OfflinePlanner(catalogue, scene).plan_text("put the red block in the left bin")
+    stubborn = _Stubborn(first)
+    adapter, result = _run(
+        scene,
+        catalogue,
+        "put the red block in the left bin",
+        {"left_arm:place:red_block": "IK unreachable"},
+        planner=stubborn,
+    )
+    assert result.outcome is Outcome.FAILED
+    assert "the new plan repeats what failed too often: place(" in result.reason
+    assert _starts(adapter, "left_arm", "place", object="red_block", target="left_bin") == 2
+    # The planner was told what failed, with the count.
+    assert [f.times for f in stubborn.requests[-1].failures] == [2]
+
+
+def test_failed_actions_round_trip_and_reject_bad_input():
+    action = FailedAction(*FailedAction.key_of("place", "left_arm", {"object": "a"}), "why", 2)
+    assert FailedAction.from_dict(action.to_dict()) == action
+    assert action.excluded and not FailedAction("pick", "r", (), "why").excluded
+    for bad in ([], {"skill": "x"}, {"args": {}, "times": 0}, {"args": {}, "times": True}):
+        with pytest.raises(ValueError):
+            FailedAction.from_dict(bad)
+
+
+def test_repeated_action_finds_only_excluded_actions(scene, catalogue):
+    plan = OfflinePlanner(catalogue, scene).plan_text("put the red block in the left bin")
+    place = next(t for t in plan.tasks if t.skill == "place")
+    once = FailedAction(*FailedAction.key_of(place.skill, place.robot, place.args), "why")
+    assert repeated_action(plan, (once,)) is None
+    twice = FailedAction(*once.key, "why", 2)
+    assert repeated_action(plan, (twice,)) == twice
+
+
+def test_the_offline_planner_plans_around_an_excluded_action():
+    scene = load_scene("logistics")
+    catalogue = scene.domain.catalogue
+    planner = OfflinePlanner(catalogue, scene)
+    key = FailedAction.key_of("navigate", "base_1", {"place": "pick_station"})
+    request = PlanRequest(
+        "bring the red parcel to the packing station",
+        scene.initial_facts(),
+        failures=(FailedAction(*key, "blocked", 2),),
+    )
+    plan = planner.plan(request).plan
+    robots = {t.robot for t in plan.tasks if t.skill == "navigate"}
+    assert robots == {"base_2"}
+    with pytest.raises(PlanningError, match="not tried again: navigate"):
+        both = (
+            FailedAction(*key, "blocked", 2),
+            FailedAction(
+                *FailedAction.key_of("navigate", "base_2", {"place": "pick_station"}), "blocked", 2
+            ),
+        )
+        planner.plan(PlanRequest(request.command, request.state, failures=both))
