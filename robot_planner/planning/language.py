@@ -15,6 +15,13 @@ names and aliases), so a new world needs no grammar change. Anything not underst
 refused with one line that says what was not understood and what is known. The result
 is the set of facts that must hold when the whole command is done, plus which steps must
 follow which and which robot was asked to do what.
+
+Every word is accounted for or the command is refused: every object, place and robot the
+command names must be in the goal (or in a goal a later clause replaced), and the goal
+names nothing else (`_Interpreter.check_accounted`). "Pick up X" with nothing done to X
+afterwards leaves X held (the domain's holder fact); "and" between clauses that each
+name their robot joins them like "while". Of two parses, the one with fewer steps and
+actions wins, so lists and towers are read whole.
 """
 
 from __future__ import annotations
