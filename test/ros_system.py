@@ -1,12 +1,11 @@
 """Multi-process test support: a `robot-planner bringup` in a private ROS domain, and an
-rclpy client in the test process that watches status events and joint states.
+rclpy client in the test process that watches status events, logs and joint states.
 
 Every wait is bounded; every process is stopped (SIGINT, then kill) when the test ends.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -18,13 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_domains = itertools.count()
+from robot_planner.testing.isolation import DomainReservation, reserve_domain
+from robot_planner.testing.waiting import wait_for
+
 READY = ("planner ready", "executor ready", "monitor ready")
+_held: list[DomainReservation] = []
 
 
 def domain_id() -> int:
-    """A ROS_DOMAIN_ID no other test of this run uses (150-229)."""
-    return 150 + (os.getpid() * 7 + next(_domains)) % 80
+    """A ROS_DOMAIN_ID reserved until this process exits (no other test or run on this host
+    gets it meanwhile). Tests should prefer the `ros_domain` fixture, which gives the id
+    back when the test ends."""
+    reservation = reserve_domain()
+    _held.append(reservation)
+    return reservation.domain
 
 
 def cli(*args: str) -> list[str]:
@@ -42,8 +48,9 @@ class System:
         sets: tuple[str, ...] = (),
         args: tuple[str, ...] = (),
         ready: tuple[str, ...] = READY,
+        domain: int | None = None,
     ):
-        self.domain = domain_id()
+        self.domain = domain_id() if domain is None else domain
         self.env = dict(os.environ, ROS_DOMAIN_ID=str(self.domain), PYTHONUNBUFFERED="1")
         self.journal = tmp / "journal.jsonl"
         command = cli(
@@ -78,15 +85,23 @@ class System:
     def log(self) -> str:
         return "\n".join(self.lines)
 
+    def _ready(self) -> bool:
+        return all(any(word in line for line in self.lines) for word in self.ready)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(any(word in line for line in self.lines) for word in self.ready):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"bring-up not ready after {timeout} s:\n{self.log[-4000:]}")
+        try:
+            wait_for(
+                lambda: self._ready() or self.process.poll() is not None,
+                timeout,
+                "the bring-up",
+                interval=0.1,
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"bring-up not ready after {timeout} s:\n{self.log[-4000:]}"
+            ) from None
+        if not self._ready():
+            raise AssertionError(f"bring-up exited before it was ready:\n{self.log[-4000:]}")
 
     def run(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess:
         """Another CLI process in the same ROS domain (a second terminal)."""
@@ -112,13 +127,16 @@ class System:
 
 
 class Client:
-    """An rclpy node in the test process on `domain`: collects status events and joint
-    states, publishes commands, audio and cancel. Spun in a background thread."""
+    """An rclpy node in the test process on `domain`: collects status events, log lines
+    (``/rosout``) and joint states, publishes commands, audio and cancel. Spun in a
+    background thread. Its context carries the domain (the process environment is left
+    alone)."""
 
     def __init__(self, domain: int):
-        os.environ["ROS_DOMAIN_ID"] = str(domain)
         import rclpy
+        from rcl_interfaces.msg import Log
         from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Empty, String, UInt8MultiArray
 
@@ -127,9 +145,10 @@ class Client:
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain)
         self.node = rclpy.create_node("e2e_client", context=self.context)
         self.events: list[Any] = []
+        self.logs: list[Any] = []
         self.joints: list[tuple[float, Any]] = []
         self._lock = threading.Lock()
 
@@ -142,7 +161,21 @@ class Client:
                 self.joints.append((time.monotonic(), msg))
                 del self.joints[:-200]
 
-        self.node.create_subscription(String, common.STATUS, on_status, common.STATUS_QOS)
+        def on_log(msg: Log) -> None:
+            with self._lock:
+                self.logs.append(msg)
+
+        self.status_sub = self.node.create_subscription(
+            String, common.STATUS, on_status, common.STATUS_QOS
+        )
+        # /rosout as rcl publishes it: reliable, transient local, depth 1000.
+        rosout = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=1000,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self.node.create_subscription(Log, "/rosout", on_log, rosout)
         self.node.create_subscription(
             JointState, common.JOINT_STATES, on_joints, common.JOINT_STATE_QOS
         )
@@ -160,17 +193,29 @@ class Client:
         while not self._stop:
             self.executor.spin_once(timeout_sec=0.05)
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        return wait_for(predicate, timeout, what, interval=0.05)
 
-    def wait_connected(self, publisher: Any, count: int = 1, timeout: float = 30.0) -> None:
+    def wait_connected(
+        self, publisher: Any, count: int = 1, status_publishers: int = 1, timeout: float = 30.0
+    ) -> None:
+        """Until `publisher` has `count` subscribers and our status subscription has matched
+        every status publisher the graph shows, at least `status_publishers` (events
+        published before the match would be lost)."""
+        from robot_planner.nodes.common import STATUS
+
         self.wait_for(lambda: publisher.get_subscription_count() >= count, timeout, "subscribers")
-        time.sleep(0.5)  # let the status publishers find our subscription too
+        self.wait_for(
+            lambda: self.status_sub.get_publisher_count()
+            >= max(status_publishers, self.node.count_publishers(STATUS)),
+            timeout,
+            f"{status_publishers} status publisher(s) matched",
+        )
+
+    def logged(self, node: str, text: str) -> list[Any]:
+        """The ``/rosout`` lines of node `node` that contain `text`."""
+        with self._lock:
+            return [m for m in self.logs if m.name == node and text in m.msg]
 
     def of(self, command_id: str) -> list[Any]:
         with self._lock:
