@@ -10,3 +10,10 @@ def shown(text: object, limit: int = 80) -> str:
     or hide itself with terminal escapes."""
     flat = " ".join(str(text).split())[:limit]
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in flat)
+
+
+def quoted(text: object, limit: int = 80) -> str:
+    """`text` for quoting in a one-line error (see `shown`), with "…" where it is cut:
+    a cut command must not read as the whole command."""
+    flat = " ".join(str(text).split())
+    return shown(flat, limit) if len(flat) <= limit else shown(flat, limit - 1) + "…"

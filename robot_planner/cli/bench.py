@@ -25,6 +25,7 @@ from robot_planner.cli.common import (
     stderr_console,
     utf8_text,
 )
+from robot_planner.untrusted import quoted
 
 
 def _publish(args: argparse.Namespace, suite: str, result: dict, text: str, plots: dict) -> None:
@@ -101,7 +102,7 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
     try:  # refuse a bad command once, before starting any process
         OfflinePlanner(catalogue, scene).plan_text(args.command_text)
     except PlanningError as exc:
-        raise UsageError(f"cannot plan '{args.command_text[:80]}': {exc}") from None
+        raise UsageError(f"cannot plan '{quoted(args.command_text)}': {exc}") from None
     seeds = range(args.seed, args.seed + args.seeds)
     with Progress(console=stderr_console(), transient=True) as bar:
         task = bar.add_task("episodes", total=len(seeds))

@@ -19,6 +19,7 @@ from robot_planner.cli.common import (
     print_json,
     utf8_text,
 )
+from robot_planner.untrusted import quoted
 
 # --- plan ----------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         result = planner.plan(request)
     except PlanningError as exc:
-        raise UsageError(f"cannot plan '{args.command_text.strip()[:80]}': {exc}") from None
+        raise UsageError(f"cannot plan '{quoted(args.command_text.strip())}': {exc}") from None
     said = readback(result.plan, scene, catalogue)
     if args.dart:
         print_json(to_dart(result.plan, scene))

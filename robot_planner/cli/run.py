@@ -27,6 +27,7 @@ from robot_planner.cli.common import (
     print_json,
     utf8_text,
 )
+from robot_planner.untrusted import quoted
 
 
 def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
@@ -86,7 +87,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
             on_plan=show_plan,
         )
     except PlanningError as exc:
-        raise UsageError(f"cannot plan '{command[:80]}': {exc}") from None
+        raise UsageError(f"cannot plan '{quoted(command)}': {exc}") from None
     except (SimError, VqaError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:

@@ -34,7 +34,7 @@ from itertools import pairwise
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 
-from robot_planner.untrusted import shown
+from robot_planner.untrusted import quoted, shown
 from robot_planner.world.domain import Domain
 from robot_planner.world.facts import Fact, Pattern
 from robot_planner.world.scene import Scene
@@ -1069,13 +1069,6 @@ def _holders(scene: Scene) -> list[str]:
         for name, robot in scene.robots.items()
         if any(scene.domain.kind_offers(robot.kind, s) for s in grasps)
     ]
-
-
-def quoted(text: str, limit: int = 80) -> str:
-    """`text` for quoting in a one-line error (see `shown`), with "…" where it is cut:
-    a cut command must not read as the whole command."""
-    flat = " ".join(str(text).split())
-    return shown(flat, limit) if len(flat) <= limit else shown(flat, limit - 1) + "…"
 
 
 def _unknown_word(text: str, vocab: Vocabulary) -> str | None:

@@ -48,7 +48,7 @@ class OfflinePlanner:
             goal, steps, assign, via = list(request.goal), {}, {}, {}
         else:
             try:
-                meaning = understand_command(request.command, self.scene)
+                meaning = understand_command(request.command, self.scene, request.state)
             except UnderstandingError as exc:
                 raise PlanningError(str(exc)) from None
             goal = meaning.goal
@@ -56,9 +56,7 @@ class OfflinePlanner:
             assign, via = meaning.assignments(), meaning.carriers()
         excluded = request.excluded()
         try:
-            plan = self._plan(
-                request.command, goal, request.state, steps, assign, via, excluded
-            )
+            plan = self._plan(request.command, goal, request.state, steps, assign, via, excluded)
         except PlanningError as exc:
             if not excluded:
                 raise

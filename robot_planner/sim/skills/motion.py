@@ -41,7 +41,7 @@ class SkillFailure(Exception):
 
 
 def _touching(world: SimWorld, arm: SimArm) -> str:
-    """", touching X" when the arm rests on something: a stop short of the target is
+    """ ", touching X" when the arm rests on something: a stop short of the target is
     then a collision, not an unreachable pose."""
     touched = [
         name
