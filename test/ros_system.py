@@ -125,6 +125,28 @@ class System:
             return []
         return [json.loads(line) for line in self.journal.read_text().splitlines() if line]
 
+    def journalled(self, *command_ids: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The journal once it holds an outcome for every one of `command_ids`. The planner
+        journals an outcome when it hears the executor's final event, which a test (or
+        `say --wait`) may hear first."""
+        from robot_planner.service.events import FINAL_STATES
+
+        def missing() -> list[str]:
+            try:
+                entries = self.journal_entries()
+            except ValueError:  # a line being written
+                return ["(a partly written line)"]
+            ended = {e["id"] for e in entries if e["state"] in FINAL_STATES}
+            return [i for i in command_ids if i not in ended]
+
+        try:
+            wait_for(lambda: not missing(), timeout, "outcomes journalled")
+        except AssertionError:
+            raise AssertionError(
+                f"no outcome journalled after {timeout:g} s for {missing()[:5]}"
+            ) from None
+        return self.journal_entries()
+
 
 class Client:
     """An rclpy node in the test process on `domain`: collects status events, log lines

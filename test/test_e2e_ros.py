@@ -65,7 +65,7 @@ def test_say_wait_from_another_process_succeeds(system_factory):
     states = _states(result.stderr)
     assert states[:2] == ["accepted", "planned"] and states[-1] == "done"
     assert "task_started" in states and "verifying" in states
-    journal = system.journal_entries()
+    journal = system.journalled(final["command_id"])
     assert [(e["id"], e["state"]) for e in journal] == [
         (final["command_id"], "accepted"),
         (final["command_id"], "done"),
@@ -214,7 +214,7 @@ def test_cancel_during_motion_stops_both_arms(system_factory):
             drift = np.max(np.abs(np.asarray(msg.position) - np.asarray(halted.position)))
             assert drift < 0.01, f"an arm moved {drift:.3f} rad after the cancel"
             assert max(_arm_speeds(msg).values()) < MOVING_RAD_S
-        outcome = [e for e in system.journal_entries() if e["id"] == move][-1]
+        outcome = [e for e in system.journalled(move) if e["id"] == move][-1]
         assert outcome["state"] == "cancelled"
         # The CLI's cancel reaches the nodes too (nothing runs now: no race to lose).
         result = system.run("cancel")
@@ -248,7 +248,7 @@ def test_a_burst_of_200_commands_is_queued_or_rejected_none_lost(system_factory)
     rejected = [i for i in ids if "rejected" in answered[i]]
     assert len(accepted) + len(rejected) == 200
     assert 1 <= len(accepted) <= 11  # one running + at most max_queue waiting
-    journal = system.journal_entries()
+    journal = system.journalled(*ids)
     states_of: dict[str, list[str]] = {}
     for entry in journal:
         states_of.setdefault(entry["id"], []).append(entry["state"])
@@ -303,6 +303,7 @@ def test_a_failing_vqa_server_warns_or_fails_safe_and_never_leaks_the_key(
         assert result.returncode == 1 and final["state"] == "failed", result.stderr
         assert final["details"]["reason"].endswith("(on_vqa_error: fail)")
         assert "task_cancelled" in states  # the robots were halted, not left running
+    system.journalled(final["command_id"])
     journal_text = system.journal.read_text()
     for where, text in (
         ("say output", result.stdout + result.stderr),
