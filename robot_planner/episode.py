@@ -12,6 +12,7 @@ disagree, the report says so.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +28,18 @@ from robot_planner.plan.model import TaskPlan
 from robot_planner.planning.base import Planner, PlanRequest, PlanResult
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.planning.readback import readback
+from robot_planner.recording import (
+    COLOR_COMPRESSED,
+    COMPRESSED_IMAGE,
+    JOINT_STATE,
+    JOINT_STATES,
+    PLAN,
+    STATUS,
+    STRING,
+    McapRecorder,
+    compressed_image,
+    stamp,
+)
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.world import SimWorld
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
@@ -48,6 +61,10 @@ class EpisodeConfig:
     record: Path | None = None
     record_fps: float = 6.0
     record_size: tuple[int, int] = (320, 240)
+    #: An MCAP recording (status events, plans, camera, joint states; simulated time).
+    record_mcap: Path | None = None
+    record_mcap_hz: float = 2.0
+    record_mcap_format: str = "jpeg"
     disturbances: DisturbanceConfig = field(default_factory=DisturbanceConfig)
     self_check: bool = True
     period_s: float = 0.05
@@ -98,6 +115,93 @@ class GifRecorder:
         return self.path
 
 
+class McapEpisodeRecorder:
+    """The run as `robot-planner bringup --record` would record it over ROS, written from
+    the simulation: status events and plans (JSON in std_msgs/String, as the nodes
+    publish them), camera frames (sensor_msgs/CompressedImage) and joint states, all
+    stamped with simulated time, so Foxglove plays the run back as it happened."""
+
+    JOINT_HZ = 10.0
+
+    def __init__(
+        self,
+        world: SimWorld,
+        path: Path,
+        fps: float,
+        camera: str,
+        size: tuple[int, int],
+        image_format: str,
+        metadata: Mapping[str, str],
+    ):
+        if fps <= 0:
+            raise ValueError("MCAP recording rate must be positive")
+        self.world = world
+        self.camera = world.camera(camera, width=size[0], height=size[1])
+        self.frame_id = f"{camera}_camera_optical_frame"
+        self.image_format = image_format
+        self.period = 1.0 / fps
+        self._next_frame = 0.0
+        self._next_joints = 0.0
+        self.revision = 0
+        self.writer = McapRecorder(path, metadata)
+
+    @staticmethod
+    def _ns(seconds: float) -> int:
+        return round(seconds * 1e9)
+
+    def event(self, event: dict[str, Any]) -> None:
+        """A status event, at its own (simulated) time."""
+        when = float(event.get("time", self.world.time))
+        data = json.dumps(event, separators=(",", ":"), default=str)
+        self.writer.write(STATUS, STRING, {"data": data}, self._ns(when))
+
+    def plan(self, plan: TaskPlan, said: str, command_id: str) -> None:
+        """A plan (the first, then each re-plan) as the planner node publishes it."""
+        self.revision += 1
+        message = {
+            "command_id": command_id,
+            "revision": self.revision,
+            "plan": plan.to_dict(),
+            "readback": said,
+        }
+        data = json.dumps(message, separators=(",", ":"))
+        self.writer.write(PLAN, STRING, {"data": data}, self._ns(self.world.time))
+
+    def maybe_capture(self, force: bool = False) -> None:
+        """Frames and joint states that are due at the world's current time."""
+        now = self.world.time
+        when = self._ns(now)
+        if force or now + 1e-9 >= self._next_joints:
+            self._next_joints = now + 1.0 / self.JOINT_HZ
+            names: list[str] = []
+            positions: list[float] = []
+            velocities: list[float] = []
+            for arm in self.world.arms.values():
+                arm_names, arm_positions, arm_velocities = arm.joint_state()
+                names += arm_names
+                positions += [float(v) for v in arm_positions]
+                velocities += [float(v) for v in arm_velocities]
+            if names:
+                message = {
+                    "header": {"stamp": stamp(when), "frame_id": ""},
+                    "name": names,
+                    "position": positions,
+                    "velocity": velocities,
+                    "effort": [],
+                }
+                self.writer.write(JOINT_STATES, JOINT_STATE, message, when)
+        if force or now + 1e-9 >= self._next_frame:
+            self._next_frame = now + self.period
+            rgb = self.camera.capture().rgb
+            message = compressed_image(rgb, when, self.frame_id, self.image_format)
+            self.writer.write(COLOR_COMPRESSED, COMPRESSED_IMAGE, message, when)
+
+    def close(self) -> str:
+        """Finish the file (footer included); its path."""
+        self.writer.close()
+        return str(self.writer.path)
+
+
 def _frame_saver(supervisor: Supervisor, directory: Path) -> Callable[[dict[str, Any]], None]:
     """Write the frame that confirmed each misalignment to `directory` as a PNG and put
     its path in the event, so a user can see what the monitor saw."""
@@ -140,6 +244,7 @@ class ReadBackPlanner:
     scene: Scene
     catalogue: Catalogue
     readbacks: list[str] = field(default_factory=list)
+    plans: list[TaskPlan] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -151,6 +256,7 @@ class ReadBackPlanner:
     def replan(self, request: PlanRequest) -> PlanResult:
         result = self.planner.replan(request)
         self.readbacks.append(readback(result.plan, self.scene, self.catalogue))
+        self.plans.append(result.plan)
         return result
 
 
@@ -217,22 +323,47 @@ def run_episode(
             if config.record
             else None
         )
+        mcap = (
+            McapEpisodeRecorder(
+                world,
+                config.record_mcap,
+                config.record_mcap_hz,
+                options.camera,
+                config.monitor_size,
+                config.record_mcap_format,
+                {
+                    "command": config.command,
+                    "scene": scene.name,
+                    "seed": str(config.seed),
+                    "source": "robot-planner run",
+                    "clock": "simulated time from 0",
+                },
+            )
+            if config.record_mcap
+            else None
+        )
         replanner = ReadBackPlanner(planner, scene, catalogue)
         supervisor = system.supervisor(replanner)
         disturbances: list[dict[str, Any]] = adapter.events  # type: ignore[attr-defined]
         seen = {"disturbances": 0}
 
-        def forward(event: dict[str, Any]) -> None:
-            for disturbance in disturbances[seen["disturbances"] :]:
-                if on_event is not None:
-                    on_event(disturbance)
-            seen["disturbances"] = len(disturbances)
+        def notify(event: dict[str, Any]) -> None:
+            if mcap is not None:
+                mcap.event(event)
             if on_event is not None:
                 on_event(event)
+
+        def forward(event: dict[str, Any]) -> None:
+            for disturbance in disturbances[seen["disturbances"] :]:
+                notify(disturbance)
+            seen["disturbances"] = len(disturbances)
+            notify(event)
 
         def read_back(event: dict[str, Any]) -> None:
             if event.get("event") == "replanned" and replanner.readbacks:
                 event["readback"] = replanner.readbacks[-1]
+                if mcap is not None and replanner.plans:
+                    mcap.plan(replanner.plans[-1], replanner.readbacks[-1], "run")
 
         supervisor.listeners.append(read_back)
         supervisor.listeners.append(forward)
@@ -244,9 +375,18 @@ def run_episode(
             on_plan(plan, PlanExecutor(plan, catalogue, adapter, period_s=config.period_s))
         if recorder is not None:
             adapter.step_hooks.append(lambda: recorder.maybe_capture())  # type: ignore[attr-defined]
-        outcome = supervisor.run(
-            config.command, plan, config.max_sim_time_s, config.realtime, state=start_state
-        )
+        if mcap is not None:
+            mcap.plan(plan, said, "run")
+            mcap.maybe_capture()
+            adapter.step_hooks.append(mcap.maybe_capture)  # type: ignore[attr-defined]
+        try:
+            outcome = supervisor.run(
+                config.command, plan, config.max_sim_time_s, config.realtime, state=start_state
+            )
+        finally:
+            if mcap is not None:  # a run that raised still leaves a readable file
+                mcap.maybe_capture(force=True)
+                mcap_path = mcap.close()
         if recorder is not None:
             world.settle(0.5)
             recorder.maybe_capture()
@@ -316,6 +456,8 @@ def run_episode(
         }
         if recording:
             report["recording"] = recording
+        if mcap is not None:
+            report["recording_mcap"] = mcap_path
         return report
 
 

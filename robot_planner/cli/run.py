@@ -38,6 +38,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.planning.readback import readback
     from robot_planner.sim.world import SimError
 
+    record_mcap = _record_mcap_path(args)
     catalogue, scene = load_world(args)
     disturbances = disturbance_config(args)
     if args.max_time <= 0:
@@ -50,6 +51,8 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         gui=args.gui,
         realtime=args.realtime,
         record=Path(args.record) if args.record else None,
+        record_mcap=record_mcap,
+        record_mcap_hz=args.record_mcap_hz,
         disturbances=disturbances,
         max_sim_time_s=args.max_time,
         monitor_config=monitor_config(args, scene),
@@ -110,7 +113,23 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         print(f"== final facts ({source}): {', '.join(report['final_facts'])}")
         if report.get("recording"):
             print(f"== recording: {report['recording']}")
+        if report.get("recording_mcap"):
+            print(f"== MCAP recording: {report['recording_mcap']}")
     return EXIT_OK if report["success"] else EXIT_FAILED
+
+
+def _record_mcap_path(args: argparse.Namespace) -> Path | None:
+    """The checked `--record-mcap` path: a bad one is one line before anything runs."""
+    from robot_planner.recording import RecordingError, check_output
+
+    if not args.record_mcap:
+        return None
+    if not args.record_mcap_hz > 0:
+        raise UsageError("--record-mcap-hz must be positive")
+    try:
+        return check_output(args.record_mcap)
+    except RecordingError as exc:
+        raise UsageError(f"--record-mcap: {exc}") from None
 
 
 def _add_sim_args(p: argparse.ArgumentParser) -> None:
@@ -120,6 +139,19 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for start poses, disturbances")
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.add_argument("--record", metavar="OUT.gif", help="write a GIF of the overhead camera")
+    p.add_argument(
+        "--record-mcap",
+        metavar="FILE.mcap",
+        help="write status events, plans, camera frames (JPEG) and joint states to an MCAP "
+        "file in simulated time (open it in Foxglove)",
+    )
+    p.add_argument(
+        "--record-mcap-hz",
+        type=float,
+        default=2.0,
+        metavar="HZ",
+        help="camera frames per simulated second in the MCAP recording (default 2)",
+    )
     p.add_argument("--gui", action="store_true", help="open the PyBullet window")
     p.add_argument("--realtime", action="store_true", help="run at wall-clock speed")
     p.add_argument(
