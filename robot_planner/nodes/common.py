@@ -17,6 +17,16 @@ Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interfac
 ``/camera/...``                   sensor_msgs             reliable, depth 2 (sim)
 ``/joint_states``                sensor_msgs/JointState  reliable, depth 10
 ===============================  ======================  ==========================
+
+Actions and services (robot_planner_interfaces):
+
+===============================  ======================================================
+``/robot_planner/execute``       action ExecuteCommand: one command, feedback, result
+``/robot_planner/get_state``     service GetState: the planner's state, a command's outcome
+===============================  ======================================================
+
+``/robot_planner/cancel_command`` (std_msgs/String, reliable, depth 10) cancels one command
+by id, a goal's or a text command's.
 """
 
 from __future__ import annotations
@@ -47,6 +57,12 @@ COMMAND = f"{NS}/command"
 PLAN = f"{NS}/plan"
 STATUS = f"{NS}/status"
 CANCEL = f"{NS}/cancel"
+#: One command by id (a goal's or a text command's): waiting ones are dropped, the
+#: running one halts the robots; `CANCEL` is everything.
+CANCEL_COMMAND = f"{NS}/cancel_command"
+#: The planner's `ExecuteCommand` action server and `GetState` service.
+EXECUTE = f"{NS}/execute"
+GET_STATE = f"{NS}/get_state"
 TREE = f"{NS}/tree"
 REPLAN = f"{NS}/replan"
 MISALIGNMENT = f"{NS}/misalignment"
@@ -225,6 +241,9 @@ def run_node(
         except Exception as exc:  # bad parameters, files, missing servers: one line
             print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
             return 2
+        # A node whose callbacks may wait (the planner's action goals, one thread each
+        # until their command ends) says how many threads it needs.
+        threads = max(threads, int(getattr(node, "executor_threads", 0)))
         executor = MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
         with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):

@@ -1,10 +1,16 @@
 """planner_node: commands in, validated plans out; owns each command's life and the journal.
 
-Subscribes ``/robot_planner/command`` (text, or JSON ``{"id", "text"}``), plans with the
-configured backend in a worker thread (an LLM may take seconds; callbacks never wait),
-publishes the validated plan on ``/robot_planner/plan`` (transient local) and status
-events on ``/robot_planner/status``, and serves re-plan requests from the executor on
-``/robot_planner/replan``. Every accepted command and its outcome go to the journal.
+Commands arrive as ``ExecuteCommand`` goals on ``/robot_planner/execute`` (feedback on
+every status event of the command, a result with an error code when it ends, cancel halts
+the robots) or as text on ``/robot_planner/command`` (text, or JSON ``{"id", "text"}``,
+for voice and simple publishers); both take the same path (queue, ids, journal, status).
+The node plans with the configured backend in a worker thread (an LLM may take seconds;
+callbacks never wait), publishes the validated plan on ``/robot_planner/plan``
+(transient local) and status events on ``/robot_planner/status``, and serves re-plan
+requests from the executor on ``/robot_planner/replan``. ``/robot_planner/get_state``
+(GetState) answers the current state or a command's outcome; ``/robot_planner/cancel``
+(everything) and ``/robot_planner/cancel_command`` (one id) cancel. Every accepted
+command and its outcome go to the journal.
 
 Parameters:
   scene (str, "tabletop"): scene name or YAML path.
@@ -26,16 +32,23 @@ import json
 import queue
 import threading
 import time
+from collections import OrderedDict, deque
 from typing import Any
 
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from std_msgs.msg import Empty, String
 
 from robot_planner.nodes.common import (
     CANCEL,
+    CANCEL_COMMAND,
     COMMAND,
     COMMAND_QOS,
+    EXECUTE,
+    GET_STATE,
     HEARTBEAT,
     PLAN,
     REPLAN,
@@ -53,15 +66,45 @@ from robot_planner.nodes.common import (
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest
 from robot_planner.planning.config import load_planner_config, make_planner
+from robot_planner.planning.language import UnderstandingError
 from robot_planner.planning.readback import readback
-from robot_planner.service.commands import Command, CommandError, CommandQueue, parse_command
+from robot_planner.service.action_mapping import (
+    NOT_UNDERSTOOD,
+    PLAN_FAILED,
+    CommandProgress,
+    command_from_goal,
+    rejected_result,
+)
+from robot_planner.service.commands import (
+    ID_PATTERN,
+    Command,
+    CommandError,
+    CommandQueue,
+    parse_command,
+)
 from robot_planner.service.events import EventError, parse_event
-from robot_planner.service.journal import Journal
-from robot_planner.world.facts import Fact, FactError
+from robot_planner.service.journal import Journal, read_journal
+from robot_planner.untrusted import quoted, shown
+from robot_planner.world.facts import Fact, FactError, format_facts
 from robot_planner.world.scene import load_scene
+from robot_planner_interfaces.action import ExecuteCommand
+from robot_planner_interfaces.srv import GetState
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
 EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
+#: Commands whose progress is kept for GetState (older ones are read from the journal).
+RECENT_COMMANDS = 200
+#: How long the planner's own message on the cancel topic may take to come back to it.
+OWN_CANCEL_S = 5.0
+
+
+class GoalWatch:
+    """An `ExecuteCommand` goal waiting for its command to end."""
+
+    def __init__(self, handle: ServerGoalHandle, progress: CommandProgress) -> None:
+        self.handle = handle
+        self.progress = progress
+        self.ended = threading.Event()
 
 
 class PlannerNode(Node):
@@ -100,12 +143,39 @@ class PlannerNode(Node):
         self.planning: set[str] = set()
         self._lock = threading.RLock()
         self._jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        #: Goals by command id, each blocking one executor thread until its command ends
+        #: (bounded: more are rejected, so the node's other callbacks always get a thread).
+        self._goals: dict[str, GoalWatch] = {}
+        self._goal_slots = int(max_queue) + 2
+        self.executor_threads = self._goal_slots + 3
+        #: Goals whose cancel arrived before their command was known (by goal uuid).
+        self._cancel_asked: set[bytes] = set()
+        #: Recent commands' progress from their status events (GetState, goal feedback).
+        self._progress: OrderedDict[str, CommandProgress] = OrderedDict()
+        #: When this node published on the cancel topic itself (one command's halt): its
+        #: own message must not also drop the queue as an outside cancel does.
+        self._own_cancels: deque[float] = deque()
+        self._closing = False
 
         self.status = StatusPublisher(self, "planner")
         self.plan_pub = self.create_publisher(String, PLAN, latched())
         subscribe(self, String, COMMAND, self._on_command, COMMAND_QOS)
         subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
         subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
+        subscribe(self, String, CANCEL_COMMAND, self._on_cancel_command, reliable())
+        self.cancel_pub = self.create_publisher(Empty, CANCEL, reliable())
+        # Goals wait in their execute callback (reentrant group, own threads) while the
+        # status events that drive their feedback arrive in the default group.
+        goals = ReentrantCallbackGroup()
+        self.action_server = ActionServer(
+            self,
+            ExecuteCommand,
+            EXECUTE,
+            execute_callback=self._execute_goal,
+            cancel_callback=self._on_goal_cancel,
+            callback_group=goals,
+        )
+        self.create_service(GetState, GET_STATE, self._get_state, callback_group=goals)
         subscribe(self, String, REPLAN, self._on_replan, reliable())
         subscribe(self, String, STATE, self._on_state, latched())
         self._worker = threading.Thread(target=self._work, name="planner-worker", daemon=True)
@@ -137,10 +207,21 @@ class PlannerNode(Node):
         except CommandError as exc:
             self.status("", "error", reason=f"bad command: {exc}")
             return
+        self._submit(command)
+
+    def _submit(self, command: Command, watch: GoalWatch | None = None) -> str | None:
+        """Offer a command (from the topic or a goal) under the queue policy: the one
+        path every command takes. Returns why it was turned away, or None. A goal's
+        `watch` is registered before the first event about it is published."""
         with self._lock:
-            if command.id in self.revision or command.id == getattr(self.queue.active, "id", None):
-                self.status(command.id, "rejected", reason="duplicate command id")
-                return
+            if (
+                command.id in self.revision
+                or self.queue.holds(command.id)
+                or command.id in self._goals
+            ):
+                # `duplicate` marks the event as not the running command's own end.
+                self.status(command.id, "rejected", reason="duplicate command id", duplicate=True)
+                return "duplicate command id"
             previous = self.queue.active
             decision = self.queue.offer(command)
             if decision.action == "reject":
@@ -148,7 +229,10 @@ class PlannerNode(Node):
                     command.id, "rejected", text=command.text, reason=decision.reason
                 )
                 self.status(command.id, "rejected", text=command.text, reason=decision.reason)
-                return
+                return decision.reason
+            if watch is not None:
+                self._goals[command.id] = watch
+                self._remember(watch.progress)
             self.journal.write(command.id, "accepted", text=command.text, source=command.source)
             details: dict[str, Any] = {"text": command.text, "source": command.source}
             if decision.action == "queue":
@@ -160,6 +244,7 @@ class PlannerNode(Node):
             self.status(command.id, "accepted", **details)
             if decision.action in ("start", "preempt"):
                 self._start(command)
+            return None
 
     def _start(self, command: Command) -> None:
         self.revision[command.id] = 0
@@ -171,9 +256,182 @@ class PlannerNode(Node):
             event = parse_event(msg.data)
         except EventError:
             return
-        if event.source != "executor" or event.state not in EXECUTOR_FINAL:
+        if event.source == "executor" and event.state in EXECUTOR_FINAL:
+            # Journalled before a goal's result goes out: a client that asks GetState or
+            # reads the journal after its result finds the outcome.
+            self._finish(event.command_id, event.state, event.details.get("reason", ""))
+        if event.command_id and not event.details.get("duplicate"):
+            self._track(event)
+
+    def _remember(self, progress: CommandProgress) -> None:
+        self._progress[progress.command_id] = progress
+        self._progress.move_to_end(progress.command_id)
+        while len(self._progress) > RECENT_COMMANDS:
+            oldest = next(iter(self._progress))
+            if oldest in self._goals:  # a waiting goal's progress is never dropped
+                self._progress.move_to_end(oldest)
+                break
+            del self._progress[oldest]
+
+    def _track(self, event: Any) -> None:
+        """Fold a status event into its command's progress; a goal's gets feedback, and
+        its result once the command ended."""
+        with self._lock:
+            progress = self._progress.get(event.command_id)
+            if progress is None:
+                progress = CommandProgress(event.command_id)
+                self._remember(progress)
+            if not progress.update(event):
+                return
+            watch = self._goals.get(event.command_id)
+            feedback = progress.feedback()
+        if watch is None:
             return
-        self._finish(event.command_id, event.state, event.details.get("reason", ""))
+        if progress.final is not None:
+            watch.ended.set()
+            return
+        try:
+            watch.handle.publish_feedback(ExecuteCommand.Feedback(**feedback))
+        except Exception as exc:  # the goal ended or the node is shutting down
+            self.get_logger().debug(f"feedback not published: {exc}")
+
+    # --- the ExecuteCommand action ------------------------------------------------------
+
+    def _execute_goal(self, handle: ServerGoalHandle) -> Any:
+        """One goal: turned away at once with a REJECTED result, or a command on the
+        common path whose end (any final state) is the result. Waits on its own thread."""
+        goal = handle.request
+        try:
+            command = command_from_goal(goal.command, goal.source, goal.id, goal.options_json)
+        except CommandError as exc:
+            return self._answer(handle, rejected_result(goal.id, str(exc), self._facts()))
+        watch = GoalWatch(handle, CommandProgress(command.id))
+        with self._lock:
+            if self._closing:
+                reason = "the planner is shutting down"
+            elif len(self._goals) >= self._goal_slots:
+                reason = f"too many goals at once ({len(self._goals)})"
+            else:
+                reason = self._submit(command, watch)
+            if reason is None and bytes(handle.goal_id.uuid) in self._cancel_asked:
+                self._cancel_asked.discard(bytes(handle.goal_id.uuid))
+                self._cancel_command(command.id)
+        if reason is not None:
+            return self._answer(handle, rejected_result(command.id, reason, self._facts()))
+        self.get_logger().info(f"[{command.id}] goal from {shown(goal.source or '?', 32)}")
+        while not watch.ended.wait(0.5):
+            if self._closing:
+                break
+        with self._lock:
+            self._goals.pop(command.id, None)
+        if watch.progress.final is None:
+            result = rejected_result(command.id, "the planner stopped", self._facts())
+            result.update(final_state="interrupted", error_code=ExecuteCommand.Result.INTERRUPTED)
+        else:
+            result = watch.progress.result(self._facts())
+        return self._answer(handle, result)
+
+    def _answer(self, handle: ServerGoalHandle, fields: dict[str, Any]) -> Any:
+        """End the goal (succeeded, canceled when its client asked, else aborted) with
+        the result `fields`."""
+        try:
+            if fields["success"]:
+                handle.succeed()
+            elif handle.is_cancel_requested:
+                handle.canceled()
+            else:
+                handle.abort()
+        except Exception as exc:  # a state the goal can no longer leave (shutdown)
+            self.get_logger().debug(f"goal state not set: {exc}")
+        return ExecuteCommand.Result(**fields)
+
+    def _on_goal_cancel(self, handle: ServerGoalHandle) -> CancelResponse:
+        """A goal's client cancels: its command is cancelled like any other (a waiting
+        one dropped, the running one's robots halted); the result says CANCELLED."""
+        with self._lock:
+            command_id = next((c for c, w in self._goals.items() if w.handle is handle), None)
+            if command_id is None:  # its execute callback has not run yet
+                self._cancel_asked.add(bytes(handle.goal_id.uuid))
+            else:
+                self._cancel_command(command_id)
+        return CancelResponse.ACCEPT
+
+    def _on_cancel_command(self, msg: String) -> None:
+        command_id = msg.data.strip()
+        if not ID_PATTERN.fullmatch(command_id):
+            self.get_logger().warning(f"cancel: not a command id: {quoted(command_id, 70)}")
+            return
+        if not self._cancel_command(command_id):
+            self.get_logger().info(f"cancel: command {command_id} is not running or waiting")
+
+    def _cancel_command(self, command_id: str) -> bool:
+        """Cancel one command as `/robot_planner/cancel` cancels everything: a waiting one
+        ends at once, a planning one when its plan arrives, a running one's robots halt
+        now (through the executor's cancel). False when it is not active or waiting."""
+        with self._lock:
+            waiting = self.queue.remove_waiting(command_id)
+            if waiting is not None:
+                reason = "cancelled before it started"
+                self.journal.write(command_id, "cancelled", reason=reason)
+                self.status(command_id, "cancelled", reason=reason)
+                return True
+            if command_id not in self.revision:
+                return False
+            active = self.queue.active
+            if active is None or active.id != command_id:
+                return True  # pre-empted: the executor is halting it already
+            if command_id in self.planning:
+                self.cancelled.add(command_id)
+                return True
+            self._own_cancels.append(time.monotonic())
+        self.cancel_pub.publish(Empty())
+        return True
+
+    def _facts(self) -> list[str]:
+        with self._lock:
+            return format_facts(self.state)
+
+    def _get_state(self, request: Any, response: Any) -> Any:
+        """The planner now (empty id: the running command, else idle) or one command's
+        state and outcome (recent ones from memory, older ones from the journal)."""
+        command_id = request.command_id.strip()
+        with self._lock:
+            active = self.queue.active
+            response.busy = active is not None or bool(self.revision)
+            response.facts = format_facts(self.state)
+            if not command_id:
+                progress = self._progress.get(active.id) if active is not None else None
+                if active is not None:
+                    response.command_id = active.id
+                    response.state = progress.state if progress is not None else "accepted"
+                    response.message = progress.message if progress is not None else ""
+                else:
+                    last = next(reversed(self._progress), None)
+                    response.state, response.command_id = "idle", last or ""
+                    if last is not None:
+                        ended = self._progress[last]
+                        response.message = f"last command {last}: {ended.state}"
+                    else:
+                        response.message = "no command yet"
+                return response
+            response.command_id = command_id
+            if not ID_PATTERN.fullmatch(command_id):
+                response.state, response.message = "unknown", "not a command id"
+                return response
+            progress = self._progress.get(command_id)
+            if progress is not None:
+                response.state, response.message = progress.state, progress.message
+                return response
+            if self.queue.holds(command_id):
+                response.state, response.message = "accepted", "waiting in the queue"
+                return response
+        entries = [e for e in read_journal(self.journal.path) if e.get("id") == command_id]
+        if entries:
+            response.state = str(entries[-1]["state"])
+            response.message = quoted(entries[-1].get("reason", ""), 500)
+        else:
+            response.state, response.message = "unknown", f"no command {command_id} is known"
+        return response
 
     def _on_liveliness(self, info: Any) -> None:
         self._alive = int(info.alive_count)
@@ -236,6 +494,12 @@ class PlannerNode(Node):
 
     def _on_cancel(self, _msg: Empty) -> None:
         with self._lock:
+            now = time.monotonic()
+            while self._own_cancels and now - self._own_cancels[0] > OWN_CANCEL_S:
+                self._own_cancels.popleft()
+            if self._own_cancels:  # this node halted one command: keep the queue
+                self._own_cancels.popleft()
+                return
             for command in self.queue.drop_waiting():
                 self.journal.write(command.id, "cancelled", reason="cancelled before it started")
                 self.status(command.id, "cancelled", reason="cancelled before it started")
@@ -314,7 +578,11 @@ class PlannerNode(Node):
         except Exception as exc:  # PlanningError, or a backend bug: the command still ends
             reason = str(exc) if isinstance(exc, PlanningError) else f"planner failed: {exc!r}"
             reason = reason[:500]
-            self._finish(command.id, "error", reason, {"reason": reason, "text": command.text})
+            # The offline planner raises PlanningError from the language's
+            # UnderstandingError: the goal's result says NOT_UNDERSTOOD.
+            kind = NOT_UNDERSTOOD if isinstance(exc.__context__, UnderstandingError) else None
+            details = {"reason": reason, "text": command.text, "kind": kind or PLAN_FAILED}
+            self._finish(command.id, "error", reason, details)
             return
         latency = time.perf_counter() - started
         with self._lock:
@@ -378,6 +646,10 @@ class PlannerNode(Node):
         self.plan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            for watch in self._goals.values():
+                watch.ended.set()
         self._jobs.put(None)
         self.journal.close()
 

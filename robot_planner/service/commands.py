@@ -138,6 +138,20 @@ class CommandQueue:
             return self.active
         return None
 
+    def holds(self, command_id: str) -> bool:
+        """Whether `command_id` is active or waiting (a second command with it is refused)."""
+        if self.active is not None and self.active.id == command_id:
+            return True
+        return any(command.id == command_id for command in self.waiting)
+
+    def remove_waiting(self, command_id: str) -> Command | None:
+        """Take one waiting command out of the queue (cancelled before it started)."""
+        for command in self.waiting:
+            if command.id == command_id:
+                self.waiting.remove(command)
+                return command
+        return None
+
     def drop_waiting(self) -> list[Command]:
         """Empty the queue (cancel): the commands that were waiting."""
         dropped = list(self.waiting)
