@@ -135,8 +135,10 @@ class ActionSystem:
         from robot_planner.nodes.common import STATUS
 
         wait_for(
-            lambda: self.status_sub.get_publisher_count() >= self.client.count_publishers(STATUS)
-            and self.status_pub.get_subscription_count() >= 1,
+            lambda: (
+                self.status_sub.get_publisher_count() >= self.client.count_publishers(STATUS)
+                and self.status_pub.get_subscription_count() >= 1
+            ),
             WAIT_S,
             "status peers matched",
         )

@@ -204,12 +204,16 @@ def rejected_result(command_id: str, reason: str, facts: list[str] | None = None
         "message": quoted(reason, MAX_MESSAGE_CHARS),
         "final_facts": list(facts or []),
         # A malformed id is not echoed back (it may be what was wrong).
-        "id": command_id if isinstance(command_id, str) and ID_PATTERN.fullmatch(command_id)
-        else "",
+        "id": command_id if _valid_id(command_id) else "",
     }
 
 
+def _valid_id(command_id: Any) -> bool:
+    return isinstance(command_id, str) and bool(ID_PATTERN.fullmatch(command_id))
+
+
 def _count(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else (
-        default
-    )
+    """A count from an event's details, or `default` when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
