@@ -66,6 +66,12 @@ ARGUMENTS = (
         "voice", "true", "start the voice node (speech on /robot_planner/audio)", ("true", "false")
     ),
     Argument("scene", "", "scene name or file for every node (empty: from the config)"),
+    Argument(
+        "record",
+        "",
+        "write the planner's topics, status, plan and camera (compressed) to this .mcap "
+        "file (empty: no recording)",
+    ),
 )
 
 NODES = (
@@ -95,6 +101,11 @@ NODES = (
         enabled_by="voice",
     ),
 )
+
+
+#: Started only with `record` (its parameter `path`), and first, so it is up before the
+#: others publish. Not in `NODES`: the parameter files need no section for it.
+RECORDER = NodeSpec("recorder", "recorder_node", "robot_planner.nodes.recorder_node")
 
 
 def profile_config(profile: str) -> Path:
@@ -160,6 +171,13 @@ def processes(profile: str, values: dict[str, str]) -> list[Process]:
     config = Path(merged["config"]) if merged["config"] else profile_config(profile)
     if not config.is_file():
         raise ValueError(f"parameter file {config} does not exist")
-    return [
+    nodes = [
         Process(spec, config, overrides(spec, merged)) for spec in NODES if enabled(spec, merged)
     ]
+    if merged["record"]:
+        from robot_planner.recording import check_output
+
+        # Checked here, before any node starts: the recorder would die, the rest run on.
+        path = check_output(merged["record"])  # RecordingError is a ValueError
+        nodes.insert(0, Process(RECORDER, config, {"path": str(path)}))
+    return nodes
