@@ -3,7 +3,10 @@
 `bringup` starts the node executables of `robot_planner.bringup` as child processes (for
 pip-only installs, where `ros2 launch` does not exist): one prefixed log stream, Ctrl-C
 forwarded to every node, and a non-zero exit as soon as a node dies. `say`, `status`
-and `cancel` talk to a running system over DDS (same `ROS_DOMAIN_ID`).
+and `cancel` talk to a running system over DDS (same `ROS_DOMAIN_ID`): `say` sends an
+`ExecuteCommand` goal to the planner and follows its feedback (Ctrl-C cancels it),
+`status` asks the planner's `GetState` service (or follows the status events), `cancel`
+cancels goals and commands.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from robot_planner import bringup
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_OF = {"done": 0, "failed": 1, "cancelled": 1, "interrupted": 1, "error": 2, "rejected": 2}
 STOP_GRACE_S = 10.0
+#: At most this long to find the planner (its action server or service) before saying so.
+DISCOVERY_S = 10.0
+#: After Ctrl-C: how long the goal's CANCELLED result may take (the robots halt at once).
+CANCEL_WAIT_S = 15.0
 
 
 class RosCliError(Exception):
@@ -241,54 +248,42 @@ def cmd_say(args: argparse.Namespace) -> int:
             command = parse_command(payload)
         except CommandError as exc:
             raise RosCliError(str(exc)) from None
-    from std_msgs.msg import String, UInt8MultiArray
+    if pcm is None:
+        return _say_goal(args, command)
+    from std_msgs.msg import UInt8MultiArray
 
-    from robot_planner.nodes.common import AUDIO, COMMAND, COMMAND_QOS, STATUS, reliable
+    from robot_planner.nodes.common import AUDIO, STATUS, reliable
 
+    # Speech goes to the voice node, which names the command: it is followed on the
+    # status topic.
     client = _Client("robot_planner_say")
     try:
         events: list = []
-        follow = args.wait or pcm is not None  # the voice node names the command
-        if follow:
-            _status_subscription(client, events)
-        if pcm is None:
-            topic, publisher = COMMAND, client.node.create_publisher(String, COMMAND, COMMAND_QOS)
-            who = "planner"
-        else:
-            topic = AUDIO
-            publisher = client.node.create_publisher(UInt8MultiArray, AUDIO, reliable(4))
-            who = "voice node"
+        _status_subscription(client, events)
+        publisher = client.node.create_publisher(UInt8MultiArray, AUDIO, reliable(4))
         started = time.monotonic()
-        discovery = min(args.timeout, 10.0)
+        discovery = min(args.timeout, DISCOVERY_S)
 
         def ready() -> bool:
-            listening = publisher.get_subscription_count() > 0
-            if follow:
-                listening = listening and client.node.count_publishers(STATUS) > 0
-            return listening
+            return (
+                publisher.get_subscription_count() > 0 and client.node.count_publishers(STATUS) > 0
+            )
 
         if not client.spin_until(ready, discovery):
             raise RosCliError(
-                f"no {who} is listening on {topic} after {discovery:g} s "
+                f"no voice node is listening on {AUDIO} after {discovery:g} s "
                 "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
             )
         client.spin_until(lambda: False, 0.3)  # let the status publishers match us too
-        if pcm is None:
-            payload = {"id": command.id, "text": command.text, "source": "say"}
-            publisher.publish(String(data=json.dumps(payload)))
-            command_id = command.id
-        else:
-            heard = len(events)
-            publisher.publish(UInt8MultiArray(data=pcm))
-            first = _voice_answer(
-                client, events, heard, args.timeout - (time.monotonic() - started)
-            )
-            if not args.quiet:
-                print(_progress(first), file=sys.stderr, flush=True)
-            if first.state == "error":
-                print(first.to_json())
-                return EXIT_BAD_INPUT
-            command_id = first.command_id
+        heard = len(events)
+        publisher.publish(UInt8MultiArray(data=pcm))
+        first = _voice_answer(client, events, heard, args.timeout - (time.monotonic() - started))
+        if not args.quiet:
+            print(_progress(first), file=sys.stderr, flush=True)
+        if first.state == "error":
+            print(first.to_json())
+            return EXIT_BAD_INPUT
+        command_id = first.command_id
         if not args.wait:
             client.spin_until(lambda: False, 0.2)
             print(command_id)
@@ -320,6 +315,174 @@ def cmd_say(args: argparse.Namespace) -> int:
         return EXIT_OF.get(final.state, EXIT_FAILED)
     finally:
         client.close()
+
+
+def _say_goal(args: argparse.Namespace, command: Any) -> int:
+    """`say TEXT`: an ExecuteCommand goal; feedback lines on stderr, with --wait the result
+    (beside the command's final status event) on stdout. Ctrl-C cancels the goal."""
+    from rclpy.action import ActionClient
+
+    from robot_planner.nodes.common import EXECUTE, STATUS
+    from robot_planner.service.action_mapping import CODE_NAMES
+
+    ExecuteCommand = _interfaces().action.ExecuteCommand
+    client = _Client("robot_planner_say")
+    try:
+        action = ActionClient(client.node, ExecuteCommand, EXECUTE)
+        events: list = []
+        status_sub = _status_subscription(client, events) if args.wait else None
+        discovery = min(args.timeout, DISCOVERY_S)
+        started = time.monotonic()
+        if not client.spin_until(action.server_is_ready, discovery):
+            raise RosCliError(
+                f"no planner serves {EXECUTE} after {discovery:g} s "
+                "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
+            )
+        if status_sub is not None:  # the final event's details; the result alone will do
+            client.spin_until(
+                lambda: status_sub.get_publisher_count() >= client.node.count_publishers(STATUS),
+                1.0,
+            )
+        feedback: list = []
+        shown: list[str] = [""]
+
+        def on_feedback(msg: Any) -> None:
+            feedback.append(msg.feedback)
+            line = _feedback_line(msg.feedback)
+            # A task's phases come by the dozen and feedback does not name the phase:
+            # one line while nothing else changes.
+            same = line.split(maxsplit=1)[-1] == shown[0].split(maxsplit=1)[-1]
+            if not args.quiet and not (msg.feedback.state == "task_phase" and same):
+                print(line, file=sys.stderr, flush=True)
+            shown[0] = line
+
+        goal = ExecuteCommand.Goal(command=command.text, source="cli", id=command.id)
+        sent = action.send_goal_async(goal, feedback_callback=on_feedback)
+        if not client.spin_until(sent.done, discovery):
+            raise RosCliError(f"the planner did not answer the goal within {discovery:g} s")
+        handle = sent.result()
+        if handle is None or not handle.accepted:
+            raise RosCliError("the planner refused the goal")
+        answer = handle.get_result_async()
+        if not args.wait:
+            # A goal turned away (busy, duplicate id) answers at once; an accepted one
+            # sends its first feedback.
+            client.spin_until(lambda: answer.done() or bool(feedback), discovery)
+            if not answer.done() or answer.result().result.final_state != "rejected":
+                print(command.id)
+                return EXIT_OK
+        cancelled = False
+        try:
+            remaining = args.timeout - (time.monotonic() - started)
+            if not client.spin_until(answer.done, max(0.0, remaining)):
+                last = feedback[-1].state if feedback else "none"
+                print(
+                    f"error: timed out after {args.timeout:g} s waiting for command "
+                    f"{command.id} (last state: {last}); it goes on: "
+                    f"`robot-planner cancel --id {command.id}` stops it",
+                    file=sys.stderr,
+                )
+                return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            cancelled = True
+            print(f"cancelling command {command.id} ...", file=sys.stderr, flush=True)
+            handle.cancel_goal_async()
+            if not client.spin_until(answer.done, CANCEL_WAIT_S):
+                print(
+                    f"error: no result {CANCEL_WAIT_S:g} s after cancelling {command.id}",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+        response = answer.result()
+        result = response.result
+        fields = {
+            "success": result.success,
+            "final_state": result.final_state,
+            "error_code": result.error_code,
+            "error": CODE_NAMES.get(result.error_code, str(result.error_code)),
+            "message": result.message,
+            "final_facts": list(result.final_facts),
+            "id": result.id,
+            "goal_status": _GOAL_STATUS.get(response.status, str(response.status)),
+        }
+        if not args.quiet:
+            line = f"{time.time():.3f} {'result':>8} {result.final_state:<15} {result.message}"
+            print(line.rstrip(), file=sys.stderr, flush=True)
+
+        def final_event() -> Any:
+            return next(
+                (
+                    e
+                    for e in events
+                    if e.command_id == command.id and e.final and e.source != "voice"
+                ),
+                None,
+            )
+
+        if args.wait and not cancelled:
+            client.spin_until(lambda: final_event() is not None, 1.0)
+        elif args.wait:
+            client.spin_until(lambda: final_event() is not None, 0.5)
+        event = final_event() if args.wait else None
+        document = (
+            event.model_dump()
+            if event is not None
+            else {
+                "command_id": result.id or command.id,
+                "state": result.final_state,
+                "time": round(time.time(), 6),
+                "source": "planner",
+                "details": {"reason": result.message, "facts": list(result.final_facts)},
+            }
+        )
+        document["result"] = fields
+        print(json.dumps(document, separators=(",", ":"), default=str))
+        return EXIT_OF.get(result.final_state, EXIT_FAILED)
+    finally:
+        client.close()
+
+
+#: action_msgs/GoalStatus values.
+_GOAL_STATUS = {
+    0: "unknown",
+    1: "accepted",
+    2: "executing",
+    3: "canceling",
+    4: "succeeded",
+    5: "canceled",
+    6: "aborted",
+}
+
+
+def _interfaces() -> Any:
+    """The robot_planner_interfaces package, or one line saying how to get it."""
+    try:
+        import robot_planner_interfaces.action
+        import robot_planner_interfaces.srv
+    except ImportError as exc:
+        raise RosCliError(
+            f"robot_planner_interfaces is not installed ({exc}): run `make setup`, or "
+            "source a colcon workspace that built it"
+        ) from None
+    return robot_planner_interfaces
+
+
+def _feedback_line(feedback: Any) -> str:
+    """One progress line per feedback message, in `_progress`'s columns."""
+    state = feedback.state
+    brief = ""
+    if state in ("planned", "replanned"):
+        brief = f"{feedback.tasks_total} task(s)"
+        if feedback.readback:
+            brief += f": {feedback.readback}"
+    elif state.startswith("task_") or state == "verifying":
+        running = ", ".join(feedback.running_tasks)
+        brief = f"{feedback.tasks_done}/{feedback.tasks_total} done"
+        if running:
+            brief += f", running {running}"
+    elif state in ("replanning", "misalignment"):
+        brief = f"{feedback.replans} re-plan(s) so far"
+    return f"{time.time():.3f} {'planner':>8} {state:<15} {brief}".rstrip()
 
 
 def _voice_answer(client: _Client, events: list, since: int, timeout: float) -> Any:
@@ -360,7 +523,58 @@ def _progress(event: Any) -> str:
     return f"{event.time:.3f} {event.source:>8} {event.state:<15} {brief}".rstrip()
 
 
+def _get_state(client: _Client, command_id: str, timeout: float) -> Any:
+    """The planner's GetState answer, or a RosCliError when no planner answers."""
+    from robot_planner.nodes.common import GET_STATE
+
+    GetState = _interfaces().srv.GetState
+    service = client.node.create_client(GetState, GET_STATE)
+    if not client.spin_until(service.service_is_ready, timeout):
+        raise RosCliError(
+            f"no planner serves {GET_STATE} after {timeout:g} s "
+            "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
+        )
+    answer = service.call_async(GetState.Request(command_id=command_id))
+    if not client.spin_until(answer.done, timeout) or answer.result() is None:
+        raise RosCliError(f"the planner did not answer {GET_STATE} within {timeout:g} s")
+    return answer.result()
+
+
+def _state_document(state: Any) -> dict[str, Any]:
+    return {
+        "state": state.state,
+        "command_id": state.command_id,
+        "busy": state.busy,
+        "message": state.message,
+        "facts": list(state.facts),
+    }
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    """Without --follow (or --timeout/--until-final): one answer from GetState, the
+    current state or one command's outcome. With them: the status events as they come."""
+    from robot_planner.service.events import FINAL_STATES
+
+    streaming = args.follow or args.timeout or args.until_final
+    if not streaming or args.command:
+        client = _Client("robot_planner_status")
+        try:
+            state = _get_state(client, args.command or "", args.service_timeout)
+        except RosCliError:
+            if not streaming:
+                raise
+            state = None  # following the events needs no service
+        finally:
+            client.close()
+        if state is not None and (not streaming or (args.command and state.state in FINAL_STATES)):
+            document = _state_document(state)
+            if args.brief:
+                print(f"{state.command_id or '-'} {state.state}: {state.message}".rstrip())
+            else:
+                print(json.dumps(document, separators=(",", ":")))
+            if state.state == "unknown":
+                return EXIT_BAD_INPUT
+            return EXIT_OF.get(state.state, EXIT_OK) if args.command else EXIT_OK
     client = _Client("robot_planner_status")
     events: list = []
     _status_subscription(client, events)
@@ -384,12 +598,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    if args.id:
+        return _cancel_one(args)
     from std_msgs.msg import Empty
 
     from robot_planner.nodes.common import CANCEL, reliable
 
     client = _Client("robot_planner_cancel")
     try:
+        goals = _cancel_all_goals(client, min(args.timeout, 2.0))
         publisher = client.node.create_publisher(Empty, CANCEL, reliable())
         if not client.spin_until(lambda: publisher.get_subscription_count() > 0, args.timeout):
             raise RosCliError(
@@ -399,8 +616,63 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         client.spin_until(lambda: publisher.get_subscription_count() >= 2, 0.5)
         publisher.publish(Empty())
         client.spin_until(lambda: False, 0.2)
-        print(f"cancel sent to {publisher.get_subscription_count()} node(s)")
+        cancelling = "" if goals is None else f"; {goals} goal(s) cancelling"
+        print(f"cancel sent to {publisher.get_subscription_count()} node(s){cancelling}")
         return EXIT_OK
+    finally:
+        client.close()
+
+
+def _cancel_all_goals(client: _Client, timeout: float) -> int | None:
+    """Cancel every ExecuteCommand goal (the action's cancel service with a zero goal id
+    and stamp: all goals); their results say CANCELLED. None when no server answers."""
+    from action_msgs.srv import CancelGoal
+
+    from robot_planner.nodes.common import EXECUTE
+
+    service = client.node.create_client(CancelGoal, f"{EXECUTE}/_action/cancel_goal")
+    if not client.spin_until(service.service_is_ready, timeout):
+        return None
+    answer = service.call_async(CancelGoal.Request())
+    if not client.spin_until(answer.done, timeout) or answer.result() is None:
+        return None
+    return len(answer.result().goals_canceling)
+
+
+def _cancel_one(args: argparse.Namespace) -> int:
+    """`cancel --id ID`: that command only (a goal's or a text command's), then its end."""
+    from std_msgs.msg import String
+
+    from robot_planner.nodes.common import CANCEL_COMMAND, reliable
+    from robot_planner.service.commands import ID_PATTERN
+    from robot_planner.service.events import FINAL_STATES
+
+    if not ID_PATTERN.fullmatch(args.id):
+        raise RosCliError("--id must be 1-64 characters of [A-Za-z0-9_.:-]")
+    client = _Client("robot_planner_cancel")
+    try:
+        before = _get_state(client, args.id, args.timeout)
+        if before.state == "unknown":
+            raise RosCliError(f"no command {args.id} is known to the planner")
+        if before.state in FINAL_STATES:
+            print(f"command {args.id} already ended: {before.state}")
+            return EXIT_FAILED
+        publisher = client.node.create_publisher(String, CANCEL_COMMAND, reliable())
+        if not client.spin_until(lambda: publisher.get_subscription_count() > 0, args.timeout):
+            raise RosCliError(f"nothing is listening on {CANCEL_COMMAND} after {args.timeout:g} s")
+        publisher.publish(String(data=args.id))
+        ended: list = []
+
+        def over() -> bool:
+            state = _get_state(client, args.id, args.timeout)
+            if state.state in FINAL_STATES:
+                ended.append(state)
+            return bool(ended)
+
+        if not client.spin_until(over, CANCEL_WAIT_S):
+            raise RosCliError(f"command {args.id} did not end within {CANCEL_WAIT_S:g} s")
+        print(f"command {args.id}: {ended[0].state} ({ended[0].message})")
+        return EXIT_OK if ended[0].state == "cancelled" else EXIT_FAILED
     finally:
         client.close()
 
@@ -455,13 +727,25 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_say)
 
-    p = sub.add_parser("status", help="print status events as they come")
-    p.add_argument("--command", type=utf8_text("--command"), help="only this command id")
-    p.add_argument("--brief", action="store_true", help="one short line per event")
-    p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds")
-    p.add_argument("--until-final", action="store_true", help="stop at --command's end")
+    p = sub.add_parser(
+        "status",
+        help="the planner's state now, or a command's outcome (--follow: status events)",
+    )
+    p.add_argument(
+        "--command", type=utf8_text("--command"), help="this command's state or outcome only"
+    )
+    p.add_argument("--brief", action="store_true", help="one short line per answer or event")
+    p.add_argument("--follow", action="store_true", help="print status events as they come")
+    p.add_argument("--timeout", type=float, default=0.0, help="follow for S seconds")
+    p.add_argument("--until-final", action="store_true", help="follow until --command ends")
+    p.add_argument(
+        "--service-timeout", type=float, default=5.0, help="seconds to find the planner"
+    )
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("cancel", help="halt the running command and drop the queue")
+    p = sub.add_parser(
+        "cancel", help="cancel every goal and command (halts the robots), or --id ID only"
+    )
+    p.add_argument("--id", type=utf8_text("--id"), help="cancel this command only")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to find the nodes")
     p.set_defaults(func=cmd_cancel)
