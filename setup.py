@@ -58,6 +58,7 @@ setup(
             "monitor_node = robot_planner.nodes.monitor_node:main",
             "voice_node = robot_planner.nodes.voice_node:main",
             "fake_hardware_node = robot_planner.nodes.fake_hardware:main",
+            "recorder_node = robot_planner.nodes.recorder_node:main",
         ],
     },
 )
