@@ -351,7 +351,7 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
             line = _feedback_line(msg.feedback)
             # A task's phases come by the dozen and feedback does not name the phase:
             # one line while nothing else changes.
-            same = line.split(maxsplit=1)[-1] == shown[0].split(maxsplit=1)[-1]
+            same = line.partition(" ")[2] == shown[0].partition(" ")[2]  # but the time
             if not args.quiet and not (msg.feedback.state == "task_phase" and same):
                 print(line, file=sys.stderr, flush=True)
             shown[0] = line
