@@ -45,6 +45,7 @@ from robot_planner.sim.world import SimWorld
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact, format_facts
+from robot_planner.world.observation import Observation
 from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,11 @@ class McapEpisodeRecorder:
     """The run as `robot-planner bringup --record` would record it over ROS, written from
     the simulation: status events and plans (JSON in std_msgs/String, as the nodes
     publish them), camera frames (sensor_msgs/CompressedImage) and joint states, all
-    stamped with simulated time, so Foxglove plays the run back as it happened."""
+    stamped with simulated time, so Foxglove plays the run back as it happened.
+
+    Camera frames are the monitor's own (what its VQA judged; rendering costs ~50-300 ms
+    a frame, so none is rendered twice), topped up with frames of the same camera so at
+    least `fps` arrive per simulated second (the monitor off, or after-skill only)."""
 
     JOINT_HZ = 10.0
 
@@ -141,8 +146,10 @@ class McapEpisodeRecorder:
         self.image_format = image_format
         self.period = 1.0 / fps
         self._next_frame = 0.0
+        self._last_frame_ns = -1
         self._next_joints = 0.0
         self.revision = 0
+        self.frames = {"monitor": 0, "recorder": 0}
         self.writer = McapRecorder(path, metadata)
 
     @staticmethod
@@ -167,8 +174,29 @@ class McapEpisodeRecorder:
         data = json.dumps(message, separators=(",", ":"))
         self.writer.write(PLAN, STRING, {"data": data}, self._ns(self.world.time))
 
+    def observing(self, observe: Callable[[], Observation]) -> Callable[[], Observation]:
+        """`observe` that also records the frame it rendered."""
+
+        def observe_and_record() -> Observation:
+            observation = observe()
+            self._frame(observation.frame.rgb, "monitor")
+            return observation
+
+        return observe_and_record
+
+    def _frame(self, rgb: Any, source: str) -> None:
+        now = self.world.time
+        when = self._ns(now)
+        if when <= self._last_frame_ns:  # one frame per instant
+            return
+        message = compressed_image(rgb, when, self.frame_id, self.image_format)
+        self.writer.write(COLOR_COMPRESSED, COMPRESSED_IMAGE, message, when)
+        self._last_frame_ns = when
+        self._next_frame = now + self.period
+        self.frames[source] += 1
+
     def maybe_capture(self, force: bool = False) -> None:
-        """Frames and joint states that are due at the world's current time."""
+        """Joint states and a frame, if due at the world's current time."""
         now = self.world.time
         when = self._ns(now)
         if force or now + 1e-9 >= self._next_joints:
@@ -190,15 +218,13 @@ class McapEpisodeRecorder:
                     "effort": [],
                 }
                 self.writer.write(JOINT_STATES, JOINT_STATE, message, when)
-        if force or now + 1e-9 >= self._next_frame:
-            self._next_frame = now + self.period
-            rgb = self.camera.capture().rgb
-            message = compressed_image(rgb, when, self.frame_id, self.image_format)
-            self.writer.write(COLOR_COMPRESSED, COMPRESSED_IMAGE, message, when)
+        if (force or now + 1e-9 >= self._next_frame) and when > self._last_frame_ns:
+            self._frame(self.camera.capture().rgb, "recorder")
 
     def close(self) -> str:
         """Finish the file (footer included); its path."""
         self.writer.close()
+        log.info("MCAP camera frames: %s", self.frames)
         return str(self.writer.path)
 
 
@@ -342,6 +368,8 @@ def run_episode(
             if config.record_mcap
             else None
         )
+        if mcap is not None and system.observe is not None:
+            system.observe = mcap.observing(system.observe)
         replanner = ReadBackPlanner(planner, scene, catalogue)
         supervisor = system.supervisor(replanner)
         disturbances: list[dict[str, Any]] = adapter.events  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ the recorder node in-process and as a process stopped by SIGINT/SIGTERM, the bri
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -148,9 +149,10 @@ def test_run_record_mcap_reads_back_events_plan_frames_and_joints(tmp_path, caps
     assert plan_message["plan"] == report["plan"] and plan_message["revision"] == 1
     assert plan_message["readback"] == report["readback"]
 
-    # Camera: JPEG frames of the monitor's size, 2 per simulated second.
+    # Camera: JPEG frames of the monitor's size, at least 2 per simulated second.
     frames = by_topic[recording.COLOR_COMPRESSED]
-    assert abs(len(frames) - 2 * report["sim_time_s"]) <= 2
+    frame_times = [ns / 1e9 for ns, _ in frames]
+    assert max(b - a for a, b in itertools.pairwise(frame_times)) <= 0.5 + 0.06
     first = frames[0][1]
     assert first.format == "jpeg" and first.header.frame_id == "overhead_camera_optical_frame"
     rgb = _decode_image(first.data)
@@ -160,10 +162,9 @@ def test_run_record_mcap_reads_back_events_plan_frames_and_joints(tmp_path, caps
     for topic, stamped in by_topic.items():
         times = [ns for ns, _ in stamped]
         assert times == sorted(times), topic
-    frame_times = [ns for ns, _ in frames]
     assert len(set(frame_times)) == len(frame_times), "one frame per instant"
     assert frame_times[0] == 0
-    assert abs(frame_times[-1] / 1e9 - report["sim_time_s"]) < 0.6
+    assert abs(frame_times[-1] - report["sim_time_s"]) < 0.1, "the end state is recorded"
     joints = by_topic[recording.JOINT_STATES][-1][1]
     assert len(joints.name) == len(joints.position) > 0
 

@@ -14,7 +14,9 @@ Parameters:
   topics (str[], `DEFAULT_TOPICS`): the topics to record (types from the graph).
   image_format (str, "jpeg"): jpeg | png | raw: how colour images are written (raw:
       as sensor_msgs/Image; depth and other non-colour images are always written raw).
-  discovery_period_s (float, 0.5): how often the graph is searched for new publishers.
+  discovery_period_s (float, 0.1): how often the graph is searched for new publishers
+      (as rosbag2 polls): a publisher that sends once right after it appears (`say`)
+      can be missed; the planner's `accepted` status event repeats the command text.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class RecorderNode(Node):
         path = declare(self, "path", "", "the .mcap file to write (required)")
         topics = declare(self, "topics", list(DEFAULT_TOPICS), "topics to record")
         self.image_format = declare(self, "image_format", "jpeg", "jpeg | png | raw")
-        period = declare(self, "discovery_period_s", 0.5, "graph search period, s")
+        period = declare(self, "discovery_period_s", 0.1, "graph search period, s")
         if not path:
             raise ValueError("parameter path is empty: name the .mcap file to write")
         if self.image_format not in (*IMAGE_FORMATS, "raw"):
