@@ -304,6 +304,7 @@ class PlannerNode(Node):
         try:
             command = command_from_goal(goal.command, goal.source, goal.id, goal.options_json)
         except CommandError as exc:
+            self.get_logger().warning(f"goal rejected: {exc}")
             return self._answer(handle, rejected_result(goal.id, str(exc), self._facts()))
         watch = GoalWatch(handle, CommandProgress(command.id))
         with self._lock:
@@ -317,6 +318,7 @@ class PlannerNode(Node):
                 self._cancel_asked.discard(bytes(handle.goal_id.uuid))
                 self._cancel_command(command.id)
         if reason is not None:
+            self.get_logger().warning(f"[{command.id}] goal rejected: {reason}")
             return self._answer(handle, rejected_result(command.id, reason, self._facts()))
         self.get_logger().info(f"[{command.id}] goal from {shown(goal.source or '?', 32)}")
         while not watch.ended.wait(0.5):
