@@ -286,13 +286,7 @@ class McapRecorder:
                 self._writer.finish()
             finally:
                 self._file.close()
-        log.info(
-            "recorded %d message(s) on %d topic(s) to %s (%.1f KB)",
-            sum(self.counts.values()),
-            len(self.counts),
-            self.path,
-            self.path.stat().st_size / 1024,
-        )
+        log.info("recording closed: %s", self.summary())
 
     def summary(self) -> str:
         """One line: messages per topic and the file size."""

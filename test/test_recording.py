@@ -258,13 +258,20 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
     depth = ros.probe.create_publisher(Image, common.DEPTH, common.CAMERA_PUB_QOS)
     info = ros.probe.create_publisher(CameraInfo, common.CAMERA_INFO, common.CAMERA_PUB_QOS)
     topics = [common.STATUS, common.PLAN, common.COLOR, common.DEPTH, common.CAMERA_INFO]
+    once = "/rec_test/once"  # no publisher yet: typed, so subscribed at start anyway
     node = ros.add(
-        RecorderNode, path=str(path), topics=topics, image_format="png", discovery_period_s=0.1
+        RecorderNode,
+        path=str(path),
+        topics=[*topics, f"{once}:std_msgs/String"],
+        image_format="png",
+        discovery_period_s=0.1,
     )
-    wait_for(lambda: set(node.subscribed) == set(topics), 20, "the recorder to subscribe")
+    assert node.subscribed[once] == "std_msgs/msg/String"
+    wait_for(lambda: set(node.subscribed) == {*topics, once}, 20, "the recorder to subscribe")
+    one_shot = ros.probe.create_publisher(ros.String, once, common.reliable())
     # The probe subscribes to status itself: the recorder is the second subscriber.
     wait_for(lambda: ros.pub["status"].get_subscription_count() >= 2, 20, "status matched")
-    for publisher in (color, depth, info):
+    for publisher in (color, depth, info, one_shot):
         wait_for(lambda p=publisher: p.get_subscription_count() >= 1, 20, "camera matched")
 
     rgb = np.zeros((6, 8, 3), np.uint8)
@@ -272,10 +279,12 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
     texts = [_event("accepted"), _event("planned"), _event("done")]
     for text in texts:
         ros.pub["status"].publish(ros.String(data=text))
+    one_shot.publish(ros.String(data="once"))
     color.publish(sensors.rgb_message(rgb, 5.0, "cam"))
     depth.publish(sensors.depth_message(np.full((6, 8), 0.75, np.float32), 5.0, "cam"))
     info.publish(sensors.info_message(np.diag([100.0, 100.0, 1.0]), 8, 6, 5.0, "cam"))
     expected = {
+        once: 1,
         common.STATUS: 3,
         common.PLAN: 1,
         f"{common.COLOR}/compressed": 1,
@@ -292,6 +301,7 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
         by_topic.setdefault(topic, []).append((schema, message))
     assert [m.data for _, m in by_topic[common.STATUS]] == texts
     assert by_topic[common.PLAN][0][1].data == '{"revision": 1}'
+    assert by_topic[once][0][1].data == "once"
     schema, image = by_topic[f"{common.COLOR}/compressed"][0]
     assert schema == "sensor_msgs/msg/CompressedImage" and image.format == "png"
     assert np.array_equal(_decode_image(image.data), rgb)
@@ -303,11 +313,22 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
 
 
 @pytest.mark.ros
-def test_recorder_node_without_a_path_fails_to_start(ros):
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({}, "parameter path is empty"),
+        ({"path": "/nonexistent-dir/r.mcap"}, "does not exist"),
+        ({"path": "r.mcap", "topics": ["/a:Nope"]}, "expected pkg/msg/Type"),
+        ({"path": "r.mcap", "image_format": "gif"}, "image_format must be"),
+    ],
+)
+def test_recorder_node_with_bad_parameters_fails_to_start(ros, tmp_path, params, fragment):
     from robot_planner.nodes.recorder_node import RecorderNode
 
-    with pytest.raises(ValueError, match="parameter path is empty"):
-        ros.add(RecorderNode)
+    if params.get("path") == "r.mcap":
+        params = {**params, "path": str(tmp_path / "r.mcap")}
+    with pytest.raises(ValueError, match=fragment):
+        ros.add(RecorderNode, **params)
 
 
 class _Lines:

@@ -11,7 +11,10 @@ are written on shutdown (Ctrl-C, SIGTERM): a file cut off without them cannot be
 
 Parameters:
   path (str, required): the .mcap file; its directory must exist and be writable.
-  topics (str[], `DEFAULT_TOPICS`): the topics to record (types from the graph).
+  topics (str[], `DEFAULT_TOPICS`): the topics to record: ``/name`` (type and QoS from
+      the graph, once a publisher appears) or ``/name:pkg/msg/Type`` (subscribed at
+      start, reliable and volatile: for one-shot publishers such as `say`, which would
+      be gone before discovery; it does not match best-effort publishers).
   image_format (str, "jpeg"): jpeg | png | raw: how colour images are written (raw:
       as sensor_msgs/Image; depth and other non-colour images are always written raw).
   discovery_period_s (float, 0.1): how often the graph is searched for new publishers
@@ -37,12 +40,13 @@ from robot_planner.recording import (
     IMAGE_FORMATS,
     McapRecorder,
     compress,
+    full_type_name,
 )
 
 #: What a Foxglove user wants from a run: every planner topic, the colour camera,
 #: joint states and the nodes' log. Depth images (300 KB each) are left out.
 DEFAULT_TOPICS = [
-    common.COMMAND,
+    f"{common.COMMAND}:std_msgs/msg/String",  # `say` publishes once, right after it starts
     common.STATUS,
     common.PLAN,
     common.TREE,
@@ -96,11 +100,19 @@ class RecorderNode(Node):
             raise ValueError(f"image_format must be jpeg, png or raw, not {self.image_format!r}")
         if not period > 0:
             raise ValueError("discovery_period_s must be positive")
-        self.wanted = [str(t) for t in topics]
+        eager = {}
+        self.wanted = []
+        for entry in (str(t) for t in topics):
+            topic, _, type_name = entry.partition(":")
+            self.wanted.append(topic)
+            if type_name:
+                eager[topic] = full_type_name(type_name)  # a bad name stops the start
         self.types: dict[str, str] = {}
         self._lock = threading.Lock()
         self.recorder = McapRecorder(path, {"source": "robot-planner bringup --record"})
         self._heard: set[str] = set()
+        for topic, type_name in eager.items():
+            self._subscribe(topic, type_name, [common.reliable()])
         self._timer = self.create_timer(float(period), self._discover)
         self._discover()
         self.get_logger().info(
@@ -171,9 +183,9 @@ class RecorderNode(Node):
         )
 
     def close(self) -> None:
-        """Finish the file (run_node calls this on shutdown, after Ctrl-C or SIGTERM)."""
+        """Finish the file (run_node calls this on shutdown, after Ctrl-C or SIGTERM).
+        It logs through `logging`: the node's logger would try /rosout, already gone."""
         self.recorder.close()
-        self.get_logger().info(f"recording closed: {self.recorder.summary()}")
 
 
 def main(argv: list[str] | None = None) -> int:
