@@ -346,13 +346,51 @@ def test_then_orders_every_later_task_after_the_earlier_step(catalogue, scene):
 def test_constraints_come_from_effects_and_preconditions(catalogue, scene):
     plan = plan_goal("x", [Fact("on", (R, G))], scene.initial_facts(), scene, catalogue)
     pick, place = plan.tasks
-    assert [(c.phase, c.fact) for c in pick.constraints] == [("after", f"holding(left_arm,{R})")]
-    assert [(c.phase, c.fact) for c in place.constraints] == [
+
+    def own(task):
+        return [c for c in task.constraints if c.kind == "task"]
+
+    assert [(c.phase, c.fact) for c in own(pick)] == [("after", f"holding(left_arm,{R})")]
+    assert [(c.phase, c.fact) for c in own(place)] == [
         ("during", f"holding(left_arm,{R})"),
         ("after", f"on({R},{G})"),
     ]
-    assert place.constraints[1].question == "Is the red block on the green block?"
-    assert pick.constraints[0].question == "Is the red block in the left arm's gripper?"
+    assert own(place)[1].question == "Is the red block on the green block?"
+    assert own(pick)[0].question == "Is the red block in the left arm's gripper?"
+
+
+def test_objects_no_task_beside_it_changes_are_checked_to_stay_put(catalogue, scene):
+    """Collateral constraints: while a task runs, the objects that neither it nor a task
+    that may run beside it changes must stay where they were when it started."""
+    goal = [Fact("on", (R, G)), Fact("in", ("blue_block", "right_bin"))]
+    plan = plan_goal("x", goal, scene.initial_facts(), scene, catalogue)
+    collateral = {
+        (t.skill, t.args["object"]): {c.fact for c in t.constraints if c.kind == "collateral"}
+        for t in plan.tasks
+    }
+    kinds = [c.phase for t in plan.tasks for c in t.constraints if c.kind == "collateral"]
+    assert kinds and set(kinds) == {"during"}
+    # The arms work side by side: blue is busy beside every red task and the other way
+    # round; green only once the red block is put on it; yellow never.
+    assert collateral == {
+        ("pick", R): {f"at({G},left_side)", "at(yellow_block,right_side)"},
+        ("place", R): {"at(yellow_block,right_side)"},
+        ("pick", "blue_block"): {"at(yellow_block,right_side)"},
+        ("place", "blue_block"): {"at(yellow_block,right_side)"},
+    }
+    tower = plan_goal(
+        "x",
+        [Fact("on", ("yellow_block", "blue_block")), Fact("in", (R, "right_bin"))],
+        scene.initial_facts(),
+        scene,
+        catalogue,
+        {Fact("on", ("yellow_block", "blue_block")): 0, Fact("in", (R, "right_bin")): 1},
+    )
+    later = [t for t in tower.tasks if t.args.get("object") == R]
+    # Once the tower stands, every move of the red block (the hand-over) keeps it standing.
+    for task in later:
+        facts = {c.fact for c in task.constraints if c.kind == "collateral"}
+        assert "on(yellow_block,blue_block)" in facts, (task.id, facts)
 
 
 def test_zone_placement_checks_the_put_fact_only(catalogue, scene):
@@ -375,6 +413,7 @@ def test_same_constraints_as_the_symbolic_planner_on_the_bench(catalogue, scene)
                 (t.skill, t.robot, tuple(sorted(t.args.items())), c.phase, c.fact)
                 for t in plan.tasks
                 for c in t.constraints
+                if c.kind == "task"  # collateral checks are the general planner's own
             }
 
         common = {(t.skill, t.robot, tuple(sorted(t.args.items()))) for t in theirs.tasks}

@@ -71,6 +71,8 @@ class MonitorConfig(_Strict):
     #: A question to a model backend (openai, transformers) not answered in this time is
     #: an error; the geometric backend and the oracle are local and bounded.
     vqa_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: Check that objects no running task changes stay put (collateral constraints).
+    collateral: bool = True
     openai: OpenAIVqaSettings = OpenAIVqaSettings()
     transformers: TransformersVqaSettings = TransformersVqaSettings()
 
@@ -91,6 +93,7 @@ class MonitorConfig(_Strict):
             confirm_period_s=self.confirm_period_s,
             max_period_s=self.max_period_s,
             on_vqa_error=self.on_vqa_error,
+            collateral=self.collateral,
         )
 
 

@@ -52,6 +52,9 @@ class DetectorConfig:
     #: When the VQA backend errors or times out: run on unmonitored with a warning event
     #: (``continue``), or halt and fail the command (``fail``: no motion unwatched).
     on_vqa_error: str = "continue"
+    #: Also check that objects no running task changes stay where they are (collateral
+    #: constraints). Off saves questions to a slow model backend.
+    collateral: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -197,6 +200,8 @@ class MisalignmentDetector:
             if constraint.phase != phase:
                 continue
             if self.config.mode == "after-skill" and phase != "after":
+                continue
+            if constraint.kind == "collateral" and not self.config.collateral:
                 continue
             fact = Fact.parse(constraint.fact)
             if self._cannot_check(fact):

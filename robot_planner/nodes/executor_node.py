@@ -536,14 +536,16 @@ class ExecutorNode(Node):
             raise PlanningError(
                 f"no re-plan from the planner node within {self.params['replan_timeout_s']} s"
             )
+        # The planner counts a revision for every answer, an error too: so must we, or
+        # the next request (after the arms clear the view) waits for an answer it has.
+        with self._lock:
+            if self.current is not None:
+                self.current["revision"] = revision
         if "plan" not in reply:
             raise PlanningError(str(reply.get("error", "re-planning failed"))[:500])
         report = validate_plan(reply["plan"], self.catalogue, self.scene, request.state)
         if not report.ok or report.plan is None:
             raise PlanningError(f"re-plan rejected by the executor: {report.errors[:3]}")
-        with self._lock:
-            if self.current is not None:
-                self.current["revision"] = revision
         self._phases = {}
         self._replan_readback = str(reply.get("readback", ""))[:300]
         return PlanResult(report.plan, "remote")

@@ -40,6 +40,11 @@ class Constraint(_Strict):
     question: str = Field(max_length=300, description="the question put to the VQA monitor")
     expected: bool = Field(True, description="the answer that means the fact holds")
     period_s: float = Field(0.5, gt=0.0, le=60.0, description="check period while running")
+    kind: Literal["task", "collateral"] = Field(
+        "task",
+        description="task: about what the task does; collateral: an object the task and "
+        "the tasks beside it leave alone stays where it is",
+    )
 
 
 class Task(_Strict):

@@ -53,6 +53,12 @@ def plan_json_schema(catalogue: Catalogue, scene: Scene) -> dict[str, Any]:
             "question": {"type": "string", "description": "yes/no question for the camera"},
             "expected": {"type": "boolean", "description": "the answer when the fact holds"},
             "period_s": {"type": "number", "description": "seconds between checks"},
+            "kind": {
+                "type": "string",
+                "enum": ["task", "collateral"],
+                "description": "task: about what the task does; collateral: an object "
+                "no running task changes stays where it is",
+            },
         },
         "a fact that must hold before, during or after the task",
     )

@@ -810,10 +810,18 @@ def _task_plan(
     graph.add_nodes_from(order)
     graph.add_edges_from((i, j) for j, ps in preds.items() for i in ps)
     reduced = nx.transitive_reduction(graph)
+    closure = nx.transitive_closure_dag(graph)
     tasks = []
     for i in order:
         action = timed.sequence[i]
         deps = sorted(reduced.predecessors(i), key=lambda p: order.index(p))
+        # Objects neither this task nor any task that may run beside it changes.
+        beside = [
+            k
+            for k in order
+            if k != i and not closure.has_edge(i, k) and not closure.has_edge(k, i)
+        ]
+        busy = touched[i].union(*(touched[k] for k in beside))
         tasks.append(
             Task(
                 id=ids[i],
@@ -821,9 +829,10 @@ def _task_plan(
                 robot=action.robot,
                 args=action.args,
                 depends_on=[ids[p] for p in deps],
-                constraints=constraints_for(
-                    action.skill, action.robot, action.args, before[i], context
-                ),
+                constraints=[
+                    *constraints_for(action.skill, action.robot, action.args, before[i], context),
+                    *collateral_constraints(before[i], busy, context),
+                ],
             )
         )
     return TaskPlan(command=command, goal=format_facts(goal), tasks=tasks)
@@ -927,6 +936,35 @@ def constraints_for(
             kept = Fact(support, (upper, lower))
             out.append(
                 Constraint(phase="after", fact=str(kept), question=domain.question_for(kept))
+            )
+    return out
+
+
+def collateral_constraints(
+    facts: frozenset[Fact], busy: set[str], context: PlanningContext
+) -> list[Constraint]:
+    """While a task runs, every object that neither it nor a task beside it changes
+    stays where it is (a tower the arm passes over still stands): the perceived
+    location facts of those objects when the task starts, as `during` checks."""
+    domain = context.scene.domain
+    located = {Pattern.parse(ts[0]).predicate for ts in domain.locations.put.values()}
+    out = []
+    for fact in sorted(facts):
+        spec = domain.predicates.get(fact.predicate)
+        if (
+            fact.predicate in located
+            and spec is not None
+            and spec.observed == "perceived"
+            and fact.args[0] in context.scene.objects
+            and fact.args[0] not in busy
+        ):
+            out.append(
+                Constraint(
+                    phase="during",
+                    fact=str(fact),
+                    question=domain.question_for(fact),
+                    kind="collateral",
+                )
             )
     return out
 
