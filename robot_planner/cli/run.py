@@ -150,7 +150,8 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=2.0,
         metavar="HZ",
-        help="camera frames per simulated second in the MCAP recording (default 2)",
+        help="camera frames per simulated second in the MCAP recording at least (the "
+        "monitor's own frames are recorded too; default 2)",
     )
     p.add_argument("--gui", action="store_true", help="open the PyBullet window")
     p.add_argument("--realtime", action="store_true", help="run at wall-clock speed")
