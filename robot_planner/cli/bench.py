@@ -154,6 +154,63 @@ def _add_episodes_parser(suites: Any) -> None:
     b.set_defaults(func=cmd_bench_episodes)
 
 
+# --- clutter -------------------------------------------------------------------------
+
+
+def cmd_bench_clutter(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench.clutter import COMMANDS, bench_clutter
+
+    if not 1 <= args.seeds <= 10_000 or not 1 <= args.workers <= 64:
+        raise UsageError("--seeds must be 1..10000 and --workers 1..64")
+    commands = COMMANDS[: args.commands]
+    if not 1 <= args.commands <= len(COMMANDS):
+        raise UsageError(f"--commands must be 1..{len(COMMANDS)}")
+    seeds = range(args.seed, args.seed + args.seeds)
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("clutter", total=len(seeds) * len(commands))
+        report = bench_clutter(
+            seeds,
+            commands,
+            monitor=args.monitor,
+            workers=args.workers,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if args.json:
+        print_json(report)
+        return EXIT_OK
+    print(
+        f"clutter: {report['success_rate']:.1%} success over {report['episodes']} episodes "
+        f"({report['commands']} commands x {report['seeds']} random layouts, monitor "
+        f"{report['monitor']}); {report['replans_per_success']} re-plans per success; "
+        f"recoveries used: {report['recoveries_used'] or 'none'}"
+    )
+    for command, rate in report["per_command"].items():
+        print(f"  {rate:6.1%}  {command}")
+    for failure in report["failures"]:
+        print(
+            f"  FAILED seed {failure['seed']} '{failure['command']}': {failure['outcome']} "
+            f"{failure['reason']} (layout {failure['layout']})"
+        )
+    return EXIT_OK
+
+
+def _add_clutter_parser(suites: Any) -> None:
+    b = suites.add_parser(
+        "clutter", help="placement and hand-over commands from random start layouts"
+    )
+    b.add_argument("--seeds", type=int, default=50, help="random layouts, from --seed")
+    b.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    b.add_argument(
+        "--commands", type=int, default=10, help="how many of the 10 commands (default all)"
+    )
+    b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    b.add_argument("--monitor", choices=["on", "after-skill", "off"], default="on")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_clutter)
+
+
 # --- planner -------------------------------------------------------------------------
 
 
@@ -617,6 +674,7 @@ def add_parser(sub: Any) -> None:
     for add in (
         _add_tree_parser,
         _add_episodes_parser,
+        _add_clutter_parser,
         _add_planner_parser,
         _add_stack_drop_parser,
         _add_vqa_parser,
