@@ -318,6 +318,26 @@ def test_joint_states_reach_a_default_reliable_subscriber(ros):
     assert len(msg.position) == len(msg.velocity) == len(msg.name) > 0
 
 
+HOLDING_RED = "holding(left_arm,red_block)"
+
+
+def _misalignment(command_id: str, revision: int, fact: str) -> str:
+    """A misalignment message as the monitor node publishes it: `fact` (of task t1 on
+    the left arm) answered no twice."""
+    found = {
+        "task": "t1",
+        "robot": "left_arm",
+        "fact": fact,
+        "phase": "during",
+        "expected": True,
+        "answers": [False, False],
+        "question": f"Is {fact} true?",
+    }
+    return json.dumps(
+        {"command_id": command_id, "revision": revision, "misalignment": found, "facts": None}
+    )
+
+
 def test_executor_ignores_plans_latched_before_it_started(ros):
     from robot_planner.nodes.executor_node import ExecutorNode
 
@@ -366,27 +386,13 @@ def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
     ros.pub["plan"].publish(ros.String(data=_plan_message(command, plan)))
     ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
 
-    def misalignment(command_id: str, revision: int, fact: str) -> str:
-        found = {
-            "task": "t1",
-            "robot": "left_arm",
-            "fact": fact,
-            "phase": "during",
-            "expected": True,
-            "answers": [False, False],
-            "question": f"Is {fact} true?",
-        }
-        return json.dumps(
-            {"command_id": command_id, "revision": revision, "misalignment": found, "facts": None}
-        )
-
     messages = [
         "{}",
         "[1,2]",
         json.dumps({"command_id": command, "revision": 0, "misalignment": {}}),
-        misalignment(unique_id("other"), 0, "gripper_empty(right_arm)"),
-        misalignment(command, 1, "gripper_empty(right_arm)"),
-        misalignment(command, 0, "holding(left_arm,red_block)"),  # the only real one
+        _misalignment(unique_id("other"), 0, "gripper_empty(right_arm)"),
+        _misalignment(command, 1, "gripper_empty(right_arm)"),
+        _misalignment(command, 0, "holding(left_arm,red_block)"),  # the only real one
     ]
     for text in messages:
         ros.pub["misalignment"].publish(ros.String(data=text))
@@ -403,6 +409,53 @@ def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
     assert ros.of(command, "task_cancelled")  # the hanging pick was halted
     assert not ros.of("", "error")
     assert node._thread.is_alive()
+
+
+def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):
+    """The planner answers every re-plan request with the next revision of the command,
+    a failure too; after a failed re-plan the supervisor clears the view and asks again,
+    and the executor must wait for the answer after the failed one (it waited for the
+    failed one's revision until replan_timeout_s and the command failed; e2e seed 3)."""
+    from robot_planner.nodes import common
+
+    requests: list[dict] = []
+    ros.probe.create_subscription(
+        ros.String, common.REPLAN, lambda m: requests.append(json.loads(m.data)), 10
+    )
+    _fake_hardware(ros, hang_skills="left_arm:pick")  # runs until the executor halts it
+    _executor(
+        ros,
+        adapter="ros_bindings",
+        bindings=_fake_bindings(),
+        monitor_mode="on",
+        max_replans=1,
+        replan_timeout_s=60.0,
+    )
+    ros.connected("misalignment")
+    command = unique_id("replan")
+    task = {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}}
+    pick = {"command": "pick up the red block", "goal": [HOLDING_RED], "tasks": [task]}
+    ros.pub["plan"].publish(ros.String(data=_plan_message(command, pick)))
+    ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
+    ros.pub["misalignment"].publish(ros.String(data=_misalignment(command, 0, HOLDING_RED)))
+
+    def answer(revision: int, **body: Any) -> None:
+        message = {"command_id": command, "revision": revision, "issued": time.time(), **body}
+        ros.pub["plan"].publish(ros.String(data=json.dumps(message)))
+
+    ros.wait_for(lambda: requests, 30, "a re-plan request")
+    assert requests[0]["revision"] == 0
+    answer(1, error="no plan reaches the goal")  # the planner's revision 1: a failure
+    ros.wait_for(lambda: len(requests) == 2, 30, "the second attempt, after clearing the view")
+    assert requests[1]["revision"] == 1
+    answer(2, plan=pick)  # the pick again (it hangs again: the test cancels it)
+    ros.wait_for(
+        lambda: ros.of(command, "replanned") or ros.of(command, "failed"), 30, "the re-plan"
+    )
+    assert ros.of(command, "replanned"), [e.details.get("reason") for e in ros.of(command)]
+    ros.connected("cancel")
+    ros.pub["cancel"].publish(ros.Empty())
+    ros.wait_for(lambda: ros.of(command, "cancelled") or ros.of(command, "done"), 30, "the end")
 
 
 # --- executor node on the ros_bindings adapter (fake hardware) ---------------------
