@@ -59,7 +59,7 @@ def _executable(spec: bringup.NodeSpec) -> list[str]:
 def _overrides(items: list[str]) -> dict[str, dict[str, str]]:
     """`--set NODE.PARAM=VALUE` options, by node."""
     by_node: dict[str, dict[str, str]] = {}
-    names = {spec.name for spec in bringup.NODES}
+    names = {spec.name for spec in (*bringup.NODES, bringup.RECORDER)}
     for item in items:
         key, sep, value = item.partition("=")
         node, dot, param = key.partition(".")
@@ -89,6 +89,7 @@ def cmd_bringup(args: argparse.Namespace) -> int:
         "monitor_mode": args.monitor_mode or "",
         "voice": args.voice,
         "scene": args.scene or "",
+        "record": args.record or "",
     }
     profile = "hardware" if args.config is not None or args.hardware else "sim"
     try:
@@ -699,6 +700,13 @@ def add_parsers(sub: Any) -> None:
         "--scene",
         type=utf8_text("--scene"),  # passed to the nodes as a ROS argument: UTF-8 only
         help="scene name or file for every node, e.g. logistics (default: the config's)",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE.mcap",
+        type=utf8_text("--record"),
+        help="record the planner's topics, status, plan and camera (JPEG) to an MCAP file "
+        "for Foxglove; closed properly on Ctrl-C",
     )
     p.add_argument(
         "--set",

@@ -3,10 +3,13 @@ knocked over, and the monitor notices within a check period and re-plans."""
 
 from __future__ import annotations
 
+import pytest
+
 from robot_planner.bench.clutter import random_layout, with_starts
 from robot_planner.execution.executor import Outcome
 from robot_planner.execution.supervisor import Supervisor
 from robot_planner.monitor.detector import DetectorConfig
+from robot_planner.plan.model import Constraint, Task, TaskPlan
 from robot_planner.planning.base import PlanRequest
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.sim.adapter import PyBulletRobotAdapter
@@ -14,6 +17,7 @@ from robot_planner.sim.disturbances import DisturbanceConfig, Knock
 from robot_planner.sim.oracle import OracleVqa
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
+from robot_planner.system import SystemOptions, build_sim_system
 from robot_planner.world.facts import Fact
 
 
@@ -76,3 +80,53 @@ def test_random_layouts_are_valid_scenes_and_vary_with_the_seed(scene):
         assert all(variant.objects[b].start in variant.places for b in below)
         assert not variant.domain.contradictions(variant.initial_facts())
     assert random_layout(scene, 3) == random_layout(scene, 3)
+
+
+@pytest.mark.slow
+def test_a_long_nominal_session_raises_no_alarm(scene):
+    """Several commands in one world with the geometric monitor on, one of them a long
+    wait while a block is held: nothing is disturbed, so nothing may alarm (no false
+    alarm from the task checks, the collateral checks or the goal checks)."""
+    catalogue = scene.domain.catalogue
+    planner = OfflinePlanner(catalogue, scene)
+    with build_sim_system(scene, catalogue, SystemOptions(seed=2)) as system:
+        held = Fact.parse("holding(left_arm,red_block)")
+        wait = TaskPlan(
+            command="hold it for a while",
+            goal=[str(held)],
+            tasks=[
+                Task(
+                    id="t1",
+                    skill="wait",
+                    robot="left_arm",
+                    args={"seconds": 20},
+                    constraints=[
+                        Constraint(
+                            phase="during",
+                            fact=str(held),
+                            question=scene.domain.question_for(held),
+                        )
+                    ],
+                )
+            ],
+        )
+        steps: list[str | TaskPlan] = [
+            "pick up the red block",
+            wait,
+            "put the red block in the left bin",
+            "build a tower in the center zone with blue at the bottom and yellow on top",
+            "put the green block in the right bin",
+        ]
+        checks = 0
+        for step in steps:
+            state = system.adapter.read_state()
+            plan = step if isinstance(step, TaskPlan) else planner.plan_text(step, state)
+            result = system.supervisor(planner).run(plan.command, plan, state=state)
+            assert result.outcome is Outcome.SUCCEEDED, (plan.command, result.reason)
+            assert result.misalignments == [], (plan.command, result.misalignments)
+            assert result.replans == 0
+            checks += result.monitor_checks
+        assert checks > 100  # the monitor did look, all along
+        truth = ground_truth(system.simulation.world)
+        for fact in ("in(red_block,left_bin)", "on(yellow_block,blue_block)"):
+            assert Fact.parse(fact) in truth

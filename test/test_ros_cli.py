@@ -86,7 +86,7 @@ def test_unknown_node_is_an_error_listing_the_nodes(item):
     with pytest.raises(RosCliError) as info:
         _overrides([item])
     assert str(info.value) == (
-        f"--set {item!r}: unknown node {node!r} (executor, monitor, planner, voice)"
+        f"--set {item!r}: unknown node {node!r} (executor, monitor, planner, recorder, voice)"
     )
 
 
