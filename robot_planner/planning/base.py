@@ -129,6 +129,9 @@ class PlanResult:
     latency_s: float = 0.0
     usage: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Where the backend had to guess what was meant (a pronoun with two candidates, a
+    #: model's reading of the words): a reason to ask before acting (`confirm: ambiguous`).
+    guesses: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +141,7 @@ class PlanResult:
             "latency_s": round(self.latency_s, 4),
             "usage": self.usage,
             "notes": self.notes,
+            "guesses": self.guesses,
         }
 
 
