@@ -14,6 +14,8 @@ from robot_planner.world.loading import load_yaml_model
 from robot_planner.world.scene import Scene
 
 Backend = Literal["offline", "openai", "transformers", "auto"]
+#: When a plan waits for a person's approval before the robots move (planner node).
+Confirm = Literal["never", "ambiguous", "always"]
 
 
 class _Strict(BaseModel):
@@ -52,6 +54,10 @@ class PlannerConfig(_Strict):
     backend: Backend = "auto"
     openai: OpenAISettings = OpenAISettings()
     transformers: TransformersSettings = TransformersSettings()
+    #: never: plans run at once; ambiguous: ask when the backend had to guess (an LLM
+    #: plan, a pronoun with two candidates); always: every command's plan waits.
+    confirm: Confirm = "never"
+    confirm_timeout_s: float = Field(30.0, ge=1, le=600)
 
     def resolved_backend(self) -> str:
         """`auto` becomes openai when a key or base_url is configured, else offline."""
