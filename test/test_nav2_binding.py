@@ -28,7 +28,7 @@ import pytest
 from conftest import plan, task
 from nav2_standin import KILTED_TYPE_HASH, NavigateToPoseServers, Outcome, StandIn, build
 from ros_system import domain_id
-from test_ros_bindings import RosHarness, finish, until
+from test_ros_bindings import RosHarness, finish
 
 from robot_planner.adapters.base import AdapterError, SkillState
 from robot_planner.adapters.bindings import (
@@ -44,6 +44,7 @@ from robot_planner.adapters.bindings import (
     resolve_action,
     world_position,
 )
+from robot_planner.testing.waiting import wait_for
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 
@@ -472,6 +473,7 @@ def test_halting_the_plan_cancels_the_navigation(ros):
 
 
 @pytest.mark.ros
+@pytest.mark.e2e
 def test_navigate_to_a_nav2_server_in_another_process(ros, nav2):
     """Over DDS between processes; the child finds the stand-in through its environment."""
     env = (nav2.env() if nav2 is not None else dict(os.environ)) | {"PYTHONUNBUFFERED": "1"}
@@ -495,7 +497,11 @@ def test_navigate_to_a_nav2_server_in_another_process(ros, nav2):
         adapter.check(timeout_s=60.0)
         status = finish(adapter, adapter.start_skill("base_1", "navigate", {"place": "dock"}))
         assert status.state is SkillState.SUCCEEDED, status.reason
-        assert until(lambda: any(line.startswith("goal ") for line in lines), WAIT_S), lines
+        wait_for(
+            lambda: any(line.startswith("goal ") for line in lines),
+            WAIT_S,
+            "the stand-in server to print a goal line",
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -4,15 +4,14 @@ Nodes arrive with the ROS issue; this guards the environment they will need. Eac
 uses its own ROS_DOMAIN_ID and bounded spin loops.
 """
 
-import os
 import time
 
 import pytest
 
 
 @pytest.mark.ros
-def test_in_process_publish_subscribe(monkeypatch):
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+def test_in_process_publish_subscribe(monkeypatch, ros_domain):
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(ros_domain))
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String
