@@ -82,6 +82,7 @@ def error_code(state: str, details: dict[str, Any] | None = None) -> int:
     if state == "cancelled":
         return ERROR_CODES["CANCELLED"]
     if state == "rejected":
+        # Turned away, or a plan a person rejected or left unanswered (`confirm`).
         return ERROR_CODES["REJECTED"]
     if state == "interrupted":
         return ERROR_CODES["INTERRUPTED"]
@@ -127,9 +128,11 @@ class CommandProgress:
             return False
         details = event.details
         self.state = event.state
+        if event.state in ("planned", "replanned", "awaiting_approval") and isinstance(
+            details.get("readback"), str
+        ):
+            self.readback = details["readback"][:MAX_MESSAGE_CHARS]
         if event.state in ("planned", "replanned"):
-            if isinstance(details.get("readback"), str):
-                self.readback = details["readback"][:MAX_MESSAGE_CHARS]
             self.total = _count(details.get("tasks"), self.total)
             self.running, self.done = [], set()
             if event.state == "replanned":

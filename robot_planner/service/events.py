@@ -14,14 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-#: Life of a command: accepted (maybe queued) -> planned -> task_* ... -> done | failed |
-#: cancelled. `error` is bad input or a broken backend; `rejected` a command turned away
-#: (busy with `on_new_command: reject`, or the queue is full).
+#: Life of a command: accepted (maybe queued) -> planned [-> awaiting_approval ->
+#: approved] -> task_* ... -> done | failed | cancelled. `error` is bad input or a broken
+#: backend; `rejected` a command turned away (busy with `on_new_command: reject`, the
+#: queue is full) or a plan a person rejected or did not approve in time (`confirm`).
 FINAL_STATES = ("done", "failed", "cancelled", "error", "rejected", "interrupted")
 STATES = (
     "accepted",
     "transcript",
     "planned",
+    "awaiting_approval",
+    "approved",
     "task_started",
     "task_phase",
     "task_succeeded",
@@ -38,6 +41,8 @@ State = Literal[
     "accepted",
     "transcript",
     "planned",
+    "awaiting_approval",
+    "approved",
     "task_started",
     "task_phase",
     "task_succeeded",

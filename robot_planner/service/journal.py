@@ -19,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("done", "failed", "cancelled", "error", "interrupted")
+OUTCOMES = ("done", "failed", "cancelled", "error", "interrupted", "rejected")
 
 
 class JournalError(RuntimeError):
