@@ -52,6 +52,10 @@ class TransformersSettings(_Strict):
 
 class PlannerConfig(_Strict):
     backend: Backend = "auto"
+    #: LLM backends: `dag` = the model writes the task plan; `goal` = the model reads the
+    #: command into goal facts and the domain-independent planner plans (the offline
+    #: planner always works that way).
+    mode: Literal["dag", "goal"] = "dag"
     openai: OpenAISettings = OpenAISettings()
     transformers: TransformersSettings = TransformersSettings()
     #: never: plans run at once; ambiguous: ask when the backend had to guess (an LLM
@@ -85,11 +89,13 @@ def make_planner(config: PlannerConfig, catalogue: Catalogue, scene: Scene) -> P
     if backend == "openai":
         from robot_planner.planning.openai_backend import OpenAIPlanner
 
-        return OpenAIPlanner(config.openai, catalogue, scene)
+        return OpenAIPlanner(config.openai, catalogue, scene, planning_mode=config.mode)
     if backend == "transformers":
         from robot_planner.planning.transformers_backend import TransformersPlanner
 
-        return TransformersPlanner(config.transformers, catalogue, scene)
+        return TransformersPlanner(
+            config.transformers, catalogue, scene, planning_mode=config.mode
+        )
     from robot_planner.planning.offline import OfflinePlanner
 
     return OfflinePlanner(catalogue, scene)
