@@ -43,8 +43,21 @@ def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]
     return schema
 
 
-def plan_json_schema(catalogue: Catalogue, scene: Scene) -> dict[str, Any]:
-    """The plan schema for this catalogue and scene (Draft 2020-12, strict-mode subset)."""
+def _command(command: str | None) -> dict[str, Any]:
+    """The `command` property: any string, or exactly the request's command when known,
+    so a constrained decoder cannot plan a different one (the reply is still checked)."""
+    schema: dict[str, Any] = {"type": "string", "description": "the command being planned"}
+    if command is not None:
+        schema["enum"] = [command]
+        schema["description"] = "the command being planned, verbatim"
+    return schema
+
+
+def plan_json_schema(
+    catalogue: Catalogue, scene: Scene, *, command: str | None = None
+) -> dict[str, Any]:
+    """The plan schema for this catalogue and scene (Draft 2020-12, strict-mode subset);
+    with `command`, the reply's command must be exactly that."""
     facts = ground_facts(scene)
     constraint = _object(
         {
@@ -83,7 +96,7 @@ def plan_json_schema(catalogue: Catalogue, scene: Scene) -> dict[str, Any]:
         )
     schema = _object(
         {
-            "command": {"type": "string", "description": "the command being planned"},
+            "command": _command(command),
             "goal": {
                 "type": "array",
                 "items": {"type": "string", "enum": facts},
@@ -96,4 +109,49 @@ def plan_json_schema(catalogue: Catalogue, scene: Scene) -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "robot_planner task plan"
     schema["$defs"] = {"constraint": constraint}
+    return schema
+
+
+def goal_json_schema(scene: Scene, *, command: str | None = None) -> dict[str, Any]:
+    """The schema of a goal-only reply (the LLM reads the command, the domain-independent
+    planner makes the plan): what `general.plan_goal` takes and nothing more.
+
+    ``goal`` is every fact that must hold at the end; ``order`` optionally splits the goal
+    into steps for "then" (each inner list is one step; facts of a later step are made
+    after those of earlier ones; goal facts in no step belong to the first); ``robots``
+    optionally names the robot that must finish each listed object. Strict mode allows
+    no free-form keys, so ``robots`` is a list of {object, robot} pairs, not a map.
+    """
+    facts = ground_facts(scene)
+    fact = {"type": "string", "enum": facts}
+    assignment = _object(
+        {
+            "object": {"type": "string", "enum": list(scene.objects)},
+            "robot": {"type": "string", "enum": list(scene.robots)},
+        },
+        "the robot that must make the final change to this object",
+    )
+    schema = _object(
+        {
+            "command": _command(command),
+            "goal": {
+                "type": "array",
+                "items": fact,
+                "description": "facts that must hold when the command is done",
+            },
+            "order": {
+                "type": "array",
+                "items": {"type": "array", "items": fact},
+                "description": "for 'then' commands: the goal's facts step by step, else empty",
+            },
+            "robots": {
+                "type": "array",
+                "items": assignment,
+                "description": "robots the command names for objects, else empty",
+            },
+        },
+        f"goal for scene {scene.name}",
+    )
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "robot_planner goal"
     return schema

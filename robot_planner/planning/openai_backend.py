@@ -138,10 +138,12 @@ class OpenAIPlanner(LLMPlanner):
         *,
         prompts: PromptBuilder | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        planning_mode: str = "dag",
     ):
         """`client` and `sleep` are injectable so tests can point at a fake server and
-        skip real backoff delays."""
-        super().__init__(catalogue, scene, settings.max_repairs, prompts)
+        skip real backoff delays; `planning_mode` is ``dag`` (the model writes the plan)
+        or ``goal`` (the model reads the goal, the planner plans)."""
+        super().__init__(catalogue, scene, settings.max_repairs, prompts, planning_mode)
         self.settings = settings
         self._sleep = sleep
         key = settings.api_key()
@@ -209,13 +211,13 @@ class OpenAIPlanner(LLMPlanner):
             "max_tokens": self.settings.max_tokens,
         }
         if mode == "json_schema":
+            # The stable schema, not one naming this command: servers compile and cache a
+            # schema, and a new one per command would cost that every time. The reply's
+            # command is checked in LLMPlanner instead.
+            reply = self.reply_format()
             kwargs["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {
-                    "name": "task_plan",
-                    "strict": True,
-                    "schema": self.prompts.schema(),
-                },
+                "json_schema": {"name": reply.name, "strict": True, "schema": reply.schema},
             }
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}

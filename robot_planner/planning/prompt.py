@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from robot_planner.plan.schema import plan_json_schema
+from robot_planner.plan.schema import goal_json_schema, plan_json_schema
 from robot_planner.planning.base import PlanRequest
 from robot_planner.resources import share_dir
 from robot_planner.world.catalogue import Catalogue
@@ -96,13 +96,21 @@ class PromptBuilder:
     scene: Scene
     directory: Path | None = None
 
-    def schema(self) -> dict[str, Any]:
-        return plan_json_schema(self.catalogue, self.scene)
+    def schema(self, command: str | None = None) -> dict[str, Any]:
+        """The plan schema; with `command`, one that only admits that command."""
+        return plan_json_schema(self.catalogue, self.scene, command=command)
+
+    def goal_schema(self, command: str | None = None) -> dict[str, Any]:
+        """The goal-only schema (goal mode); with `command`, only that command."""
+        return goal_json_schema(self.scene, command=command)
+
+    def _examples(self) -> list[dict[str, Any]]:
+        examples_file = Path(self.scene.domain.source).parent / "examples.json"
+        return json.loads(examples_file.read_text()) if examples_file.is_file() else []
 
     def system(self) -> str:
         directory = _prompt_dir(self.directory)
-        examples_file = Path(self.scene.domain.source).parent / "examples.json"
-        examples = json.loads(examples_file.read_text()) if examples_file.is_file() else []
+        examples = self._examples()
         shots = "\n\n".join(
             f"Command: {e['command']}\nAnswer:\n{json.dumps(e['plan'])}" for e in examples
         )
@@ -142,13 +150,56 @@ class PromptBuilder:
             {"role": "user", "content": self.user(request)},
         ]
 
-    def repair(self, errors: list[str]) -> str:
-        shown = errors[:MAX_ERRORS_ECHOED]
-        if len(errors) > len(shown):
-            shown.append(f"... and {len(errors) - len(shown)} more")
-        return _template("repair.md", _prompt_dir(self.directory)).substitute(
-            errors="\n".join(f"- {e}" for e in shown)
+    # --- goal mode: the model reads the command, the planner plans ------------------------
+
+    def goal_system(self) -> str:
+        """The stable part of a goal-mode prompt: rules, scene, vocabulary, schema and
+        the domain's examples reduced to their goals (the same for every command)."""
+        shots = "\n\n".join(
+            f"Command: {e['command']}\nAnswer:\n"
+            + json.dumps(
+                {"command": e["command"], "goal": e["plan"]["goal"], "order": [], "robots": []}
+            )
+            for e in self._examples()
         )
+        return _template("goal_system.md", _prompt_dir(self.directory)).substitute(
+            scene_name=self.scene.name,
+            scene=describe_scene(self.scene),
+            vocabulary=describe_vocabulary(self.scene),
+            skills=describe_skills(self.catalogue),
+            schema=json.dumps(self.goal_schema()),
+            examples=shots or "(none)",
+        )
+
+    def goal_user(self, request: PlanRequest) -> str:
+        facts = ", ".join(format_facts(request.state)) or "(none)"
+        return _template("goal_user.md", _prompt_dir(self.directory)).substitute(
+            facts=facts, command=request.command
+        )
+
+    def goal_messages(self, request: PlanRequest) -> list[Message]:
+        return [
+            {"role": "system", "content": self.goal_system()},
+            {"role": "user", "content": self.goal_user(request)},
+        ]
+
+    def goal_repair(self, errors: list[str]) -> str:
+        return _template("goal_repair.md", _prompt_dir(self.directory)).substitute(
+            errors=_bullets(errors)
+        )
+
+    def repair(self, errors: list[str]) -> str:
+        return _template("repair.md", _prompt_dir(self.directory)).substitute(
+            errors=_bullets(errors)
+        )
+
+
+def _bullets(errors: list[str]) -> str:
+    """At most MAX_ERRORS_ECHOED error lines as a list (a long list helps no model)."""
+    shown = errors[:MAX_ERRORS_ECHOED]
+    if len(errors) > len(shown):
+        shown.append(f"... and {len(errors) - len(shown)} more")
+    return "\n".join(f"- {e}" for e in shown)
 
 
 def extract_json_object(text: str) -> str | None:

@@ -1,8 +1,10 @@
 """Planning with a local causal LM (Hugging Face transformers) and constrained decoding.
 
 Every emitted token is masked by an xgrammar matcher compiled from the plan JSON
-schema, so the reply is always well-formed JSON in the schema's shape: known skills,
-robots, objects and facts only. What the schema cannot say (dependencies, reach,
+schema (or, in goal mode, the goal schema), so the reply is always well-formed JSON in
+the schema's shape: known skills, robots, objects and facts only. The reply opens with
+the request's command, fed to the model rather than sampled, so a local model cannot
+plan another command. What the schema cannot say (dependencies, reach,
 preconditions) is still checked by the validator in `LLMPlanner`, which also runs the
 repair loop. The model is loaded lazily with `local_files_only=True`: this backend never
 touches the network. The decoding loop is ours (not `generate()`) so that grammar
@@ -75,10 +77,12 @@ class TransformersPlanner(LLMPlanner):
         *,
         prompts: PromptBuilder | None = None,
         seed: int | None = None,
+        planning_mode: str = "dag",
     ):
         """`model` and `tokenizer` are injectable (both or neither) so tests and callers
-        that already hold a model skip loading; `seed` makes sampling reproducible."""
-        super().__init__(catalogue, scene, settings.max_repairs, prompts)
+        that already hold a model skip loading; `seed` makes sampling reproducible;
+        `planning_mode` is ``dag`` or ``goal`` (see `LLMPlanner`)."""
+        super().__init__(catalogue, scene, settings.max_repairs, prompts, planning_mode)
         self.settings = settings
         self.seed = seed
         if (model is None) != (tokenizer is None):
@@ -91,7 +95,7 @@ class TransformersPlanner(LLMPlanner):
             self.device = next(model.parameters()).device
         self.model = model
         self.tokenizer = tokenizer
-        self._grammar: xgr.CompiledGrammar | None = None
+        self._grammars: dict[str, xgr.CompiledGrammar] = {}
         self._rng: torch.Generator | None = None
 
     @staticmethod
@@ -147,9 +151,12 @@ class TransformersPlanner(LLMPlanner):
         return ids
 
     def grammar(self) -> xgr.CompiledGrammar:
-        """The plan schema compiled for this tokenizer, once per planner: compiling
-        precomputes token masks over the whole vocabulary, far more work than a step."""
-        if self._grammar is None:
+        """The reply's schema (plan or goal) compiled for this tokenizer, once per planner
+        and schema: compiling precomputes token masks over the whole vocabulary, far more
+        work than a step. The schema is the stable one (any command): the command is
+        forced as a prefix instead (`_forced_prefix`), so no per-command compile."""
+        reply = self.reply_format()
+        if reply.name not in self._grammars:
             model, tokenizer = self._ensure_loaded()
             # Compact JSON with ", " and ": " (json.dumps style, as in the prompt's
             # examples): no whitespace choices, so fewer tokens and no runaway padding.
@@ -160,12 +167,14 @@ class TransformersPlanner(LLMPlanner):
                     stop_token_ids=self._stop_token_ids() or None,
                 )
                 compiler = xgr.GrammarCompiler(info)
-                self._grammar = compiler.compile_json_schema(
-                    json.dumps(self.prompts.schema()), any_whitespace=False
+                self._grammars[reply.name] = compiler.compile_json_schema(
+                    json.dumps(reply.schema), any_whitespace=False
                 )
             except (RuntimeError, ValueError) as exc:
-                raise BackendError(f"cannot compile the plan schema: {_one_line(exc)}") from None
-        return self._grammar
+                raise BackendError(
+                    f"cannot compile the {reply.name} schema: {_one_line(exc)}"
+                ) from None
+        return self._grammars[reply.name]
 
     # --- LLMPlanner --------------------------------------------------------------------
 
@@ -203,8 +212,9 @@ class TransformersPlanner(LLMPlanner):
         prompt_ids = encoded["input_ids"].to(self.device)
         n_prompt = int(prompt_ids.shape[1])
         budget = self._budget(n_prompt)
+        forced = self._forced_prefix()
         try:
-            tokens, finished = self._decode(model, grammar, prompt_ids, budget)
+            tokens, finished = self._decode(model, grammar, prompt_ids, budget, forced)
         except torch.OutOfMemoryError:
             raise BackendError(
                 f"out of memory generating from a {n_prompt}-token prompt"
@@ -224,6 +234,16 @@ class TransformersPlanner(LLMPlanner):
         return Completion(reply, usage)
 
     # --- decoding ----------------------------------------------------------------------
+
+    def _forced_prefix(self) -> list[int]:
+        """The tokens of ``{"command": "<the request's command>", `` when a `plan` call
+        is running: fed, not sampled, so the reply is about the command sent. Compact
+        JSON as the grammar expects (no whitespace choices). Empty outside a plan call."""
+        command = self.reply_format().command
+        if command is None:
+            return []
+        text = '{"command": ' + json.dumps(command, ensure_ascii=False) + ", "
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _budget(self, n_prompt: int) -> int:
         """max_new_tokens, shrunk to what the model's context has room for."""
@@ -252,20 +272,37 @@ class TransformersPlanner(LLMPlanner):
 
     @torch.inference_mode()
     def _decode(
-        self, model: Any, grammar: xgr.CompiledGrammar, prompt_ids: torch.Tensor, budget: int
+        self,
+        model: Any,
+        grammar: xgr.CompiledGrammar,
+        prompt_ids: torch.Tensor,
+        budget: int,
+        forced: list[int] | None = None,
     ) -> tuple[list[int], bool]:
         """Greedy (temperature 0) or sampled decoding with the grammar mask applied to
-        every step's logits. Returns the new tokens and whether the grammar finished
-        (the JSON is complete) within `budget` tokens."""
+        every step's logits, after the `forced` tokens (part of the reply, counted in
+        the budget). Returns the reply's tokens and whether the grammar finished (the
+        JSON is complete) within `budget` tokens."""
         temperature = self.settings.temperature
         generator = self._generator() if temperature > 0 else None
         # Ends as soon as the JSON closes: no stop token needed, one forward pass saved.
         matcher = xgr.GrammarMatcher(grammar, terminate_without_stop_token=True)
         bitmask = xgr.allocate_token_bitmask(1, grammar.tokenizer_info.vocab_size)
         tokens: list[int] = []
+        for token in forced or []:
+            if not matcher.accept_token(token):
+                # A tokenizer whose pieces the grammar cannot follow: sample the command
+                # instead (LLMPlanner still refuses a reply for another command).
+                log.warning("cannot force the command prefix with this tokenizer")
+                matcher.reset()
+                tokens = []
+                break
+            tokens.append(token)
         cache = None
         step_ids = prompt_ids
-        for _ in range(budget):
+        if tokens:
+            step_ids = torch.cat([prompt_ids, torch.tensor([tokens], device=prompt_ids.device)], 1)
+        for _ in range(budget - len(tokens)):
             out = model(input_ids=step_ids, cache=cache, use_cache=True, logits_to_keep=1)
             cache = out.cache
             logits = out.logits[:, -1, :].float()
