@@ -29,7 +29,8 @@ pytestmark = pytest.mark.timeout(60)
 
 KEY_ENV = "RP_TEST_OPENAI_KEY"
 SECRET = "sk-test-SECRET123"
-COMMAND = "hand the red block to the right arm and put it in the right bin"
+# The hand-over plan's own command: a reply must plan the command that was sent.
+COMMAND = "hand the red block over to the right arm and put it in the right bin"
 
 
 @pytest.fixture(autouse=True)
