@@ -12,6 +12,14 @@ requests from the executor on ``/robot_planner/replan``. ``/robot_planner/get_st
 (everything) and ``/robot_planner/cancel_command`` (one id) cancel. Every accepted
 command and its outcome go to the journal.
 
+With ``confirm`` set, a command's first plan is held instead of published: an
+``awaiting_approval`` status event carries its readback, the guesses it rests on and the
+deadline, and ``/robot_planner/approve_plan`` (ApprovePlan) or a command text that is
+only "yes"/"go ahead"/"confirm" or "no"/"cancel"/"stop" (typed or spoken) decides it.
+Approved, the plan goes to the executor; rejected or unanswered within
+``confirm_timeout_s``, the command ends ``rejected``. Re-plans during execution are not
+held (the person approved the goal; the robots wait halted for the new plan).
+
 Parameters:
   scene (str, "tabletop"): scene name or YAML path.
   domain (str, ""): domain name or file ("" = the domain the scene names).
@@ -24,6 +32,11 @@ Parameters:
   executor_timeout_s (float, 3.0): when the executor running a command disappears
       (killed, crashed, restarted) for this long, the command ends ``interrupted`` in
       the journal and with a status event; it is never replayed.
+  confirm (str, ""): never | ambiguous | always: which plans wait for approval
+      (ambiguous: an LLM plan, or one the understanding had to guess); "" keeps
+      planner_config's (default never).
+  confirm_timeout_s (float, 0.0): seconds a plan waits for approval before the command
+      is rejected, 1..600; 0 keeps planner_config's (default 30).
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -56,6 +70,7 @@ from robot_planner.nodes.common import (
     STATUS,
     STATUS_QOS,
     StatusPublisher,
+    coerce,
     declare,
     heartbeat_qos,
     latched,
@@ -75,6 +90,17 @@ from robot_planner.service.action_mapping import (
     command_from_goal,
     rejected_result,
 )
+from robot_planner.service.approval import (
+    APPROVE_PLAN,
+    CONFIRM_MODES,
+    MAX_TIMEOUT_S,
+    ApprovalError,
+    Approvals,
+    Decision,
+    answer_of,
+    guesses_of,
+    needs_approval,
+)
 from robot_planner.service.commands import (
     ID_PATTERN,
     Command,
@@ -88,7 +114,7 @@ from robot_planner.untrusted import quoted, shown
 from robot_planner.world.facts import Fact, FactError, format_facts
 from robot_planner.world.scene import load_scene
 from robot_planner_interfaces.action import ExecuteCommand
-from robot_planner_interfaces.srv import GetState
+from robot_planner_interfaces.srv import ApprovePlan, GetState
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
 EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
@@ -96,6 +122,14 @@ EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
 RECENT_COMMANDS = 200
 #: How long the planner's own message on the cancel topic may take to come back to it.
 OWN_CANCEL_S = 5.0
+
+
+def declare_described(node: Node, name: str, default: Any, descriptor: ParameterDescriptor) -> Any:
+    """Declare a parameter with a full descriptor (allowed values, range), dynamically
+    typed as `declare` does so YAML's ``30`` or ``off`` is coerced, not a type error."""
+    descriptor.dynamic_typing = True
+    node.declare_parameter(name, default, descriptor)
+    return coerce(name, node.get_parameter(name).value, default)
 
 
 class GoalWatch:
@@ -126,12 +160,46 @@ class PlannerNode(Node):
         )
         if not self.executor_timeout_s > 0:
             raise ValueError("parameter executor_timeout_s: must be positive")
+        confirm = declare_described(
+            self,
+            "confirm",
+            "",
+            ParameterDescriptor(
+                description="which plans wait for approval before the robots move",
+                additional_constraints="one of: '' (planner_config's), "
+                + ", ".join(CONFIRM_MODES),
+            ),
+        )
+        confirm_timeout_s = declare_described(
+            self,
+            "confirm_timeout_s",
+            0.0,
+            ParameterDescriptor(
+                description="seconds a plan waits for approval, then the command is rejected",
+                additional_constraints="1..600; 0 = planner_config's",
+                floating_point_range=[
+                    FloatingPointRange(from_value=0.0, to_value=MAX_TIMEOUT_S, step=0.0)
+                ],
+            ),
+        )
+        if confirm not in ("", *CONFIRM_MODES):
+            raise ValueError(
+                f"parameter confirm: one of {', '.join(CONFIRM_MODES)} (or ''), "
+                f"not {shown(confirm, 40)!r}"
+            )
 
         self.scene = load_scene(scene_path(scene), domain=domain or None)
         self.catalogue = self.scene.domain.catalogue
         planner_config = load_planner_config(config or None)
         if backend:
             planner_config = planner_config.model_copy(update={"backend": backend})
+        self.confirm = confirm or planner_config.confirm
+        timeout_s = float(confirm_timeout_s) or planner_config.confirm_timeout_s
+        try:
+            #: Plans held for approval (`confirm`), by command id.
+            self.approvals = Approvals(timeout_s=timeout_s)
+        except ValueError as exc:
+            raise ValueError(f"parameter {exc}") from None
         self.planner = make_planner(planner_config, self.catalogue, self.scene)
         self.queue = CommandQueue(policy, int(max_queue))
         self.journal = Journal(journal)
@@ -176,6 +244,8 @@ class PlannerNode(Node):
             callback_group=goals,
         )
         self.create_service(GetState, GET_STATE, self._get_state, callback_group=goals)
+        self.create_service(ApprovePlan, APPROVE_PLAN, self._approve_plan, callback_group=goals)
+        self.create_timer(0.2, self._expire_approvals)
         subscribe(self, String, REPLAN, self._on_replan, reliable())
         subscribe(self, String, STATE, self._on_state, latched())
         self._worker = threading.Thread(target=self._work, name="planner-worker", daemon=True)
@@ -194,9 +264,10 @@ class PlannerNode(Node):
             event_callbacks=SubscriptionEventCallbacks(liveliness=self._on_liveliness),
         )
         self.create_timer(0.5, self._watch_executor)
+        asks = "" if self.confirm == "never" else f" (within {timeout_s:g} s)"
         self.get_logger().info(
             f"planner ready: backend {self.planner.name}, on_new_command {policy} "
-            f"(queue {max_queue}), journal {self.journal.path}"
+            f"(queue {max_queue}), confirm {self.confirm}{asks}, journal {self.journal.path}"
         )
 
     # --- commands -------------------------------------------------------------------
@@ -207,7 +278,29 @@ class PlannerNode(Node):
         except CommandError as exc:
             self.status("", "error", reason=f"bad command: {exc}")
             return
+        answer = answer_of(command.text)
+        if answer is not None and self._answer_by_words(command, answer):
+            return
         self._submit(command)
+
+    def _answer_by_words(self, command: Command, approve: bool) -> bool:
+        """A "yes"/"no" while a plan waits decides it (the utterance is no command);
+        with nothing waiting, False: it is planned, and not understood."""
+        with self._lock:
+            if not self.approvals.pending():
+                return False
+            try:
+                decision = self.approvals.decide(
+                    "",
+                    approve,
+                    f"said {quoted(command.text, 40)!r}",
+                    by=command.source if command.source in ("voice", "topic") else "topic",
+                )
+            except ApprovalError as exc:  # several wait: the words cannot say which
+                self.status("", "error", reason=f"{exc} (answer {command.id})")
+                return True
+            self._apply(decision, answer_id=command.id)
+        return True
 
     def _submit(self, command: Command, watch: GoalWatch | None = None) -> str | None:
         """Offer a command (from the topic or a goal) under the queue policy: the one
@@ -237,11 +330,18 @@ class PlannerNode(Node):
             details: dict[str, Any] = {"text": command.text, "source": command.source}
             if decision.action == "queue":
                 details["queued"] = decision.position
+            held = None
             if decision.action == "preempt" and previous is not None:
-                # The executor halts `previous` when it sees this (it follows the status).
+                # The executor halts `previous` when it sees this (it follows the status);
+                # a plan still waiting for approval never reached it: it ends here.
                 details["preempts"] = previous.id
-                self.cancelled.add(previous.id)
+                held = self.approvals.drop(previous.id)
+                if held is None:
+                    self.cancelled.add(previous.id)
             self.status(command.id, "accepted", **details)
+            if held is not None:
+                reason = f"pre-empted by {command.id} while awaiting approval"
+                self._finish(held.command_id, "cancelled", reason, {"reason": reason})
             if decision.action in ("start", "preempt"):
                 self._start(command)
             return None
@@ -379,6 +479,10 @@ class PlannerNode(Node):
                 return True
             if command_id not in self.revision:
                 return False
+            if self.approvals.drop(command_id) is not None:
+                reason = "cancelled while awaiting approval"
+                self._finish(command_id, "cancelled", reason, {"reason": reason})
+                return True
             active = self.queue.active
             if active is None or active.id != command_id:
                 return True  # pre-empted: the executor is halting it already
@@ -447,7 +551,12 @@ class PlannerNode(Node):
         )
         with self._lock:
             active = self.queue.active
-            if active is None or active.id not in self.revision or active.id in self.planning:
+            if (
+                active is None
+                or active.id not in self.revision
+                or active.id in self.planning
+                or self.approvals.holds(active.id)  # no executor has it yet
+            ):
                 self._watched, self._gone_since = None, None
                 return
             if self._watched is None or self._watched[0] != active.id:
@@ -509,6 +618,9 @@ class PlannerNode(Node):
             if active is not None and active.id in self.planning:
                 # Still planning: nothing moves yet; the plan is dropped when it arrives.
                 self.cancelled.add(active.id)
+            elif active is not None and self.approvals.drop(active.id) is not None:
+                reason = "cancelled while awaiting approval"
+                self._finish(active.id, "cancelled", reason, {"reason": reason})
 
     def _on_state(self, msg: String) -> None:
         try:
@@ -595,19 +707,91 @@ class PlannerNode(Node):
                     self._finish(command.id, "cancelled", reason, {"reason": reason})
                 return
             self.planning.discard(command.id)
+            said = readback(result.plan, self.scene, self.catalogue)
+            planned = {
+                "tasks": len(result.plan.tasks),
+                "goal": list(result.plan.goal),
+                "readback": said,
+                "backend": result.backend,
+                "attempts": result.attempts,
+                "latency_s": round(latency, 4),
+                "since_received_s": round(time.time() - command.received, 4),
+                "state_from": self.state_from,
+            }
+            guesses = list(getattr(result, "guesses", None) or ())
+            if needs_approval(self.confirm, result.backend, guesses):
+                # Held, not published: the executor never sees it unless approved. The
+                # events go out under the lock, so no answer can overtake them.
+                shown_guesses = guesses_of(result.backend, guesses)
+                pending = self.approvals.hold(
+                    command.id, 0, result.plan.to_dict(), said, shown_guesses
+                )
+                self.status(command.id, "planned", **planned)
+                self.status(
+                    command.id,
+                    "awaiting_approval",
+                    readback=said,
+                    guesses=shown_guesses,
+                    revision=pending.revision,
+                    timeout_s=pending.timeout_s,
+                    deadline=round(time.time() + pending.timeout_s, 3),
+                    answer=f"robot-planner approve|reject --id {command.id}, or say yes|no",
+                )
+                return
             self._publish_plan(command.id, 0, result.plan.to_dict())
-        self.status(
-            command.id,
-            "planned",
-            tasks=len(result.plan.tasks),
-            goal=list(result.plan.goal),
-            readback=readback(result.plan, self.scene, self.catalogue),
-            backend=result.backend,
-            attempts=result.attempts,
-            latency_s=round(latency, 4),
-            since_received_s=round(time.time() - command.received, 4),
-            state_from=self.state_from,
-        )
+        self.status(command.id, "planned", **planned)
+
+    # --- approval ----------------------------------------------------------------------
+
+    def _approve_plan(self, request: Any, response: Any) -> Any:
+        """`ApprovePlan`: an answer about a held plan; a bad one is `accepted=false` and
+        one line, and the plan stays held."""
+        try:
+            with self._lock:
+                decision = self.approvals.decide(
+                    request.command_id,
+                    bool(request.approve),
+                    request.reason,
+                    revision=int(request.revision),
+                    by="service",
+                )
+                self._apply(decision)
+        except ApprovalError as exc:
+            response.accepted, response.message = False, str(exc)
+            self.get_logger().info(f"approval not taken: {exc}")
+            return response
+        except Exception as exc:  # never a traceback to the caller
+            response.accepted = False
+            response.message = f"approval failed: {type(exc).__name__}: {shown(exc, 200)}"
+            self.get_logger().error(response.message)
+            return response
+        verb = "approved" if decision.approved else "rejected"
+        response.accepted, response.message = True, f"command {decision.command_id} {verb}"
+        return response
+
+    def _expire_approvals(self) -> None:
+        with self._lock:
+            for decision in self.approvals.expire():
+                self._apply(decision)
+
+    def _apply(self, decision: Decision, answer_id: str = "") -> None:
+        """Carry out a decision (under the lock): approved, the plan goes to the executor
+        and the command goes on as without `confirm`; else the command ends rejected."""
+        command_id = decision.command_id
+        if command_id not in self.revision:
+            return  # ended meanwhile (the lock makes this a safeguard only)
+        details: dict[str, Any] = {"by": decision.by}
+        if decision.reason:
+            details["reason"] = decision.reason
+        if answer_id:
+            details["answer_id"] = answer_id
+        if decision.approved:
+            self.journal.write(command_id, "approved", **details)
+            self.status(command_id, "approved", **details)
+            pending = decision.pending
+            self._publish_plan(command_id, pending.revision, pending.plan, said=pending.readback)
+            return
+        self._finish(command_id, "rejected", decision.reason, details)
 
     def _replan(self, command_id: str, request: PlanRequest) -> None:
         try:

@@ -22,6 +22,8 @@ from typing import Any, Literal
 from robot_planner.service.commands import ID_PATTERN
 from robot_planner.untrusted import quoted, shown
 
+#: The planner node's `ApprovePlan` service.
+APPROVE_PLAN = "/robot_planner/approve_plan"
 ConfirmMode = Literal["never", "ambiguous", "always"]
 CONFIRM_MODES: tuple[str, ...] = ("never", "ambiguous", "always")
 MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1.0, 600.0
