@@ -1,4 +1,5 @@
-"""`robot-planner bringup | say | status | cancel`: the ROS side of the command line.
+"""`robot-planner bringup | say | status | cancel | approve | reject`: the ROS side of the
+command line.
 
 `bringup` starts the node executables of `robot_planner.bringup` as child processes (for
 pip-only installs, where `ros2 launch` does not exist): one prefixed log stream, Ctrl-C
@@ -6,7 +7,8 @@ forwarded to every node, and a non-zero exit as soon as a node dies. `say`, `sta
 and `cancel` talk to a running system over DDS (same `ROS_DOMAIN_ID`): `say` sends an
 `ExecuteCommand` goal to the planner and follows its feedback (Ctrl-C cancels it),
 `status` asks the planner's `GetState` service (or follows the status events), `cancel`
-cancels goals and commands.
+cancels goals and commands, `approve`/`reject` answer a plan that waits for approval
+(the planner's `confirm`) through its `ApprovePlan` service.
 """
 
 from __future__ import annotations
@@ -295,7 +297,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         def finished() -> bool:
             nonlocal seen, final
             for event in events[seen:]:
-                if event.command_id == command_id and event.state != "transcript":
+                if event.details.get("answer_id") == command_id:
+                    # The utterance answered a plan waiting for approval ("yes"): that
+                    # decision is its end, reported under the command it decided.
+                    if not args.quiet:
+                        print(_progress(event), file=sys.stderr, flush=True)
+                    final = event
+                elif event.command_id == command_id and event.state != "transcript":
                     if not args.quiet:
                         print(_progress(event), file=sys.stderr, flush=True)
                     if event.final and not (event.state == "error" and event.source == "voice"):
@@ -313,6 +321,8 @@ def cmd_say(args: argparse.Namespace) -> int:
             )
             return EXIT_BAD_INPUT
         print(final.to_json())
+        if final.details.get("answer_id") == command_id:
+            return EXIT_OK
         return EXIT_OF.get(final.state, EXIT_FAILED)
     finally:
         client.close()
@@ -483,7 +493,24 @@ def _feedback_line(feedback: Any) -> str:
             brief += f", running {running}"
     elif state in ("replanning", "misalignment"):
         brief = f"{feedback.replans} re-plan(s) so far"
+    elif state == "awaiting_approval":
+        brief = _how_to_answer(feedback.id, feedback.readback)
     return f"{time.time():.3f} {'planner':>8} {state:<15} {brief}".rstrip()
+
+
+def _how_to_answer(command_id: str, readback: str, details: dict | None = None) -> str:
+    """The awaiting_approval line: what would be done, the guesses, how to answer."""
+    details = details or {}
+    brief = readback or "(no readback)"
+    guesses = details.get("guesses")
+    if isinstance(guesses, list) and guesses:
+        brief += " [guessed: " + "; ".join(str(g) for g in guesses[:3]) + "]"
+    within = details.get("timeout_s")
+    limit = f" within {within:g} s" if isinstance(within, (int, float)) else ""
+    return (
+        f"{brief} -- approve{limit}: robot-planner approve --id {command_id} "
+        f"(or reject --id {command_id}; or say yes / no)"
+    )
 
 
 def _voice_answer(client: _Client, events: list, since: int, timeout: float) -> Any:
@@ -517,6 +544,12 @@ def _progress(event: Any) -> str:
             brief += f": {details['readback']}"
     elif event.state == "replanned" and details.get("readback"):
         brief = f"{details.get('tasks')} task(s): {details['readback']}"
+    elif event.state == "awaiting_approval":
+        brief = _how_to_answer(event.command_id, str(details.get("readback", "")), details)
+    elif event.state == "approved":
+        brief = f"by {details.get('by', '?')}" + (
+            f": {details['reason']}" if details.get("reason") else ""
+        )
     elif event.state == "transcript":
         brief = f"{details.get('text', '')!r} (decoded in {details.get('decode_s')} s)"
     elif event.state == "misalignment":
@@ -678,6 +711,44 @@ def _cancel_one(args: argparse.Namespace) -> int:
         client.close()
 
 
+def cmd_answer(args: argparse.Namespace) -> int:
+    """`approve` / `reject`: answer a plan that waits for approval (no --id: the one that
+    waits; none or several: one line, exit 2)."""
+    from robot_planner.service.approval import APPROVE_PLAN
+    from robot_planner.service.commands import ID_PATTERN
+
+    approve = bool(args.approve)
+    if args.id is not None and not ID_PATTERN.fullmatch(args.id):
+        raise RosCliError("--id must be 1-64 characters of [A-Za-z0-9_.:-]")
+    if args.timeout <= 0:
+        raise RosCliError("--timeout must be positive")
+    ApprovePlan = _interfaces().srv.ApprovePlan
+    client = _Client("robot_planner_approve" if approve else "robot_planner_reject")
+    try:
+        service = client.node.create_client(ApprovePlan, APPROVE_PLAN)
+        if not client.spin_until(service.service_is_ready, args.timeout):
+            raise RosCliError(
+                f"no planner serves {APPROVE_PLAN} after {args.timeout:g} s "
+                "(is `robot-planner bringup` running with the same ROS_DOMAIN_ID?)"
+            )
+        # Only a command's first plan (revision 0) is ever held: re-plans do not ask.
+        request = ApprovePlan.Request(
+            command_id=args.id or "", revision=0, approve=approve, reason=args.reason or ""
+        )
+        answer = service.call_async(request)
+        if not client.spin_until(answer.done, args.timeout) or answer.result() is None:
+            raise RosCliError(
+                f"the planner did not answer {APPROVE_PLAN} within {args.timeout:g} s"
+            )
+        response = answer.result()
+        if not response.accepted:
+            raise RosCliError(response.message or "the planner did not take the answer")
+        print(response.message)
+        return EXIT_OK
+    finally:
+        client.close()
+
+
 def add_parsers(sub: Any) -> None:
     """The ROS subcommands, added to the main parser's subparsers."""
     from robot_planner.cli.common import utf8_text  # not at the top: cli imports this module
@@ -757,3 +828,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--id", type=utf8_text("--id"), help="cancel this command only")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to find the nodes")
     p.set_defaults(func=cmd_cancel)
+
+    for name, verb in (("approve", "run"), ("reject", "drop")):
+        p = sub.add_parser(
+            name,
+            help=f"{verb} a plan that waits for approval (planner confirm: always|ambiguous)",
+        )
+        p.add_argument(
+            "--id",
+            type=utf8_text("--id"),
+            help="the command (default: the one waiting; none or several: exit 2)",
+        )
+        p.add_argument(
+            "--reason", type=utf8_text("--reason"), help="why (journalled; shown on reject)"
+        )
+        p.add_argument("--timeout", type=float, default=5.0, help="seconds to find the planner")
+        p.set_defaults(func=cmd_answer, approve=name == "approve")
