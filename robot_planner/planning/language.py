@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from functools import lru_cache
 from itertools import pairwise
 
@@ -111,6 +112,33 @@ PARALLEL_WORDS = (
 )
 
 
+#: Counts ("the two blocks on the left side") and skill arguments ("wait five seconds").
+NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "ninety": 90,
+}
+#: "all blocks except the red one", "all the blocks but green"
+EXCEPT_WORDS = ("except for", "except", "but not", "but", "other than", "apart from")
+
+
 def _alternatives(words: tuple[str, ...]) -> str:
     """A regex alternation, longest first, with flexible spaces and a word boundary."""
     ordered = sorted(set(words), key=len, reverse=True)
@@ -159,6 +187,14 @@ _join: _comma _AND | _COMMA
       | robot_action
       | tower_action
       | TOWER_VERB objects                          -> stack_list
+      | more_action
+// In a rule of their own: Earley predicts every alternative of `action` at each word.
+?more_action: objects _TO_BE                        -> ditto
+      | located_mention
+      | skill_call
+// "pick up the block in the center zone": below a plain "take X to Y" (a move).
+located_mention.-3: PICKUP objects _PREP target      -> mention
+{skill_rules}
 
 ?robot_action: SEND robots _PREP target            -> send
       | VERB objects _PREP target _comma _SPREAD ARM -> move_spread
@@ -182,7 +218,7 @@ condition: objects _IS _PREP target
 
 objects: noun (_list noun)*                         -> noun_list
        | BOTH noun (_list noun)+                    -> both_list
-       | _det QUANT WORD*                           -> every
+       | _det QUANT WORD* _except                   -> every
        | BOTH WORD*                                 -> both
        | PRONOUN                                    -> pronoun
 _list: _comma _AND | _COMMA
@@ -207,6 +243,7 @@ level_pos: plain_noun POSITION                      -> level
          | POSITION plain_noun                      -> level
 
 _fillers: _FILLER*
+_except: (_EXCEPT objects)?
 _end: _END?
 _comma: _COMMA?
 _and: _AND?
@@ -248,6 +285,9 @@ _TO.3: /to\b/
 _OF.3: /of\b/
 _AND.3: /(and|plus|as\s+well\s+as)\b/
 _FILLER.3: /({fillers})\b/
+_EXCEPT.3: /({except_words})\b/
+NUMBER.3: /(\d+(\.\d+)?|{number_words})\b/
+{skill_terminals}
 _COMMA: /[,:]/
 _COLON: /:/
 _END: /[.;!?]+/
@@ -321,6 +361,8 @@ _RESERVED = (
     "same",
     "time",
     "up",
+    "except",
+    "but",
 )
 
 
@@ -350,11 +392,29 @@ class Lexicon:
     go_verbs: tuple[str, ...]
     fillers: tuple[str, ...]
     example: str
+    #: (skill, its phrase templates) for skills asked for by name ("wait 5 seconds")
+    skills: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, domain: Domain) -> Lexicon:
+        """The domain's words.
+
+        Raises:
+            ValueError: a skill phrase names a skill or argument the domain lacks.
+        """
         lang = domain.language
         nouns = {n for kind in domain.robot_kinds for n in domain.robot_nouns(kind)}
+        for skill, phrases in lang.skills.items():
+            spec = domain.skills.get(skill)
+            if spec is None:
+                raise ValueError(f"language.skills: no skill '{shown(skill)}' in the domain")
+            for phrase in phrases:
+                for slot in _slots(phrase):
+                    if slot != "robot" and (slot not in spec.args or spec.args[slot].is_name):
+                        raise ValueError(
+                            f"language.skills.{skill}: '{{{slot}}}' is no number argument "
+                            f"of {skill}"
+                        )
         return cls(
             verbs=_inflected(lang.put_verbs),
             grasp_verbs=_inflected(lang.grasp_verbs),
@@ -365,13 +425,21 @@ class Lexicon:
             go_verbs=_inflected(lang.go_verbs),
             fillers=(*FILLERS, *lang.fillers),
             example=lang.example,
+            skills=tuple((k, tuple(v)) for k, v in lang.skills.items()),
         )
 
     @property
     def reserved(self) -> tuple[str, ...]:
         """Words a name can never contain (they start another part of the sentence)."""
         own = {w for p in (*self.grasp_verbs, *self.tower_nouns) for w in p.split()[:1]}
+        own |= {w for _, phrases in self.skills for p in phrases for w in _first_words(p)}
         return tuple(dict.fromkeys((*_RESERVED, *self.robot_nouns, *sorted(own))))
+
+    def skill_words(self) -> set[str]:
+        """Every literal word of the skill phrases (for did-you-mean and the JSGF)."""
+        return {
+            t for _, ps in self.skills for p in ps for t in _TEMPLATE.findall(p) if t[0].isalpha()
+        }
 
     def singular_robot_noun(self, word: str) -> str:
         return next((n for n in self.robot_nouns if plural_of(n) == word), word)
@@ -384,6 +452,75 @@ class Lexicon:
         return ", ".join(known) + ", ..."
 
 
+_TEMPLATE = re.compile(r"\[|\]|\(|\)|\||\{[a-z_]+\}|[a-z']+")
+
+
+def _slots(phrase: str) -> list[str]:
+    """The slots of a skill phrase in order: "wait {seconds} seconds" -> ["seconds"]."""
+    return [t[1:-1] for t in _TEMPLATE.findall(phrase) if t.startswith("{")]
+
+
+def _first_words(phrase: str) -> set[str]:
+    """The words a skill phrase can start with: "(wait|pause) [for] ..." -> wait, pause."""
+    tokens = _TEMPLATE.findall(phrase)
+    if tokens[0] != "(":
+        return {tokens[0]}
+    group = tokens[1 : tokens.index(")")]
+    return {t for t in group if t[0].isalpha()}
+
+
+def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
+    """Lark rules and terminals for the skill phrases. The words between two slots are
+    one terminal ("(wait|pause) [for]"), and a skill's phrases of the same shape share
+    one alternative, named ``skill__<skill>__<slots>`` so the interpreter knows the skill
+    and its slots: inline groups and one rule per phrase would multiply the rules Earley
+    predicts at each word."""
+    terminals: dict[str, str] = {}  # regex -> terminal name
+    alternatives: list[str] = []
+    for skill, phrases in lexicon.skills:
+        shapes: dict[tuple[str, ...], list[list[str]]] = {}  # slots -> word runs per phrase
+        for phrase in phrases:
+            slots = tuple(_slots(phrase))
+            runs = [r.strip() for r in re.split(r"\{[a-z_]+\}", phrase)]
+            shapes.setdefault(slots, []).append(runs)
+        for slots, phrasings in shapes.items():
+            parts = []
+            for i in range(len(slots) + 1):
+                words = sorted({_run_regex(runs[i]) for runs in phrasings if runs[i]})
+                if words:
+                    pattern = "|".join(words)
+                    parts.append(terminals.setdefault(pattern, f"_SW{len(terminals)}"))
+                if i < len(slots):
+                    parts.append("robot" if slots[i] == "robot" else "NUMBER")
+            name = "__".join(("skill", skill, *slots))
+            alternatives.append(f"{' '.join(parts)} -> {name}")
+    if not alternatives:
+        return "skill_call: NEVER", "NEVER: /\\x00/"
+    rules = "skill_call: " + "\n    | ".join(alternatives)
+    lines = [f"{name}.3: /({pattern})\\b/" for pattern, name in terminals.items()]
+    return rules, "\n".join(lines)
+
+
+def _run_regex(run: str) -> str:
+    """A regex for the words of a skill phrase between slots: "(go|move) [back] home" ->
+    (?:go|move)(?:\\s+(?:back))?\\s+home."""
+    pattern = ""
+    for group in re.findall(r"\[[^\]]*\]|\([^)]*\)|[a-z']+", run):
+        optional = group.startswith("[")
+        words = group.strip("[]()").split("|")
+        alternatives = "|".join(
+            r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len, reverse=True)
+        )
+        piece = f"(?:{alternatives})"
+        if not pattern:
+            pattern = piece
+        elif optional:
+            pattern += rf"(?:\s+{piece})?"
+        else:
+            pattern += rf"\s+{piece}"
+    return pattern
+
+
 def _inflected(verbs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*verbs, *(third_person(v) for v in verbs))))
 
@@ -394,8 +531,14 @@ def _or_never(words: tuple[str, ...]) -> str:
 
 def grammar_text(lexicon: Lexicon) -> str:
     """The lark grammar for a domain's lexicon."""
+    skill_rules, skill_terminals = _skill_rules(lexicon)
+    numbers = _alternatives(tuple(NUMBER_WORDS))
     return (
-        GRAMMAR.replace("{verbs}", _alternatives(lexicon.verbs))
+        GRAMMAR.replace("{skill_rules}", skill_rules)
+        .replace("{skill_terminals}", skill_terminals)
+        .replace("{number_words}", numbers)
+        .replace("{except_words}", _alternatives(EXCEPT_WORDS))
+        .replace("{verbs}", _alternatives(lexicon.verbs))
         .replace("{grasp}", _or_never(lexicon.grasp_verbs))
         .replace("{tower_verbs}", _or_never(lexicon.tower_verbs))
         .replace("{tower_nouns}", _or_never(lexicon.tower_nouns))
@@ -429,11 +572,29 @@ class GoalItem:
     via: str | None = None
 
 
+@dataclass(frozen=True)
+class TaskRequest:
+    """A skill asked for by name ("wait 5 seconds", "left arm, go home"): its effect is
+    no goal fact, so it is planned as asked, after the work of the steps before it."""
+
+    step: int
+    robot: str
+    skill: str
+    args: dict[str, float] = field(default_factory=dict)
+    #: said after other work of its step ("put X in the bin and wait"): runs after it
+    after_goal: bool = False
+
+
 @dataclass
 class Understanding:
     """What a command asks for."""
 
     items: list[GoalItem] = field(default_factory=list)
+    #: skills asked for by name, in step order
+    actions: list[TaskRequest] = field(default_factory=list)
+    #: where the understanding had to guess ("it" with two candidates: the most recent);
+    #: a default robot choice is not a guess
+    guesses: list[str] = field(default_factory=list)
 
     @property
     def goal(self) -> list[Fact]:
@@ -441,7 +602,7 @@ class Understanding:
 
     @property
     def steps(self) -> int:
-        return 1 + max((item.step for item in self.items), default=0)
+        return 1 + max((x.step for x in (*self.items, *self.actions)), default=0)
 
     def carriers(self) -> dict[str, str]:
         """Object -> the robot it must be carried on ("one on each robot")."""
@@ -577,8 +738,10 @@ class _Tree(Transformer):
     def both_list(self, items: list) -> tuple:
         return ("both_list", [i for i in items if not isinstance(i, Token)])
 
-    def every(self, items: list[Token]) -> tuple:
-        return ("all", " ".join(str(t) for t in items[1:]))
+    def every(self, items: list) -> tuple:
+        words = " ".join(str(t) for t in items[1:] if isinstance(t, Token))
+        others = [i for i in items if isinstance(i, tuple)]
+        return ("all_except", (words, others[0])) if others else ("all", words)
 
     def both(self, items: list[Token]) -> tuple:
         return ("both", " ".join(str(t) for t in items[1:]))
@@ -662,15 +825,117 @@ class _Interpreter:
         self.chosen: set[str] = set()
         #: objects picked up and not (yet) put anywhere -> (robot asked, step, verb)
         self.grasped: dict[str, tuple[str | None, int, str]] = {}
+        #: skills asked for by name, and where a word had to be guessed
+        self.actions: list[TaskRequest] = []
+        self.guesses: list[str] = []
+        # Names the command used to say which objects, not what to do with them: those
+        # "all ... except" leaves out, and the places and objects of "the two blocks on
+        # the left side", "the block on the red block".
+        self.excluded: set[str] = set()
+        self.qualifiers: set[str] = set()
+        #: the last put or pick-up, for "..., and the yellow block too"
+        self.last_deed: tuple[str, list[str], str | None] | None = None
 
     # --- names ------------------------------------------------------------------------
 
     def thing(self, words: str) -> str:
         name = self.vocab.resolve_object(words, self.scene)
         if name is None:
+            one = self.described(words)  # "the block" when there is one
+            if one is not None and len(one) == 1:
+                return one[0]
             raise UnderstandingError(f"unknown object '{words}' (known: {self.known_things()})")
         self.named.setdefault(name, words)
         return name
+
+    def some(self, words: str) -> list[str]:
+        """The object a name names, or the objects a description names ("the two red
+        blocks")."""
+        name = self.vocab.resolve_object(words, self.scene)
+        if name is not None:
+            self.named.setdefault(name, words)
+            return [name]
+        return self.described(words) or [self.thing(words)]
+
+    def guess_pronoun(self, word: str, candidates: list[str]) -> None:
+        """ "it" with several candidates means the most recent: a guess, said so."""
+        others = ", ".join(c.replace("_", " ") for c in candidates[:-1])
+        self.guesses.append(
+            f"'{word}' taken as the {candidates[-1].replace('_', ' ')} (not the {others})"
+        )
+
+    def described(self, words: str, qualifier: str | None = None) -> list[str] | None:
+        """The objects a description names ("the block", "the two blocks", "blocks"),
+        optionally only those at a place or on an object (`qualifier`, a scene name);
+        None when the words are no description. A count (or a singular noun: one) must
+        match exactly, else the command is refused with what there is."""
+        tokens = words.split()
+        count = NUMBER_WORDS.get(tokens[0]) if len(tokens) > 1 else None
+        rest = " ".join(tokens[1:] if count is not None else tokens)
+        candidates = [n for n in self.scene.objects if self.describes(rest, n)]
+        if not candidates:
+            return None
+        if qualifier is not None:
+            candidates = [n for n in candidates if self.is_at(n, qualifier)]
+        nouns = {n for o in self.scene.objects.values() for n in self.scene.domain.nouns(o.type)}
+        plural = tokens[-1] not in nouns
+        wanted = count if count is not None else (None if plural else 1)
+        if (wanted is not None and len(candidates) != wanted) or not candidates:
+            said = f"{words} {self.relation(qualifier)}".strip()
+            if candidates:
+                there = ", ".join(c.replace("_", " ") for c in candidates)
+                found = f"{len(candidates)}: {there}"
+            else:
+                found = "none; " + self.whereabouts(rest)
+            raise UnderstandingError(f"'{said}' names {wanted or 'some'}, but there are {found}")
+        for name in candidates:
+            self.named.setdefault(name, words)
+        return candidates
+
+    def whereabouts(self, words: str) -> str:
+        """Where the objects `words` describe are: "red block at left side, ..."."""
+        described = [n for n in self.scene.objects if self.describes(words, n)]
+        state = self.state if self.state is not None else self.scene.initial_facts()
+        put = self.scene.domain.location_predicates
+        parts = []
+        for name in described:
+            on = next((f.args[1] for f in state if f.predicate in put and f.args[0] == name), None)
+            prep = "on" if on in self.scene.objects else "at"
+            where = f" {prep} {on.replace('_', ' ')}" if on else ""
+            parts.append(f"{name.replace('_', ' ')}{where}")
+        return ", ".join(parts)
+
+    def relation(self, qualifier: str | None) -> str:
+        if qualifier is None:
+            return ""
+        prep = "on" if qualifier in self.scene.objects else "at"
+        return f"{prep} the {qualifier.replace('_', ' ')}"
+
+    def is_at(self, thing: str, where: str) -> bool:
+        """`thing` is at place `where` (on whatever stands there too), or directly on or
+        in object `where`: from the state when known, else where things start."""
+        if where in self.scene.places:
+            return self.where(thing) == where
+        state = self.state if self.state is not None else self.scene.initial_facts()
+        put = self.scene.domain.location_predicates
+        return any(f.predicate in put and f.args == (thing, where) for f in state)
+
+    def qualified(self, objects: tuple, targets: list) -> tuple[list[str], list] | None:
+        """ "the two blocks on the left side in the right bin": a description and the
+        first place of a chain say which objects; the rest is where they go. None when
+        the objects are named, not described."""
+        kind, value = objects
+        if kind != "list" or len(value) != 1 or isinstance(targets[0], tuple):
+            return None
+        if self.vocab.resolve_object(value[0], self.scene) is not None:
+            return None
+        qualifier = self.place(targets[0])
+        names = self.described(value[0], qualifier)
+        if names is None:
+            return None
+        self.qualifiers.add(qualifier)
+        self.last = names
+        return names, targets[1:]
 
     def known_things(self) -> str:
         return ", ".join(
@@ -707,13 +972,26 @@ class _Interpreter:
     def things(self, objects: tuple) -> list[str]:
         kind, value = objects
         if kind == "list":
-            names = [self.thing(w) for w in value]
+            names = [n for w in value for n in self.some(w)]
         elif kind == "both_list":
             names = [self.thing(w) for w in value]
             if len(names) != 2:
                 raise UnderstandingError(f"'both' names two {self.nouns}, not {len(names)}")
         elif kind == "all":
             names = self.every(value)
+        elif kind == "all_except":
+            words, (kind, others) = value
+            if kind != "list":
+                raise UnderstandingError(f"say which {self.nouns} 'all {words}' leaves out")
+            names = self.every(words)
+            left_out = [self.thing(w) for w in others]
+            for name, said in zip(left_out, others, strict=True):
+                if name not in names:
+                    raise UnderstandingError(f"'{said}' is not among 'all {words}'")
+            self.excluded.update(left_out)
+            names = [n for n in names if n not in left_out]
+            if not names:
+                raise UnderstandingError(f"'all {words}' except those leaves no {self.noun}")
         elif kind == "both":
             if len(self.last) != 2:
                 raise UnderstandingError(f"'both' does not say which two {self.nouns}: name them")
@@ -727,6 +1005,8 @@ class _Interpreter:
             if not self.last:
                 raise UnderstandingError(f"'{value}' does not refer to any {self.noun} yet")
             names = list(self.last) if value in ("them", "those", "these") else self.last[-1:]
+            if len(names) == 1 and len(self.last) > 1:
+                self.guess_pronoun(value, self.last)
         if len(set(names)) != len(names):
             raise UnderstandingError(f"the same {self.noun} is named twice in one list")
         self.last = names
@@ -754,6 +1034,8 @@ class _Interpreter:
         if isinstance(target, tuple):
             if not context:
                 raise UnderstandingError(f"'{target[1]}' does not refer to any {self.noun} yet")
+            if len(context) > 1:
+                self.guess_pronoun(target[1], context)
             return context[-1]
         return self.place(target)
 
@@ -953,10 +1235,30 @@ class _Interpreter:
 
     def action(self, tree: Tree, robot: str | None) -> None:
         parts = [c for c in tree.children if not isinstance(c, Token)]
+        if tree.data.startswith("skill__"):
+            self.skill(tree, robot)
+            return
         if tree.data == "move":
             objects, targets = parts
             before = list(self.last)
-            self.move(self.things(objects), targets, robot, before)
+            located = self.qualified(objects, targets) if len(targets) > 1 else None
+            if located is not None:
+                things, targets = located
+            else:
+                things = self.things(objects)
+            self.move(things, targets, robot, before)
+            self.last_deed = ("move", targets, robot)
+        elif tree.data == "ditto":  # "..., and the yellow block too"
+            if self.last_deed is None:
+                raise UnderstandingError("'too' does not say what to do: say where it goes")
+            kind, targets, asked = self.last_deed
+            (objects,) = parts
+            names = self.things(objects)
+            if kind == "move":
+                self.move(names, targets, robot or asked, [])
+            else:
+                for name in names:
+                    self.grasped[name] = (robot or asked, self.step, targets[0])
         elif tree.data == "move_pair":
             first, first_target, second, second_target = parts
             before = list(self.last)
@@ -982,10 +1284,17 @@ class _Interpreter:
                 )
             self.go(robot, targets)
         elif tree.data == "mention":  # "pick up X": held, unless "... and put it ..."
-            (objects,) = parts
+            objects, *where = parts
             verb = " ".join(str(tree.children[0]).split())
-            for name in self.things(objects):
+            located = self.qualified(objects, [*where[0], None]) if where else None
+            if where and located is None:
+                raise UnderstandingError(
+                    f"'{verb} ... {where[0][0]}': say which {self.noun} by its colour, "
+                    f"or where to put it with a verb such as '{self.vocab.lexicon.verbs[0]}'"
+                )
+            for name in located[0] if located else self.things(objects):
                 self.grasped[name] = (robot, self.step, verb)
+            self.last_deed = ("mention", [verb], robot)
         elif tree.data == "stack_list":
             (objects,) = parts
             names = self.things(objects)
@@ -1009,6 +1318,45 @@ class _Interpreter:
             # "a tower of red, blue and yellow" names the top first unless "bottom up".
             order = names if bottom_up else list(reversed(names))
             self.tower([(n.replace("_", " "), "") for n in order], where, robot)
+
+    def skill(self, tree: Tree, robot: str | None) -> None:
+        """A skill asked for by name: its robot is the one named (in the phrase or for
+        the clause), else the first that offers it (a default, not a guess)."""
+        skill, *named = tree.data.removeprefix("skill__").split("__")
+        slots = [x for x in named if x != "robot"]
+        said = [str(c) for c in tree.children if isinstance(c, Token) and c.type == "NUMBER"]
+        inner = [c for c in tree.children if isinstance(c, str) and not isinstance(c, Token)]
+        if inner:
+            robot = self.robot(inner[0])
+        domain = self.scene.domain
+        able = [n for n, r in self.scene.robots.items() if domain.kind_offers(r.kind, skill)]
+        words = " ".join(skill.split("_"))
+        if not able:
+            raise UnderstandingError(f"no robot here can {words}")
+        if robot is None:
+            robot = able[0]
+            self.chosen.add(robot)
+        elif robot not in able:
+            known = ", ".join(r.replace("_", " ") for r in able)
+            raise UnderstandingError(
+                f"the {robot.replace('_', ' ')} cannot {words} (robots that can: {known})"
+            )
+        spec = domain.skills[skill]
+        args: dict[str, float] = {}
+        for slot, text in zip(slots, said, strict=True):
+            value = float(NUMBER_WORDS.get(text, 0) if text in NUMBER_WORDS else text)
+            arg = spec.args[slot]
+            low, high = arg.minimum, arg.maximum
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise UnderstandingError(
+                    f"{words}: {slot} must be between {low:g} and {high:g}, not {value:g}"
+                )
+            args[slot] = value
+        after = any(i.step == self.step for i in self.items) or any(
+            step == self.step for _, step, _ in self.grasped.values()
+        )
+        self.actions.append(TaskRequest(self.step, robot, skill, args, after))
+        self.last_deed = None
 
     def walk(self, tree: Tree) -> None:
         sequence = tree.children[0] if tree.data == "start" else tree
@@ -1035,13 +1383,17 @@ class _Interpreter:
         Raises:
             UnderstandingError: what was not understood, and what was.
         """
-        if not self.items:
+        if not self.items and not self.actions:
             raise UnderstandingError(f"nothing to do in '{quoted(command)}'")
         used = {a for i in self.items for a in i.fact.args}
         used.update(r for i in self.items for r in (i.robot, i.via) if r is not None)
-        understood = ", ".join(str(i.fact) for i in self.items)
+        used.update(a.robot for a in self.actions)
+        understood = ", ".join(
+            [*(str(i.fact) for i in self.items), *(f"{a.skill}({a.robot})" for a in self.actions)]
+        )
+        accounted = self.replaced | self.excluded | self.qualifiers
         for name, words in self.named.items():
-            if name not in used and name not in self.replaced:
+            if name not in used and name not in accounted:
                 raise UnderstandingError(
                     f"not understood what to do with '{words}' in '{quoted(command)}' "
                     f"(understood only: {understood})"
@@ -1089,6 +1441,64 @@ def understand_command(
 ) -> Understanding:
     """What `command` asks for; raise `UnderstandingError` with a readable reason.
 
+    A refused command with near-miss words ("teh red blok") says what it may have meant
+    ("did you mean 'the red block'?"): a suggestion for the user, never acted on.
+    """
+    try:
+        return _understand(command, scene, state)
+    except UnderstandingError as exc:
+        suggestion = did_you_mean(command, Vocabulary.from_scene(scene))
+        if suggestion is None:
+            raise
+        raise UnderstandingError(f"{exc}; did you mean '{suggestion}'?") from None
+
+
+def known_words(vocab: Vocabulary) -> frozenset[str]:
+    """Every word the command language knows for a scene: the grammar's own words, the
+    domain's and the scene's names."""
+    return _known_words(vocab.lexicon, tuple(vocab.phrases), tuple(vocab.robots))
+
+
+@lru_cache(maxsize=8)
+def _known_words(
+    lexicon: Lexicon, phrases: tuple[str, ...], robots: tuple[str, ...]
+) -> frozenset[str]:
+    words: set[str] = set()
+    for line in grammar_text(lexicon).splitlines():
+        if re.match(r"^_?[A-Z_0-9]+(\.\d+)?: /", line) and not line.startswith("WORD"):
+            words.update(re.findall(r"[a-z']+", line.split("/", 1)[1].replace("\\s+", " ")))
+    for phrase in (*phrases, *robots):
+        words.update(phrase.replace("_", " ").split())
+    return frozenset(w for w in words if len(w) > 1 or w in ("a", "s"))
+
+
+def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
+    """The words around the near misses, corrected: "teh red blok in the left bin" ->
+    "the red block". None when every word is known or a word is near nothing."""
+    if not isinstance(command, str):
+        return None
+    known = known_words(vocab)
+    words = _normalise(command).split()
+    changed = []
+    fixed = list(words)
+    for i, word in enumerate(words):
+        bare = word.strip(",;:.!?")
+        if not bare or bare in known or not bare.isalpha():
+            continue
+        near = get_close_matches(bare, known, n=3, cutoff=0.6)
+        if not near:
+            return None
+        swapped = [w for w in near if sorted(w) == sorted(bare)]  # "teh": a typo of "the"
+        fixed[i] = word.replace(bare, (swapped or near)[0])
+        changed.append(i)
+    if not changed:
+        return None
+    return " ".join(w.strip(",;:.!?") for w in fixed[changed[0] : changed[-1] + 1])
+
+
+def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
+    """`understand_command` without the did-you-mean.
+
     Every object, place and robot the command names must end up in the goal, or the
     command is refused: a goal that silently lost part of a command would be planned,
     run and reported as a success. `state` (optional) says where objects are now, for
@@ -1121,7 +1531,7 @@ def understand_command(
     interpreter = _Interpreter(scene, vocab, state)
     interpreter.walk(tree)
     interpreter.check_accounted(command)
-    result = Understanding(interpreter.items)
+    result = Understanding(interpreter.items, interpreter.actions, interpreter.guesses)
     problems = scene.domain.contradictions(result.goal)
     if problems:
         raise UnderstandingError(f"impossible: {problems[0]}")

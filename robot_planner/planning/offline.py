@@ -2,9 +2,11 @@
 
 Two stages: `understand` turns the command into goal facts (plus explicit robot
 assignments and ordering); the domain-independent planner (`general.plan_goal`) turns
-the goal and the current facts into a task DAG. The result is validated like any other
-plan, so a planner bug can never reach a robot. Re-planning is the same search from the
-observed facts, keeping the goal.
+the goal and the current facts into a task DAG. Skills asked for by name ("wait 5
+seconds", "then go home": no goal fact says they ran) are put between the plans of the
+steps around them. The result is validated like any other plan, so a planner bug can
+never reach a robot. Re-planning is the same search from the observed facts, keeping
+the goal.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from robot_planner.plan.model import TaskPlan
+from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest, PlanResult
-from robot_planner.planning.general import plan_goal, planning_context
-from robot_planner.planning.language import UnderstandingError, understand_command, warm_up
+from robot_planner.planning.general import constraints_for, plan_goal, planning_context
+from robot_planner.planning.language import (
+    TaskRequest,
+    UnderstandingError,
+    understand_command,
+    warm_up,
+)
 from robot_planner.world.catalogue import Catalogue
-from robot_planner.world.facts import Fact
+from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.scene import Scene
 
 
@@ -43,6 +50,8 @@ class OfflinePlanner:
             PlanningError: not understood, impossible here, or (a bug) invalid; one line.
         """
         started = time.perf_counter()
+        actions: list[TaskRequest] = []
+        guesses: list[str] = []
         if request.goal is not None:
             # Re-planning: the goal is kept; ordering and robot choices are re-derived.
             goal, steps, assign, via = list(request.goal), {}, {}, {}
@@ -54,15 +63,24 @@ class OfflinePlanner:
             goal = meaning.goal
             steps = {item.fact: item.step for item in meaning.items}
             assign, via = meaning.assignments(), meaning.carriers()
+            actions, guesses = meaning.actions, meaning.guesses
         excluded = request.excluded()
         try:
-            plan = self._plan(request.command, goal, request.state, steps, assign, via, excluded)
+            if actions:
+                plan = self._plan_requested(
+                    request.command, goal, request.state, steps, assign, via, excluded, actions
+                )
+            else:
+                plan = self._plan(
+                    request.command, goal, request.state, steps, assign, via, excluded
+                )
         except PlanningError as exc:
             if not excluded:
                 raise
             tried = "; ".join(f.describe() for f in excluded)
             raise PlanningError(f"{exc}; not tried again: {tried}") from None
-        return PlanResult(plan, self.name, 1, time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        return PlanResult(plan, self.name, 1, latency, guesses=list(guesses))
 
     def replan(self, request: PlanRequest) -> PlanResult:
         return self.plan(request)
@@ -97,3 +115,91 @@ class OfflinePlanner:
         if not report.ok or report.plan is None:
             raise PlanningError(f"internal planning error: {report.errors[0]}")
         return report.plan
+
+    def _plan_requested(
+        self,
+        command: str,
+        goal: list[Fact],
+        state: frozenset[Fact],
+        steps: dict[Fact, int],
+        assign: dict[str, str],
+        via: dict[str, str],
+        excluded: tuple[FailedAction, ...],
+        actions: list[TaskRequest],
+    ) -> TaskPlan:
+        """The goal planned in parts cut at the steps with skills asked for by name, the
+        skills in between: each part starts after everything before it (steps are
+        barriers in `plan_goal` too), and each later part keeps the earlier goal facts.
+
+        Raises:
+            PlanningError: a part cannot be planned, or (a bug) the whole is invalid.
+        """
+        context = planning_context(self.scene, self.catalogue)
+        tasks: list[Task] = []
+        barrier: list[str] = []  # what the next part waits for
+        facts = state
+        # A skill said after a step's other work ("put X in the bin and wait 2 seconds")
+        # runs after it; said first ("go home, then ..."), before the step's goal.
+        cuts: list[tuple[int, bool] | None] = [
+            *sorted({(a.step, a.after_goal) for a in actions}),
+            None,
+        ]
+        part: list[Fact] = []
+        for cut in cuts:
+            part = [f for f in goal if cut is None or _before(steps.get(f, 0), cut)]
+            if part:
+                planned = self._plan(command, part, facts, steps, assign, via, excluded)
+                ids = {t.id: f"t{len(tasks) + n}" for n, t in enumerate(planned.tasks, 1)}
+                new = [
+                    t.model_copy(
+                        update={
+                            "id": ids[t.id],
+                            "depends_on": [ids[d] for d in t.depends_on] or list(barrier),
+                        }
+                    )
+                    for t in planned.tasks
+                ]
+                for task in new:
+                    facts = self.catalogue.apply(
+                        task.skill, task.robot, task.args, self.scene, facts
+                    )
+                used = {d for t in new for d in t.depends_on}
+                barrier = [t.id for t in new if t.id not in used] or barrier
+                tasks += new
+            requested = [a for a in actions if (a.step, a.after_goal) == cut]
+            last: dict[str, str] = {}  # robot -> its latest task of this step
+            for action in requested:
+                task = Task(
+                    id=f"t{len(tasks) + 1}",
+                    skill=action.skill,
+                    robot=action.robot,
+                    args=dict(action.args),
+                    depends_on=[last[action.robot]] if action.robot in last else list(barrier),
+                    constraints=constraints_for(
+                        action.skill, action.robot, dict(action.args), facts, context
+                    ),
+                )
+                facts = self.catalogue.apply(task.skill, task.robot, task.args, self.scene, facts)
+                undone = [f for f in part if f not in self.scene.derive(facts)]
+                if undone:
+                    raise PlanningError(
+                        f"{action.skill} on {action.robot} undoes {undone[0]}, asked for before it"
+                    )
+                last[action.robot] = task.id
+                tasks.append(task)
+            if requested:
+                barrier = list(last.values())
+        plan = TaskPlan(command=command.strip(), goal=format_facts(goal), tasks=tasks)
+        report = validate_plan(plan, self.catalogue, self.scene, state)
+        if not report.ok or report.plan is None:
+            raise PlanningError(f"internal planning error: {report.errors[0]}")
+        missing = [str(f) for f in goal if f not in self.scene.derive(facts)]
+        if missing:
+            raise PlanningError(f"{missing[0]} would not hold after the skills asked for by name")
+        return report.plan
+
+
+def _before(step: int, cut: tuple[int, bool]) -> bool:
+    """A goal fact of `step` is planned before the skills at `cut` (their step, and
+    whether they were said after that step's other work)."""
+    return step < cut[0] or (step == cut[0] and cut[1])

@@ -102,6 +102,8 @@ class Locations(_Strict):
 
 
 _WORDS = re.compile(r"^[a-z][a-z' ]*$")
+#: A skill phrase: words, [optional words], (one|or other), {robot} or {an argument}.
+_SKILL_PHRASE = re.compile(r"^(?:[a-z']+|\[|\]|\(|\)|\||\{[a-z_]+\}| )+$")
 
 
 class TowerWords(_Strict):
@@ -132,6 +134,12 @@ class LanguageSpec(_Strict):
         (), description="verbs a robot is told to go with (robot one, go to Y)"
     )
     fillers: tuple[str, ...] = Field((), description="phrases that carry no meaning here")
+    skills: dict[str, tuple[str, ...]] = Field(
+        {},
+        description="phrases that ask for a catalogue skill by name, for skills whose "
+        "effect is no goal fact (wait 5 seconds, go home): words, [optional words], "
+        "(one|other), {robot} for a robot phrase, {arg} for a number argument",
+    )
     example: str = Field("", description="a command shown when one is not understood")
 
     @model_validator(mode="after")
@@ -143,6 +151,13 @@ class LanguageSpec(_Strict):
                 raise ValueError(f"language: '{shown(word)}' is not lower-case words")
         if not self.put_verbs:
             raise ValueError("language: put_verbs is empty (commands need a verb)")
+        for skill, phrases in self.skills.items():
+            for phrase in phrases:
+                if not _SKILL_PHRASE.match(phrase) or phrase.startswith(("[", "{")):
+                    raise ValueError(
+                        f"language.skills.{shown(skill)}: '{shown(phrase)}' is not words, "
+                        "[optional], (a|b) and {slots}, starting with a word"
+                    )
         return self
 
 
@@ -493,7 +508,6 @@ class Domain(_Strict):
                 return None
             current = support[current]
         return None
-
 
     def position_of(self, robot: str, facts: Iterable[Fact]) -> str | None:
         """The place a mobile robot is at (`locations.robot`), or None."""
