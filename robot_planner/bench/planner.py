@@ -1,11 +1,15 @@
 """Planning-only benchmark: goal accuracy, plan validity, attempts, latency and tokens
-for any backend, on the shared command table (no simulation)."""
+for any backend, on the shared command table (no simulation).
+
+For an LLM backend, `bench_modes` scores its planning modes side by side on the same
+table and the same endpoint: ``dag`` (the model writes the plan) and ``goal`` (the model
+reads the goal, the domain-independent planner plans)."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from robot_planner.bench.commands import COMMANDS
@@ -55,6 +59,7 @@ def bench_planner(
     tokens = sum(sum(r["usage"].values()) for r in rows)
     return {
         "backend": getattr(planner, "name", type(planner).__name__),
+        "mode": getattr(planner, "planning_mode", None),  # None: one mode only (offline)
         "commands": len(rows),
         "goal_accuracy": round(sum(r["correct"] for r in rows) / len(rows), 4),
         "valid_plans": sum(r["valid"] for r in rows),
@@ -94,6 +99,121 @@ def bench_planner(
     }
 
 
+def bench_modes(
+    planner: Planner,
+    modes: Sequence[str],
+    catalogue: Catalogue,
+    scene: Scene,
+    progress: Callable[[int, int], None] | None = None,
+    repeat: int = 1,
+) -> dict[str, Any]:
+    """Score one LLM planner in each planning mode on the same table, side by side.
+
+    The same planner (one client, one loaded model) switches `planning_mode` between
+    runs, so only the mode differs; it is restored afterwards.
+    """
+    if not hasattr(planner, "planning_mode"):
+        raise ValueError(f"{getattr(planner, 'name', planner)!s} has no planning modes")
+    original = planner.planning_mode  # type: ignore[attr-defined]
+    reports: dict[str, dict[str, Any]] = {}
+    total = len(COMMANDS) * len(modes)
+    try:
+        for index, mode in enumerate(modes):
+            planner.planning_mode = mode  # type: ignore[attr-defined]
+            done = index * len(COMMANDS)
+            reports[mode] = bench_planner(
+                planner,
+                catalogue,
+                scene,
+                progress=(lambda n, _t, d=done: progress(d + n, total)) if progress else None,
+                repeat=repeat,
+            )
+    finally:
+        planner.planning_mode = original  # type: ignore[attr-defined]
+    summary = {
+        mode: {
+            key: r[key]
+            for key in ("goal_accuracy", "valid_plans", "planned", "mean_attempts", "tokens")
+        }
+        | {
+            "latency_ms_median": r["latency_ms"]["median"],
+            "latency_ms_p95": r["latency_ms"]["p95"],
+        }
+        for mode, r in reports.items()
+    }
+    # Commands the modes disagree on: where one reads right and the other does not.
+    differ = []
+    for i, (category, command, _) in enumerate(COMMANDS):
+        correct = {mode: r["rows"][i]["correct"] for mode, r in reports.items()}
+        if len(set(correct.values())) > 1:
+            differ.append({"category": category, "command": command, "correct": correct})
+    return {
+        "backend": getattr(planner, "name", type(planner).__name__),
+        "modes": list(modes),
+        "commands": len(COMMANDS),
+        "summary": summary,
+        "differ": differ,
+        "reports": reports,
+    }
+
+
+def markdown_modes(report: dict[str, Any]) -> str:
+    """The modes side by side: one column per mode."""
+    from robot_planner.bench.report import table
+
+    modes = report["modes"]
+    summary = report["summary"]
+    metrics = [
+        ("goal accuracy", lambda s: f"{s['goal_accuracy']:.1%}"),
+        ("valid plans", lambda s: s["valid_plans"]),
+        ("planned", lambda s: s["planned"]),
+        ("mean attempts", lambda s: s["mean_attempts"]),
+        ("latency median ms", lambda s: s["latency_ms_median"]),
+        ("latency p95 ms", lambda s: s["latency_ms_p95"]),
+        ("tokens", lambda s: s["tokens"]),
+    ]
+    lines = [
+        f"# Planner modes (`robot-planner bench planner --mode`): {report['backend']}",
+        "",
+        f"{report['commands']} commands per mode. dag: the model writes the task plan; "
+        "goal: the model reads the goal, the domain-independent planner plans.",
+        "",
+        table(
+            ["metric", *modes],
+            [(name, *(get(summary[m]) for m in modes)) for name, get in metrics],
+            "l" + "r" * len(modes),
+        ),
+    ]
+    if report["differ"]:
+        lines += [
+            "",
+            "Where the modes differ (right = goal as expected, or refused if unplannable):",
+        ]
+        lines += [""]
+        lines += [
+            f"* `{d['command']}`: "
+            + ", ".join(f"{m} {'right' if ok else 'wrong'}" for m, ok in d["correct"].items())
+            for d in report["differ"]
+        ]
+    for mode in modes:
+        wrong = report["reports"][mode]["wrong"]
+        if wrong:
+            lines += ["", f"Wrong or refused ({mode}):", ""]
+            lines += [f"* `{w['command']}` -> {w.get('goal') or w.get('error')}" for w in wrong]
+    return "\n".join(lines) + "\n"
+
+
+def plots_modes(report: dict[str, Any]) -> dict[str, Any]:
+    def latency(ax: Any) -> None:
+        modes = report["modes"]
+        data = [[1000 * r["latency_s"] for r in report["reports"][m]["rows"]] for m in modes]
+        ax.boxplot(data, tick_labels=modes)
+        ax.set_ylabel("ms per command")
+        ax.set_title(f"Planning latency by mode ({report['backend']})")
+
+    return {"latency": latency}
+
+
 def _by_category(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for category in dict.fromkeys(r["category"] for r in rows):
@@ -110,8 +230,9 @@ def markdown(report: dict[str, Any]) -> str:
     from robot_planner.bench.report import table
 
     lat = report["latency_ms"]
+    mode = f" ({report['mode']} mode)" if report.get("mode") else ""
     lines = [
-        f"# Planner (`robot-planner bench planner`): {report['backend']}",
+        f"# Planner (`robot-planner bench planner`): {report['backend']}{mode}",
         "",
         f"Goal accuracy **{report['goal_accuracy']:.1%}** over {report['commands']} "
         f"commands; {report['valid_plans']} valid plans; mean attempts "

@@ -218,26 +218,65 @@ def cmd_bench_planner(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from robot_planner.bench import report as reports
-    from robot_planner.bench.planner import bench_planner, markdown, plots
+    from robot_planner.bench.planner import (
+        bench_modes,
+        bench_planner,
+        markdown,
+        markdown_modes,
+        plots,
+        plots_modes,
+    )
 
     catalogue, scene = load_world(args)
     planner = chosen_planner(args, catalogue, scene)
+    modes = None if args.mode is None else ["dag", "goal"] if args.mode == "both" else [args.mode]
+    if modes is not None and not hasattr(planner, "planning_mode"):
+        raise UsageError(
+            f"--mode: the {planner.name} planner has one mode; give an LLM backend "
+            "(--backend openai|transformers or --planner-config FILE)"
+        )
     with Progress(console=stderr_console(), transient=True) as bar:
         task = bar.add_task("commands", total=None)
-        report = bench_planner(
-            planner,
-            catalogue,
-            scene,
-            repeat=args.repeat,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if modes is not None:
+            both = bench_modes(
+                planner, modes, catalogue, scene, progress=progress, repeat=args.repeat
+            )
+        else:
+            report = bench_planner(
+                planner, catalogue, scene, repeat=args.repeat, progress=progress
+            )
+    if modes is not None:
+        written = reports.write(args.out, "planner", both, markdown_modes(both), plots_modes(both))
+        if args.json:
+            print_json(both)
+        else:
+            for mode, line in both["summary"].items():
+                print(
+                    f"{both['backend']} {mode}: goal accuracy {line['goal_accuracy']:.1%} "
+                    f"over {both['commands']} commands; {line['valid_plans']} valid plans; "
+                    f"mean attempts {line['mean_attempts']}; latency median "
+                    f"{line['latency_ms_median']} ms, p95 {line['latency_ms_p95']} ms; "
+                    f"{line['tokens']} tokens"
+                )
+            for row in both["differ"]:
+                verdicts = ", ".join(
+                    f"{m} {'right' if ok else 'wrong'}" for m, ok in row["correct"].items()
+                )
+                print(f"  differ: {row['command']!r}: {verdicts}")
+            print("written: " + ", ".join(str(p) for p in written))
+        return EXIT_OK
     written = reports.write(args.out, "planner", report, markdown(report), plots(report))
     if args.json:
         print_json(report)
     else:
         lat = report["latency_ms"]
+        mode = f" ({report['mode']} mode)" if report.get("mode") else ""
         print(
-            f"{report['backend']}: goal accuracy {report['goal_accuracy']:.1%} over "
+            f"{report['backend']}{mode}: goal accuracy {report['goal_accuracy']:.1%} over "
             f"{report['commands']} commands; {report['valid_plans']} valid plans; latency "
             f"median {lat['median']} ms, p95 {lat['p95']} ms, max {lat['max']} ms; "
             f"{report['tokens']} tokens"
@@ -252,6 +291,13 @@ def _add_planner_parser(suites: Any) -> None:
     b = suites.add_parser("planner", help="planning only: goal accuracy, validity, latency")
     add_world_args(b)
     add_planner_args(b)
+    b.add_argument(
+        "--mode",
+        choices=["dag", "goal", "both"],
+        default=None,
+        help="LLM planning mode to score: dag (the model writes the plan), goal (the model "
+        "reads the goal, the planner plans) or both side by side (default: the config's)",
+    )
     b.add_argument("--repeat", type=int, default=1, help="runs per command (best kept)")
     b.add_argument("--out", default="out/bench", help="where JSON, Markdown and PNGs go")
     b.add_argument("--json", action="store_true", help="print JSON")
