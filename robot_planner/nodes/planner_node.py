@@ -70,7 +70,6 @@ from robot_planner.nodes.common import (
     STATUS,
     STATUS_QOS,
     StatusPublisher,
-    coerce,
     declare,
     heartbeat_qos,
     latched,
@@ -124,12 +123,15 @@ RECENT_COMMANDS = 200
 OWN_CANCEL_S = 5.0
 
 
-def declare_described(node: Node, name: str, default: Any, descriptor: ParameterDescriptor) -> Any:
-    """Declare a parameter with a full descriptor (allowed values, range), dynamically
-    typed as `declare` does so YAML's ``30`` or ``off`` is coerced, not a type error."""
-    descriptor.dynamic_typing = True
-    node.declare_parameter(name, default, descriptor)
-    return coerce(name, node.get_parameter(name).value, default)
+def describe(node: Node, name: str, **fields: Any) -> None:
+    """Add the allowed values or range to a parameter `declare` made (its description
+    kept, still dynamically typed so YAML's ``30`` is coerced, not a type error), so
+    `ros2 param describe` shows them as Nav2's parameters do."""
+    current = node.describe_parameter(name)
+    node.set_descriptor(
+        name,
+        ParameterDescriptor(description=current.description, dynamic_typing=True, **fields),
+    )
 
 
 class GoalWatch:
@@ -160,27 +162,20 @@ class PlannerNode(Node):
         )
         if not self.executor_timeout_s > 0:
             raise ValueError("parameter executor_timeout_s: must be positive")
-        confirm = declare_described(
+        confirm = declare(self, "confirm", "", "which plans wait for approval to run")
+        describe(
             self,
             "confirm",
-            "",
-            ParameterDescriptor(
-                description="which plans wait for approval before the robots move",
-                additional_constraints="one of: '' (planner_config's), "
-                + ", ".join(CONFIRM_MODES),
-            ),
+            additional_constraints="one of: '' (planner_config's), " + ", ".join(CONFIRM_MODES),
         )
-        confirm_timeout_s = declare_described(
+        confirm_timeout_s = declare(
+            self, "confirm_timeout_s", 0.0, "seconds a plan waits for approval, then rejected"
+        )
+        describe(
             self,
             "confirm_timeout_s",
-            0.0,
-            ParameterDescriptor(
-                description="seconds a plan waits for approval, then the command is rejected",
-                additional_constraints="1..600; 0 = planner_config's",
-                floating_point_range=[
-                    FloatingPointRange(from_value=0.0, to_value=MAX_TIMEOUT_S, step=0.0)
-                ],
-            ),
+            additional_constraints="1..600; 0 = planner_config's",
+            floating_point_range=[FloatingPointRange(from_value=0.0, to_value=MAX_TIMEOUT_S)],
         )
         if confirm not in ("", *CONFIRM_MODES):
             raise ValueError(
