@@ -360,6 +360,15 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
         def on_feedback(msg: Any) -> None:
             feedback.append(msg.feedback)
             line = _feedback_line(msg.feedback)
+            if msg.feedback.state == "awaiting_approval":
+                # The status event (--wait follows them) also has the guesses and the time
+                # limit; the planner sends the feedback after it, so it is usually here.
+                asked = [
+                    e
+                    for e in events
+                    if e.command_id == command.id and e.state == msg.feedback.state
+                ]
+                line = _progress(asked[-1]) if asked else line
             # A task's phases come by the dozen and feedback does not name the phase:
             # one line while nothing else changes.
             same = line.partition(" ")[2] == shown[0].partition(" ")[2]  # but the time
