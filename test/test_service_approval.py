@@ -141,6 +141,7 @@ def test_an_unknown_mode_is_an_error():
 def test_guesses_shown_name_a_model_plan():
     assert guesses_of("offline", ["a\nb"]) == ["a b"]
     assert guesses_of("openai", []) == ["the plan is openai's reading of the command"]
+    assert guesses_of("openai", ["the model read the goal"]) == ["the model read the goal"]
 
 
 @pytest.mark.parametrize("text", ["yes", "Yes please", "go ahead.", "CONFIRM!", "  yes  "])

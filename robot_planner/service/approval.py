@@ -76,9 +76,10 @@ def needs_approval(mode: str, backend: str, guesses: Iterable[str]) -> bool:
 
 
 def guesses_of(backend: str, guesses: Iterable[str]) -> list[str]:
-    """The guesses to show the person: the backend's own, and a model plan named as one."""
+    """The guesses to show the person: the backend's own; a model plan that lists none is
+    named as one."""
     listed = [shown(str(g), 200) for g in guesses][:20]
-    if backend != "offline":
+    if backend != "offline" and not listed:
         listed.append(f"the plan is {shown(backend, 32)}'s reading of the command")
     return listed
 
