@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from robot_planner.planning.language import (
+    EXCEPT_WORDS,
+    NUMBER_WORDS,
     PARALLEL_WORDS,
     POSITIONS,
     SEQUENCE_WORDS,
@@ -30,6 +32,13 @@ def _words(text: str) -> str:
 def _alt(options: list[str] | tuple[str, ...]) -> str:
     unique = sorted({_words(o) for o in options if _words(o)}, key=lambda w: (-len(w), w))
     return " | ".join(unique)
+
+
+def _skill_phrase(template: str) -> str:
+    """A domain skill phrase in JSGF: its [optional] and (a|b) groups are JSGF's own;
+    {robot} is a robot phrase and any other slot a spoken number."""
+    phrase = re.sub(r"\{robot\}", "[the] <robot>", template)
+    return re.sub(r"\{[a-z_]+\}", "<number>", phrase)
 
 
 def _sayable(phrase: str) -> bool:
@@ -61,7 +70,13 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
     tower_rule = (
         f" | [<tower_verb>] [a] ({_alt(towers)}) [in <target>] [with] <levels>" if towers else ""
     )
-    grasp_rule = f" | ({_alt(lexicon.grasp_verbs)}) <objects>" if lexicon.grasp_verbs else ""
+    grasp_rule = (
+        f" | ({_alt(lexicon.grasp_verbs)}) <objects> [<preposition> <target>]"
+        if lexicon.grasp_verbs
+        else ""
+    )
+    skills = [_skill_phrase(p) for _, phrases in lexicon.skills for p in phrases]
+    skill_rule = " | <skill>" if skills else ""
     lines = [
         "#JSGF V1.0;",
         f"grammar {name};",
@@ -74,7 +89,8 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         f"<robot> = {_alt(robot_phrases)};",
         "<action> = <verb> <objects> <preposition> <target>"
         f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
-        f"{grasp_rule}{send_rule}{go_rule};",
+        f"{grasp_rule}{send_rule}{go_rule}{skill_rule} | <objects> (too | as well);",
+        *([f"<skill> = {' | '.join(sorted(set(skills)))};"] if skills else []),
         *(
             [
                 "<robots> = [the] <robot> ([and] [the] <robot>)*"
@@ -85,8 +101,11 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         ),
         "<condition> = <objects> (is | are) <preposition> <target>;",
         "<objects> = <object> ([and] <object>)* | (all | every | each) [the] "
-        f"({_alt(nouns + plural)}) | both [{_alt(plural)}] | it | them;",
-        f"<object> = [the] <colour> [{_alt(nouns + plural)}];",
+        f"[<colour>] ({_alt(nouns + plural)}) [({_alt(EXCEPT_WORDS)}) <object> ([and] <object>)*]"
+        f" | both [{_alt(plural)}] | it | them;",
+        f"<object> = [the] <colour> [{_alt(nouns + plural)}]"
+        f" | [the] [<number>] [<colour>] ({_alt(nouns + plural)}) [<preposition> <target>];",
+        f"<number> = {_alt(tuple(NUMBER_WORDS))};",
         f"<colour> = {_alt(colours)};",
         f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it"
         f"{' | <robot>' if on_robots else ''});",

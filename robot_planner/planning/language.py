@@ -887,7 +887,10 @@ class _Interpreter:
                 found = f"{len(candidates)}: {there}"
             else:
                 found = "none; " + self.whereabouts(rest)
-            raise UnderstandingError(f"'{said}' names {wanted or 'some'}, but there are {found}")
+            verb = "is" if len(candidates) == 1 else "are"
+            raise UnderstandingError(
+                f"'{said}' names {wanted or 'some'}, but there {verb} {found}"
+            )
         for name in candidates:
             self.named.setdefault(name, words)
         return candidates
@@ -1450,7 +1453,7 @@ def understand_command(
         suggestion = did_you_mean(command, Vocabulary.from_scene(scene))
         if suggestion is None:
             raise
-        raise UnderstandingError(f"{exc}; did you mean '{suggestion}'?") from None
+        raise UnderstandingError(f"{exc}; did you mean '{quoted(suggestion)}'?") from None
 
 
 def known_words(vocab: Vocabulary) -> frozenset[str]:
