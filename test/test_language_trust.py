@@ -1,8 +1,10 @@
 """Account for every word or refuse: the offline understanding never drops part of a
 command. Sentences generated from a scene's own vocabulary (objects, places, robots,
-verbs, lists, then/while/and joins, towers of 2-4 in every accepted phrasing) are either
+verbs, lists, then/while/and joins, towers of 2-4 in every accepted phrasing, "all ...
+except ...", "..., and X too", "the two blocks on the left side in ...") are either
 refused with `UnderstandingError` or understood with exactly the objects and places they
-name in the goal, and the facts they ask for. The issue's four misreadings are plain
+name in the goal (an excluded object, or a place that only says which objects, is not in
+it), and the facts they ask for. The issue's four misreadings are plain
 regression tests, with logistics examples beside them."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from robot_planner.planning.language import (
     Lexicon,
     UnderstandingError,
+    plural_of,
     quoted,
     third_person,
     understand_command,
@@ -241,6 +244,22 @@ def _put_places(scene: Scene) -> list[str]:
     return sorted(p for p, spec in scene.places.items() if scene.domain.put_fact("", p, spec.type))
 
 
+def _starts_at(scene: Scene, name: str) -> str | None:
+    return scene.location_of(name, scene.initial_facts())
+
+
+def _counted_places(scene: Scene, pool: list[str]) -> list[str]:
+    """Places where objects start, all of them not yet named (a count names each)."""
+    places = {_starts_at(scene, n) for n in scene.objects} - {None}
+    return sorted(
+        p
+        for p in places
+        if p is not None
+        and all(n in pool for n in scene.objects if _starts_at(scene, n) == p)
+        and sum(_starts_at(scene, n) == p for n in scene.objects) <= 3
+    )
+
+
 def _verb(draw, verbs: tuple[str, ...], third: bool) -> str:
     verb = draw(st.sampled_from(verbs))
     return third_person(verb) if third else verb
@@ -257,6 +276,10 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool) -> Sentence:
             kinds.append("onto")
         if language.tower:
             kinds.append("tower")
+    if len(pool) == len(scene.objects):  # no object named yet: "all" names each once
+        kinds.append("except")
+    if _counted_places(scene, pool):
+        kinds.append("count")
     kind = draw(st.sampled_from(kinds))
     out = Sentence()
     put_fact = scene.domain.put_fact
@@ -267,7 +290,42 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool) -> Sentence:
         prep = draw(st.sampled_from(["in", "into", "to"]))
         verb = _verb(draw, language.put_verbs, third)
         target = _place_phrase(draw, scene, place, out)
-        out.text = f"{verb} {_object_list(draw, scene, names)} {prep} {target}"
+        if count > 1 and draw(st.booleans()):  # ellipsis: "..., and the yellow block too"
+            rest = _object_list(draw, scene, names[1:])
+            first = _object_phrase(draw, scene, names[0])
+            too = draw(st.sampled_from(["too", "as well"]))
+            out.text = f"{verb} {first} {prep} {target}, and {rest} {too}"
+        else:
+            out.text = f"{verb} {_object_list(draw, scene, names)} {prep} {target}"
+        kind_of = scene.kind_of(place) or ""
+        out.facts = {str(put_fact(n, place, kind_of)) for n in names}
+        out.objects, out.places = set(names), {place}
+    elif kind in ("except", "count"):
+        if kind == "except":  # "all blocks except the red one and green"
+            every = sorted(scene.objects)
+            left_out = draw(st.lists(st.sampled_from(every), min_size=1, max_size=2, unique=True))
+            names = [n for n in every if n not in left_out]
+            if not names:
+                names = [left_out.pop()]
+            noun = plural_of(scene.domain.nouns(scene.objects[every[0]].type)[0])
+            quant = draw(st.sampled_from(["all", "all the", "all of the"]))
+            word = draw(st.sampled_from(["except", "except for", "but", "other than"]))
+            skipped = " and ".join(_object_phrase(draw, scene, n) for n in left_out)
+            said = f"{quant} {noun} {word} {skipped}"
+        else:  # "the two blocks on the left side": every object there, counted
+            where = draw(st.sampled_from(_counted_places(scene, pool)))
+            names = [n for n in scene.objects if _starts_at(scene, n) == where]
+            noun = scene.domain.nouns(scene.objects[names[0]].type)[0]
+            count = {1: "one", 2: "two", 3: "three"}[len(names)]
+            counted = noun if len(names) == 1 else plural_of(noun)
+            said = f"the {count} {counted} on the {_words(where)}"
+        for name in names:
+            if name in pool:
+                pool.remove(name)
+        place = draw(st.sampled_from(_put_places(scene)))
+        verb = _verb(draw, language.put_verbs, third)
+        target = _place_phrase(draw, scene, place, out)
+        out.text = f"{verb} {said} in {target}"
         kind_of = scene.kind_of(place) or ""
         out.facts = {str(put_fact(n, place, kind_of)) for n in names}
         out.objects, out.places = set(names), {place}
