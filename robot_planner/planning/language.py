@@ -486,7 +486,7 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
         for slots, phrasings in shapes.items():
             parts = []
             for i in range(len(slots) + 1):
-                words = sorted({_run_regex(runs[i]) for runs in phrasings if runs[i]})
+                words = sorted({_run_regex(runs[i], i == 0) for runs in phrasings if runs[i]})
                 if words:
                     pattern = "|".join(words)
                     parts.append(terminals.setdefault(pattern, f"_SW{len(terminals)}"))
@@ -501,13 +501,16 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
     return rules, "\n".join(lines)
 
 
-def _run_regex(run: str) -> str:
+def _run_regex(run: str, first: bool = False) -> str:
     """A regex for the words of a skill phrase between slots: "(go|move) [back] home" ->
-    (?:go|move)(?:\\s+(?:back))?\\s+home."""
+    (?:go|move)(?:\\s+(?:back))?\\s+home; the phrase's first words also in the third
+    person ("the right arm goes home")."""
     pattern = ""
     for group in re.findall(r"\[[^\]]*\]|\([^)]*\)|[a-z']+", run):
         optional = group.startswith("[")
         words = group.strip("[]()").split("|")
+        if first and not pattern:
+            words += [third_person(w) for w in words]
         alternatives = "|".join(
             r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len, reverse=True)
         )
@@ -1488,7 +1491,7 @@ def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
         bare = word.strip(",;:.!?")
         if not bare or bare in known or not bare.isalpha():
             continue
-        near = get_close_matches(bare, known, n=3, cutoff=0.6)
+        near = get_close_matches(bare, known, n=8, cutoff=0.6)
         if not near:
             return None
         swapped = [w for w in near if sorted(w) == sorted(bare)]  # "teh": a typo of "the"
