@@ -35,9 +35,9 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import (
@@ -79,6 +79,12 @@ COLOR = "/camera/color/image_raw"
 DEPTH = "/camera/depth/image_raw"
 CAMERA_INFO = "/camera/color/camera_info"
 JOINT_STATES = "/joint_states"
+
+
+def config_choices(model: Any, field: str) -> tuple[str, ...]:
+    """The values a config model's `Literal` field allows: a node parameter that overrides
+    the field offers the same choices, whatever the config module adds later."""
+    return tuple(get_args(model.model_fields[field].annotation))
 
 
 def reliable(depth: int = 10) -> QoSProfile:
@@ -178,17 +184,92 @@ def subscribe(node: Node, msg_type: Any, topic: str, callback: Any, qos: Any) ->
     return node.create_subscription(msg_type, topic, guarded(node, callback), qos)
 
 
-def declare(node: Node, name: str, default: Any, description: str) -> Any:
-    """Declare a parameter with a description; return its value as the default's type.
+def declare(
+    node: Node,
+    name: str,
+    default: Any,
+    description: str,
+    *,
+    limits: tuple[float, float] | None = None,
+    choices: Sequence[str] | None = None,
+    constraints: str = "",
+    read_only: bool = True,
+) -> Any:
+    """Declare a parameter with a descriptor (Nav2 style); return its value as the
+    default's type.
 
     Parameter files and ``-p`` values are YAML, where ``off`` is a boolean and ``2`` an
     integer: ``monitor_mode: off`` or ``sim_speed: 2`` would otherwise stop the node with
     a type error. The parameter is declared dynamically typed and the value coerced;
     what cannot be coerced is a `ValueError` naming the parameter.
+
+    `limits` (inclusive) become the descriptor's integer or floating point range and
+    `choices` its ``additional_constraints`` (``one of: ...``), so ``ros2 param describe``
+    shows them; both are checked here on the coerced value, because rclpy checks a range
+    only when the value already has the range's type (a YAML ``2`` for a float would slip
+    through), and a value out of range is a `ValueError`, one line at start-up.
+    `read_only` is the default: the nodes read their parameters once, at start-up, so a
+    change at run time would be accepted and then silently ignored.
     """
+    node.declare_parameter(
+        name, default, ParameterDescriptor(description=description, dynamic_typing=True)
+    )
+    value = coerce(name, node.get_parameter(name).value, default)
+    descriptor = parameter_descriptor(
+        description, default, limits=limits, choices=choices, constraints=constraints
+    )
+    check_parameter(name, value, limits=limits, choices=choices)
+    descriptor.read_only = read_only
+    node.set_descriptor(name, descriptor)
+    return value
+
+
+def parameter_descriptor(
+    description: str,
+    default: Any,
+    *,
+    limits: tuple[float, float] | None = None,
+    choices: Sequence[str] | None = None,
+    constraints: str = "",
+) -> ParameterDescriptor:
+    """The descriptor `declare` gives a parameter (dynamically typed, see `declare`)."""
     descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
-    node.declare_parameter(name, default, descriptor)
-    return coerce(name, node.get_parameter(name).value, default)
+    if limits is not None:
+        low, high = limits
+        if isinstance(default, int) and not isinstance(default, bool):
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high))]
+        else:
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(low), to_value=float(high))
+            ]
+    notes = []
+    if choices is not None:
+        notes.append("one of: " + ", ".join(_shown_choice(c) for c in choices))
+    if constraints:
+        notes.append(constraints)
+    descriptor.additional_constraints = "; ".join(notes)
+    return descriptor
+
+
+def _shown_choice(choice: str) -> str:
+    return "''" if choice == "" else choice
+
+
+def check_parameter(
+    name: str,
+    value: Any,
+    *,
+    limits: tuple[float, float] | None = None,
+    choices: Sequence[str] | None = None,
+) -> None:
+    """Raise a one-line `ValueError` when `value` is outside `limits` or `choices`."""
+    if limits is not None:
+        low, high = limits
+        if not (isinstance(value, (int, float)) and low <= value <= high):
+            raise ValueError(f"parameter {name}: must be in [{low:g}, {high:g}], not {value!r}")
+    if choices is not None and value not in choices:
+        shown = ", ".join(_shown_choice(c) for c in choices)
+        raise ValueError(f"parameter {name}: must be one of {shown}, not {str(value)[:40]!r}")
 
 
 def coerce(name: str, value: Any, default: Any) -> Any:

@@ -56,7 +56,7 @@ from robot_planner.adapters.base import RobotAdapter
 from robot_planner.execution.executor import PlanExecutor
 from robot_planner.execution.pacing import PacedAdapter
 from robot_planner.execution.supervisor import Supervisor
-from robot_planner.monitor.config import load_monitor_config
+from robot_planner.monitor.config import MonitorConfig, load_monitor_config
 from robot_planner.monitor.detector import Misalignment
 from robot_planner.nodes import sensors
 from robot_planner.nodes.common import (
@@ -78,6 +78,7 @@ from robot_planner.nodes.common import (
     STATUS_QOS,
     TREE,
     StatusPublisher,
+    config_choices,
     declare,
     heartbeat_qos,
     latched,
@@ -140,31 +141,70 @@ class ExecutorNode(Node):
         from robot_planner.resources import scene_path
         from robot_planner.world.scene import load_scene
 
+        probability = (0.0, 1.0)
         p = {
-            "adapter": declare(self, "adapter", "pybullet", "pybullet | ros_bindings"),
+            "adapter": declare(
+                self, "adapter", "pybullet", "robot adapter", choices=("pybullet", "ros_bindings")
+            ),
             "scene": declare(self, "scene", "tabletop", "scene name or YAML path"),
             "domain": declare(self, "domain", "", "domain name or file ('' = the scene's)"),
             "bindings": declare(self, "bindings", "", "ros_bindings YAML ('' = packaged)"),
-            "bindings_timeout_s": declare(self, "bindings_timeout_s", 5.0, "server wait (s)"),
-            "period_s": declare(self, "period_s", 0.05, "tick period (robot seconds)"),
-            "sim_speed": declare(self, "sim_speed", 1.0, "simulated s per wall s"),
-            "seed": declare(self, "seed", 0, "simulation seed"),
-            "drop_prob": declare(self, "drop_prob", 0.0, "simulated drop probability"),
-            "displace_cm": declare(self, "displace_cm", 0.0, "simulated placement noise (cm)"),
-            "spill_prob": declare(self, "spill_prob", 0.0, "simulated tray spill probability"),
-            "delay_prob": declare(self, "delay_prob", 0.0, "simulated base delay probability"),
-            "delay_s": declare(self, "delay_s", 8.0, "simulated base delay (s)"),
+            "bindings_timeout_s": declare(
+                self, "bindings_timeout_s", 5.0, "server wait (s)", limits=(0.0, 600.0)
+            ),
+            "period_s": declare(
+                self, "period_s", 0.05, "tick period (robot seconds)", limits=(0.001, 1.0)
+            ),
+            "sim_speed": declare(
+                self, "sim_speed", 1.0, "simulated s per wall s", limits=(0.01, 100.0)
+            ),
+            "seed": declare(self, "seed", 0, "simulation seed", limits=(0, 2**31 - 1)),
+            "drop_prob": declare(
+                self, "drop_prob", 0.0, "simulated drop probability", limits=probability
+            ),
+            "displace_cm": declare(
+                self, "displace_cm", 0.0, "simulated placement noise (cm)", limits=(0.0, 100.0)
+            ),
+            "spill_prob": declare(
+                self, "spill_prob", 0.0, "simulated tray spill probability", limits=probability
+            ),
+            "delay_prob": declare(
+                self, "delay_prob", 0.0, "simulated base delay probability", limits=probability
+            ),
+            "delay_s": declare(
+                self, "delay_s", 8.0, "simulated base delay (s)", limits=(0.0, 3600.0)
+            ),
             "blind_skills": declare(self, "blind_skills", False, "skills skip self-checks"),
             "camera": declare(self, "camera", "overhead", "simulated camera (scene name)"),
-            "camera_rate_hz": declare(self, "camera_rate_hz", 5.0, "camera rate (sim Hz)"),
-            "joint_state_rate_hz": declare(self, "joint_state_rate_hz", 20.0, "joint states Hz"),
-            "monitor_mode": declare(self, "monitor_mode", "", "on|after-skill|off ('' = config)"),
+            "camera_rate_hz": declare(
+                self, "camera_rate_hz", 5.0, "camera rate (sim Hz)", limits=(0.1, 60.0)
+            ),
+            "joint_state_rate_hz": declare(
+                self, "joint_state_rate_hz", 20.0, "joint states Hz", limits=(0.1, 1000.0)
+            ),
+            "monitor_mode": declare(
+                self,
+                "monitor_mode",
+                "",
+                "monitor mode ('' = monitor_config's)",
+                choices=("", *config_choices(MonitorConfig, "mode")),
+            ),
             "monitor_config": declare(self, "monitor_config", "", "monitor YAML ('' = packaged)"),
-            "verify_s": declare(self, "verify_s", 1.5, "wait for the goal check (s)"),
-            "max_replans": declare(self, "max_replans", 5, "re-plans per command"),
-            "replan_timeout_s": declare(self, "replan_timeout_s", 30.0, "re-plan wait (s)"),
-            "perception_timeout_s": declare(self, "perception_timeout_s", 1.0, "state wait (s)"),
-            "max_command_s": declare(self, "max_command_s", 600.0, "robot-time limit (s)"),
+            "verify_s": declare(
+                self, "verify_s", 1.5, "wait for the goal check (s)", limits=(0.0, 60.0)
+            ),
+            "max_replans": declare(
+                self, "max_replans", 5, "re-plans per command", limits=(0, 100)
+            ),
+            "replan_timeout_s": declare(
+                self, "replan_timeout_s", 30.0, "re-plan wait (s)", limits=(0.1, 3600.0)
+            ),
+            "perception_timeout_s": declare(
+                self, "perception_timeout_s", 1.0, "state wait (s)", limits=(0.0, 60.0)
+            ),
+            "max_command_s": declare(
+                self, "max_command_s", 600.0, "robot-time limit (s)", limits=(1.0, 86400.0)
+            ),
         }
         self.params = p
         self.scene = load_scene(scene_path(p["scene"]), domain=p["domain"] or None)

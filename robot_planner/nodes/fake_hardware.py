@@ -194,8 +194,16 @@ class FakeHardwareNode(Node):
         super().__init__("fake_hardware", **kwargs)
         bindings_file = declare(self, "bindings", "", "bindings YAML ('' = packaged fake)")
         scene_name = declare(self, "scene", "tabletop", "scene name or YAML path")
-        duration = declare(self, "goal_duration_s", 1.0, "seconds each goal runs")
-        feedback = declare(self, "feedback_period_s", 0.1, "seconds between feedback")
+        duration = declare(
+            self, "goal_duration_s", 1.0, "seconds each goal runs", limits=(0.0, 3600.0)
+        )
+        feedback = declare(
+            self,
+            "feedback_period_s",
+            0.1,
+            "seconds between feedback",
+            limits=(0.001, 60.0),
+        )
         modes = {
             mode: parse_entries(declare(self, f"{param}_skills", "", help_text))
             for mode, param, help_text in (

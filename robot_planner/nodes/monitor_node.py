@@ -39,6 +39,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
+from robot_planner.monitor.backends import VQA_BACKENDS
+from robot_planner.monitor.config import MonitorConfig
 from robot_planner.monitor.detector import MisalignmentDetector
 from robot_planner.nodes import sensors
 from robot_planner.nodes.common import (
@@ -53,6 +55,7 @@ from robot_planner.nodes.common import (
     STATUS_QOS,
     StatusPublisher,
     camera_qos,
+    config_choices,
     declare,
     latched,
     reliable,
@@ -84,11 +87,35 @@ class MonitorNode(Node):
         domain = declare(self, "domain", "", "domain name or file ('' = the scene's)")
         camera = declare(self, "camera", "overhead", "scene camera (pose, intrinsics)")
         config_path = declare(self, "monitor_config", "", "monitor YAML ('' = packaged)")
-        mode = declare(self, "mode", "", "on | after-skill | off ('' = config)")
-        vqa = declare(self, "vqa", "", "geometric | openai | transformers ('' = config)")
-        on_error = declare(self, "on_vqa_error", "", "continue | fail ('' = config)")
+        mode = declare(
+            self,
+            "mode",
+            "",
+            "when constraints are checked ('' = monitor_config's)",
+            choices=("", *config_choices(MonitorConfig, "mode")),
+        )
+        vqa = declare(
+            self,
+            "vqa",
+            "",
+            "VQA backend ('' = monitor_config's)",
+            choices=("", *VQA_BACKENDS),
+        )
+        on_error = declare(
+            self,
+            "on_vqa_error",
+            "",
+            "a VQA error: go on unmonitored or fail ('' = monitor_config's)",
+            choices=("", *config_choices(MonitorConfig, "on_vqa_error")),
+        )
         qos = camera_qos(
-            declare(self, "camera_qos", "reliable", "reliable | sensor_data (camera topics)")
+            declare(
+                self,
+                "camera_qos",
+                "reliable",
+                "QoS asked of the camera topics",
+                choices=("reliable", "sensor_data"),
+            )
         )
         self.publish_perception = declare(
             self, "publish_perception", True, "publish perceived facts for re-planning"

@@ -46,9 +46,8 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Any, get_args
 
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -79,7 +78,7 @@ from robot_planner.nodes.common import (
 )
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest
-from robot_planner.planning.config import load_planner_config, make_planner
+from robot_planner.planning.config import Backend, load_planner_config, make_planner
 from robot_planner.planning.language import UnderstandingError
 from robot_planner.planning.readback import readback
 from robot_planner.service.action_mapping import (
@@ -93,6 +92,7 @@ from robot_planner.service.approval import (
     APPROVE_PLAN,
     CONFIRM_MODES,
     MAX_TIMEOUT_S,
+    MIN_TIMEOUT_S,
     ApprovalError,
     Approvals,
     Decision,
@@ -107,6 +107,9 @@ from robot_planner.service.commands import (
     CommandQueue,
     parse_command,
 )
+from robot_planner.service.commands import (
+    POLICIES as QUEUE_POLICIES,
+)
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.service.journal import Journal, read_journal
 from robot_planner.untrusted import quoted, shown
@@ -116,22 +119,13 @@ from robot_planner_interfaces.action import ExecuteCommand
 from robot_planner_interfaces.srv import ApprovePlan, GetState
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
+#: Each waiting goal holds an executor thread (see `executor_threads`): keep it bounded.
+MAX_QUEUE = 100
 EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
 #: Commands whose progress is kept for GetState (older ones are read from the journal).
 RECENT_COMMANDS = 200
 #: How long the planner's own message on the cancel topic may take to come back to it.
 OWN_CANCEL_S = 5.0
-
-
-def describe(node: Node, name: str, **fields: Any) -> None:
-    """Add the allowed values or range to a parameter `declare` made (its description
-    kept, still dynamically typed so YAML's ``30`` is coerced, not a type error), so
-    `ros2 param describe` shows them as Nav2's parameters do."""
-    current = node.describe_parameter(name)
-    node.set_descriptor(
-        name,
-        ParameterDescriptor(description=current.description, dynamic_typing=True, **fields),
-    )
 
 
 class GoalWatch:
@@ -153,35 +147,51 @@ class PlannerNode(Node):
         scene = declare(self, "scene", "tabletop", "scene name or YAML path")
         domain = declare(self, "domain", "", "domain name or file ('' = the scene's)")
         config = declare(self, "planner_config", "", "planner YAML ('' = packaged)")
-        backend = declare(self, "backend", "", "offline|openai|transformers|auto ('' = config)")
-        policy = declare(self, "on_new_command", "queue", "queue | preempt | reject")
-        max_queue = declare(self, "max_queue", 10, "commands that may wait behind the active one")
+        backend = declare(
+            self,
+            "backend",
+            "",
+            "planning backend ('' = planner_config's)",
+            choices=("", *get_args(Backend)),
+        )
+        policy = declare(
+            self,
+            "on_new_command",
+            "queue",
+            "what a command arriving while one runs does",
+            choices=QUEUE_POLICIES,
+        )
+        max_queue = declare(
+            self,
+            "max_queue",
+            10,
+            "commands that may wait behind the active one",
+            limits=(0, MAX_QUEUE),
+        )
         journal = declare(self, "journal", DEFAULT_JOURNAL, "append-only command journal path")
         self.executor_timeout_s = declare(
-            self, "executor_timeout_s", 3.0, "executor gone this long: the command is interrupted"
+            self,
+            "executor_timeout_s",
+            3.0,
+            "executor gone this long: the command is interrupted",
+            limits=(0.1, 3600.0),
         )
-        if not self.executor_timeout_s > 0:
-            raise ValueError("parameter executor_timeout_s: must be positive")
-        confirm = declare(self, "confirm", "", "which plans wait for approval to run")
-        describe(
+        confirm = declare(
             self,
             "confirm",
-            additional_constraints="one of: '' (planner_config's), " + ", ".join(CONFIRM_MODES),
+            "",
+            "which plans wait for approval to run",
+            choices=("", *CONFIRM_MODES),
+            constraints="'' = planner_config's",
         )
         confirm_timeout_s = declare(
-            self, "confirm_timeout_s", 0.0, "seconds a plan waits for approval, then rejected"
-        )
-        describe(
             self,
             "confirm_timeout_s",
-            additional_constraints="1..600; 0 = planner_config's",
-            floating_point_range=[FloatingPointRange(from_value=0.0, to_value=MAX_TIMEOUT_S)],
+            0.0,
+            "seconds a plan waits for approval, then rejected",
+            limits=(0.0, MAX_TIMEOUT_S),
+            constraints=f"{MIN_TIMEOUT_S:g}..{MAX_TIMEOUT_S:g}; 0 = planner_config's",
         )
-        if confirm not in ("", *CONFIRM_MODES):
-            raise ValueError(
-                f"parameter confirm: one of {', '.join(CONFIRM_MODES)} (or ''), "
-                f"not {shown(confirm, 40)!r}"
-            )
 
         self.scene = load_scene(scene_path(scene), domain=domain or None)
         self.catalogue = self.scene.domain.catalogue

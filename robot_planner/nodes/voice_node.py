@@ -66,9 +66,27 @@ class VoiceNode(Node):
         scene = declare(self, "scene", "tabletop", "scene name or YAML path (vocabulary)")
         microphone = declare(self, "microphone", False, "also listen to a sound card")
         device = declare(self, "device", "", "sound card name or index ('' = default)")
-        threshold = declare(self, "threshold_dbfs", -40.0, "microphone level that is speech")
-        max_audio_s = declare(self, "max_audio_s", 30.0, "longest utterance accepted, s")
-        max_pending = declare(self, "max_pending", 4, "utterances that may wait to be decoded")
+        threshold = declare(
+            self,
+            "threshold_dbfs",
+            -40.0,
+            "microphone level that is speech",
+            limits=(-120.0, 0.0),
+        )
+        max_audio_s = declare(
+            self,
+            "max_audio_s",
+            30.0,
+            "longest utterance accepted, s",
+            limits=(0.01, 600.0),
+        )
+        max_pending = declare(
+            self,
+            "max_pending",
+            4,
+            "utterances that may wait to be decoded",
+            limits=(1, 64),
+        )
         if max_pending < 1:
             raise ValueError(f"parameter max_pending: must be at least 1, not {max_pending}")
 
