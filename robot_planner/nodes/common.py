@@ -16,6 +16,8 @@ Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interfac
 ``/robot_planner/audio``         UInt8MultiArray         reliable, depth 10
 ``/camera/...``                   sensor_msgs             reliable, depth 2 (sim)
 ``/joint_states``                sensor_msgs/JointState  reliable, depth 10
+``/diagnostics``                 diagnostic_msgs/        reliable, depth 10, 1 Hz
+                                 DiagnosticArray
 ===============================  ======================  ==========================
 
 Actions and services (robot_planner_interfaces):
@@ -37,6 +39,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.node import Node
@@ -50,6 +53,7 @@ from rclpy.qos import (
 )
 from std_msgs.msg import String
 
+from robot_planner.nodes.health import Health, Level
 from robot_planner.service.events import StatusEvent, make_event
 
 NS = "/robot_planner"
@@ -79,12 +83,52 @@ COLOR = "/camera/color/image_raw"
 DEPTH = "/camera/depth/image_raw"
 CAMERA_INFO = "/camera/color/camera_info"
 JOINT_STATES = "/joint_states"
+#: Node health (diagnostic_msgs/DiagnosticArray, reliable, depth 10), once a second.
+DIAGNOSTICS = "/diagnostics"
+DIAGNOSTICS_PERIOD_S = 1.0
 
 
 def config_choices(model: Any, field: str) -> tuple[str, ...]:
     """The values a config model's `Literal` field allows: a node parameter that overrides
     the field offers the same choices, whatever the config module adds later."""
     return tuple(get_args(model.model_fields[field].annotation))
+
+
+class DiagnosticsPublisher:
+    """Publishes `status()` (a `Health`) on ``/diagnostics`` every `period_s` as a
+    ``DiagnosticArray`` with one ``DiagnosticStatus`` named ``robot_planner/<node>``,
+    as ROS 2 drivers do, so ``rqt_robot_monitor`` and aggregators see every node."""
+
+    def __init__(
+        self, node: Node, status: Callable[[], Health], period_s: float = DIAGNOSTICS_PERIOD_S
+    ) -> None:
+        self.node = node
+        self.status = status
+        self.name = f"robot_planner/{node.get_name()}"
+        self.publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS, reliable(10))
+        self.timer = node.create_timer(period_s, self.publish)
+
+    def message(self, health: Health) -> DiagnosticArray:
+        status = DiagnosticStatus(
+            level=bytes([int(health.level)]),
+            name=self.name,
+            message=health.message,
+            hardware_id=self.node.get_fully_qualified_name(),
+            values=[KeyValue(key=k, value=v) for k, v in health.values.items()],
+        )
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        return array
+
+    def publish(self) -> None:
+        try:
+            health = self.status()
+        except Exception as exc:  # a bug in the report must say so, not kill the timer
+            health = Health(Level.ERROR, f"health report failed: {type(exc).__name__}: {exc}")
+        try:
+            self.publisher.publish(self.message(health))
+        except Exception as exc:  # the context is shutting down (Ctrl-C)
+            logging.getLogger(__name__).debug("diagnostics not published: %s", exc)
 
 
 def reliable(depth: int = 10) -> QoSProfile:

@@ -77,6 +77,7 @@ from robot_planner.nodes.common import (
     STATUS,
     STATUS_QOS,
     TREE,
+    DiagnosticsPublisher,
     StatusPublisher,
     config_choices,
     declare,
@@ -86,6 +87,7 @@ from robot_planner.nodes.common import (
     run_node,
     subscribe,
 )
+from robot_planner.nodes.health import Health, executor_health
 from robot_planner.plan.model import TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
@@ -238,10 +240,13 @@ class ExecutorNode(Node):
             system = self._make_bindings(options)
         else:
             raise ValueError(f"adapter must be pybullet or ros_bindings, not {p['adapter']!r}")
-        hook = self.sim.publish if self.sim is not None else None
         speed = float(p["sim_speed"]) if self.sim is not None else 1.0
+        #: When the robots were last advanced, and the adapter's errors (/diagnostics).
+        self._ticked_at: float | None = None
+        self._adapter_errors = 0
+        self._last_error: tuple[float, str] | None = None
         # Robot time follows the wall clock here; the system is driven through the pacing.
-        paced = PacedAdapter(system.adapter, speed, hook)
+        paced = PacedAdapter(system.adapter, speed, self._advanced)
         self.system = system.with_adapter(paced)  # type: ignore[arg-type]
         self.adapter: RobotAdapter = self.system.adapter
 
@@ -262,11 +267,33 @@ class ExecutorNode(Node):
         subscribe(self, String, PERCEPTION, self._on_perception, reliable())
         subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
         self._publish_state()
+        self.diagnostics = DiagnosticsPublisher(self, self.health)
         self._thread = threading.Thread(target=self._run, name="execution", daemon=True)
         self._thread.start()
         self.get_logger().info(
             f"executor ready: adapter {p['adapter']}, monitor {self.monitor_mode}, "
             f"period {p['period_s']} s" + (f", sim speed {speed:g}x" if self.sim else "")
+        )
+
+    def _advanced(self, now: float) -> None:
+        """After every advance of the robots (PacedAdapter's hook): sensors publish."""
+        self._ticked_at = time.monotonic()
+        if self.sim is not None:
+            self.sim.publish(now)
+
+    def health(self) -> Health:
+        """This node's `/diagnostics` status (see `executor_health`)."""
+        now = time.monotonic()
+        with self._lock:
+            current = self.current
+        ticked, error = self._ticked_at, self._last_error
+        return executor_health(
+            adapter=str(self.params["adapter"]),
+            running=current["id"] if current is not None else None,
+            last_tick_age_s=None if ticked is None else now - ticked,
+            adapter_errors=self._adapter_errors,
+            last_error_age_s=None if error is None else now - error[0],
+            last_error=error[1] if error is not None else "",
         )
 
     # --- adapters -------------------------------------------------------------------
@@ -431,6 +458,8 @@ class ExecutorNode(Node):
                     if self._stop.is_set():
                         return
                     self.get_logger().error(f"robot adapter: {type(exc).__name__}: {exc}")
+                    self._adapter_errors += 1
+                    self._last_error = (time.monotonic(), f"{type(exc).__name__}: {exc}")
                     time.sleep(period)
                 continue
             if data is None:

@@ -53,6 +53,7 @@ from robot_planner.nodes.common import (
     PLAN,
     STATUS,
     STATUS_QOS,
+    DiagnosticsPublisher,
     StatusPublisher,
     camera_qos,
     config_choices,
@@ -62,6 +63,7 @@ from robot_planner.nodes.common import (
     run_node,
     subscribe,
 )
+from robot_planner.nodes.health import Health, monitor_health
 from robot_planner.plan.model import TaskPlan
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.world.facts import Fact, format_facts
@@ -154,6 +156,10 @@ class MonitorNode(Node):
         self.create_timer(REPORT_S, self._report)
 
         self._degraded: tuple[str, int] | None = None
+        #: Totals since start-up and when a frame was last used (/diagnostics).
+        self.checks_total = self.vqa_errors = 0
+        self._used_at: float | None = None
+        self.diagnostics = DiagnosticsPublisher(self, self.health)
         self.status = StatusPublisher(self, "monitor")
         self.misalignment_pub = self.create_publisher(String, MISALIGNMENT, reliable(100))
         self.perception_pub = self.create_publisher(String, PERCEPTION, reliable())
@@ -292,6 +298,7 @@ class MonitorNode(Node):
         grippers, bases = proprioception
         observation = Observation(frame.stamp, frame, grippers, bases)
         self.frames += 1
+        self._used_at = time.monotonic()
         self._latency.append(time.time() - frame.stamp)
         facts = None
         estimate = getattr(self.backend, "estimate_facts", None)
@@ -307,6 +314,8 @@ class MonitorNode(Node):
         errors = detector.errors
         found = detector.check(observation)
         self.checks += 1
+        self.checks_total += 1
+        self.vqa_errors += detector.errors - errors
         if detector.errors > errors and self._degraded != command:
             self._degraded = command  # once per plan revision
             policy = self.config.on_vqa_error
@@ -335,6 +344,24 @@ class MonitorNode(Node):
         }
         self.misalignment_pub.publish(String(data=json.dumps(message, default=str)))
         self.get_logger().warning(f"[{command[0]}] misalignment: {found.describe()}")
+
+    def health(self) -> Health:
+        """This node's `/diagnostics` status (see `monitor_health`)."""
+        with self._lock:
+            detector, command = self.detector, self.command
+        watched = command if detector is not None else None
+        used = self._used_at
+        return monitor_health(
+            vqa=self.config.vqa,
+            mode=self.config.mode,
+            watching=f"{watched[0]}#{watched[1]}" if watched is not None else None,
+            checks=self.checks_total,
+            vqa_errors=self.vqa_errors,
+            worker_errors=self.errors,
+            degraded=watched is not None and self._degraded == watched,
+            on_vqa_error=self.config.on_vqa_error,
+            last_frame_age_s=None if used is None else time.monotonic() - used,
+        )
 
     def _report(self) -> None:
         """Frames received and used, and how old they were when used (a busy machine

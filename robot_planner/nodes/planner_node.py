@@ -68,6 +68,7 @@ from robot_planner.nodes.common import (
     STATE,
     STATUS,
     STATUS_QOS,
+    DiagnosticsPublisher,
     StatusPublisher,
     declare,
     heartbeat_qos,
@@ -76,6 +77,7 @@ from robot_planner.nodes.common import (
     run_node,
     subscribe,
 )
+from robot_planner.nodes.health import Health, planner_health
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest
 from robot_planner.planning.config import Backend, load_planner_config, make_planner
@@ -269,6 +271,9 @@ class PlannerNode(Node):
             event_callbacks=SubscriptionEventCallbacks(liveliness=self._on_liveliness),
         )
         self.create_timer(0.5, self._watch_executor)
+        #: Commands ended so far, by outcome (for /diagnostics).
+        self._ended: dict[str, int] = {}
+        self.diagnostics = DiagnosticsPublisher(self, self.health)
         asks = "" if self.confirm == "never" else f" (within {timeout_s:g} s)"
         self.get_logger().info(
             f"planner ready: backend {self.planner.name}, on_new_command {policy} "
@@ -544,6 +549,26 @@ class PlannerNode(Node):
             response.state, response.message = "unknown", f"no command {command_id} is known"
         return response
 
+    def health(self) -> Health:
+        """This node's `/diagnostics` status (see `planner_health`)."""
+        # Executors in the graph (only they publish the heartbeat), unless DDS says their
+        # liveliness was lost (killed: the graph keeps a dead one for the DDS lease). The
+        # liveliness count alone is not enough: it never changes for an executor in this
+        # node's own process.
+        alive = 0 if self._alive == 0 else self.count_publishers(HEARTBEAT)
+        with self._lock:
+            active = self.queue.active
+            gone = self._gone_since
+            return planner_health(
+                backend=self.planner.name,
+                active=active.id if active is not None else None,
+                queued=len(self.queue.waiting),
+                max_queue=self.queue.max_queue,
+                ended=dict(self._ended),
+                executors_alive=alive,
+                executor_gone_s=None if gone is None else time.monotonic() - gone,
+            )
+
     def _on_liveliness(self, info: Any) -> None:
         self._alive = int(info.alive_count)
 
@@ -599,6 +624,7 @@ class PlannerNode(Node):
             if command_id not in self.revision:
                 return
             del self.revision[command_id]
+            self._ended[outcome] = self._ended.get(outcome, 0) + 1
             self.planning.discard(command_id)
             self.cancelled.discard(command_id)
             self.journal.write(command_id, outcome, reason=reason)

@@ -36,12 +36,14 @@ from robot_planner.nodes.common import (
     AUDIO,
     COMMAND,
     COMMAND_QOS,
+    DiagnosticsPublisher,
     StatusPublisher,
     declare,
     reliable,
     run_node,
     subscribe,
 )
+from robot_planner.nodes.health import Health, voice_health
 from robot_planner.service.commands import new_command_id
 from robot_planner.speech.recognizer import (
     SAMPLE_RATE,
@@ -96,6 +98,12 @@ class VoiceNode(Node):
         self.command_pub = self.create_publisher(String, COMMAND, COMMAND_QOS)
         self._pending: queue.Queue[tuple[bytes, str] | None] = queue.Queue(int(max_pending))
         self._stream: Any = None
+        #: What the decoder did, for /diagnostics.
+        self.model = f"pocketsphinx, JSGF grammar of scene {scene!r}"
+        self.decodes = self.errors = 0
+        self._last_decode_s: float | None = None
+        self._last_error = ""
+        self.diagnostics = DiagnosticsPublisher(self, self.health)
         subscribe(self, UInt8MultiArray, AUDIO, self._on_audio, reliable(AUDIO_QOS_DEPTH))
         self._worker = threading.Thread(target=self._work, name="voice-worker", daemon=True)
         self._worker.start()
@@ -105,6 +113,19 @@ class VoiceNode(Node):
             f"voice ready: listening on {AUDIO}"
             + (" and the microphone" if self._stream is not None else "")
             + f"; vocabulary of scene {scene!r}"
+        )
+
+    def health(self) -> Health:
+        """This node's `/diagnostics` status (see `voice_health`)."""
+        return voice_health(
+            model=self.model,
+            microphone=self._stream is not None,
+            pending=self._pending.qsize(),
+            max_pending=self._pending.maxsize,
+            decodes=self.decodes,
+            errors=self.errors,
+            last_decode_s=self._last_decode_s,
+            last_error=self._last_error,
         )
 
     # --- input ------------------------------------------------------------------------
@@ -169,12 +190,18 @@ class VoiceNode(Node):
             try:
                 heard = self.recognizer.transcribe(pcm, SAMPLE_RATE)
             except SpeechError as exc:
+                self.errors += 1
+                self._last_error = str(exc)
                 self.status("", "error", reason=f"speech from the {origin}: {exc}")
                 continue
             except Exception as exc:  # a decoder bug must not end the voice node
+                self.errors += 1
+                self._last_error = f"decoder: {type(exc).__name__}: {exc}"
                 self.get_logger().error(f"decoder: {type(exc).__name__}: {exc}")
                 self.status("", "error", reason=f"speech decoder failed: {exc}")
                 continue
+            self.decodes += 1
+            self._last_decode_s, self._last_error = heard.decode_s, ""
             command_id = new_command_id()
             self.status(command_id, "transcript", origin=origin, **heard.to_dict())
             payload = {"id": command_id, "text": heard.text, "source": "voice"}
