@@ -15,6 +15,7 @@ from robot_planner import ros_cli
 from robot_planner.cli import main
 from robot_planner.service.events import make_event
 from robot_planner.testing.isolation import unique_id
+from robot_planner.testing.waiting import wait_for
 
 
 @pytest.fixture
@@ -40,9 +41,12 @@ def test_approve_without_id_runs_the_one_waiting_then_says_none_is(ros, tmp_path
     assert main(["approve", "--reason", "fine by me"]) == 0
     out, err = _lines(capsys)
     assert out == [f"command {command_id} approved"] and err == []
-    approved = ros.of(command_id, "approved")[0]
+    # The CLI's answer comes from the service; the status event and the plan follow on
+    # their topics: wait for them.
+    approved = wait_for(lambda: ros.of(command_id, "approved"), WAIT_S, "approved event")[0]
     assert approved.details == {"by": "service", "reason": "fine by me"}
-    assert [p["command_id"] for p in ros.plans_of(command_id)] == [command_id]
+    plans = wait_for(lambda: ros.plans_of(command_id), WAIT_S, "the approved plan")
+    assert [p["command_id"] for p in plans] == [command_id]
     ros.executor_says(command_id, "done", facts=["on(green_block,blue_block)"])
     assert ros.result(goal, WAIT_S).success
     assert main(["approve"]) == 2

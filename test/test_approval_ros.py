@@ -130,7 +130,9 @@ def test_a_rejected_plan_never_reaches_the_executor_and_ends_rejected(ros, tmp_p
     result = ros.result(goal, WAIT_S)
     assert (result.final_state, result.error_code) == ("rejected", Result.REJECTED)
     assert result.message == "wrong tower" and not result.success
-    assert ros.of(first, "rejected")[-1].details == {"by": "service", "reason": "wrong tower"}
+    # The status event and the action's result travel apart: wait for the event.
+    rejected = wait_for(lambda: ros.of(first, "rejected"), WAIT_S, "rejected event")
+    assert rejected[-1].details == {"by": "service", "reason": "wrong tower"}
     assert ros.state(first).state == "rejected"
     ros.awaiting(second)  # the queue went on
     assert ros.plans_of(first) == [] and not ros.of(first, "approved")
@@ -147,7 +149,7 @@ def test_no_answer_in_time_rejects_the_command(ros, tmp_path):
     result = ros.result(goal, WAIT_S)
     assert (result.final_state, result.error_code) == ("rejected", Result.REJECTED)
     assert result.message == "no approval within 1 s"
-    ended = ros.of(command_id, "rejected")[-1]
+    ended = wait_for(lambda: ros.of(command_id, "rejected"), WAIT_S, "rejected event")[-1]
     assert ended.details["by"] == "timeout" and ended.time - asked.time >= 0.9
     assert ros.plans_of(command_id) == []
     late = ros.answer(command_id, True)

@@ -19,9 +19,14 @@ from robot_planner.planning.language import (
     Vocabulary,
     plural_of,
 )
+from robot_planner.service.approval import APPROVE_WORDS, REJECT_WORDS
 from robot_planner.world.scene import Scene
 
 PREPOSITIONS = ("in", "into", "inside", "on", "onto", "on top of", "to", "at")
+
+
+#: What may be said to a plan waiting for approval (the words the planner takes).
+ANSWER_WORDS = (*APPROVE_WORDS, *REJECT_WORDS)
 
 
 def _words(text: str) -> str:
@@ -81,7 +86,9 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         "#JSGF V1.0;",
         f"grammar {name};",
         "",
-        "public <command> = [<filler>] <step> (<sequence> <step>)* [<filler>];",
+        # A whole-utterance yes/no answers a plan waiting for approval (confirm).
+        "public <command> = [<filler>] <step> (<sequence> <step>)* [<filler>] | <answer>;",
+        f"<answer> = {_alt([a for a in ANSWER_WORDS if chr(39) not in a])};",
         "<step> = <chunk> (<parallel> <chunk>)* | once <condition> <chunk>;",
         "<chunk> = [<robot_head>] <action> (and <action>)* [with [the] <robot>];",
         "<robot_head> = [the] <robot> | with [the] <robot> | use [the] <robot> to"
