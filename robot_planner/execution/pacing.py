@@ -7,6 +7,7 @@ adapters already move in real time; for them the wrapper only adds the sensor ho
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
@@ -21,14 +22,28 @@ MAX_LAG_S = 0.5
 
 class PacedAdapter:
     """Wraps an adapter so robot time follows the wall clock (times `speed`) and calls
-    `hook(now)` after every advance (sensor publishing). Everything else is passed on."""
+    `hook(now)` after every advance (sensor publishing). Everything else is passed on.
 
-    def __init__(self, inner: Any, speed: float, hook: Callable[[float], None] | None = None):
+    With a `waker` event, the wait for the wall clock ends as soon as it is set (a plan or
+    a cancel arrived): the execution thread starts the plan or halts the arms at once
+    instead of after the rest of an idle period (up to `period_s / speed`, 50 ms by
+    default). Robot time is then ahead of the wall clock by less than one period, and the
+    next advance waits that much longer: the pacing stays anchored to the wall clock.
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        speed: float,
+        hook: Callable[[float], None] | None = None,
+        waker: threading.Event | None = None,
+    ):
         if not speed > 0:
             raise ValueError(f"sim_speed must be positive, got {speed}")
         self.inner = inner
         self.speed = speed
         self.hook = hook
+        self.waker = waker
         self.supported_skills = inner.supported_skills
         self._wall0 = time.monotonic()
         self._robot0 = inner.now()
@@ -55,6 +70,9 @@ class PacedAdapter:
         due = self._wall0 + (self.inner.now() - self._robot0) / self.speed
         lag = due - time.monotonic()
         if lag > 0:
-            time.sleep(lag)
+            if self.waker is None:
+                time.sleep(lag)
+            elif self.waker.wait(lag):
+                self.waker.clear()
         elif lag < -MAX_LAG_S:  # fell behind: do not run fast to catch up
             self._wall0, self._robot0 = time.monotonic(), self.inner.now()

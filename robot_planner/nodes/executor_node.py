@@ -245,8 +245,11 @@ class ExecutorNode(Node):
         self._ticked_at: float | None = None
         self._adapter_errors = 0
         self._last_error: tuple[float, str] | None = None
+        #: Set when work arrives (a plan, a re-plan, a cancel, a misalignment): the
+        #: execution thread's wait for the wall clock ends at once (see PacedAdapter).
+        self._wake = threading.Event()
         # Robot time follows the wall clock here; the system is driven through the pacing.
-        paced = PacedAdapter(system.adapter, speed, self._advanced)
+        paced = PacedAdapter(system.adapter, speed, self._advanced, self._wake)
         self.system = system.with_adapter(paced)  # type: ignore[arg-type]
         self.adapter: RobotAdapter = self.system.adapter
 
@@ -369,17 +372,20 @@ class ExecutorNode(Node):
             with self._replied:
                 self._replies[(command_id, revision)] = data
                 self._replied.notify_all()
+            self._wake.set()
             return
         if command_id in self._seen:
             return
         self._seen.add(command_id)
         self._plans.put(data)
+        self._wake.set()
 
     def _on_cancel(self, _msg: Empty) -> None:
         with self._lock:
             supervisor, current = self.supervisor, self.current
         if supervisor is not None:
             supervisor.cancel("cancelled by request")
+            self._wake.set()
             self.get_logger().warning(f"cancel: halting {current['id'] if current else ''}")
         self._drain("cancelled by request")
 
@@ -404,6 +410,7 @@ class ExecutorNode(Node):
                 supervisor, current = self.supervisor, self.current
             if supervisor is not None and current is not None and current["id"] == preempts:
                 supervisor.cancel(f"preempted by {event.command_id}")
+                self._wake.set()
         if event.state == "monitor_degraded" and event.details.get("policy") == "fail":
             # The monitor node's VQA failed and the policy is to fail safe: stop now.
             with self._lock:
@@ -415,6 +422,7 @@ class ExecutorNode(Node):
             ):
                 reason = str(event.details.get("reason", "monitor failed"))[:300]
                 supervisor.cancel(f"halted: {reason} (on_vqa_error: fail)", failed=True)
+                self._wake.set()
 
     def _on_misalignment(self, msg: String) -> None:
         try:
@@ -436,6 +444,7 @@ class ExecutorNode(Node):
         if facts is not None:
             self._perception = (time.monotonic(), facts)
         supervisor.report(found)
+        self._wake.set()
 
     def _on_perception(self, msg: String) -> None:
         try:
@@ -625,6 +634,7 @@ class ExecutorNode(Node):
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         with self._lock:
             if self.supervisor is not None:
                 self.supervisor.cancel("executor shutting down")
