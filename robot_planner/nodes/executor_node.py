@@ -11,6 +11,11 @@ the world state (``/robot_planner/state``). In simulation it also publishes the 
 (``/camera/color/image_raw``, ``/camera/depth/image_raw``, ``/camera/color/camera_info``),
 the grippers (``/robot_planner/grippers``) and ``/joint_states``.
 
+Health on ``/diagnostics`` once a second (``robot_planner/executor``: running command,
+adapter, last tick age; ERROR when the execution thread stalls, WARN after an adapter
+error). Parameters are read-only (read at start-up); ranges and choices show in
+``ros2 param describe`` and are checked at start-up.
+
 Parameters:
   adapter (str, "pybullet"): pybullet | ros_bindings.
   scene (str, "tabletop"), domain (str, ""): the world and its domain ("" = the

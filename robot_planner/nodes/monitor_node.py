@@ -10,6 +10,10 @@ misalignments on ``/robot_planner/misalignment`` (JSON ``{"command_id", "revisio
 the perceived facts on ``/robot_planner/perception`` (``{"stamp", "facts"}``), which the
 executor re-plans from. The camera pose comes from the scene file (calibration).
 
+Health on ``/diagnostics`` once a second (``robot_planner/monitor``: VQA backend, checks,
+errors, degraded; WARN while the watched plan runs without failed checks, ERROR when
+``on_vqa_error: fail`` halted it). Parameters are read-only, checked at start-up.
+
 Parameters:
   scene (str, "tabletop"), domain (str, ""): the world and its domain ("" = the
     domain the scene names).

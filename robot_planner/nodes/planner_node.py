@@ -20,6 +20,11 @@ Approved, the plan goes to the executor; rejected or unanswered within
 ``confirm_timeout_s``, the command ends ``rejected``. Re-plans during execution are not
 held (the person approved the goal; the robots wait halted for the new plan).
 
+Health on ``/diagnostics`` once a second (``robot_planner/planner``: queue length,
+commands done, backend, executors alive; WARN without an executor or with a full queue,
+ERROR when the executor running a command is gone). Parameters are read-only (read at
+start-up); ranges and choices show in ``ros2 param describe`` and are checked at start-up.
+
 Parameters:
   scene (str, "tabletop"): scene name or YAML path.
   domain (str, ""): domain name or file ("" = the domain the scene names).

@@ -11,6 +11,10 @@ decode and audio seconds) under the same command id; audio that cannot be used (
 odd length, too long, silent, nothing that fits the grammar, the decoder busy) is
 answered with an ``error`` status event with an empty command id.
 
+Health on ``/diagnostics`` once a second (``robot_planner/voice``: model, pending,
+decodes, last decode seconds; WARN when the decoder is full or the last utterance
+failed). Parameters are read-only, checked at start-up.
+
 Parameters:
   scene (str, "tabletop"): scene name or YAML path (its colours, bins, zones, robots
       are the vocabulary).
