@@ -304,11 +304,14 @@ class MotionPlanner:
         arm, world = self.arm, self.world
 
         def start() -> None:
+            # Opening fingers that are already open is done at once: a pick used to wait
+            # its 0.25 s first, most of the time from a task's start to its first motion.
+            plan["done"] = width >= arm.open_width - 1e-6 and arm.finger_width() >= width - 0.002
             arm.command_gripper(width, force)
             plan["t0"] = world.time
 
         def update() -> bool:
-            return world.time - plan["t0"] >= seconds
+            return plan["done"] or world.time - plan["t0"] >= seconds
 
         return Phase(name, start, update)
 
