@@ -89,9 +89,13 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
             raise SkillFailure(f"placement failed: {block} did not stay on/in {target}")
 
     def target_xy() -> np.ndarray:
+        # Asked every step while the arm waits for a shared place: the spot is chosen
+        # once here (and again, from the scene as it is then, when the carry starts).
         if target in m.world.blocks:
             return m.world.block_pose(target)[0][:2]
-        return placement_point(m.world, block, target)[:2]
+        if "xy" not in release:
+            release["xy"] = placement_point(m.world, block, target)[:2]
+        return release["xy"]
 
     def lowering_failed() -> None:
         # Another try picks another spot: a re-plan must not repeat this one.
