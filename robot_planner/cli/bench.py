@@ -304,6 +304,61 @@ def _add_planner_parser(suites: Any) -> None:
     b.set_defaults(func=cmd_bench_planner)
 
 
+# --- language ------------------------------------------------------------------------
+
+
+def cmd_bench_language(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from robot_planner.bench import language
+    from robot_planner.planning.offline import OfflinePlanner
+
+    catalogue, scene = load_world(args)
+    if not 0 <= args.paraphrases <= 50 or args.seed < 0:
+        raise UsageError("--paraphrases must be 0..50 and --seed at least 0")
+    try:
+        table = language.command_table(scene)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    planner = OfflinePlanner(catalogue, scene)
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("commands", total=None)
+        result = language.bench_language(
+            planner,
+            scene,
+            table,
+            seed=args.seed,
+            paraphrases=args.paraphrases,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _publish(args, "language", result, language.markdown(result), {})
+    return EXIT_OK if result["passed"] else EXIT_FAILED
+
+
+def _add_language_parser(suites: Any) -> None:
+    b = suites.add_parser(
+        "language",
+        help="offline planner on the command table, paraphrases and a held-out set: right, "
+        "refused, wrong goal (exit 1 if any wrong goal or crash); tabletop and logistics",
+        description="Score the offline planner on the scene's command table (tabletop: "
+        "bench/commands.py; logistics: bench/tasks_logistics.py; other scenes have none), "
+        "K meaning-keeping paraphrases of each entry with a goal and K held-out rewrites. "
+        "Exit 0 when no command was planned to a wrong goal and none crashed, else 1.",
+    )
+    add_world_args(b)
+    b.add_argument("--seed", type=int, default=0, help="paraphrase seed (default 0)")
+    b.add_argument(
+        "--paraphrases",
+        type=int,
+        default=2,
+        metavar="K",
+        help="paraphrases and held-out rewrites per command with a goal (default 2)",
+    )
+    b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_language)
+
+
 # --- stack-drop ----------------------------------------------------------------------
 
 
@@ -722,6 +777,7 @@ def add_parser(sub: Any) -> None:
         _add_episodes_parser,
         _add_clutter_parser,
         _add_planner_parser,
+        _add_language_parser,
         _add_stack_drop_parser,
         _add_vqa_parser,
         _add_sim_speed_parser,
