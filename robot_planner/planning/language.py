@@ -33,7 +33,7 @@ from difflib import get_close_matches
 from functools import lru_cache
 from itertools import pairwise
 
-from lark import Lark, Token, Transformer, Tree, UnexpectedInput
+from lark import Lark, Token, Transformer, Tree, UnexpectedEOF, UnexpectedInput
 
 from robot_planner.untrusted import quoted, shown
 from robot_planner.world.domain import Domain
@@ -161,11 +161,10 @@ step.-1: _first chunk (_par chunk | _AND robot_chunk)*  -> step
     | _ONCE condition _comma _seq_word chunk         -> once
 _par: _comma _and _PAR _comma
 
-chunk: _par_tail _lead _robot_head_opt _fillers actions _robot_tail_opt _comma _par_tail
+chunk: _par_tail _fillers _robot_head_opt _fillers actions _robot_tail_opt _comma _par_tail
 // "... and the right arm puts ...": an "and" between clauses with their own robot joins
 // them like "while" (they may run in parallel).
-robot_chunk: _comma _lead robot_head _fillers actions _robot_tail_opt _comma _par_tail -> chunk
-_lead: (_FILLER _comma)*
+robot_chunk: _comma _fillers robot_head _fillers actions _robot_tail_opt _comma _par_tail -> chunk
 _robot_head_opt: robot_head?
 _robot_tail_opt: robot_tail?
 robot_head.2: robot _COLON
@@ -175,7 +174,8 @@ robot_head.2: robot _COLON
           | _USE robot _TO
           | _USING robot _comma
 robot_tail: _WITH robot | _USING robot
-robot: _det WORD+ ARM
+// "the left arm", "robot one", "base 2", "base 2 cart", "the base two robot"
+robot: _det ARM? WORD+ ARM
      | _det ARM WORD
 
 actions: action (_join action)*
@@ -242,7 +242,9 @@ level: plain_noun POSITION
 level_pos: plain_noun POSITION                      -> level
          | POSITION plain_noun                      -> level
 
-_fillers: _FILLER*
+// A filler may take a comma after it ("okay, once ...", "right now, first ..."): a
+// comma before one belongs to what precedes it (a clause's end, "at the same time,").
+_fillers: (_FILLER _comma)*
 _except: (_EXCEPT objects)?
 _end: _END?
 _comma: _COMMA?
@@ -252,7 +254,7 @@ _first: _FIRST?
 _seq_word: _SEQ?
 _to_be: _TO_BE?
 _go: _GO?
-_par_tail: _PAR_TAIL?
+_par_tail: (_PAR_TAIL _comma)?
 
 VERB.3: /({verbs})\b/
 PICKUP.3: /({grasp})\b/
@@ -291,11 +293,30 @@ NUMBER.3: /(\d+(\.\d+)?|{number_words})\b/
 _COMMA: /[,:]/
 _COLON: /:/
 _END: /[.;!?]+/
-WORD: /(?!({reserved})\b)[a-z][a-z_']*/
+// A name word: not a grammar word, not the start of a filler of several words ("right
+// now" is no "... bin right" + "now"); digits name robots and places ("base 2").
+WORD: /(?!({reserved})\b)(?!({phrase_fillers})\b)([a-z][a-z_']*|\d+\b)/
 
 %import common.WS
 %ignore WS
 """
+
+#: Words that open a clause besides verbs and names: "first", "once", "as soon as", ...
+#: (the grammar's _FIRST, _ONCE, _PAR_LEAD and _PAR_TAIL words).
+_CLAUSE_STARTS = (
+    "first",
+    "to start",
+    "to begin",
+    "once",
+    "after",
+    "when",
+    "as soon as",
+    "while",
+    "whilst",
+    "as",
+    "together",
+    "in parallel",
+)
 
 _RESERVED = (
     "and",
@@ -435,6 +456,12 @@ class Lexicon:
         own |= {w for _, phrases in self.skills for p in phrases for w in _first_words(p)}
         return tuple(dict.fromkeys((*_RESERVED, *self.robot_nouns, *sorted(own))))
 
+    def skill_starts(self) -> set[str]:
+        """The words a skill phrase can start with ("wait", "pause", "go", ...), in the
+        first and third person."""
+        starts = {w for _, phrases in self.skills for p in phrases for w in _first_words(p)}
+        return starts | {third_person(w) for w in starts}
+
     def skill_words(self) -> set[str]:
         """Every literal word of the skill phrases (for did-you-mean and the JSGF)."""
         return {
@@ -532,6 +559,13 @@ def _or_never(words: tuple[str, ...]) -> str:
     return _alternatives(words) if words else _NEVER
 
 
+def _phrase_fillers(fillers: tuple[str, ...]) -> tuple[str, ...]:
+    """Fillers of several words ("right now", "thank you"): a name word never starts
+    one, else "in the left bin right now" reads as the place "left bin right" and the
+    filler "now"."""
+    return tuple(f for f in fillers if " " in f)
+
+
 def grammar_text(lexicon: Lexicon) -> str:
     """The lark grammar for a domain's lexicon."""
     skill_rules, skill_terminals = _skill_rules(lexicon)
@@ -553,6 +587,7 @@ def grammar_text(lexicon: Lexicon) -> str:
         .replace("{parallel}", _alternatives(PARALLEL_WORDS))
         .replace("{positions}", _alternatives(POSITIONS))
         .replace("{reserved}", "|".join(lexicon.reserved))
+        .replace("{phrase_fillers}", _or_never(_phrase_fillers(lexicon.fillers)))
     )
 
 
@@ -796,9 +831,14 @@ def warm_up(domain: Domain) -> None:
     _parser(Lexicon.of(domain))
 
 
-def _normalise(text: str) -> str:
+def _normalise(text: str, fillers: tuple[str, ...] = FILLERS) -> str:
+    """Lower case, plain apostrophes and spaces; "'s" split off a word ("the red block's
+    in the bin" -> "block 's in": a possessive is harmless, and "'s" may be "is"), except
+    in a filler that has it ("let's": "let 's" would be an unknown verb "let")."""
     text = text.lower().replace("’", "'").replace("centre", "center")
-    text = re.sub(r"\b(\w+)'s\b", r"\1 's", text)  # "red's" -> keep possessive harmless
+    whole = "|".join(re.escape(f.removesuffix("'s")) for f in fillers if f.endswith("'s"))
+    keep = rf"(?!(?:{whole})'s\b)" if whole else ""
+    text = re.sub(rf"\b{keep}(\w+)'s\b", r"\1 's", text)
     text = re.sub(r"[^a-z0-9_,;:.!?' ]+", " ", text)
     text = re.sub(r"\b(can|could|would|will)\s+you\b", r"\1 you", text)
     return " ".join(text.split())
@@ -1049,6 +1089,11 @@ class _Interpreter:
         text = " ".join(w for w in words.split() if w not in ("the", "a", "an"))
         text = " ".join(self.vocab.lexicon.singular_robot_noun(w) for w in text.split())
         name = self.vocab.robots.get(text)
+        head, _, noun = text.rpartition(" ")
+        if name is None and head:  # "the base two robot": a robot phrase + a noun of its kind
+            named = self.vocab.robots.get(head)
+            if named and noun in self.scene.domain.robot_nouns(self.scene.robots[named].kind):
+                name = named
         if name is None:
             known = ", ".join(r.replace("_", " ") for r in self.scene.robots)
             raise UnderstandingError(f"unknown robot '{words}' (known: {known})")
@@ -1430,15 +1475,34 @@ def _holders(scene: Scene) -> list[str]:
 
 
 def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
-    """The first word of a clause that is neither a verb nor the start of a known name."""
+    """The first word of a clause that is neither a verb of any class (put, grasp, tower,
+    send, go, a skill phrase's) nor the start of a known name, after fillers and the
+    words that open a clause ("first", "once", "at the same time"): an "unknown action"
+    message must never name a verb the language knows ("send base two somewhere" failed
+    on "somewhere", not on "send"; "picker, wait 2 seconds" not on "2")."""
     lexicon = vocab.lexicon
-    known = {p.split()[0] for p in vocab.phrases} | {p.split()[0] for p in vocab.robots}
-    skipped = {w for f in lexicon.fillers for w in f.split()} | set(lexicon.reserved)
-    starts = {*lexicon.verbs, *lexicon.tower_verbs, *lexicon.tower_nouns, *known}
-    for clause in re.split(r"\b(?:then|and|after that|finally|while|meanwhile)\b|[,;.:]", text):
-        words = [w for w in clause.split() if w not in skipped]
-        if words and words[0] not in starts:
-            return words[0]
+    verbs = (
+        *lexicon.verbs,
+        *lexicon.grasp_verbs,
+        *lexicon.tower_verbs,
+        *lexicon.send_verbs,
+        *lexicon.go_verbs,
+    )
+    known = {p.split()[0] for p in (*vocab.phrases, *vocab.robots)}
+    starts = {v.split()[0] for v in verbs} | lexicon.skill_starts()
+    starts |= {*lexicon.tower_nouns, *known}
+    openers = (*lexicon.fillers, *SEQUENCE_WORDS, *PARALLEL_WORDS, *POSITIONS, *_CLAUSE_STARTS)
+    skipped = {w for phrase in openers for w in phrase.split()} | set(lexicon.reserved)
+    names = {tuple(p.split()) for p in (*vocab.phrases, *vocab.robots)}
+    clauses = re.split(r"\b(?:then|and|after that|finally|while|meanwhile)\b|[,;.:!?]", text)
+    for clause in clauses:
+        words = clause.split()
+        for i, word in enumerate(words):
+            # A verb, or a name (which may start with a filler word: "robot one, ...").
+            if word in starts or any(tuple(words[i : i + len(n)]) == n for n in names):
+                break
+            if word not in skipped:
+                return word
     return None
 
 
@@ -1484,7 +1548,7 @@ def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
     if not isinstance(command, str):
         return None
     known = known_words(vocab)
-    words = _normalise(command).split()
+    words = _normalise(command, vocab.lexicon.fillers).split()
     changed = []
     fixed = list(words)
     for i, word in enumerate(words):
@@ -1502,6 +1566,18 @@ def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
     return " ".join(w.strip(",;:.!?") for w in fixed[changed[0] : changed[-1] + 1])
 
 
+def _where_it_failed(text: str, exc: UnexpectedInput) -> str:
+    """Where the parse failed, for the refusal: " near '<the rest>'", or, when the text
+    ended while more was expected (lark says position -1: "near 'd'" quoted the last
+    letter), that it ends too early, with its last words."""
+    position = getattr(exc, "pos_in_stream", None)
+    if isinstance(exc, UnexpectedEOF) or position is None or position < 0:
+        last = " ".join(text.split()[-4:])
+        return f": it ends too early, after '{quoted(last, 30)}'" if last else ""
+    near = quoted(text[position:], 30)
+    return f" near '{near}'" if near else ""
+
+
 def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
     """`understand_command` without the did-you-mean.
 
@@ -1517,7 +1593,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"empty command: say what to do{hint}")
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
-    text = vocab.join_compounds(_normalise(command))
+    text = vocab.join_compounds(_normalise(command, vocab.lexicon.fillers))
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
     except UnexpectedInput as exc:
@@ -1527,9 +1603,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
                 f"(known: {vocab.lexicon.known_actions()})"
             ) from None
-        position = getattr(exc, "pos_in_stream", None) or 0
-        near = quoted(text[position:], 30)
-        where = f" near '{near}'" if near else ""
+        where = _where_it_failed(text, exc)
         hint = f"; try e.g. '{example}'" if example else ""
         raise UnderstandingError(
             f"could not understand '{quoted(command)}'{where}{hint}"
