@@ -240,3 +240,39 @@ def test_a_known_verb_is_never_called_unknown(command, known, logistics):
 def test_an_unknown_verb_is_still_named(logistics):
     with pytest.raises(UnderstandingError, match="unknown action 'throw'"):
         understand_command("throw the red parcel onto base two", logistics)
+
+
+# 7. "unload" takes a parcel off a base: onto a base is a contradiction, refused; to a
+# place it means put it there.
+def test_unload_onto_a_robot_is_refused(logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("unload the green parcel onto base two", logistics)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'unload'" in message and "'load'" in message and "base 2" in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "please unload the red item on base 1 robot!",
+        "unload the red and the green parcels onto robot one",
+        "put the red parcel in the packing bin, then unload it onto robot two",
+        "unload the red and the blue parcels to packing, one on each robot",
+    ],
+)
+def test_every_unload_onto_a_robot_is_refused(command, logistics):
+    with pytest.raises(UnderstandingError, match="'unload'"):
+        understand_command(command, logistics)
+
+
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("unload the red parcel into the packing bin", {f"in({RP},{BIN})"}),
+        ("packing arm, unload the blue box at the packing station", {f"at({BP},{PACK})"}),
+        ("load the green parcel onto base two", {f"on_tray({GP},base_2)"}),
+    ],
+)
+def test_unload_to_a_place_puts_it_there(command, goal, logistics):
+    assert goal_of(command, logistics) == goal

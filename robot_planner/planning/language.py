@@ -456,6 +456,13 @@ class Lexicon:
         own |= {w for _, phrases in self.skills for p in phrases for w in _first_words(p)}
         return tuple(dict.fromkeys((*_RESERVED, *self.robot_nouns, *sorted(own))))
 
+    @property
+    def undoing_verbs(self) -> frozenset[str]:
+        """Put verbs that undo another put verb ("unload" of "load", "unpack" of "pack"):
+        they take an object off what the other puts it on, so their target is never a
+        robot ("unload X onto base two" says both; refused, not read as "load")."""
+        return frozenset(v for v in self.verbs if v.startswith("un") and v[2:] in self.verbs)
+
     def skill_starts(self) -> set[str]:
         """The words a skill phrase can start with ("wait", "pause", "go", ...), in the
         first and third person."""
@@ -1238,9 +1245,15 @@ class _Interpreter:
         return place
 
     def move(
-        self, things: list[str], targets: list, robot: str | None, before: list[str] | None = None
+        self,
+        things: list[str],
+        targets: list,
+        robot: str | None,
+        before: list[str] | None = None,
+        verb: str | None = None,
     ) -> None:
         places = [self._target(t, before if before is not None else self.last) for t in targets]
+        self.not_onto_robot(verb, things, places)
         # "stack red on blue on yellow": a chain of supports.
         for upper, lower in pairwise(places):
             if upper not in self.scene.objects or not self.scene.domain.put_fact(
@@ -1252,6 +1265,28 @@ class _Interpreter:
             self.add(upper, lower, robot)
         for thing in things:
             self.add(thing, places[0], robot)
+
+    def not_onto_robot(self, verb: str | None, things: list[str], places: list[str]) -> None:
+        """ "unload X onto base two" asks to take X off a robot and to put it on one: a
+        contradiction, refused with what to say instead (the verb it undoes, or a place).
+
+        Raises:
+            UnderstandingError: `verb` undoes a put and a place is a robot.
+        """
+        if verb is None or verb not in self.vocab.lexicon.undoing_verbs:
+            return
+        carrier = next((p for p in places if p in self.scene.robots), None)
+        if carrier is None:
+            return
+        what = " and the ".join(t.replace("_", " ") for t in things) or self.noun
+        it = "them" if len(things) > 1 else "it"
+        name = carrier.replace("_", " ")
+        # "unloads" (a robot's clause) is suggested and echoed in the base form
+        base = next((v for v in self.vocab.lexicon.verbs if third_person(v) == verb), verb)
+        raise UnderstandingError(
+            f"'{verb}' takes the {what} off a robot, so it cannot put {it} on {name}: say "
+            f"'{base[2:]}' to put {it} on {name}, or say where to {base} {it}"
+        )
 
     def tower(self, levels: list[tuple[str, str]], where: str | None, robot: str | None) -> None:
         """Levels in the order spoken, each maybe with a position word."""
@@ -1286,6 +1321,14 @@ class _Interpreter:
 
     def action(self, tree: Tree, robot: str | None) -> None:
         parts = [c for c in tree.children if not isinstance(c, Token)]
+        verb = next(
+            (
+                " ".join(c.split())
+                for c in tree.children
+                if isinstance(c, Token) and c.type == "VERB"
+            ),
+            None,
+        )
         if tree.data.startswith("skill__"):
             self.skill(tree, robot)
             return
@@ -1297,7 +1340,7 @@ class _Interpreter:
                 things, targets = located
             else:
                 things = self.things(objects)
-            self.move(things, targets, robot, before)
+            self.move(things, targets, robot, before, verb)
             self.last_deed = ("move", targets, robot)
         elif tree.data == "ditto":  # "..., and the yellow block too"
             if self.last_deed is None:
@@ -1313,9 +1356,9 @@ class _Interpreter:
         elif tree.data == "move_pair":
             first, first_target, second, second_target = parts
             before = list(self.last)
-            self.move(self.things(first), first_target, robot, before)
+            self.move(self.things(first), first_target, robot, before, verb)
             before = list(self.last)
-            self.move(self.things(second), second_target, robot, before)
+            self.move(self.things(second), second_target, robot, before, verb)
         elif tree.data in ("send", "send_pair"):
             for robots, targets in zip(parts[::2], parts[1::2], strict=True):
                 for name in self.robots(robots):
@@ -1324,8 +1367,9 @@ class _Interpreter:
             objects, targets = parts[:2]
             before = list(self.last)
             things = self.things(objects)
-            self.move(things, targets, robot, before)
+            self.move(things, targets, robot, before, verb)
             self.spread(things, str(tree.children[-1]))
+            self.not_onto_robot(verb, things, [i.via for i in self.items if i.via])
         elif tree.data == "go":
             (targets,) = parts
             if robot is None:
