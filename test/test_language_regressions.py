@@ -276,3 +276,38 @@ def test_every_unload_onto_a_robot_is_refused(command, logistics):
 )
 def test_unload_to_a_place_puts_it_there(command, goal, logistics):
     assert goal_of(command, logistics) == goal
+
+
+def test_a_count_in_digits_is_a_count(scene):
+    """Digits reach the names now ("base 2"): "the 2 blocks" counts like "the two"."""
+    command = "put the 2 blocks on the left side in the left bin"
+    assert goal_of(command, scene) == {f"in({R},left_bin)", f"in({G},left_bin)"}
+    with pytest.raises(UnderstandingError, match="names 3, but there are 2"):
+        understand_command("put the 3 blocks on the left side in the left bin", scene)
+
+
+@pytest.mark.parametrize(
+    ("command", "action"),
+    [
+        ("the picker, go home", ("move_home", "picker")),
+        ("picker, wait 2 seconds", ("wait", "picker")),
+        ("xarm, close the gripper", ("close_gripper", "packer")),
+    ],
+)
+def test_a_robot_name_without_a_robot_noun(command, action, logistics):
+    """The domain's own example ("the picker, go home") was refused: the grammar knows a
+    robot by its noun, so an addressed name ("the picker, ...") gets its kind's noun."""
+    meaning = understand_command(command, logistics)
+    assert [(a.skill, a.robot) for a in meaning.actions] == [action]
+    assert meaning.goal == []
+
+
+def test_a_bare_name_that_is_also_a_place_stays_a_place(logistics):
+    """ "packing" names the packer and the packing station: it is never given a noun."""
+    assert goal_of("bring the red parcel to packing", logistics) == {f"at({RP},{PACK})"}
+
+
+def test_a_plural_noun_is_no_near_miss(logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("unload the red and the green parcels onto robot one", logistics)
+    assert "did you mean" not in str(caught.value)

@@ -681,6 +681,10 @@ class Vocabulary:
     #: Multi-word aliases that contain a grammar word ("hand over"): joined with "_"
     #: before parsing, so "hand" is not read as a robot noun.
     compounds: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: Robot names without a robot noun, addressed ("the picker, ...", "panda: ...") ->
+    #: the name with its kind's noun ("the picker arm, ..."): the grammar knows a robot
+    #: by its noun.
+    bare_robots: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     @classmethod
     def from_scene(cls, scene: Scene) -> Vocabulary:
@@ -742,10 +746,26 @@ class Vocabulary:
                 pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b")
                 compounds.append((pattern, joined))
                 phrases.setdefault(joined, phrases[phrase])
-        return cls(phrases, robots, lexicon, tuple(compounds))
+        # A robot name with no robot noun, addressed before a comma or colon, gets its
+        # kind's noun ("the picker, go home" -> "the picker arm, go home"), unless a word
+        # of it also names a place or an object ("packing": an arm and a station) or is a
+        # grammar word: never a guess. Elsewhere ("on the picker") it stays a name.
+        robot_nouns = set(lexicon.robot_nouns)
+        taken = {w for p in phrases for w in p.split()} | reserved
+        bare = []
+        for phrase, name in robots.items():
+            words = phrase.split()
+            if set(words) & (robot_nouns | taken):
+                continue
+            noun = domain.robot_nouns(scene.robots[name].kind)[0]
+            pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b(?=\s*[,:])")
+            bare.append((pattern, f"{phrase} {noun}"))
+        return cls(phrases, robots, lexicon, tuple(compounds), tuple(bare))
 
     def join_compounds(self, text: str) -> str:
-        for pattern, joined in self.compounds:
+        """`text` with multi-word names joined ("pick_station") and addressed robot names
+        given their noun ("the picker arm, ..."), ready for the parser."""
+        for pattern, joined in (*self.compounds, *self.bare_robots):
             text = pattern.sub(joined, text)
         return text
 
@@ -920,7 +940,9 @@ class _Interpreter:
         None when the words are no description. A count (or a singular noun: one) must
         match exactly, else the command is refused with what there is."""
         tokens = words.split()
-        count = NUMBER_WORDS.get(tokens[0]) if len(tokens) > 1 else None
+        # "the two blocks", "the 2 blocks" (digits are name words too: "base 2")
+        number = int(tokens[0]) if tokens[0].isdigit() else NUMBER_WORDS.get(tokens[0])
+        count = number if len(tokens) > 1 else None
         rest = " ".join(tokens[1:] if count is not None else tokens)
         candidates = [n for n in self.scene.objects if self.describes(rest, n)]
         if not candidates:
@@ -1582,7 +1604,9 @@ def _known_words(
         if re.match(r"^_?[A-Z_0-9]+(\.\d+)?: /", line) and not line.startswith("WORD"):
             words.update(re.findall(r"[a-z']+", line.split("/", 1)[1].replace("\\s+", " ")))
     for phrase in (*phrases, *robots):
-        words.update(phrase.replace("_", " ").split())
+        # with plurals: "the red and the green parcels" has no near miss "parcel"
+        said = phrase.replace("_", " ").split()
+        words.update((*said, *map(plural_of, said)))
     return frozenset(w for w in words if len(w) > 1 or w in ("a", "s"))
 
 
