@@ -286,6 +286,9 @@ def cmd_say(args: argparse.Namespace) -> int:
         if first.state == "error":
             print(first.to_json())
             return EXIT_BAD_INPUT
+        if first.state == "not_understood":  # speech, but not a whole command: nothing sent
+            print(first.to_json())
+            return EXIT_FAILED
         command_id = first.command_id
         if not args.wait:
             client.spin_until(lambda: False, 0.2)
@@ -531,7 +534,7 @@ def _voice_answer(client: _Client, events: list, since: int, timeout: float) -> 
             answer.extend(
                 e
                 for e in events[since:]
-                if e.source == "voice" and e.state in ("transcript", "error")
+                if e.source == "voice" and e.state in ("transcript", "not_understood", "error")
             )
         return bool(answer)
 
@@ -561,6 +564,8 @@ def _progress(event: Any) -> str:
         )
     elif event.state == "transcript":
         brief = f"{details.get('text', '')!r} (decoded in {details.get('decode_s')} s)"
+    elif event.state == "not_understood":
+        brief = f"best guess {details.get('guess', '')!r}: not a whole command, not sent"
     elif event.state == "misalignment":
         brief = f"{details.get('fact')} ({details.get('evidence', '')})"
     return f"{event.time:.3f} {event.source:>8} {event.state:<15} {brief}".rstrip()

@@ -619,6 +619,32 @@ def test_voice_answers_unusable_audio_with_errors_and_no_command(ros):
     assert [c["text"] for c in commands.received] == [GREEN_ON_BLUE]
 
 
+def test_voice_sends_only_whole_sentences_and_shows_the_best_guess(ros):
+    import numpy as np
+
+    from robot_planner.speech import read_wav
+
+    commands = _Commands(ros)
+    _voice(ros)
+    # Loud noise: the decoder's search ends in no final state of the grammar.
+    noise = np.random.default_rng(2).normal(0, 8_000, 16_000)
+    _speak(ros, np.clip(np.round(noise), -32768, 32767).astype("<i2").tobytes())
+    ros.wait_for(
+        lambda: [e for e in ros.events if e.state == "not_understood"], 30, "not understood"
+    )
+    event = next(e for e in ros.events if e.state == "not_understood")
+    assert event.command_id == "" and event.source == "voice"
+    assert event.details["reason"].startswith("not understood")
+    assert isinstance(event.details["guess"], str) and event.details["origin"] == "topic"
+    assert event.details["audio_s"] == pytest.approx(1.0)
+    # Utterances are handled in order: the good one's command is the only command.
+    pcm, _ = read_wav(WAV)
+    _speak(ros, pcm)
+    ros.wait_for(lambda: commands.received, 30, "the command of a good utterance")
+    assert [c["text"] for c in commands.received] == [GREEN_ON_BLUE]
+    assert not [e for e in ros.events if e.state == "error"]
+
+
 class _FakeStream:
     """Stands in for sounddevice.RawInputStream: the test pushes blocks through the
     callback the node registered."""

@@ -19,6 +19,7 @@ import pytest
 from robot_planner.cli import main
 from robot_planner.speech import (
     SAMPLE_RATE,
+    NotUnderstood,
     SpeechError,
     SpeechRecognizer,
     UtteranceSegmenter,
@@ -251,8 +252,9 @@ def test_loud_white_noise_fits_no_command(recognizer):
     # reaches no final state and the recogniser reports that (1 decode).
     noise = np.random.default_rng(2).normal(0, 8_000, SAMPLE_RATE)
     pcm = np.clip(np.round(noise), -32768, 32767).astype("<i2").tobytes()
-    with pytest.raises(SpeechError, match=r"no command recognised in 1\.0 s of audio"):
+    with pytest.raises(NotUnderstood, match=r"not understood") as caught:
         recognizer.transcribe(pcm)
+    assert not recognizer.is_sentence(caught.value.guess)
 
 
 def test_transcribe_checks_the_pcm_before_decoding(recognizer):
@@ -366,7 +368,7 @@ def test_cli_transcribe_json(capsys):
     assert main(["transcribe", str(FIXTURE), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["file"] == str(FIXTURE)
-    assert result["text"] == SENTENCE
+    assert result["text"] == SENTENCE and result["complete"] is True
     assert result["decode_s"] > 0
     assert result["audio_s"] == pytest.approx(2.41, abs=0.005)
 
@@ -379,3 +381,114 @@ def test_cli_transcribe_missing_file_is_one_error_line(tmp_path, capsys):
     lines = captured.err.splitlines()
     assert lines == [f"robot-planner: error: {missing}: no such file"]
     assert "Traceback" not in captured.err
+
+
+# --- only a whole sentence is a command ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # What the decoder returned for espeak-ng speech before the check (the issue).
+        "put the blue block in the right bin id",
+        "blue the blue block to the center go",
+        "put the red block in the left bin then puts the blue block in the right",
+        "put the",
+        "the",
+        "",
+        "   ",
+    ],
+)
+def test_a_partial_path_is_not_a_sentence(recognizer, text):
+    assert not recognizer.is_sentence(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SENTENCE,
+        "put the blue block in the right bin",
+        "yes",
+        "could you please put the red and green blocks in the left bin",
+        "put all the blocks except the red one in the right bin then go home",
+        "the left arm puts the red block in the left bin while the right arm puts the "
+        "blue block in the right bin",
+        "build a tower with blue at the bottom then red then yellow and green on top",
+    ],
+)
+def test_whole_sentences_of_the_grammar_are_sentences(recognizer, text):
+    assert recognizer.is_sentence(text)
+    assert recognizer.is_sentence(f"  {text.replace(' ', '   ')} ")  # spacing is not a word
+
+
+class _PartialHypothesis:
+    """A decoder whose search ended outside a final state: pocketsphinx still returns
+    its best partial path as the hypothesis."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def start_utt(self) -> None:
+        pass
+
+    def process_raw(self, audio: bytes, full_utt: bool = False) -> None:
+        pass
+
+    def end_utt(self) -> None:
+        pass
+
+    def hyp(self):
+        import types
+
+        return types.SimpleNamespace(hypstr=self.text, score=-1000, prob=0)
+
+
+def test_a_partial_hypothesis_is_not_understood_and_shows_the_guess(scene, speech):
+    recognizer = SpeechRecognizer(scene)
+    recognizer._decoder = _PartialHypothesis("put the blue block in the right bin id")
+    with pytest.raises(NotUnderstood) as caught:
+        recognizer.transcribe(speech)
+    assert caught.value.guess == "put the blue block in the right bin id"
+    assert str(caught.value) == (
+        "not understood: 'put the blue block in the right bin id' is not a whole command"
+    )
+    assert caught.value.transcript.text == caught.value.guess
+    assert caught.value.transcript.audio_s == pytest.approx(2.41, abs=0.005)
+    # The same decoder, ending in a final state: a command.
+    recognizer._decoder = _PartialHypothesis("put the blue block in the right bin")
+    assert recognizer.transcribe(speech).text == "put the blue block in the right bin"
+
+
+def test_no_hypothesis_at_all_is_not_understood_with_an_empty_guess(scene, speech):
+    recognizer = SpeechRecognizer(scene)
+    recognizer._decoder = _PartialHypothesis("")
+    with pytest.raises(NotUnderstood, match=r"nothing in 2\.4 s of audio fits") as caught:
+        recognizer.transcribe(speech)
+    assert caught.value.guess == ""
+
+
+def test_cli_transcribe_reports_every_file_and_exits_by_the_worst(tmp_path, capsys):
+    noise = np.random.default_rng(2).normal(0, 8_000, SAMPLE_RATE)
+    garbled = write_wav(
+        tmp_path / "noise.wav", np.clip(np.round(noise), -32768, 32767).astype("<i2").tobytes()
+    )
+    missing = tmp_path / "missing.wav"
+    # A good file, speech that is no command, and a good file again: all three reported.
+    assert main(["transcribe", str(FIXTURE), str(garbled), str(FIXTURE)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{FIXTURE}: {SENTENCE}", f"{FIXTURE}: {SENTENCE}"]
+    err = captured.err.splitlines()
+    assert err[0].startswith(f"robot-planner: error: {garbled}: not understood")
+    assert err[1] == "2/3 file(s) understood"
+    # An unreadable file is bad input (exit 2), and the files after it are still decoded.
+    assert main(["transcribe", str(missing), str(FIXTURE), "--json"]) == 2
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in reports] == [str(missing), str(FIXTURE)]
+    assert reports[0] == {
+        "file": str(missing),
+        "text": "",
+        "complete": False,
+        "error": f"{missing}: no such file",
+    }
+    assert reports[1]["complete"] is True and reports[1]["text"] == SENTENCE
+    assert "error" not in reports[1]

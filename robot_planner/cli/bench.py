@@ -27,6 +27,9 @@ from robot_planner.cli.common import (
 )
 from robot_planner.untrusted import quoted
 
+#: The committed espeak-ng recordings (a source checkout; pass --dir elsewhere).
+VOICE_FIXTURES = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "audio" / "voice"
+
 
 def _publish(args: argparse.Namespace, suite: str, result: dict, text: str, plots: dict) -> None:
     """Write a suite's JSON, Markdown and PNGs to --out; print JSON or the Markdown."""
@@ -357,6 +360,49 @@ def _add_language_parser(suites: Any) -> None:
     b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_language)
+
+
+# --- voice ---------------------------------------------------------------------------
+
+
+def cmd_bench_voice(args: argparse.Namespace) -> int:
+    from robot_planner.bench import voice
+    from robot_planner.planning.offline import OfflinePlanner
+    from robot_planner.speech.recognizer import SpeechError, SpeechRecognizer
+
+    catalogue, scene = load_world(args)
+    directory = Path(args.dir)
+    if not (directory / "sentences.txt").is_file():
+        raise UsageError(f"{directory}: no sentences.txt ('category | sentence' per line)")
+    try:
+        recognizer = SpeechRecognizer(scene)
+        result = voice.bench_voice(
+            recognizer, OfflinePlanner(catalogue, scene), scene.initial_facts(), directory
+        )
+    except (SpeechError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    _publish(args, "voice", result, voice.markdown(result), {})
+    return EXIT_OK if result["passed"] else EXIT_FAILED
+
+
+def _add_voice_parser(suites: Any) -> None:
+    b = suites.add_parser(
+        "voice",
+        help="recordings of known sentences through the recogniser and the planner: exact, "
+        "same goal, not understood, refused, wrong goal (exit 1 if any wrong goal)",
+        description="Decode each recording listed in DIR/sentences.txt ('category | "
+        "sentence'; the WAV is the sentence with _ for spaces) and score what the robot "
+        "would do with it. Exit 0 when no recording was planned to a wrong goal.",
+    )
+    add_world_args(b)
+    b.add_argument(
+        "--dir",
+        default=str(VOICE_FIXTURES),
+        help="recordings and their sentences.txt (default: the espeak-ng fixtures)",
+    )
+    b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_voice)
 
 
 # --- stack-drop ----------------------------------------------------------------------
@@ -778,6 +824,7 @@ def add_parser(sub: Any) -> None:
         _add_clutter_parser,
         _add_planner_parser,
         _add_language_parser,
+        _add_voice_parser,
         _add_stack_drop_parser,
         _add_vqa_parser,
         _add_sim_speed_parser,

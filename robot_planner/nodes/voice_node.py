@@ -7,9 +7,11 @@ decoded by pocketsphinx against the JSGF grammar of the offline planner's comman
 language for the scene, so only sentences the planner understands can be heard. A
 recognised sentence is published on ``/robot_planner/command`` as
 ``{"id", "text", "source": "voice"}`` together with a ``transcript`` status event (text,
-decode and audio seconds) under the same command id; audio that cannot be used (empty,
-odd length, too long, silent, nothing that fits the grammar, the decoder busy) is
-answered with an ``error`` status event with an empty command id.
+decode and audio seconds) under the same command id. Speech that is not a whole sentence
+of the grammar (the decoder's search ended part-way, or found nothing) is never sent: it
+is answered with a ``not_understood`` status event (empty command id) that shows the best
+guess; audio that cannot be used (empty, odd length, too long, silent, the decoder busy)
+with an ``error`` status event with an empty command id.
 
 Health on ``/diagnostics`` once a second (``robot_planner/voice``: model, pending,
 decodes, last decode seconds; WARN when the decoder is full or the last utterance
@@ -51,6 +53,7 @@ from robot_planner.nodes.health import Health, voice_health
 from robot_planner.service.commands import new_command_id
 from robot_planner.speech.recognizer import (
     SAMPLE_RATE,
+    NotUnderstood,
     SpeechError,
     SpeechRecognizer,
     check_pcm,
@@ -193,6 +196,20 @@ class VoiceNode(Node):
             pcm, origin = item
             try:
                 heard = self.recognizer.transcribe(pcm, SAMPLE_RATE)
+            except NotUnderstood as exc:
+                # Not a whole sentence: shown to the user with the best guess, never sent.
+                self.decodes += 1
+                self._last_decode_s, self._last_error = exc.transcript.decode_s, str(exc)
+                self.status(
+                    "",
+                    "not_understood",
+                    reason=str(exc),
+                    guess=exc.guess,
+                    origin=origin,
+                    **{k: v for k, v in exc.transcript.to_dict().items() if k != "text"},
+                )
+                self.get_logger().info(f"not understood ({origin}): best guess {exc.guess!r}")
+                continue
             except SpeechError as exc:
                 self.errors += 1
                 self._last_error = str(exc)

@@ -35,8 +35,33 @@ def _words(text: str) -> str:
 
 
 def _alt(options: list[str] | tuple[str, ...]) -> str:
-    unique = sorted({_words(o) for o in options if _words(o)}, key=lambda w: (-len(w), w))
-    return " | ".join(unique)
+    """Alternatives factored by their first words ("left (bin | box) | right (bin | box)").
+
+    pocketsphinx expands every rule where it is used, so a flat list of phrases is copied
+    word by word into each use; sharing the leading words keeps the search graph (and the
+    decode time and memory) small without changing which sentences it holds.
+    """
+    phrases = {tuple(_words(o).split()) for o in options if _words(o)}
+    return _factored(sorted(phrases))
+
+
+def _factored(phrases: list[tuple[str, ...]]) -> str:
+    """JSGF for a set of word sequences, as a trie: alternatives, with [] where a phrase
+    may end early."""
+    groups: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        groups.setdefault(phrase[0], []).append(phrase[1:])
+    out = []
+    for first, rests in sorted(groups.items(), key=lambda g: (-max(map(len, g[1])), g[0])):
+        tails = [r for r in rests if r]
+        if not tails:
+            out.append(first)
+            continue
+        inner = _factored(tails)
+        if len(tails) > 1 and " | " in inner:
+            inner = f"({inner})"
+        out.append(f"{first} [{inner}]" if len(tails) < len(rests) else f"{first} {inner}")
+    return " | ".join(out)
 
 
 def _skill_phrase(template: str) -> str:
@@ -87,10 +112,15 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         f"grammar {name};",
         "",
         # A whole-utterance yes/no answers a plan waiting for approval (confirm).
-        "public <command> = [<filler>] <step> (<sequence> <step>)* [<filler>] | <answer>;",
+        # Lists are right-recursive rules, not "X (sep X)*": pocketsphinx turns a right
+        # recursion into a loop, where a repeat would copy X (and all it uses) again.
+        "public <command> = [<filler>] <steps> [<filler>] | <answer>;",
         f"<answer> = {_alt([a for a in ANSWER_WORDS if chr(39) not in a])};",
-        "<step> = <chunk> (<parallel> <chunk>)* | once <condition> <chunk>;",
-        "<chunk> = [<robot_head>] <action> (and <action>)* [with [the] <robot>];",
+        "<steps> = <step> [<sequence> <steps>];",
+        "<step> = <chunks> | once <condition> <chunk>;",
+        "<chunks> = <chunk> [<parallel> <chunks>];",
+        "<chunk> = [<robot_head>] <actions> [with [the] <robot>];",
+        "<actions> = <action> [and <actions>];",
         "<robot_head> = [the] <robot> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
         f"<robot> = {_alt(robot_phrases)};",
@@ -107,16 +137,17 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
             else []
         ),
         "<condition> = <objects> (is | are) <preposition> <target>;",
-        "<objects> = <object> ([and] <object>)* | (all | every | each) [the] "
-        f"[<colour>] ({_alt(nouns + plural)}) [({_alt(EXCEPT_WORDS)}) <object> ([and] <object>)*]"
+        "<objects> = <object_list> | (all | every | each) [the] "
+        f"[<colour>] ({_alt(nouns + plural)}) [({_alt(EXCEPT_WORDS)}) <object_list>]"
         f" | both [{_alt(plural)}] | it | them;",
-        f"<object> = [the] <colour> [{_alt(nouns + plural)}]"
+        "<object_list> = <object> [[and] <object_list>];",
+        f"<object> = [the] <colour> [{_alt([*nouns, *plural, 'one'])}]"
         f" | [the] [<number>] [<colour>] ({_alt(nouns + plural)}) [<preposition> <target>];",
         f"<number> = {_alt(tuple(NUMBER_WORDS))};",
         f"<colour> = {_alt(colours)};",
         f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it"
         f"{' | <robot>' if on_robots else ''});",
-        "<levels> = <level> ([then] [and] <level>)*;",
+        "<levels> = <level> [[then] [and] <levels>];",
         f"<level> = <object> [{_alt(POSITIONS)}];",
         f"<verb> = {_alt(lexicon.verbs)};",
         *([f"<tower_verb> = {_alt(lexicon.tower_verbs)};"] if towers else []),

@@ -22,6 +22,7 @@ FINAL_STATES = ("done", "failed", "cancelled", "error", "rejected", "interrupted
 STATES = (
     "accepted",
     "transcript",
+    "not_understood",
     "planned",
     "awaiting_approval",
     "approved",
@@ -40,6 +41,7 @@ STATES = (
 State = Literal[
     "accepted",
     "transcript",
+    "not_understood",
     "planned",
     "awaiting_approval",
     "approved",

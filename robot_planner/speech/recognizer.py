@@ -67,6 +67,24 @@ class SpeechError(ValueError):
     """Audio that cannot be turned into a command (one readable line)."""
 
 
+class NotUnderstood(SpeechError):
+    """Speech that is not a whole sentence of the command grammar.
+
+    The decoder always returns its best path, even when the search ended outside a final
+    state of the grammar ("... in the right bin id"); that is a guess, shown to the user,
+    never a command.
+
+    Attributes:
+        guess: the decoder's best partial hypothesis ("" when it had none).
+        transcript: the decode with that guess as its text (timings, score).
+    """
+
+    def __init__(self, message: str, guess: str, transcript: Transcript) -> None:
+        super().__init__(message)
+        self.guess = guess
+        self.transcript = transcript
+
+
 @dataclass(frozen=True)
 class Transcript:
     """What was heard, and how long it took.
@@ -242,6 +260,7 @@ class SpeechRecognizer:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise SpeechError(f"cannot build the pocketsphinx decoder: {exc}") from None
         self._decoder = decoder
+        self._fsg = decoder.get_fsg(_SEARCH)
         self._lock = threading.Lock()
         log.info("speech recogniser ready in %.2f s", time.perf_counter() - started)
 
@@ -255,8 +274,9 @@ class SpeechRecognizer:
             sample_rate: their rate, Hz.
 
         Raises:
-            SpeechError: bad audio (see `check_pcm`), silence, or nothing in it that fits
-                the command grammar.
+            NotUnderstood: the decoder's best path is not a whole sentence of the grammar
+                (the guess is on the exception).
+            SpeechError: bad audio (see `check_pcm`) or silence.
         """
         audio_s = check_pcm(pcm, sample_rate, self.max_audio_s)
         samples = np.frombuffer(pcm, dtype="<i2")
@@ -279,19 +299,48 @@ class SpeechRecognizer:
             decode_s = time.perf_counter() - started
             hyp = self._decoder.hyp()
         text = " ".join(hyp.hypstr.split()) if hyp is not None else ""
-        if not text:
-            raise SpeechError(
-                f"no command recognised in {audio_s:.1f} s of audio "
-                "(nothing in it fits the command grammar)"
-            )
-        log.debug("heard %r in %.3f s (%.1f s of audio)", text, decode_s, audio_s)
-        return Transcript(
+        heard = Transcript(
             text=text,
             decode_s=round(decode_s, 4),
             audio_s=round(audio_s, 4),
             score=_number(getattr(hyp, "score", None)),
             probability=_number(getattr(hyp, "prob", None)),
         )
+        if not self.is_sentence(text):
+            raise NotUnderstood(
+                f"not understood: {_quoted(text)} is not a whole command"
+                if text
+                else f"not understood: nothing in {audio_s:.1f} s of audio fits the command "
+                "grammar",
+                text,
+                heard,
+            )
+        log.debug("heard %r in %.3f s (%.1f s of audio)", text, decode_s, audio_s)
+        return heard
+
+    def sounds_alike(self, a: str, b: str) -> bool:
+        """True when two word strings are pronounced the same by the decoder's dictionary
+        ("center zone" and "centre zone"): what no recogniser can tell apart."""
+        words_a, words_b = a.split(), b.split()
+        if len(words_a) != len(words_b):
+            return False
+        with self._lock:
+            return all(
+                x == y
+                or (self._decoder.lookup_word(x) or x) == (self._decoder.lookup_word(y) or y)
+                for x, y in zip(words_a, words_b, strict=True)
+            )
+
+    def is_sentence(self, text: str) -> bool:
+        """True when `text` is a complete sentence of the grammar the decoder searches.
+
+        Asked of the decoder's own finite-state grammar (pocketsphinx's `fsg_model_accept`),
+        so the check and the search can never disagree about what a sentence is.
+        """
+        if not text.strip():
+            return False
+        with self._lock:
+            return bool(self._fsg.accept(" ".join(text.split())))
 
 
 def _prepare(samples: np.ndarray) -> bytes:
@@ -302,6 +351,11 @@ def _prepare(samples: np.ndarray) -> bytes:
     # A fixed seed: the same audio gives the same transcript (tests, reproducible bugs).
     noise = np.random.default_rng(0).integers(-DITHER_LSB, DITHER_LSB + 1, audio.size)
     return np.clip(audio + noise, -32768, 32767).astype("<i2").tobytes()
+
+
+def _quoted(text: str, limit: int = 120) -> str:
+    """A guess in quotes for an error line, cut with "…" (never silently)."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _number(value: Any) -> float | None:
