@@ -64,6 +64,49 @@ def test_planner_plans_and_journals(ros, tmp_path):
     ]
 
 
+def test_status_and_plans_are_mirrored_as_typed_messages(ros, tmp_path):
+    from robot_planner.nodes import common
+    from robot_planner.nodes.typed import PLAN_GRAPH, STATUS_EVENTS
+    from robot_planner_interfaces.msg import Plan, StatusEvent
+
+    events: list = []
+    plans: list = []
+    ros.probe.create_subscription(StatusEvent, STATUS_EVENTS, events.append, common.STATUS_QOS)
+    ros.probe.create_subscription(Plan, PLAN_GRAPH, plans.append, common.latched())
+    _planner(ros, tmp_path)
+    a = unique_id("a")
+    ros.say(GREEN_ON_BLUE, a)
+    ros.wait_for(
+        lambda: [e for e in events if (e.command_id, e.state) == (a, "planned")],
+        20,
+        "the typed planned event",
+    )
+    ros.wait_for(lambda: [p for p in plans if p.command_id == a], 10, "the typed plan")
+    json_plan = next(p for p in ros.plans if p["command_id"] == a)
+    typed = next(p for p in plans if p.command_id == a)
+    assert typed.revision == 0 and typed.command == GREEN_ON_BLUE and typed.error == ""
+    assert list(typed.goal) == ["on(green_block,blue_block)"]
+    assert [
+        (t.id, t.skill, t.robot, list(t.depends_on), json.loads(t.args_json)) for t in typed.tasks
+    ] == [
+        (t["id"], t["skill"], t["robot"], t["depends_on"], t["args"])
+        for t in json_plan["plan"]["tasks"]
+    ]
+    assert typed.readback == json_plan.get("readback", "") and typed.stamp.sec > 0
+    ros.executor_says(a, "done")
+    # A bad command: the typed error event carries its one-line reason in `message`.
+    b = unique_id("b")
+    ros.say("make me a sandwich", b)
+    ros.wait_for(
+        lambda: [e for e in events if (e.command_id, e.state) == (b, "error")],
+        20,
+        "the typed error event",
+    )
+    error = next(e for e in events if (e.command_id, e.state) == (b, "error"))
+    assert error.source == "planner" and error.message
+    assert json.loads(error.detail_json)["reason"] == error.message
+
+
 def test_bad_commands_get_an_error_event_and_no_plan(ros, tmp_path):
     _planner(ros, tmp_path)
     nonsense = unique_id("nonsense")

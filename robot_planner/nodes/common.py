@@ -6,6 +6,8 @@ Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interfac
 ``/robot_planner/command``       String (text or JSON)   reliable, depth 1000
 ``/robot_planner/plan``          String (JSON)           reliable, transient local
 ``/robot_planner/status``        String (JSON events)    reliable, depth 1000
+``/robot_planner/status_events`` StatusEvent (typed)     reliable, depth 1000
+``/robot_planner/plan_graph``    Plan (typed)            reliable, transient local
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
 ``/robot_planner/tree``          String (ascii)          reliable, transient local
 ``/robot_planner/replan``        String (JSON request)   reliable, depth 10
@@ -188,14 +190,22 @@ class StatusPublisher:
     """Publishes status events from one node (`source`), and logs the notable ones."""
 
     def __init__(self, node: Node, source: str):
+        from robot_planner.nodes.typed import STATUS_EVENTS
+        from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
+
         self.node = node
         self.source = source
         self.publisher = node.create_publisher(String, STATUS, STATUS_QOS)
+        #: The same events as typed messages (robot_planner.nodes.typed).
+        self.typed = node.create_publisher(StatusEventMsg, STATUS_EVENTS, STATUS_QOS)
 
     def __call__(self, command_id: str, state: str, **details: Any) -> StatusEvent:
+        from robot_planner.nodes.typed import status_msg
+
         event = make_event(command_id, state, self.source, details)
         try:
             self.publisher.publish(String(data=event.to_json()))
+            self.typed.publish(status_msg(event))
         except Exception as exc:  # the context is shutting down (Ctrl-C)
             logging.getLogger(__name__).warning("status not published: %s: %s", state, exc)
             return event

@@ -84,6 +84,7 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, planner_health
+from robot_planner.nodes.typed import PLAN_GRAPH, plan_msg
 from robot_planner.planning.config import Backend, load_planner_config, make_planner
 from robot_planner.service.action_mapping import command_from_goal, rejected_result
 from robot_planner.service.approval import (
@@ -101,6 +102,7 @@ from robot_planner.service.lifecycle import CommandLifecycle, Follower
 from robot_planner.untrusted import shown
 from robot_planner.world.scene import load_scene
 from robot_planner_interfaces.action import ExecuteCommand
+from robot_planner_interfaces.msg import Plan as PlanMsg
 from robot_planner_interfaces.srv import ApprovePlan, GetState
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
@@ -204,6 +206,8 @@ class PlannerNode(Node):
 
         self.status = StatusPublisher(self, "planner")
         self.plan_pub = self.create_publisher(String, PLAN, latched())
+        #: The same plans as typed messages, for tools that draw the DAG.
+        self.plan_graph_pub = self.create_publisher(PlanMsg, PLAN_GRAPH, latched())
         self.cancel_pub = self.create_publisher(Empty, CANCEL, reliable())
         self.lifecycle = CommandLifecycle(
             planner=self.planner,
@@ -286,6 +290,10 @@ class PlannerNode(Node):
 
     def _publish_plan(self, message: dict[str, Any]) -> None:
         self.plan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
+        try:  # the typed mirror must never cost the JSON plan the executor runs
+            self.plan_graph_pub.publish(plan_msg(message))
+        except Exception as exc:
+            self.get_logger().error(f"typed plan not published: {type(exc).__name__}: {exc}")
 
     def _watch_executor(self) -> None:
         """The watchdog's tick: the executors are the publishers on the re-plan topic
