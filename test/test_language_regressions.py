@@ -311,3 +311,108 @@ def test_a_plural_noun_is_no_near_miss(logistics):
     with pytest.raises(UnderstandingError) as caught:
         understand_command("unload the red and the green parcels onto robot one", logistics)
     assert "did you mean" not in str(caught.value)
+
+
+# One catalogue skill addressed to several robots at once ("both arms, go home") was
+# refused with a parse error: each robot named now gets its own task, in parallel, as
+# the single-robot form ("the left arm, go home") gives it.
+ARMS = [("left_arm", "move_home"), ("right_arm", "move_home")]
+OPEN = [("left_arm", "open_gripper"), ("right_arm", "open_gripper")]
+SEVERAL_ROBOTS = [
+    ("both arms, go home", ARMS),
+    ("the left arm and the right arm go home", ARMS),
+    ("left arm and right arm: go home", ARMS),
+    ("open both grippers", OPEN),
+    ("both arms, open your grippers", OPEN),
+    ("open the left gripper and the right gripper", OPEN),
+    ("both arms, wait 2 seconds", [("left_arm", "wait"), ("right_arm", "wait")]),
+]
+
+
+@pytest.mark.parametrize(("command", "tasks"), SEVERAL_ROBOTS)
+def test_a_skill_for_several_robots_is_one_task_each(command, tasks, scene):
+    meaning = understand_command(command, scene)
+    assert [(a.robot, a.skill) for a in meaning.actions] == tasks
+    assert {a.step for a in meaning.actions} == {0}
+    assert meaning.goal == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["both arms, go home", "the left arm and the right arm go home", "open both grippers"],
+)
+def test_several_robots_plan_in_parallel(command, scene):
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+
+    plan = OfflinePlanner(scene.domain.catalogue, scene).plan(
+        PlanRequest(command, scene.initial_facts())
+    )
+    tasks = plan.plan.tasks
+    assert sorted(t.robot for t in tasks) == ["left_arm", "right_arm"]
+    assert len({t.skill for t in tasks}) == 1
+    assert all(t.depends_on == [] for t in tasks)
+
+
+def test_the_single_robot_forms_are_unchanged(scene):
+    """ "open your gripper" was read as a robot named "your gripper" (refused)."""
+    for command, task in [
+        ("the left arm, go home", ("left_arm", "move_home")),
+        ("open the gripper", ("left_arm", "open_gripper")),
+        ("the right arm, open the gripper", ("right_arm", "open_gripper")),
+        ("open your gripper", ("left_arm", "open_gripper")),
+        ("right arm, open your gripper", ("right_arm", "open_gripper")),
+        ("open the right gripper", ("right_arm", "open_gripper")),
+    ]:
+        assert [(a.robot, a.skill) for a in understand_command(command, scene).actions] == [task]
+
+
+def test_several_robots_go_to_the_dock(logistics):
+    both = {"robot_at(base_1,dock)", "robot_at(base_2,dock)"}
+    assert goal_of("robot one and robot two, go to the dock", logistics) == both
+    assert goal_of("both robots, go to the dock", logistics) == both
+    assert goal_of("send both robots to the dock", logistics) == both
+    assert goal_of("robot one, go to the dock", logistics) == {"robot_at(base_1,dock)"}
+
+
+def test_several_robots_go_in_parallel(logistics):
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+
+    state = frozenset(
+        f for f in logistics.initial_facts() if f.predicate not in ("robot_at", "bay_free")
+    ) | logistics.parse_facts(
+        ["robot_at(base_1,pick_station)", "robot_at(base_2,packing_station)"]
+    )
+    plan = OfflinePlanner(logistics.domain.catalogue, logistics).plan(
+        PlanRequest("robot one and robot two, go to the dock", state)
+    )
+    assert sorted((t.robot, t.skill, t.args["place"]) for t in plan.plan.tasks) == [
+        ("base_1", "navigate", "dock"),
+        ("base_2", "navigate", "dock"),
+    ]
+    assert all(t.depends_on == [] for t in plan.plan.tasks)
+
+
+def test_several_robots_both_arms_in_logistics(logistics):
+    meaning = understand_command("both arms, open your grippers", logistics)
+    assert [(a.robot, a.skill) for a in meaning.actions] == [
+        ("picker", "open_gripper"),
+        ("packer", "open_gripper"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "message", "where"),
+    [
+        ("both robots, go home", "the base 1 and the base 2 cannot move home", "logistics"),
+        ("robot one and the packer arm, go to the dock", "the packer cannot go", "logistics"),
+        ("robot one and the picker arm, wait 2 seconds and go home", "base 1 cannot", "logistics"),
+        ("both arms, put the red block in the left bin", "say which", "tabletop"),
+        ("the robot, go home", "could be any of left arm, right arm", "tabletop"),
+    ],
+)
+def test_several_robots_that_cannot_are_refused(command, message, where, scene, logistics):
+    with pytest.raises(UnderstandingError, match=message) as caught:
+        understand_command(command, logistics if where == "logistics" else scene)
+    assert "\n" not in str(caught.value)

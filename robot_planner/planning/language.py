@@ -167,9 +167,11 @@ chunk: _par_tail _fillers _robot_head_opt _fillers actions _robot_tail_opt _comm
 robot_chunk: _comma _fillers robot_head _fillers actions _robot_tail_opt _comma _par_tail -> chunk
 _robot_head_opt: robot_head?
 _robot_tail_opt: robot_tail?
-robot_head.2: robot _COLON
-          | robot _COMMA
-          | robot
+// "the left arm, ...", "both arms, ...", "robot one and robot two go ...": a list
+// does what it is asked each (a skill or a "go"; `_Interpreter.chunk`).
+robot_head.2: robots _COLON
+          | robots _COMMA
+          | robots
           | _WITH robot _comma
           | _USE robot _TO
           | _USING robot _comma
@@ -384,6 +386,8 @@ _RESERVED = (
     "up",
     "except",
     "but",
+    # "open your gripper": the skill's own words, never a robot named "your gripper"
+    "your",
 )
 
 
@@ -510,6 +514,7 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
     and its slots: inline groups and one rule per phrase would multiply the rules Earley
     predicts at each word."""
     terminals: dict[str, str] = {}  # regex -> terminal name
+    nouns = frozenset(lexicon.robot_nouns)
     alternatives: list[str] = []
     for skill, phrases in lexicon.skills:
         shapes: dict[tuple[str, ...], list[list[str]]] = {}  # slots -> word runs per phrase
@@ -520,12 +525,14 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
         for slots, phrasings in shapes.items():
             parts = []
             for i in range(len(slots) + 1):
-                words = sorted({_run_regex(runs[i], i == 0) for runs in phrasings if runs[i]})
+                words = sorted(
+                    {_run_regex(runs[i], i == 0, nouns) for runs in phrasings if runs[i]}
+                )
                 if words:
                     pattern = "|".join(words)
                     parts.append(terminals.setdefault(pattern, f"_SW{len(terminals)}"))
                 if i < len(slots):
-                    parts.append("robot" if slots[i] == "robot" else "NUMBER")
+                    parts.append("robots" if slots[i] == "robot" else "NUMBER")
             name = "__".join(("skill", skill, *slots))
             alternatives.append(f"{' '.join(parts)} -> {name}")
     if not alternatives:
@@ -535,16 +542,19 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
     return rules, "\n".join(lines)
 
 
-def _run_regex(run: str, first: bool = False) -> str:
+def _run_regex(run: str, first: bool = False, nouns: frozenset[str] = frozenset()) -> str:
     """A regex for the words of a skill phrase between slots: "(go|move) [back] home" ->
     (?:go|move)(?:\\s+(?:back))?\\s+home; the phrase's first words also in the third
-    person ("the right arm goes home")."""
+    person ("the right arm goes home"), its robot nouns also in the plural ("both arms,
+    open your grippers")."""
     pattern = ""
     for group in re.findall(r"\[[^\]]*\]|\([^)]*\)|[a-z']+", run):
         optional = group.startswith("[")
         words = group.strip("[]()").split("|")
         if first and not pattern:
             words += [third_person(w) for w in words]
+        elif pattern:
+            words += [plural_of(w) for w in words if plural_of(w) in nouns]
         alternatives = "|".join(
             r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len, reverse=True)
         )
@@ -830,7 +840,8 @@ class _Tree(Transformer):
         return ("list", items)
 
     def robot_all(self, items: list[Token]) -> tuple:
-        return ("all", str(items[-1]))
+        # "the arm" names one robot (`_Interpreter.robots`); "both arms", "all arms" all
+        return ("all" if len(items) > 1 else "the", str(items[-1]))
 
     def level(self, items: list) -> tuple:
         noun = next(i for i in items if isinstance(i, str) and not isinstance(i, Token))
@@ -1171,6 +1182,24 @@ class _Interpreter:
             if item.fact.args and item.fact.args[0] in via:
                 item.via = via[item.fact.args[0]]
 
+    def listed(self, robots: list[str]) -> str:
+        return " and the ".join(r.replace("_", " ") for r in robots)
+
+    def movers(self, robots: list[str]) -> None:
+        """Refuse "robot one and the packer, go to the dock" when a robot named is none
+        that goes places (the robot argument of the domain's locations.robot fact)."""
+        predicate = self.scene.domain.locations.robot
+        if predicate is None:
+            return  # `go` says so
+        kind = self.scene.domain.predicates[predicate].args[0]
+        unable = [r for r in robots if not self.scene.is_a(r, kind)]
+        if unable:
+            able = [r for r in self.scene.robots if self.scene.is_a(r, kind)]
+            raise UnderstandingError(
+                f"the {' and the '.join(r.replace('_', ' ') for r in unable)} cannot go to "
+                f"a place (robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
+            )
+
     def example_robot(self) -> str:
         return next(iter(self.vocab.robots), "the robot")
 
@@ -1330,16 +1359,34 @@ class _Interpreter:
     # --- walking ----------------------------------------------------------------------
 
     def chunk(self, tree: Tree) -> None:
-        robot = None
+        robots: list[str] = []
         actions = None
         for child in tree.children:
             if isinstance(child, tuple) and child[0] == "robot":
-                robot = self.robot(child[1])
+                who = child[1]
+                robots = self.robots(who) if isinstance(who, tuple) else [self.robot(who)]
             elif isinstance(child, Tree) and child.data == "actions":
                 actions = child
         assert actions is not None
+        if len(robots) < 2:
+            for action in actions.children:
+                self.action(action, robots[0] if robots else None)
+            return
+        # Several robots addressed ("both arms, go home"): each does a skill or goes, in
+        # parallel; work on objects needs one robot (never a guess at who does which).
         for action in actions.children:
-            self.action(action, robot)
+            if action.data != "go" and not action.data.startswith("skill__"):
+                raise UnderstandingError(
+                    f"one robot does this, not the {self.listed(robots)} together: say which"
+                )
+            if action.data == "go":
+                self.movers(robots)
+                for robot in robots:
+                    self.action(action, robot)
+            elif _slot_robots(action) is not None:  # "both arms, open both grippers"
+                self.skill(action, None)
+            else:
+                self.skill(action, None, robots)
 
     def action(self, tree: Tree, robot: str | None) -> None:
         parts = [c for c in tree.children if not isinstance(c, Token)]
@@ -1436,28 +1483,36 @@ class _Interpreter:
             order = names if bottom_up else list(reversed(names))
             self.tower([(n.replace("_", " "), "") for n in order], where, robot)
 
-    def skill(self, tree: Tree, robot: str | None) -> None:
-        """A skill asked for by name: its robot is the one named (in the phrase or for
-        the clause), else the first that offers it (a default, not a guess)."""
+    def skill(self, tree: Tree, robot: str | None, several: list[str] | None = None) -> None:
+        """A skill asked for by name: its robots are those named (in the phrase, else for
+        the clause: `robot`, or `several`, each a task), else the first that offers it
+        (a default, not a guess)."""
         skill, *named = tree.data.removeprefix("skill__").split("__")
         slots = [x for x in named if x != "robot"]
         said = [str(c) for c in tree.children if isinstance(c, Token) and c.type == "NUMBER"]
-        inner = [c for c in tree.children if isinstance(c, str) and not isinstance(c, Token)]
-        if inner:
-            robot = self.robot(inner[0])
+        inner = _slot_robots(tree)
+        robots = several or ([robot] if robot is not None else [])
+        if inner is not None:  # "open the left gripper", "open both grippers"
+            robots = self.robots(inner)
         domain = self.scene.domain
         able = [n for n, r in self.scene.robots.items() if domain.kind_offers(r.kind, skill)]
         words = " ".join(skill.split("_"))
         if not able:
             raise UnderstandingError(f"no robot here can {words}")
-        if robot is None:
-            robot = able[0]
-            self.chosen.add(robot)
-        elif robot not in able:
+        if not robots:
+            robots = [able[0]]
+            self.chosen.add(able[0])
+        unable = [r.replace("_", " ") for r in robots if r not in able]
+        if unable:
             known = ", ".join(r.replace("_", " ") for r in able)
             raise UnderstandingError(
-                f"the {robot.replace('_', ' ')} cannot {words} (robots that can: {known})"
+                f"the {' and the '.join(unable)} cannot {words} (robots that can: {known})"
             )
+        the = next((c[1] for c in tree.children if isinstance(c, tuple) and c[0] == "the"), None)
+        if the is not None and not all(
+            the in domain.robot_nouns(self.scene.robots[r].kind) for r in robots
+        ):  # "close the robot": the slot's "the <noun>" is the robot asked
+            raise UnderstandingError(f"'the {the}' names no robot here that can {words}")
         spec = domain.skills[skill]
         args: dict[str, float] = {}
         for slot, text in zip(slots, said, strict=True):
@@ -1472,7 +1527,8 @@ class _Interpreter:
         after = any(i.step == self.step for i in self.items) or any(
             step == self.step for _, step, _ in self.grasped.values()
         )
-        self.actions.append(TaskRequest(self.step, robot, skill, args, after))
+        for name in robots:
+            self.actions.append(TaskRequest(self.step, name, skill, dict(args), after))
         self.last_deed = None
 
     def walk(self, tree: Tree) -> None:
@@ -1520,6 +1576,14 @@ class _Interpreter:
             raise UnderstandingError(
                 f"the goal ({understood}) names {extra[0]}, which '{quoted(command)}' does not"
             )
+
+
+def _slot_robots(tree: Tree) -> tuple | None:
+    """The robots a skill phrase names in its {robot} slot ("open both grippers"), or
+    None: no slot, or "open the gripper" (the robot the clause asks, as without a slot)."""
+    if not tree.data.startswith("skill__"):
+        return None
+    return next((c for c in tree.children if isinstance(c, tuple) and c[0] != "the"), None)
 
 
 def _holders(scene: Scene) -> list[str]:
