@@ -395,9 +395,16 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
                 print(command.id)
                 return EXIT_OK
         cancelled = False
+        # Ctrl-C sets a flag the spin loop checks. A KeyboardInterrupt is not enough: one
+        # raised while rclpy's executor runs a callback (the feedback printer, say) did
+        # not always reach this frame (seen on CI: the command ran on to its end).
+        interrupted = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
         try:
             remaining = args.timeout - (time.monotonic() - started)
-            if not client.spin_until(answer.done, max(0.0, remaining)):
+            if not client.spin_until(
+                lambda: answer.done() or interrupted.is_set(), max(0.0, remaining)
+            ):
                 last = feedback[-1].state if feedback else "none"
                 print(
                     f"error: timed out after {args.timeout:g} s waiting for command "
@@ -406,6 +413,8 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_BAD_INPUT
+            if interrupted.is_set() and not answer.done():
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             cancelled = True
             print(f"cancelling command {command.id} ...", file=sys.stderr, flush=True)
@@ -416,6 +425,8 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
+        finally:
+            signal.signal(signal.SIGINT, previous)
         response = answer.result()
         result = response.result
         fields = {
