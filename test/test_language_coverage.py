@@ -253,7 +253,7 @@ def test_the_voice_grammar_has_the_skill_phrases():
     grammar = jsgf_grammar(TABLETOP)
     assert "<skill> = " in grammar
     assert "(wait|pause) [for] <number> (seconds|second)" in grammar
-    assert "close [the] <robot>" in grammar
+    assert "close <robots>" in grammar  # one robot or several ("both arms")
     assert "except" in grammar
 
 

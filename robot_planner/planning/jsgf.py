@@ -9,6 +9,7 @@ the planner understands. Speech has no punctuation, so separators are words only
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from robot_planner.planning.language import (
     EXCEPT_WORDS,
@@ -66,8 +67,8 @@ def _factored(phrases: list[tuple[str, ...]]) -> str:
 
 def _skill_phrase(template: str) -> str:
     """A domain skill phrase in JSGF: its [optional] and (a|b) groups are JSGF's own;
-    {robot} is a robot phrase and any other slot a spoken number."""
-    phrase = re.sub(r"\{robot\}", "[the] <robot>", template)
+    {robot} is one or several robots and any other slot a spoken number."""
+    phrase = re.sub(r"\{robot\}", "<robots>", template)
     return re.sub(r"\{[a-z_]+\}", "<number>", phrase)
 
 
@@ -75,8 +76,21 @@ def _sayable(phrase: str) -> bool:
     return re.fullmatch(r"[a-z' ]+", phrase) is not None
 
 
-def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
-    """The JSGF grammar text for commands about `scene`."""
+def jsgf_grammar(
+    scene: Scene, name: str = "robot_planner", sayable: Callable[[str], bool] | None = None
+) -> str:
+    """The JSGF grammar text for commands about `scene`.
+
+    Args:
+        sayable: which words the recogniser can pronounce (its dictionary); phrases with
+            another word are left out, so a name such as "xarm" costs its phrases, not the
+            whole grammar. None keeps every phrase.
+    """
+
+    def alt(options: list[str] | tuple[str, ...]) -> str:
+        kept = [o for o in options if sayable is None or all(map(sayable, _words(o).split()))]
+        return _alt(kept or list(options))
+
     colours = [spec.color.lower() for spec in scene.objects.values() if spec.color]
     # Place phrases are the parser's own (one vocabulary), so the recogniser can hear
     # every place word the parser accepts; "of the table" is the parser's filler.
@@ -98,14 +112,19 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
     go_rule = " | <go_verb> <preposition> <target>" if lexicon.go_verbs else ""
     towers = lexicon.tower_nouns
     tower_rule = (
-        f" | [<tower_verb>] [a] ({_alt(towers)}) [in <target>] [with] <levels>" if towers else ""
+        f" | [<tower_verb>] [a] ({alt(towers)}) [in <target>] [with] <levels>" if towers else ""
     )
     grasp_rule = (
-        f" | ({_alt(lexicon.grasp_verbs)}) <objects> [<preposition> <target>]"
+        f" | ({alt(lexicon.grasp_verbs)}) <objects> [<preposition> <target>]"
         if lexicon.grasp_verbs
         else ""
     )
-    skills = [_skill_phrase(p) for _, phrases in lexicon.skills for p in phrases]
+    skills = [
+        _skill_phrase(p)
+        for _, phrases in lexicon.skills
+        for p in phrases
+        if sayable is None or all(map(sayable, re.findall(r"[a-z']+", re.sub(r"\{\w+\}", "", p))))
+    ]
     skill_rule = " | <skill>" if skills else ""
     lines = [
         "#JSGF V1.0;",
@@ -115,48 +134,46 @@ def jsgf_grammar(scene: Scene, name: str = "robot_planner") -> str:
         # Lists are right-recursive rules, not "X (sep X)*": pocketsphinx turns a right
         # recursion into a loop, where a repeat would copy X (and all it uses) again.
         "public <command> = [<filler>] <steps> [<filler>] | <answer>;",
-        f"<answer> = {_alt([a for a in ANSWER_WORDS if chr(39) not in a])};",
+        f"<answer> = {alt([a for a in ANSWER_WORDS if chr(39) not in a])};",
         "<steps> = <step> [<sequence> <steps>];",
         "<step> = <chunks> | once <condition> <chunk>;",
         "<chunks> = <chunk> [<parallel> <chunks>];",
         "<chunk> = [<robot_head>] <actions> [with [the] <robot>];",
         "<actions> = <action> [and <actions>];",
-        "<robot_head> = [the] <robot> | with [the] <robot> | use [the] <robot> to"
+        "<robot_head> = <robots> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
-        f"<robot> = {_alt(robot_phrases)};",
+        f"<robot> = {alt(robot_phrases)};",
         "<action> = <verb> <objects> <preposition> <target>"
         f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
         f"{grasp_rule}{send_rule}{go_rule}{skill_rule} | <objects> (too | as well);",
         *([f"<skill> = {' | '.join(sorted(set(skills)))};"] if skills else []),
-        *(
-            [
-                "<robots> = [the] <robot> ([and] [the] <robot>)*"
-                f" | (both | all [the]) ({_alt(plural_robots)});"
-            ]
-            if lexicon.send_verbs
-            else []
-        ),
+        # Several robots: "robot one and robot two", "both arms" (a clause's head, a skill's
+        # robot, whom to send); the parser refuses what they cannot do together.
+        "<robots> = <robot_list>"
+        + (f" | (both | all [the]) ({alt(plural_robots)})" if plural_robots else "")
+        + ";",
+        "<robot_list> = [the] <robot> [[and] <robot_list>];",
         "<condition> = <objects> (is | are) <preposition> <target>;",
         "<objects> = <object_list> | (all | every | each) [the] "
-        f"[<colour>] ({_alt(nouns + plural)}) [({_alt(EXCEPT_WORDS)}) <object_list>]"
-        f" | both [{_alt(plural)}] | it | them;",
+        f"[<colour>] ({alt(nouns + plural)}) [({alt(EXCEPT_WORDS)}) <object_list>]"
+        f" | both [{alt(plural)}] | it | them;",
         "<object_list> = <object> [[and] <object_list>];",
-        f"<object> = [the] <colour> [{_alt([*nouns, *plural, 'one'])}]"
-        f" | [the] [<number>] [<colour>] ({_alt(nouns + plural)}) [<preposition> <target>];",
-        f"<number> = {_alt(tuple(NUMBER_WORDS))};",
-        f"<colour> = {_alt(colours)};",
-        f"<target> = [the] (<colour> [{_alt([*nouns, 'one'])}] | {_alt(places)} | it"
+        f"<object> = [the] <colour> [{alt([*nouns, *plural, 'one'])}]"
+        f" | [the] [<number>] [<colour>] ({alt(nouns + plural)}) [<preposition> <target>];",
+        f"<number> = {alt(tuple(NUMBER_WORDS))};",
+        f"<colour> = {alt(colours)};",
+        f"<target> = [the] (<colour> [{alt([*nouns, 'one'])}] | {alt(places)} | it"
         f"{' | <robot>' if on_robots else ''});",
         "<levels> = <level> [[then] [and] <levels>];",
-        f"<level> = <object> [{_alt(POSITIONS)}];",
-        f"<verb> = {_alt(lexicon.verbs)};",
-        *([f"<tower_verb> = {_alt(lexicon.tower_verbs)};"] if towers else []),
-        *([f"<send_verb> = {_alt(lexicon.send_verbs)};"] if lexicon.send_verbs else []),
-        *([f"<go_verb> = {_alt(lexicon.go_verbs)};"] if lexicon.go_verbs else []),
-        f"<preposition> = {_alt(PREPOSITIONS)};",
-        f"<sequence> = {_alt(SEQUENCE_WORDS)};",
-        f"<parallel> = {_alt(PARALLEL_WORDS)};",
-        f"<filler> = {_alt(lexicon.fillers)};",
+        f"<level> = <object> [{alt(POSITIONS)}];",
+        f"<verb> = {alt(lexicon.verbs)};",
+        *([f"<tower_verb> = {alt(lexicon.tower_verbs)};"] if towers else []),
+        *([f"<send_verb> = {alt(lexicon.send_verbs)};"] if lexicon.send_verbs else []),
+        *([f"<go_verb> = {alt(lexicon.go_verbs)};"] if lexicon.go_verbs else []),
+        f"<preposition> = {alt(PREPOSITIONS)};",
+        f"<sequence> = {alt(SEQUENCE_WORDS)};",
+        f"<parallel> = {alt(PARALLEL_WORDS)};",
+        f"<filler> = {alt(lexicon.fillers)};",
         "",
     ]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import re
 import threading
 import time
 import wave
@@ -249,12 +250,17 @@ class SpeechRecognizer:
                 "pocketsphinx is not installed (pip install pocketsphinx==5.1.1)"
             ) from None
         self.max_audio_s = float(max_audio_s)
-        self.grammar = jsgf_grammar(scene)
         started = time.perf_counter()
         try:
             # lm=None: no n-gram model is loaded; the grammar is the only search.
             config = pocketsphinx.Config(lm=None, **{**DECODER_OPTIONS, **(options or {})})
             decoder = pocketsphinx.Decoder(config)
+            # Only phrases the dictionary can pronounce (a robot called "xarm" cannot be
+            # said; its other names can).
+            self.grammar = jsgf_grammar(
+                scene, sayable=lambda word: _pronounce(decoder, word) is not None
+            )
+            _add_plurals(decoder, self.grammar)
             decoder.add_jsgf_string(_SEARCH, self.grammar)
             decoder.activate_search(_SEARCH)
         except (RuntimeError, ValueError, KeyError) as exc:
@@ -351,6 +357,42 @@ def _prepare(samples: np.ndarray) -> bytes:
     # A fixed seed: the same audio gives the same transcript (tests, reproducible bugs).
     noise = np.random.default_rng(0).integers(-DITHER_LSB, DITHER_LSB + 1, audio.size)
     return np.clip(audio + noise, -32768, 32767).astype("<i2").tobytes()
+
+
+#: Phones after which a plural "-s" is voiceless (/s/ as in "carts"), else /z/ ("arms").
+_VOICELESS = {"P", "T", "K", "F", "TH"}
+_SIBILANT = {"S", "Z", "SH", "ZH", "CH", "JH"}
+
+
+def _pronounce(decoder: Any, word: str) -> str | None:
+    """The phones of `word`: the dictionary's, or for a plural a domain's nouns make
+    ("grippers", "huskies") its singular's with the plural ending; None if neither."""
+    phones = decoder.lookup_word(word)
+    if phones is not None:
+        return phones
+    # "huskies" -> "husky", "boxes" -> "box", "bases" -> "base", "arms" -> "arm"
+    stems = [word[:-3] + "y"] if word.endswith("ies") else []
+    stems += [word[:-2]] if word.endswith("es") else []
+    stems += [word[:-1]] if word.endswith("s") else []
+    singular = next((p for p in map(decoder.lookup_word, stems) if p is not None), None)
+    if singular is None:
+        return None
+    last = singular.split()[-1]
+    ending = "IH Z" if last in _SIBILANT else "S" if last in _VOICELESS else "Z"
+    return f"{singular} {ending}"
+
+
+def _add_plurals(decoder: Any, grammar: str) -> None:
+    """Give the dictionary the plurals the grammar uses that it lacks."""
+    words = set(re.findall(r"(?<![<\w])[a-z']+(?![\w>])", grammar.split(";", 2)[-1]))
+    for word in sorted(words):
+        if decoder.lookup_word(word) is None:
+            phones = _pronounce(decoder, word)
+            if phones is None:
+                raise SpeechError(
+                    f"the word {word!r} of the command grammar is not in the speech dictionary"
+                )
+            decoder.add_word(word, phones, True)
 
 
 def _quoted(text: str, limit: int = 120) -> str:
