@@ -416,3 +416,18 @@ def test_several_robots_that_cannot_are_refused(command, message, where, scene, 
     with pytest.raises(UnderstandingError, match=message) as caught:
         understand_command(command, logistics if where == "logistics" else scene)
     assert "\n" not in str(caught.value)
+
+
+# "next to" was a preposition like "on": "move the green block next to the red one" planned
+# on(green_block,red_block), a stack nobody asked for. No predicate says "next to": refused.
+@pytest.mark.parametrize(
+    "command",
+    [
+        "move the green block next to the red one",
+        "put the blue block next to the yellow block",
+        "place the red block next to the right bin",
+    ],
+)
+def test_next_to_is_refused_not_read_as_on(scene, command):
+    with pytest.raises(UnderstandingError, match="next to"):
+        understand_command(command, scene)

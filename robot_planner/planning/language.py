@@ -264,7 +264,7 @@ TOWER_VERB.3: /({tower_verbs})\b/
 TOWER.3: /({tower_nouns})\b/
 POSITION.3: /({positions})\b/
 BOTTOM_UP.3: /(from\s+the\s+bottom\s+up|bottom\s+to\s+top|from\s+bottom\s+to\s+top|bottom\s+up)\b/
-_PREP.3: /(on\s+top\s+of|into|onto|inside\s+of|inside|in|on|to|at|over|next\s+to)\b/
+_PREP.3: /(on\s+top\s+of|into|onto|inside\s+of|inside|in|on|to|at|over)\b/
 _TO_BE.3: /(too|as\s+well)\b/
 _IS.3: /(is|are|has\s+been|have\s+been|'s)\b/
 _GO.3: /(goes|go|should\s+go|must\s+go|belongs|belong|should\s+be|must\s+be)\b/
