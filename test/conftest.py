@@ -97,7 +97,7 @@ def _collect_ros_garbage(request: pytest.FixtureRequest) -> Iterator[None]:
     garbage collected, which otherwise lands in whichever later test the collector runs in
     (once in a CLI test's captured stderr that must be one error line)."""
     yield
-    if request.node.get_closest_marker("ros") is not None:
+    if request.node.get_closest_marker("ros") is not None or "ros_domain" in request.fixturenames:
         import gc
 
         gc.collect()
