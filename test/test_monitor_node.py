@@ -202,3 +202,46 @@ def test_frames_that_arrive_while_a_vqa_call_is_in_flight_are_skipped(ros, monke
     # A later frame comes next: the skipped ones were dropped, not queued.
     _frame_processed(ros, node, T0 + 6)
     assert _processed(node) == [T0 + 1, T0 + 5, T0 + 6]
+
+
+def test_a_frame_waits_for_the_gripper_state_of_its_own_stamp(ros, monkeypatch):
+    """Once gripper messages come, a frame whose gripper message is still in flight waits
+    for it. It did not: right after a pairing the gripper store is empty, the frame paired
+    alone, and a base's odometry was missing, so the monitor could not see it parked
+    (test_the_logistics_cell_over_dds re-planned on a busy CI machine)."""
+    from robot_planner.nodes import common
+    from robot_planner.nodes.sensors import from_time, grippers_message
+    from robot_planner.world.observation import BaseState
+
+    node, _ = _monitor(ros, monkeypatch, ScriptedVqa())
+    looked_at: list[tuple[float, tuple[dict, dict]]] = []
+    process = node._process
+
+    def spy(color: Any, depth: Any, proprioception: tuple[dict, dict]) -> None:
+        looked_at.append((from_time(color.header.stamp), proprioception))
+        process(color, depth, proprioception)
+
+    node._process = spy  # the worker looks the method up on the instance
+    ros.pub["grippers"] = ros.probe.create_publisher(
+        ros.String, common.GRIPPERS, common.CAMERA_PUB_QOS
+    )
+    ros.connected("grippers")
+    base = BaseState(np.zeros(3), 0.0, np.array([0.0, 0.0, 0.4]), (0.4, 0.3))
+
+    def odometry(stamp: float) -> None:
+        ros.pub["grippers"].publish(grippers_message({}, stamp, {"base_1": base}))
+
+    odometry(T0 + 1)
+    ros.wait_for(lambda: node._proprioceptive, 20, "the first gripper message handled")
+    _frame(ros, T0 + 1)
+    ros.wait_for(lambda: [s for s, _ in looked_at] == [T0 + 1], 20, "the frame of T0+1")
+    _frame(ros, T0 + 2)  # its gripper message comes after it
+    ros.wait_for(
+        lambda: len(node.handled["_on_color"]) == len(node.handled["_on_depth"]) == 2,
+        20,
+        "the frame of T0+2 received",
+    )
+    odometry(T0 + 2)
+    ros.wait_for(lambda: len(looked_at) >= 2, 20, "the frame of T0+2 looked at")
+    assert [s for s, _ in looked_at] == [T0 + 1, T0 + 2]
+    assert all(list(bases) == ["base_1"] for _, (_, bases) in looked_at)

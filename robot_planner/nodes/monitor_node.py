@@ -152,6 +152,10 @@ class MonitorNode(Node):
         self._colors: dict[float, Image] = {}
         self._depth: dict[float, Image] = {}
         self._grippers: dict[float, dict] = {}
+        #: Set by the first gripper message: from then on a frame waits for the gripper
+        #: state of its own stamp (the store is empty right after a pairing, which is no
+        #: sign of a camera-only setup).
+        self._proprioceptive = False
         self._pending: tuple[Image, Image, tuple[dict, dict]] | None = None
         self._wake = threading.Condition()
         self._stop = False
@@ -239,6 +243,7 @@ class MonitorNode(Node):
             self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
             return
         with self._wake:
+            self._proprioceptive = True
             self._keep(self._grippers, stamp, (grippers, bases))
             self._pair()
 
@@ -263,12 +268,13 @@ class MonitorNode(Node):
         """Hand the worker the newest colour frame whose depth image and gripper state
         carry the same stamp (DDS may deliver the three topics in any order; a gripper
         state 0.2 s off while the arm carries a block made the monitor see it 5 cm from
-        the fingers). Without any gripper messages (a camera-only setup) colour and depth
-        pair alone."""
+        the fingers). Until the first gripper message (a camera-only setup) colour and depth
+        pair alone; after it, never (a frame paired alone because its gripper message was
+        still in flight had no odometry, and the monitor could not see a base parked)."""
         for stamp in sorted(self._colors, reverse=True):
             if stamp not in self._depth:
                 continue
-            if self._grippers and stamp not in self._grippers:
+            if self._proprioceptive and stamp not in self._grippers:
                 continue
             proprioception = self._grippers.get(stamp, ({}, {}))
             self._pending = (self._colors[stamp], self._depth[stamp], proprioception)
