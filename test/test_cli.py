@@ -223,14 +223,14 @@ def test_bench_episodes_and_sim_speed(capsys):
                 "--command",
                 "put the red block on the green block",
                 "--seeds",
-                "2",
+                "1",
                 "--json",
             ]
         )
         == 0
     )
     report = json.loads(capsys.readouterr().out)
-    assert report["episodes"] == 2 and report["success_rate"] == 1.0
+    assert report["episodes"] == 1 and report["success_rate"] == 1.0
     assert main(["bench", "sim-speed", "--seconds", "1", "--json"]) == 0
     speed = json.loads(capsys.readouterr().out)
     assert speed["without_camera"]["real_time_factor"] > 0

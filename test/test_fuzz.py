@@ -2,7 +2,7 @@
 
 The strategies and properties live in `robot_planner.bench.fuzz` (shared with
 ``robot-planner bench faults``, which runs 10,000 inputs per target). Here each target
-gets `FUZZ_EXAMPLES` inputs (1,000 by default, to keep ``make test`` short; set
+gets `FUZZ_EXAMPLES` inputs (300 by default, to keep ``make test`` short; set
 ROBOT_PLANNER_FUZZ_EXAMPLES=10000 for the full run). Hangs hit the test timeout.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from robot_planner.bench.fuzz import TARGETS, one_line, run_target
 
-FUZZ_EXAMPLES = int(os.environ.get("ROBOT_PLANNER_FUZZ_EXAMPLES", "1000"))
+FUZZ_EXAMPLES = int(os.environ.get("ROBOT_PLANNER_FUZZ_EXAMPLES", "300"))
 pytestmark = pytest.mark.timeout(900)
 
 

@@ -81,14 +81,19 @@ def test_a_spilled_tray_is_noticed_mid_drive_and_reported_out_of_reach(capsys):
 
 
 def test_a_delayed_base_arrives_later_and_the_run_succeeds(logistics):
-    def episode(disturbances: DisturbanceConfig) -> dict:
-        config = EpisodeConfig(command=COMMAND, disturbances=disturbances, max_sim_time_s=120.0)
+    def episode(disturbances: DisturbanceConfig, monitor: str) -> dict:
+        config = EpisodeConfig(
+            command=COMMAND, disturbances=disturbances, max_sim_time_s=120.0, monitor=monitor
+        )
         return run_episode(config, logistics.domain.catalogue, logistics)
 
-    delay = 8.0
-    # The probabilities set to 0 explicitly: the same run as with no disturbance.
-    plain = episode(DisturbanceConfig(spill_prob=0.0, delay_prob=0.0))
-    late = episode(DisturbanceConfig(delay_prob=1.0, delay_s=delay))
+    delay = 4.0
+    # The probabilities set to 0 explicitly: the same run as with no disturbance. The
+    # monitor costs no simulated time, so the undisturbed timing runs without it; the
+    # delayed run has it on (a stopped base must raise no alarm).
+    plain = episode(DisturbanceConfig(spill_prob=0.0, delay_prob=0.0), "off")
+    late = episode(DisturbanceConfig(delay_prob=1.0, delay_s=delay), "on")
+    assert late["monitor"]["checks"] > 0
     for report in (plain, late):
         assert report["success"], report["reason"]
         assert report["ground_truth"]["goal_holds"] and report["ground_truth"]["agrees"]
