@@ -440,17 +440,20 @@ class MotionPlanner:
                 continue  # below (a tower's base) or above: not in the fingers' way
             for pad in pads:
                 room = min(room, float(np.linalg.norm(pad - other_pos[:2])))
-        # A bin wall next to the block (one it is not inside) counts like a neighbour
-        # whose centre is half a block beyond the wall.
+        # A bin wall next to the block counts like a neighbour whose centre is half a
+        # block beyond the wall: the walls outside a bin the block stands beside, and the
+        # walls of the bin it stands in (a block parked in a corner is grasped across
+        # the faces that are clear of them).
         half = self.world.block_size[block] / 2
         for spec in self.world.containers.values():
             center, size = np.array(spec.position), np.array(spec.size) / 2
             inside = bool(np.all(np.abs(pos[:2] - center) <= size))
-            if inside:
-                continue
             for pad in pads:
-                gap = np.maximum(np.abs(pad - center) - size, 0.0)
-                room = min(room, float(np.linalg.norm(gap)) + half)
+                if inside:
+                    gap = float(np.min(size - np.abs(pad - center)))
+                else:
+                    gap = float(np.linalg.norm(np.maximum(np.abs(pad - center) - size, 0.0)))
+                room = min(room, gap + half)
         return room
 
 
