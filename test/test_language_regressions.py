@@ -431,3 +431,61 @@ def test_several_robots_that_cannot_are_refused(command, message, where, scene, 
 def test_next_to_is_refused_not_read_as_on(scene, command):
     with pytest.raises(UnderstandingError, match="next to"):
         understand_command(command, scene)
+
+
+# Several robot names without a robot noun, addressed together: only the last (before the
+# comma) got its noun, and "the picker and the packer, go home" was refused with an
+# error quoting a word the user never said ("near 'arm, go home'").
+@pytest.mark.parametrize(
+    "command",
+    [
+        "the picker and the packer, go home",
+        "picker and packer, go home",
+        "picker, packer, go home",
+        "the panda and the xarm: go home",
+    ],
+)
+def test_several_bare_robot_names_addressed_together(command, logistics):
+    meaning = understand_command(command, logistics)
+    assert [(a.skill, a.robot) for a in meaning.actions] == [
+        ("move_home", "picker"),
+        ("move_home", "packer"),
+    ]
+
+
+def _plan_robots(command: str, scene: Scene) -> list[tuple[str, str]]:
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+
+    plan = OfflinePlanner(scene.domain.catalogue, scene).plan(
+        PlanRequest(command, scene.initial_facts())
+    )
+    return [(t.skill, t.robot) for t in plan.plan.tasks]
+
+
+# A skill asked for without a robot after other work went to the first robot that offers
+# it: "put the blue block in the right bin, then go home" sent the LEFT arm home. It goes
+# to the robots that did the work just before it; alone, it keeps the default.
+@pytest.mark.parametrize(
+    ("command", "homed"),
+    [
+        ("put the blue block in the right bin, then go home", ["right_arm"]),
+        ("put the red block in the left bin, then go home", ["left_arm"]),
+        (
+            "put the red block in the left bin and the blue block in the right bin, "
+            "then go home",
+            ["left_arm", "right_arm"],
+        ),
+        ("put the blue block in the right bin, then the left arm goes home", ["left_arm"]),
+        ("go home", ["left_arm"]),
+    ],
+)
+def test_an_unnamed_skill_goes_to_the_robots_that_did_the_work(command, homed, scene):
+    tasks = _plan_robots(command, scene)
+    assert [robot for skill, robot in tasks if skill == "move_home"] == homed
+
+
+def test_an_unnamed_skill_skips_robots_that_cannot_run_it(logistics):
+    """The bases drove too, but only arms go home."""
+    tasks = _plan_robots("bring the red parcel to packing, then go home", logistics)
+    assert [robot for skill, robot in tasks if skill == "move_home"] == ["picker", "packer"]

@@ -638,6 +638,10 @@ class TaskRequest:
     args: dict[str, float] = field(default_factory=dict)
     #: said after other work of its step ("put X in the bin and wait"): runs after it
     after_goal: bool = False
+    #: no robot was named: `robot` is the first that offers the skill, and the planner
+    #: gives the task to the robots that did the work before it instead, when they offer
+    #: it ("put the blue block in the right bin, then go home": the right arm goes home)
+    unnamed: bool = False
 
 
 @dataclass
@@ -691,10 +695,15 @@ class Vocabulary:
     #: Multi-word aliases that contain a grammar word ("hand over"): joined with "_"
     #: before parsing, so "hand" is not read as a robot noun.
     compounds: tuple[tuple[re.Pattern[str], str], ...] = ()
-    #: Robot names without a robot noun, addressed ("the picker, ...", "panda: ...") ->
-    #: the name with its kind's noun ("the picker arm, ..."): the grammar knows a robot
-    #: by its noun.
-    bare_robots: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: Robot names without a robot noun -> the name with its kind's noun ("picker" ->
+    #: "picker arm"): the grammar knows a robot by its noun. Only where they are
+    #: addressed (`addressed` finds them).
+    bare_robots: dict[str, str] = field(default_factory=dict)
+    #: A list of bare robot names addressed before a comma or colon ("the picker, ...",
+    #: "panda: ...", "the picker and the packer, ...").
+    addressed: re.Pattern[str] | None = None
+    #: Any one bare robot name (within an `addressed` match).
+    bare_name: re.Pattern[str] | None = None
 
     @classmethod
     def from_scene(cls, scene: Scene) -> Vocabulary:
@@ -762,22 +771,37 @@ class Vocabulary:
         # grammar word: never a guess. Elsewhere ("on the picker") it stays a name.
         robot_nouns = set(lexicon.robot_nouns)
         taken = {w for p in phrases for w in p.split()} | reserved
-        bare = []
+        bare = {}
         for phrase, name in robots.items():
-            words = phrase.split()
-            if set(words) & (robot_nouns | taken):
+            if set(phrase.split()) & (robot_nouns | taken):
                 continue
-            noun = domain.robot_nouns(scene.robots[name].kind)[0]
-            pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b(?=\s*[,:])")
-            bare.append((pattern, f"{phrase} {noun}"))
-        return cls(phrases, robots, lexicon, tuple(compounds), tuple(bare))
+            bare[phrase] = f"{phrase} {domain.robot_nouns(scene.robots[name].kind)[0]}"
+        addressed = bare_name = None
+        if bare:
+            one = "|".join(
+                r"\s+".join(map(re.escape, p.split())) for p in sorted(bare, key=len, reverse=True)
+            )
+            bare_name = re.compile(rf"\b(?:{one})\b")
+            item = rf"(?:the\s+)?(?:{one})"
+            addressed = re.compile(
+                rf"\b{item}(?:\s*(?:,\s*|\s+)(?:and\s+)?{item})*\b(?=\s*[,:])"
+            )
+        return cls(phrases, robots, lexicon, tuple(compounds), bare, addressed, bare_name)
 
     def join_compounds(self, text: str) -> str:
         """`text` with multi-word names joined ("pick_station") and addressed robot names
-        given their noun ("the picker arm, ..."), ready for the parser."""
-        for pattern, joined in (*self.compounds, *self.bare_robots):
+        given their noun ("the picker arm, ...", "the picker arm and the packer arm,
+        ..."), ready for the parser."""
+        for pattern, joined in self.compounds:
             text = pattern.sub(joined, text)
-        return text
+        if self.addressed is None or self.bare_name is None:
+            return text
+        name = self.bare_name
+
+        def with_nouns(match: re.Match[str]) -> str:
+            return name.sub(lambda m: self.bare_robots[" ".join(m[0].split())], match[0])
+
+        return self.addressed.sub(with_nouns, text)
 
     def resolve(self, words: str) -> str | None:
         return self.phrases.get(" ".join(words.split()))
@@ -1499,7 +1523,8 @@ class _Interpreter:
         words = " ".join(skill.split("_"))
         if not able:
             raise UnderstandingError(f"no robot here can {words}")
-        if not robots:
+        unnamed = not robots
+        if unnamed:
             robots = [able[0]]
             self.chosen.add(able[0])
         unable = [r.replace("_", " ") for r in robots if r not in able]
@@ -1528,7 +1553,7 @@ class _Interpreter:
             step == self.step for _, step, _ in self.grasped.values()
         )
         for name in robots:
-            self.actions.append(TaskRequest(self.step, name, skill, dict(args), after))
+            self.actions.append(TaskRequest(self.step, name, skill, dict(args), after, unnamed))
         self.last_deed = None
 
     def walk(self, tree: Tree) -> None:

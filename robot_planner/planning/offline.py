@@ -12,7 +12,7 @@ the goal.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.plan.validation import validate_plan
@@ -147,6 +147,7 @@ class OfflinePlanner:
         part: list[Fact] = []
         for cut in cuts:
             part = [f for f in goal if cut is None or _before(steps.get(f, 0), cut)]
+            new: list[Task] = []
             if part:
                 planned = self._plan(command, part, facts, steps, assign, via, excluded)
                 ids = {t.id: f"t{len(tasks) + n}" for n, t in enumerate(planned.tasks, 1)}
@@ -166,7 +167,10 @@ class OfflinePlanner:
                 used = {d for t in new for d in t.depends_on}
                 barrier = [t.id for t in new if t.id not in used] or barrier
                 tasks += new
-            requested = [a for a in actions if (a.step, a.after_goal) == cut]
+            before = new or [t for t in tasks if t.id in barrier]
+            requested = self._robots_for_unnamed(
+                [a for a in actions if (a.step, a.after_goal) == cut], before
+            )
             last: dict[str, str] = {}  # robot -> its latest task of this step
             for action in requested:
                 task = Task(
@@ -197,6 +201,27 @@ class OfflinePlanner:
         if missing:
             raise PlanningError(f"{missing[0]} would not hold after the skills asked for by name")
         return report.plan
+
+
+    def _robots_for_unnamed(
+        self, requested: list[TaskRequest], before: list[Task]
+    ) -> list[TaskRequest]:
+        """Skills asked for without a robot go to the robots that did the work just
+        before them (`before`: the goal part they follow, else the tasks they wait for)
+        and offer the skill; else they stay with the default robot."""
+        workers = list(dict.fromkeys(t.robot for t in before))
+        out: list[TaskRequest] = []
+        for action in requested:
+            able = [
+                r
+                for r in workers
+                if self.scene.domain.kind_offers(self.scene.robots[r].kind, action.skill)
+            ]
+            if not action.unnamed or not able:
+                out.append(action)
+                continue
+            out += [replace(action, robot=robot) for robot in able]
+        return out
 
 
 def _before(step: int, cut: tuple[int, bool]) -> bool:
