@@ -202,7 +202,6 @@ class OfflinePlanner:
             raise PlanningError(f"{missing[0]} would not hold after the skills asked for by name")
         return report.plan
 
-
     def _robots_for_unnamed(
         self, requested: list[TaskRequest], before: list[Task]
     ) -> list[TaskRequest]:
