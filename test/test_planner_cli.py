@@ -170,3 +170,25 @@ def test_plan_dart_export_and_validate_dart_import(tmp_path, capsys):
     path.write_text(json.dumps(dart))
     assert main(["validate", str(path), "--dart"]) == 2
     assert "unknown skill 'throw'" in capsys.readouterr().err
+
+
+class _Dictionary:
+    """A stand-in decoder dictionary with the words given."""
+
+    def __init__(self, words: dict[str, str]):
+        self.words = words
+
+    def lookup_word(self, word: str) -> str | None:
+        return self.words.get(word)
+
+
+def test_a_missing_plural_is_said_from_its_singular():
+    from robot_planner.speech.recognizer import _pronounce
+
+    # "bases": "base" + IH Z, never "bas" + the ending, though "bas" is a word too.
+    words = {"base": "B EY S", "bas": "B AA", "box": "B AA K S", "husky": "HH AH S K IY"}
+    decoder = _Dictionary(words)
+    assert _pronounce(decoder, "bases") == "B EY S IH Z"
+    assert _pronounce(decoder, "boxes") == "B AA K S IH Z"
+    assert _pronounce(decoder, "huskies") == "HH AH S K IY Z"
+    assert _pronounce(decoder, "zones") is None

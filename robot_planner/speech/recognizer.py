@@ -370,10 +370,11 @@ def _pronounce(decoder: Any, word: str) -> str | None:
     phones = decoder.lookup_word(word)
     if phones is not None:
         return phones
-    # "huskies" -> "husky", "boxes" -> "box", "bases" -> "base", "arms" -> "arm"
+    # "huskies" -> "husky", "bases" -> "base", "arms" -> "arm", "boxes" -> "box": the
+    # "-s" stem before the "-es" one ("bases" is "base" + s, not "bas" + es).
     stems = [word[:-3] + "y"] if word.endswith("ies") else []
-    stems += [word[:-2]] if word.endswith("es") else []
     stems += [word[:-1]] if word.endswith("s") else []
+    stems += [word[:-2]] if word.endswith("es") else []
     singular = next((p for p in map(decoder.lookup_word, stems) if p is not None), None)
     if singular is None:
         return None
