@@ -173,6 +173,7 @@ class RobotSystem:
         kwargs: dict[str, Any] = {
             "estimate_state": self.estimate_state,
             "observability": self.observability,
+            "scene": self.scene,
             "detector_config": self.options.monitor.detector(),
             "max_replans": self.options.max_replans,
             "period_s": self.options.period_s,

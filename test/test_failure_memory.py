@@ -151,3 +151,23 @@ def test_the_offline_planner_plans_around_an_excluded_action():
             ),
         )
         planner.plan(PlanRequest(request.command, request.state, failures=both))
+
+
+def test_clearing_the_view_homes_only_robots_that_can_go_home():
+    """Over ROS the supervisor has no perceiver (the monitor is a node of its own); it
+    still knows the robots' kinds from the scene, so a base is never told to go home
+    (the executor logged "cannot run move_home on base_2 to clear the view")."""
+    logistics = load_scene("logistics")
+    catalogue = logistics.domain.catalogue
+    adapter = FakeRobotAdapter(catalogue, logistics)
+    supervisor = Supervisor(
+        OfflinePlanner(catalogue, logistics), adapter, catalogue, None, None, scene=logistics
+    )
+    plan = OfflinePlanner(catalogue, logistics).plan_text(
+        "bring the red parcel to the packing station", logistics.initial_facts()
+    )
+    assert {t.robot for t in plan.tasks} == {"base_1", "picker", "packer"}
+    supervisor._plans_started.append(plan)
+    assert supervisor._clear_view("a fact the camera could not decide")
+    assert sorted(c.robot for c in adapter.calls) == ["packer", "picker"]
+    assert {c.skill for c in adapter.calls} == {catalogue.clear_view_skill}

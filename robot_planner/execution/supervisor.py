@@ -40,6 +40,7 @@ from robot_planner.planning.base import (
 from robot_planner.world.catalogue import Catalogue
 from robot_planner.world.facts import Fact
 from robot_planner.world.observation import Observation
+from robot_planner.world.scene import Scene
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,11 @@ class Supervisor:
         verify_s: float = VERIFY_S,
         on_tick: Callable[[PlanExecutor], None] | None = None,
         observability: Observability | None = None,
+        scene: Scene | None = None,
     ):
         self.planner = planner
+        #: Which robots can run which skills (by kind); from `observability` without one.
+        self.scene = scene or (observability.scene if observability is not None else None)
         self.adapter = adapter
         self.catalogue = catalogue
         self.backend = backend
@@ -442,9 +446,8 @@ class Supervisor:
         if skill is None:
             return False
         robots = sorted({task.robot for plan in self._plans_started for task in plan.tasks})
-        if self.observability is not None:  # only robots whose kind offers it (not a base)
-            scene = self.observability.scene
-            robots = [r for r in robots if not self.catalogue.robot_errors(skill, r, scene)]
+        if self.scene is not None:  # only robots whose kind offers it (not a base)
+            robots = [r for r in robots if not self.catalogue.robot_errors(skill, r, self.scene)]
         self._emit(
             {
                 "event": "clearing_view",
