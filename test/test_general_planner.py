@@ -535,3 +535,14 @@ def test_no_stacking_nobody_asked_for(scene: Scene, command: str) -> None:
     assert not [target for target in onto if target in scene.objects], plan.tasks
     if "center" in command:  # both arms work at once: two rounds of pick + place
         assert estimated_makespan(plan, catalogue) == pytest.approx(14.2)
+
+
+def test_a_block_seen_outside_every_place_is_told_apart_from_an_unseen_one(catalogue, scene):
+    """A dropped block on the table beside every zone (where the arms' bases keep them
+    from reaching down) is seen; the failure says where it is, not that it is unknown."""
+    observed = table_state() - facts(f"at({R},left_side)")
+    with pytest.raises(PlanningError) as info:
+        plan_goal("x", [Fact("in", (R, "left_bin"))], observed, scene, catalogue)
+    message = str(info.value)
+    assert f"{R} is in no place of the scene (on_table({R})), so no robot is known" in message
+    assert "unknown" not in message and "\n" not in message

@@ -410,7 +410,17 @@ def _why_not(
     ]
     stranded = _out_of_reach(context, wanted, start)
     if lost:
-        reason = f"the location of {lost[0]} is unknown"
+        # Seen but in no place (fallen beside every region) or not seen at all: the two
+        # need different help from a person.
+        put = scene.domain.locations.put.values()
+        where = {t.split("(", 1)[0].strip() for templates in put for t in templates}
+        seen = sorted(str(f) for f in start if f.predicate in where and f.args[:1] == (lost[0],))
+        reason = (
+            f"{lost[0]} is in no place of the scene ({', '.join(seen)}), so no robot is "
+            "known to reach it"
+            if seen
+            else f"the location of {lost[0]} is unknown (it is not seen)"
+        )
     elif stranded:
         reason = stranded
     elif exc.unreachable:
