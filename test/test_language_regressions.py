@@ -6,6 +6,8 @@ without the phrasing that tripped the parser (the command table's goals)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from robot_planner.planning.language import UnderstandingError, understand_command
@@ -489,3 +491,35 @@ def test_an_unnamed_skill_skips_robots_that_cannot_run_it(logistics):
     """The bases drove too, but only arms go home."""
     tasks = _plan_robots("bring the red parcel to packing, then go home", logistics)
     assert [robot for skill, robot in tasks if skill == "move_home"] == ["picker", "packer"]
+
+
+# A robot addressed at the start is the subject of later steps that go somewhere or ask
+# for a skill without naming one ("robot two, go to the pick station, then wait 2
+# seconds" was refused: "'go' does not say which robot"; "right arm, put ..., then go
+# home" sent the left arm home). A step that addressed two robots passes on neither.
+@pytest.mark.parametrize(
+    ("command", "homed"),
+    [
+        ("right arm, put the red block in the right bin, then go home", ["right_arm"]),
+        ("right arm, go home and then open the gripper", ["right_arm"]),
+        (
+            "the left arm puts the red block in the left bin while the right arm puts the "
+            "blue block in the right bin, then go home",
+            ["left_arm", "right_arm"],
+        ),
+    ],
+)
+def test_the_addressed_robot_is_the_subject_of_later_steps(command, homed, scene):
+    assert [r for s, r in _plan_robots(command, scene) if s == "move_home"] == homed
+
+
+def test_the_addressed_base_goes_on_and_waits(logistics):
+    tasks = _plan_robots("robot one, go to the pick station, then wait 2 seconds", logistics)
+    assert tasks == [("navigate", "base_1"), ("wait", "base_1")]
+    tasks = _plan_robots("robot one goes to the pick station, then goes to the dock", logistics)
+    assert tasks == []  # the goal is where it ends: at the dock, where it is
+
+
+def test_go_without_a_robot_names_one_a_user_would_say(logistics):
+    with pytest.raises(UnderstandingError, match=re.escape("e.g. 'robot one, go to ...'")):
+        understand_command("go to the dock", logistics)

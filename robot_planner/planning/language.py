@@ -940,6 +940,12 @@ class _Interpreter:
         self.qualifiers: set[str] = set()
         #: the last put or pick-up, for "..., and the yellow block too"
         self.last_deed: tuple[str, list[str], str | None] | None = None
+        #: The robots an earlier step addressed, when it addressed one set only ("robot
+        #: two, go to the pick station, then go to the dock"): later steps that go
+        #: somewhere or ask for a skill without naming a robot are theirs. `_named` holds
+        #: the robot sets the current step named (None: a chunk named none).
+        self.subject: list[str] | None = None
+        self._named: list[tuple[str, ...] | None] = []
 
     # --- names ------------------------------------------------------------------------
 
@@ -1225,7 +1231,13 @@ class _Interpreter:
             )
 
     def example_robot(self) -> str:
-        return next(iter(self.vocab.robots), "the robot")
+        """How a user would name a robot that goes places (its first alias: "robot one",
+        not the generated "base 1 robot")."""
+        mobile = [s for s in self.scene.robots.values() if s.start is not None]
+        for name, spec in self.scene.robots.items():
+            if spec in mobile or not mobile:
+                return spec.aliases[0] if spec.aliases else name.replace("_", " ")
+        return "the robot"
 
     def go(self, robot: str, targets: list) -> None:
         """The robot is to end at a place (the domain's locations.robot fact)."""
@@ -1392,6 +1404,12 @@ class _Interpreter:
             elif isinstance(child, Tree) and child.data == "actions":
                 actions = child
         assert actions is not None
+        self._named.append(tuple(robots) or None)
+        if not robots and self.subject and all(
+            a.data == "go" or (a.data.startswith("skill__") and _slot_robots(a) is None)
+            for a in actions.children
+        ):
+            robots = list(self.subject)
         if len(robots) < 2:
             for action in actions.children:
                 self.action(action, robots[0] if robots else None)
@@ -1570,8 +1588,18 @@ class _Interpreter:
             else:
                 for chunk in step.children:
                     self.chunk(chunk)
+            self._end_step()
             self.step += 1
         self.hold()
+
+    def _end_step(self) -> None:
+        """The step's one addressed robot set becomes the subject of later steps; a step
+        that named several, or named some chunks' robots and not others', ends it."""
+        named, self._named = self._named, []
+        sets = set(named)
+        if sets == {None} or not sets:
+            return
+        self.subject = list(sets.pop()) if len(sets) == 1 else None  # type: ignore[arg-type]
 
     def check_accounted(self, command: str) -> None:
         """Every object, place and robot the command names is in the goal (or was
