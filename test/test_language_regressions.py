@@ -474,8 +474,7 @@ def _plan_robots(command: str, scene: Scene) -> list[tuple[str, str]]:
         ("put the blue block in the right bin, then go home", ["right_arm"]),
         ("put the red block in the left bin, then go home", ["left_arm"]),
         (
-            "put the red block in the left bin and the blue block in the right bin, "
-            "then go home",
+            "put the red block in the left bin and the blue block in the right bin, then go home",
             ["left_arm", "right_arm"],
         ),
         ("put the blue block in the right bin, then the left arm goes home", ["left_arm"]),
@@ -516,10 +515,239 @@ def test_the_addressed_robot_is_the_subject_of_later_steps(command, homed, scene
 def test_the_addressed_base_goes_on_and_waits(logistics):
     tasks = _plan_robots("robot one, go to the pick station, then wait 2 seconds", logistics)
     assert tasks == [("navigate", "base_1"), ("wait", "base_1")]
+    # The pick station is a visit on the way (it planned nothing: it ends where it is)
     tasks = _plan_robots("robot one goes to the pick station, then goes to the dock", logistics)
-    assert tasks == []  # the goal is where it ends: at the dock, where it is
+    assert tasks == [("navigate", "base_1"), ("navigate", "base_1")]
 
 
 def test_go_without_a_robot_names_one_a_user_would_say(logistics):
     with pytest.raises(UnderstandingError, match=re.escape("e.g. 'robot one, go to ...'")):
         understand_command("go to the dock", logistics)
+
+
+# A later step whose goal supersedes an earlier step's made the earlier one vanish: "robot
+# two, go to the pick station, then go to the dock" planned nothing (it starts at the
+# dock), and "put the red block in the left bin, then put it in the right bin" never
+# visited the left bin; both exited 0. Steps are visits: each superseded goal is reached
+# first, the rest is planned from there, and the plan's goal is still where things end.
+def _planned(command: str, scene: Scene, state=None):
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+
+    start = scene.initial_facts() if state is None else state
+    return OfflinePlanner(scene.domain.catalogue, scene).plan(PlanRequest(command, start)).plan
+
+
+def _tasks(plan) -> list[tuple]:
+    """(skill, robot, arguments, depends on) of each task, in plan order."""
+    return [(t.skill, t.robot, dict(t.args), list(t.depends_on)) for t in plan.tasks]
+
+
+def _readback(plan, scene: Scene) -> str:
+    from robot_planner.planning.readback import readback
+
+    return readback(plan, scene)
+
+
+def _go(robot: str, place: str, *after: str) -> tuple:
+    return ("navigate", robot, {"place": place}, list(after))
+
+
+def _carry(arm: str, block: str, target: str, first: int) -> list[tuple]:
+    """A pick and place of `block` by `arm` as tasks t<first>, t<first + 1>."""
+    after = [f"t{first - 1}"] if first > 1 else []
+    return [
+        ("pick", arm, {"object": block}, after),
+        ("place", arm, {"object": block, "target": target}, [f"t{first}"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "robot two, go to the pick station, then go to the dock",
+        "robot two goes to the pick station, then goes to the dock",
+        "send robot two to the pick station, then go to the dock",
+        "send robot two to the pick station. then go to the dock",
+        "first send robot two to the pick station, then send robot two to the dock",
+    ],
+)
+def test_a_base_visits_the_place_a_later_step_moves_it_on_from(command, logistics):
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [_go("base_2", PICK), _go("base_2", "dock", "t1")]
+    assert plan.goal == ["robot_at(base_2,dock)"]  # what execution checks at the end
+    assert _readback(plan, logistics) == "base 2 → pick station; then base 2 → dock"
+
+
+def test_the_robot_a_send_step_names_is_the_subject_of_later_steps(logistics):
+    """ "send robot one to the pick station, then go to the dock" was refused: "'go' does
+    not say which robot"."""
+    plan = _planned("send robot one to the pick station, then go to the dock", logistics)
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+    plan = _planned("send robot one to the pick station, then wait 2 seconds", logistics)
+    assert [(t.skill, t.robot) for t in plan.tasks] == [("navigate", "base_1"), ("wait", "base_1")]
+
+
+def test_a_step_that_sends_two_robots_passes_on_neither(logistics):
+    command = "send robot one to the pick station and robot two to packing, then go to the dock"
+    with pytest.raises(UnderstandingError, match="'go' does not say which robot"):
+        understand_command(command, logistics)
+
+
+def test_a_base_visits_two_places_in_three_steps(logistics):
+    command = "robot two, go to the pick station, then go to packing, then go to the dock"
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [
+        _go("base_2", PICK),
+        _go("base_2", PACK, "t1"),
+        _go("base_2", "dock", "t2"),
+    ]
+    assert plan.goal == ["robot_at(base_2,dock)"]
+    assert _readback(plan, logistics) == (
+        "base 2 → pick station; then base 2 → packing station; then base 2 → dock"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "waits_after"),
+    [
+        ("robot two, go to the pick station, then wait 2 seconds, then go to the dock", 1),
+        ("robot two, go to the pick station and wait 2 seconds, then go to the dock", 1),
+        ("robot two, go to the pick station, then go to the dock, then wait 2 seconds", 2),
+    ],
+)
+def test_a_visit_and_a_skill_asked_for_by_name(command, waits_after, logistics):
+    plan = _planned(command, logistics)
+    wait = ("wait", "base_2", {"seconds": 2.0})
+    expected = [("navigate", "base_2", {"place": PICK}), ("navigate", "base_2", {"place": "dock"})]
+    expected.insert(waits_after, wait)
+    assert [t[:3] for t in _tasks(plan)] == expected
+    assert [t.depends_on for t in plan.tasks] == [[], ["t1"], ["t2"]]
+    assert plan.goal == ["robot_at(base_2,dock)"]
+
+
+# The left arm reaches the left bin and the center zone, the right arm the right bin and
+# the center zone: the red block goes to the left bin, then over the center zone to the
+# right bin.
+LEFT_THEN_RIGHT = [
+    *_carry("left_arm", R, "left_bin", 1),
+    *_carry("left_arm", R, "center_zone", 3),
+    *_carry("right_arm", R, "right_bin", 5),
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "put the red block in the left bin, then put it in the right bin",
+        "put the red block in the left bin. after that, move it to the right bin",
+        "once the red block is in the left bin, put it in the right bin",
+    ],
+)
+def test_a_block_visits_the_bin_a_later_step_moves_it_from(command, scene):
+    plan = _planned(command, scene)
+    assert _tasks(plan) == LEFT_THEN_RIGHT
+    assert plan.goal == [f"in({R},right_bin)"]
+    assert _readback(plan, scene) == (
+        "left arm: red block → left bin; then left arm: red block → center zone; "
+        "then right arm: red block → right bin"
+    )
+
+
+def test_a_block_visits_two_places_in_three_steps(scene):
+    command = (
+        "put the red block in the left bin, then put it in the right bin, then put it in the "
+        "center zone"
+    )
+    plan = _planned(command, scene)
+    assert _tasks(plan) == [*LEFT_THEN_RIGHT, *_carry("right_arm", R, "center_zone", 7)]
+    assert plan.goal == [f"at({R},center_zone)"]
+
+
+def test_a_block_visit_and_a_skill_asked_for_by_name(scene):
+    command = (
+        "put the red block in the left bin, then wait 2 seconds, then put it in the right bin"
+    )
+    plan = _planned(command, scene)
+    tasks = _tasks(plan)
+    assert tasks[:2] == LEFT_THEN_RIGHT[:2]
+    assert tasks[2] == ("wait", "left_arm", {"seconds": 2.0}, ["t2"])
+    assert [t[:3] for t in tasks[3:]] == [t[:3] for t in LEFT_THEN_RIGHT[2:]]
+    assert tasks[3][3] == ["t3"]  # the second visit waits for the wait
+    assert plan.goal == [f"in({R},right_bin)"]
+
+
+def test_each_visit_keeps_the_robot_asked_for_it(scene):
+    """The robot a step names makes that step's visit: the right arm stacks, though the
+    left arm, which brought the red block to the center zone, would do it unasked."""
+    said = "put the red block in the center zone, then put the blue block in the center zone"
+    first = [
+        *_carry("left_arm", R, "center_zone", 1),
+        *_carry("right_arm", B, "center_zone", 3),
+    ]
+    for robot, command in [
+        ("right_arm", f"{said}, then the right arm puts the red block on the blue block"),
+        ("left_arm", f"{said}, then put the red block on the blue block"),
+    ]:
+        plan = _planned(command, scene)
+        assert [t[:3] for t in _tasks(plan)] == [t[:3] for t in (*first, *_carry(robot, R, B, 5))]
+        assert sorted(plan.goal) == [f"at({B},center_zone)", f"on({R},{B})"]
+
+
+def test_other_goals_stay_in_force_while_a_block_moves_on(scene):
+    """A goal no later step supersedes still holds in every phase and at the end."""
+    command = (
+        "put the blue block in the right bin, then put the red block in the left bin, then "
+        "move the red block to the center zone"
+    )
+    plan = _planned(command, scene)
+    assert sorted(plan.goal) == [f"at({R},center_zone)", f"in({B},right_bin)"]
+    assert [t[:3] for t in _tasks(plan)] == [
+        t[:3]
+        for t in (
+            *_carry("right_arm", B, "right_bin", 1),
+            *_carry("left_arm", R, "left_bin", 3),
+            *_carry("left_arm", R, "center_zone", 5),
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        ("put the red block in the left bin, then put the blue block in the right bin", "t"),
+        ("put the red block in the left bin, then put it in the left bin", "t"),
+        ("robot two, go to the dock, then go to the dock", "l"),
+        ("bring the red parcel to packing, then send robot one to the dock", "l"),
+    ],
+)
+def test_commands_without_a_superseded_goal_have_no_visits(command, where, scene, logistics):
+    assert understand_command(command, scene if where == "t" else logistics).visits == []
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "first", "then"),
+    [
+        ("robot one, go to the pick station and go to the dock", "l", "base 1 at pick", "dock"),
+        (
+            "put the red block in the left bin and put it in the right bin",
+            "t",
+            "left bin",
+            "right",
+        ),
+        (
+            "while the left arm puts the red block in the left bin, the right arm puts it in "
+            "the right bin",
+            "t",
+            "left bin",
+            "right",
+        ),
+    ],
+)
+def test_two_places_in_one_step_are_refused(command, where, first, then, scene, logistics):
+    """Nothing says which comes first: refused with one line, never planned to one."""
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene if where == "t" else logistics)
+    message = str(caught.value)
+    assert "say 'then' between them" in message
+    assert first in message and then in message and "\n" not in message

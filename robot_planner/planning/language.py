@@ -27,14 +27,16 @@ actions wins, so lists and towers are read whole.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import replace as replaced_with
 from difflib import get_close_matches
 from functools import lru_cache
 from itertools import pairwise
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedEOF, UnexpectedInput
 
+from robot_planner.planning.readback import fact_words
 from robot_planner.untrusted import quoted, shown
 from robot_planner.world.domain import Domain
 from robot_planner.world.facts import Fact, Pattern
@@ -625,6 +627,9 @@ class GoalItem:
     #: the robot the object must ride on, when the command spreads objects over robots
     #: ("one on each robot")
     via: str | None = None
+    #: the step of a later instruction that supersedes this fact ("go to the pick
+    #: station, then go to the dock"): it is a visit on the way, not part of the end goal
+    until: int | None = None
 
 
 @dataclass(frozen=True)
@@ -654,22 +659,40 @@ class Understanding:
     #: where the understanding had to guess ("it" with two candidates: the most recent);
     #: a default robot choice is not a guess
     guesses: list[str] = field(default_factory=list)
+    #: goal facts a later step superseded (each with `until`): places visited on the way
+    #: ("put it in the left bin, then in the right bin" visits the left bin first)
+    visits: list[GoalItem] = field(default_factory=list)
 
     @property
     def goal(self) -> list[Fact]:
+        """What must hold when the whole command is done (what execution checks)."""
         return [item.fact for item in self.items]
 
     @property
     def steps(self) -> int:
-        return 1 + max((x.step for x in (*self.items, *self.actions)), default=0)
+        return 1 + max((x.step for x in (*self.items, *self.visits, *self.actions)), default=0)
 
-    def carriers(self) -> dict[str, str]:
-        """Object -> the robot it must be carried on ("one on each robot")."""
-        return {i.fact.args[0]: i.via for i in self.items if i.via is not None}
+    def in_force(self, done: Callable[[int], bool]) -> list[GoalItem]:
+        """The goal items that must hold once the steps `done` accepts are done: those
+        said in them that none of them superseded. A plan that reaches each of these in
+        turn visits every place the command named, not only where things end."""
+        return [
+            i
+            for i in (*self.visits, *self.items)
+            if done(i.step) and (i.until is None or not done(i.until))
+        ]
 
-    def assignments(self) -> dict[str, str]:
-        """Object -> robot that must do its final placement."""
-        return {i.fact.args[0]: i.robot for i in self.items if i.robot is not None}
+    def carriers(self, items: Iterable[GoalItem] | None = None) -> dict[str, str]:
+        """Object -> the robot it must be carried on ("one on each robot"), for the
+        end goal or for `items`."""
+        items = self.items if items is None else items
+        return {i.fact.args[0]: i.via for i in items if i.via is not None}
+
+    def assignments(self, items: Iterable[GoalItem] | None = None) -> dict[str, str]:
+        """Object -> robot that must do its final placement, in the end goal or in
+        `items`."""
+        items = self.items if items is None else items
+        return {i.fact.args[0]: i.robot for i in items if i.robot is not None}
 
 
 # --- vocabulary ------------------------------------------------------------------------
@@ -783,9 +806,7 @@ class Vocabulary:
             )
             bare_name = re.compile(rf"\b(?:{one})\b")
             item = rf"(?:the\s+)?(?:{one})"
-            addressed = re.compile(
-                rf"\b{item}(?:\s*(?:,\s*|\s+)(?:and\s+)?{item})*\b(?=\s*[,:])"
-            )
+            addressed = re.compile(rf"\b{item}(?:\s*(?:,\s*|\s+)(?:and\s+)?{item})*\b(?=\s*[,:])")
         return cls(phrases, robots, lexicon, tuple(compounds), bare, addressed, bare_name)
 
     def join_compounds(self, text: str) -> str:
@@ -946,6 +967,10 @@ class _Interpreter:
         #: the robot sets the current step named (None: a chunk named none).
         self.subject: list[str] | None = None
         self._named: list[tuple[str, ...] | None] = []
+        #: the robot sets the current clause sent somewhere ("send robot one to ...")
+        self._sent: list[tuple[str, ...]] = []
+        #: goal items a later step superseded: visits on the way (`Understanding.visits`)
+        self.visits: list[GoalItem] = []
 
     # --- names ------------------------------------------------------------------------
 
@@ -1249,16 +1274,34 @@ class _Interpreter:
         place = self._target(targets[0], self.last)
         if place not in self.scene.places:
             raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
-        self.replace(lambda i: i.fact.predicate == predicate and i.fact.args[0] == robot)
-        self.items.append(GoalItem(Fact(predicate, (robot, place)), self.step))
+        fact = Fact(predicate, (robot, place))
+        self.replace(lambda i: i.fact.predicate == predicate and i.fact.args[0] == robot, fact)
+        self.items.append(GoalItem(fact, self.step))
 
-    def replace(self, old: Callable[[GoalItem], bool]) -> None:
-        """Drop the goal items a later instruction replaces, remembering their names:
-        they were understood, and the goal is what must hold when all is done."""
+    def replace(self, old: Callable[[GoalItem], bool], new: Fact) -> None:
+        """Take the goal items `new` replaces out of the end goal, remembering their
+        names (they were understood): the goal is what must hold when all is done. An
+        item of an earlier step becomes a visit on the way (`visits`), so the plan still
+        goes there first; one said again is just said later.
+
+        Raises:
+            UnderstandingError: the item was asked for in the same step as `new`, so
+                nothing says which comes first.
+        """
         for item in self.items:
-            if old(item):
-                self.replaced.update(item.fact.args)
-                self.replaced.update(r for r in (item.robot, item.via) if r is not None)
+            if not old(item):
+                continue
+            self.replaced.update(item.fact.args)
+            self.replaced.update(r for r in (item.robot, item.via) if r is not None)
+            if item.fact == new:
+                continue
+            if item.step == self.step:
+                first, then = (fact_words(f, self.scene) for f in (item.fact, new))
+                raise UnderstandingError(
+                    f"'{first}' and '{then}' are asked for in one step and cannot both hold: "
+                    "say 'then' between them to do one after the other"
+                )
+            self.visits.append(replaced_with(item, until=self.step))
         self.items = [i for i in self.items if not old(i)]
 
     # --- facts ------------------------------------------------------------------------
@@ -1273,7 +1316,7 @@ class _Interpreter:
         # A later instruction about the same object replaces its earlier destination:
         # the goal is what must hold when the whole command is done.
         where = domain.location_predicates
-        self.replace(lambda i: i.fact.args[0] == thing and i.fact.predicate in where)
+        self.replace(lambda i: i.fact.args[0] == thing and i.fact.predicate in where, fact)
         self.grasped.pop(thing, None)  # "pick up X and put it ...": X is put, not held
         self.items.append(GoalItem(fact, self.step, robot))
 
@@ -1395,6 +1438,19 @@ class _Interpreter:
     # --- walking ----------------------------------------------------------------------
 
     def chunk(self, tree: Tree) -> None:
+        """One clause with its robots. A clause that only sends robots somewhere ("send
+        robot one to the pick station") addresses them, as "robot one, go to ..." does:
+        they are the subject of later steps (`_end_step`)."""
+        at, sent = len(self._named), len(self._sent)
+        self._chunk(tree)
+        actions = next(c for c in tree.children if isinstance(c, Tree) and c.data == "actions")
+        groups = self._sent[sent:]
+        only_sends = all(a.data in ("send", "send_pair") for a in actions.children)
+        if self._named[at] is None and groups and only_sends:
+            self._named[at : at + 1] = groups
+        del self._sent[sent:]
+
+    def _chunk(self, tree: Tree) -> None:
         robots: list[str] = []
         actions = None
         for child in tree.children:
@@ -1405,9 +1461,13 @@ class _Interpreter:
                 actions = child
         assert actions is not None
         self._named.append(tuple(robots) or None)
-        if not robots and self.subject and all(
-            a.data == "go" or (a.data.startswith("skill__") and _slot_robots(a) is None)
-            for a in actions.children
+        if (
+            not robots
+            and self.subject
+            and all(
+                a.data == "go" or (a.data.startswith("skill__") and _slot_robots(a) is None)
+                for a in actions.children
+            )
         ):
             robots = list(self.subject)
         if len(robots) < 2:
@@ -1472,7 +1532,9 @@ class _Interpreter:
             self.move(self.things(second), second_target, robot, before, verb)
         elif tree.data in ("send", "send_pair"):
             for robots, targets in zip(parts[::2], parts[1::2], strict=True):
-                for name in self.robots(robots):
+                names = self.robots(robots)
+                self._sent.append(tuple(names))
+                for name in names:
                     self.go(name, targets)
         elif tree.data == "move_spread":
             objects, targets = parts[:2]
@@ -1796,8 +1858,17 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     interpreter = _Interpreter(scene, vocab, state)
     interpreter.walk(tree)
     interpreter.check_accounted(command)
-    result = Understanding(interpreter.items, interpreter.actions, interpreter.guesses)
+    result = Understanding(
+        interpreter.items, interpreter.actions, interpreter.guesses, interpreter.visits
+    )
     problems = scene.domain.contradictions(result.goal)
+    for until in sorted({v.until for v in result.visits if v.until is not None}):
+        if problems:
+            break
+        # the goal just before the step that moves something on must be possible too
+        problems = scene.domain.contradictions(
+            [i.fact for i in result.in_force(lambda step, until=until: step < until)]
+        )
     if problems:
         raise UnderstandingError(f"impossible: {problems[0]}")
     return result

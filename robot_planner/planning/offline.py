@@ -4,14 +4,17 @@ Two stages: `understand` turns the command into goal facts (plus explicit robot
 assignments and ordering); the domain-independent planner (`general.plan_goal`) turns
 the goal and the current facts into a task DAG. Skills asked for by name ("wait 5
 seconds", "then go home": no goal fact says they ran) are put between the plans of the
-steps around them. The result is validated like any other plan, so a planner bug can
-never reach a robot. Re-planning is the same search from the observed facts, keeping
-the goal.
+steps around them. Steps are visits, not only end states: a goal a later step
+supersedes ("go to the pick station, then go to the dock") is planned first, and the
+rest from where that ends. The result is validated like any other plan, so a planner
+bug can never reach a robot. Re-planning is the same search from the observed facts,
+keeping the goal.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from robot_planner.plan.model import Task, TaskPlan
@@ -19,7 +22,9 @@ from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest, PlanResult
 from robot_planner.planning.general import constraints_for, plan_goal, planning_context
 from robot_planner.planning.language import (
+    GoalItem,
     TaskRequest,
+    Understanding,
     UnderstandingError,
     understand_command,
     warm_up,
@@ -52,6 +57,7 @@ class OfflinePlanner:
         started = time.perf_counter()
         actions: list[TaskRequest] = []
         guesses: list[str] = []
+        meaning = None
         if request.goal is not None:
             # Re-planning: the goal is kept; ordering and robot choices are re-derived.
             goal, steps, assign, via = list(request.goal), {}, {}, {}
@@ -66,7 +72,9 @@ class OfflinePlanner:
             actions, guesses = meaning.actions, meaning.guesses
         excluded = request.excluded()
         try:
-            if actions:
+            if meaning is not None and meaning.visits:
+                plan = self._plan_visits(request.command, meaning, request.state, excluded)
+            elif actions:
                 plan = self._plan_requested(
                     request.command, goal, request.state, steps, assign, via, excluded, actions
                 )
@@ -134,19 +142,74 @@ class OfflinePlanner:
         Raises:
             PlanningError: a part cannot be planned, or (a bug) the whole is invalid.
         """
+
+        def part(cut: tuple[int, bool] | None) -> _Part:
+            facts = [f for f in goal if cut is None or _before(steps.get(f, 0), cut)]
+            return facts, steps, assign, via
+
+        cuts = sorted({(a.step, a.after_goal) for a in actions})
+        return self._plan_parts(command, goal, state, cuts, part, excluded, actions)
+
+    def _plan_visits(
+        self,
+        command: str,
+        meaning: Understanding,
+        state: frozenset[Fact],
+        excluded: tuple[FailedAction, ...],
+    ) -> TaskPlan:
+        """A command whose later steps supersede earlier goals ("go to the pick station,
+        then go to the dock"), planned in phases: before each step that supersedes one,
+        the goal in force then (`Understanding.in_force`) is reached from where the last
+        phase ended, so every place said is visited; skills asked for by name cut it
+        further, as in `_plan_requested`. The plan's goal is the end goal.
+
+        Raises:
+            PlanningError: a phase cannot be planned, or (a bug) the whole is invalid.
+        """
+
+        def part(cut: tuple[int, bool] | None) -> _Part:
+            items = meaning.in_force(lambda step: cut is None or _before(step, cut))
+            return (
+                [i.fact for i in items],
+                _steps_of(items),
+                meaning.assignments(items),
+                meaning.carriers(items),
+            )
+
+        phases = {(v.until, False) for v in meaning.visits if v.until is not None}
+        cuts = sorted(phases | {(a.step, a.after_goal) for a in meaning.actions})
+        return self._plan_parts(
+            command, meaning.goal, state, cuts, part, excluded, meaning.actions
+        )
+
+    def _plan_parts(
+        self,
+        command: str,
+        goal: list[Fact],
+        state: frozenset[Fact],
+        cuts: list[tuple[int, bool]],
+        part_at: Callable[[tuple[int, bool] | None], _Part],
+        excluded: tuple[FailedAction, ...],
+        actions: list[TaskRequest],
+    ) -> TaskPlan:
+        """Plan the part of the goal due at each cut (`part_at`: its facts, their steps,
+        robot assignments and carriers; None: the whole goal, last), each from the facts
+        the one before ends in and after its last tasks, with the skills asked for by
+        name at that cut after it.
+
+        Raises:
+            PlanningError: a part cannot be planned, a skill undoes a part, or (a bug)
+                the whole is invalid.
+        """
         context = planning_context(self.scene, self.catalogue)
         tasks: list[Task] = []
         barrier: list[str] = []  # what the next part waits for
         facts = state
         # A skill said after a step's other work ("put X in the bin and wait 2 seconds")
         # runs after it; said first ("go home, then ..."), before the step's goal.
-        cuts: list[tuple[int, bool] | None] = [
-            *sorted({(a.step, a.after_goal) for a in actions}),
-            None,
-        ]
         part: list[Fact] = []
-        for cut in cuts:
-            part = [f for f in goal if cut is None or _before(steps.get(f, 0), cut)]
+        for cut in [*cuts, None]:
+            part, steps, assign, via = part_at(cut)
             new: list[Task] = []
             if part:
                 planned = self._plan(command, part, facts, steps, assign, via, excluded)
@@ -221,6 +284,14 @@ class OfflinePlanner:
                 continue
             out += [replace(action, robot=robot) for robot in able]
         return out
+
+
+#: a part of the goal: its facts, their steps, robot assignments and carriers
+_Part = tuple[list[Fact], dict[Fact, int], dict[str, str], dict[str, str]]
+
+
+def _steps_of(items: list[GoalItem]) -> dict[Fact, int]:
+    return {i.fact: i.step for i in items}
 
 
 def _before(step: int, cut: tuple[int, bool]) -> bool:
