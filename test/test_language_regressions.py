@@ -751,3 +751,70 @@ def test_two_places_in_one_step_are_refused(command, where, first, then, scene, 
     message = str(caught.value)
     assert "say 'then' between them" in message
     assert first in message and then in message and "\n" not in message
+
+
+# Re-planning kept only the end goal: after a failure on the way to a visit, the new plan
+# went straight to where things end. It resumes at the part of the plan that failed.
+def _replan(planner, command: str, plan, done: int, failed, scene: Scene):
+    """A re-plan of `plan` after its first `done` tasks ran and `failed` failed."""
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.world.facts import Fact
+
+    state = scene.initial_facts()
+    for task in plan.tasks[:done]:
+        state = planner.catalogue.apply(task.skill, task.robot, task.args, scene, state)
+    goal = tuple(Fact.parse(g) for g in plan.goal)
+    request = PlanRequest(command, state, goal=goal, failed_task=failed)
+    return planner.replan(request).plan
+
+
+def test_a_replan_resumes_at_the_visit_that_failed(logistics):
+    from robot_planner.planning.offline import OfflinePlanner
+
+    planner = OfflinePlanner(logistics.domain.catalogue, logistics)
+    command = "robot two, go to the pick station, then go to packing, then go to the dock"
+    plan = planner.plan_text(command)
+    # the first visit failed: all of it again
+    assert _tasks(_replan(planner, command, plan, 0, plan.tasks[0], logistics)) == _tasks(plan)
+    plan = planner.plan_text(command)
+    again = _replan(planner, command, plan, 1, plan.tasks[1], logistics)
+    assert _tasks(again) == [_go("base_2", PACK), _go("base_2", "dock", "t1")]
+    # a failure in the new plan resumes from the new plan's part
+    twice = _replan(planner, command, plan, 1, again.tasks[0], logistics)
+    assert _tasks(twice) == _tasks(again)
+    # no task failed (the plan ran to its end; a check of the goal failed): the goal
+    assert _tasks(_replan(planner, command, plan, 1, None, logistics)) == [_go("base_2", "dock")]
+
+
+def test_a_replan_of_a_block_visit_resumes_after_the_visit(scene):
+    from robot_planner.planning.offline import OfflinePlanner
+
+    planner = OfflinePlanner(scene.domain.catalogue, scene)
+    command = "put the red block in the left bin, then put it in the right bin"
+    plan = planner.plan_text(command)
+    assert _tasks(plan) == LEFT_THEN_RIGHT
+    again = _replan(planner, command, plan, 2, plan.tasks[2], scene)  # in the left bin
+    assert _tasks(again) == [
+        *_carry("left_arm", R, "center_zone", 1),
+        *_carry("right_arm", R, "right_bin", 3),
+    ]
+
+
+def test_a_replan_that_cannot_tell_which_visits_were_made_is_refused(logistics):
+    """A planner that did not make the plan (a restarted node) cannot know whether the
+    base reached the pick station: planning only the goal could skip it."""
+    from robot_planner.planning.base import PlanningError
+    from robot_planner.planning.offline import OfflinePlanner
+
+    command = "robot two, go to the pick station, then go to the dock"
+    plan = _planned(command, logistics)
+    fresh = OfflinePlanner(logistics.domain.catalogue, logistics)
+    with pytest.raises(PlanningError, match="not re-planned: it is not known which visits") as e:
+        _replan(fresh, command, plan, 0, plan.tasks[0], logistics)
+    assert "\n" not in str(e.value)
+    # commands without visits re-plan the goal as before
+    plain = "robot two, go to the pick station"
+    plan = _planned(plain, logistics)
+    assert _tasks(_replan(fresh, plain, plan, 0, plan.tasks[0], logistics)) == [
+        _go("base_2", PICK)
+    ]

@@ -8,14 +8,15 @@ steps around them. Steps are visits, not only end states: a goal a later step
 supersedes ("go to the pick station, then go to the dock") is planned first, and the
 rest from where that ends. The result is validated like any other plan, so a planner
 bug can never reach a robot. Re-planning is the same search from the observed facts,
-keeping the goal.
+keeping the goal; for a plan with visits, from the phase of the task that failed (a
+visit leaves no fact behind, so only the plan says whether it was made).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.plan.validation import validate_plan
@@ -40,6 +41,10 @@ class OfflinePlanner:
 
     catalogue: Catalogue
     scene: Scene
+    #: the latest plan with visits per command, to re-plan what is left of it
+    _visiting: dict[str, _Visiting] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     name = "offline"
 
@@ -58,9 +63,13 @@ class OfflinePlanner:
         actions: list[TaskRequest] = []
         guesses: list[str] = []
         meaning = None
+        first = 0  # the first part of a plan with visits still to plan
         if request.goal is not None:
             # Re-planning: the goal is kept; ordering and robot choices are re-derived.
             goal, steps, assign, via = list(request.goal), {}, {}, {}
+            resumed = self._resume(request)
+            if resumed is not None:
+                meaning, first = resumed
         else:
             try:
                 meaning = understand_command(request.command, self.scene, request.state)
@@ -73,7 +82,7 @@ class OfflinePlanner:
         excluded = request.excluded()
         try:
             if meaning is not None and meaning.visits:
-                plan = self._plan_visits(request.command, meaning, request.state, excluded)
+                plan = self._plan_visits(request.command, meaning, request.state, excluded, first)
             elif actions:
                 plan = self._plan_requested(
                     request.command, goal, request.state, steps, assign, via, excluded, actions
@@ -92,6 +101,35 @@ class OfflinePlanner:
 
     def replan(self, request: PlanRequest) -> PlanResult:
         return self.plan(request)
+
+    def _resume(self, request: PlanRequest) -> tuple[Understanding, int] | None:
+        """For a re-plan of a command with visits: its meaning and the part of the plan
+        the failed task was in (the visits before it were made). None: the command has
+        none, or no task failed (the plan ran to its end: only the goal is left).
+
+        Raises:
+            PlanningError: the command has visits, and the failed task is in no plan made
+                here for it: planning only the goal could skip a visit.
+        """
+        failed = request.failed_task
+        if failed is None or request.goal is None:
+            return None
+        visiting = self._visiting.get(_key(request.command))
+        if visiting is not None and set(visiting.meaning.goal) == set(request.goal):
+            part = visiting.part_of.get(_task_key(failed))
+            if part is not None:
+                return visiting.meaning, part
+        try:
+            meaning = understand_command(request.command, self.scene, request.state)
+        except UnderstandingError:
+            return None
+        if not meaning.visits or set(meaning.goal) != set(request.goal):
+            return None
+        places = "; ".join(str(v.fact) for v in meaning.visits)
+        raise PlanningError(
+            f"not re-planned: it is not known which visits ({places}) were made before "
+            f"{failed.id} failed, and planning only the goal could skip one"
+        )
 
     def plan_text(self, command: str, state: frozenset[Fact] | None = None) -> TaskPlan:
         """Convenience: a plan for `command` from `state` (the scene's start when None)."""
@@ -156,12 +194,15 @@ class OfflinePlanner:
         meaning: Understanding,
         state: frozenset[Fact],
         excluded: tuple[FailedAction, ...],
+        first: int = 0,
     ) -> TaskPlan:
         """A command whose later steps supersede earlier goals ("go to the pick station,
         then go to the dock"), planned in phases: before each step that supersedes one,
         the goal in force then (`Understanding.in_force`) is reached from where the last
         phase ended, so every place said is visited; skills asked for by name cut it
-        further, as in `_plan_requested`. The plan's goal is the end goal.
+        further, as in `_plan_requested`. The plan's goal is the end goal. `first`: the
+        first part to plan (a re-plan after parts were done); the plan is remembered for
+        re-planning.
 
         Raises:
             PlanningError: a phase cannot be planned, or (a bug) the whole is invalid.
@@ -178,9 +219,17 @@ class OfflinePlanner:
 
         phases = {(v.until, False) for v in meaning.visits if v.until is not None}
         cuts = sorted(phases | {(a.step, a.after_goal) for a in meaning.actions})
-        return self._plan_parts(
-            command, meaning.goal, state, cuts, part, excluded, meaning.actions
+        part_of: dict[str, int] = {}
+        plan = self._plan_parts(
+            command, meaning.goal, state, cuts[first:], part, excluded, meaning.actions, part_of
         )
+        by_id = {t.id: t for t in plan.tasks}
+        self._visiting[_key(command)] = _Visiting(
+            meaning, {_task_key(by_id[i]): first + n for i, n in part_of.items() if i in by_id}
+        )
+        while len(self._visiting) > _REMEMBERED:
+            del self._visiting[next(iter(self._visiting))]
+        return plan
 
     def _plan_parts(
         self,
@@ -191,11 +240,13 @@ class OfflinePlanner:
         part_at: Callable[[tuple[int, bool] | None], _Part],
         excluded: tuple[FailedAction, ...],
         actions: list[TaskRequest],
+        part_of: dict[str, int] | None = None,
     ) -> TaskPlan:
         """Plan the part of the goal due at each cut (`part_at`: its facts, their steps,
         robot assignments and carriers; None: the whole goal, last), each from the facts
         the one before ends in and after its last tasks, with the skills asked for by
-        name at that cut after it.
+        name at that cut after it. `part_of` (when given) gets each task's part: the
+        index of its cut.
 
         Raises:
             PlanningError: a part cannot be planned, a skill undoes a part, or (a bug)
@@ -208,8 +259,9 @@ class OfflinePlanner:
         # A skill said after a step's other work ("put X in the bin and wait 2 seconds")
         # runs after it; said first ("go home, then ..."), before the step's goal.
         part: list[Fact] = []
-        for cut in [*cuts, None]:
+        for index, cut in enumerate([*cuts, None]):
             part, steps, assign, via = part_at(cut)
+            done = len(tasks)
             new: list[Task] = []
             if part:
                 planned = self._plan(command, part, facts, steps, assign, via, excluded)
@@ -256,6 +308,8 @@ class OfflinePlanner:
                 tasks.append(task)
             if requested:
                 barrier = list(last.values())
+            if part_of is not None:
+                part_of.update((t.id, index) for t in tasks[done:])
         plan = TaskPlan(command=command.strip(), goal=format_facts(goal), tasks=tasks)
         report = validate_plan(plan, self.catalogue, self.scene, state)
         if not report.ok or report.plan is None:
@@ -288,6 +342,26 @@ class OfflinePlanner:
 
 #: a part of the goal: its facts, their steps, robot assignments and carriers
 _Part = tuple[list[Fact], dict[Fact, int], dict[str, str], dict[str, str]]
+#: how many commands' plans with visits a planner remembers for re-planning
+_REMEMBERED = 64
+
+
+@dataclass(frozen=True)
+class _Visiting:
+    """A plan with visits, as far as re-planning needs it: the command's meaning and the
+    part of the plan (`_plan_parts`) each of its tasks belongs to, by `_task_key`."""
+
+    meaning: Understanding
+    part_of: dict[tuple, int]
+
+
+def _key(command: str) -> str:
+    return " ".join(command.split())
+
+
+def _task_key(task: Task) -> tuple:
+    """A task as the executor reports it back: its id, skill, robot and arguments."""
+    return (task.id, task.skill, task.robot, repr(sorted(task.args.items())))
 
 
 def _steps_of(items: list[GoalItem]) -> dict[Fact, int]:
