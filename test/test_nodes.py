@@ -451,7 +451,7 @@ def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
     assert "gave up after 0 re-plan(s)" in ros.of(command, "failed")[0].details["reason"]
     assert ros.of(command, "task_cancelled")  # the hanging pick was halted
     assert not ros.of("", "error")
-    assert node._thread.is_alive()
+    assert node.service.thread.is_alive()
 
 
 def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):

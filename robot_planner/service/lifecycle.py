@@ -25,7 +25,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from queue import Empty, Queue
-from typing import Any, Protocol
+from typing import Any
 
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import FailedAction, Planner, PlanningError, PlanRequest
@@ -49,6 +49,7 @@ from robot_planner.service.commands import (
 )
 from robot_planner.service.events import StatusEvent
 from robot_planner.service.journal import Journal, read_journal
+from robot_planner.service.ports import LogPort, StatusPort
 from robot_planner.untrusted import quoted, shown
 from robot_planner.world.facts import Fact, FactError, format_facts
 from robot_planner.world.scene import Scene
@@ -61,25 +62,6 @@ EXECUTOR_FINAL = ("done", "failed", "cancelled", "error")
 RECENT_COMMANDS = 200
 #: How long the planner's own message on the cancel topic may take to come back to it.
 OWN_CANCEL_S = 5.0
-
-
-class LogPort(Protocol):
-    """Where the lifecycle logs: a `logging.Logger`, or the node's logger so the lines
-    keep the node's name. Messages are complete strings (no %-arguments)."""
-
-    def debug(self, message: str) -> Any: ...
-
-    def info(self, message: str) -> Any: ...
-
-    def warning(self, message: str) -> Any: ...
-
-    def error(self, message: str) -> Any: ...
-
-
-class StatusPort(Protocol):
-    """Publishes one status event (`robot_planner.nodes.common.StatusPublisher`)."""
-
-    def __call__(self, command_id: str, state: str, **details: Any) -> Any: ...
 
 
 class Follower:
