@@ -14,10 +14,13 @@ and noun phrases are resolved against the scene's vocabulary (colours, type noun
 names and aliases), so a new world needs no grammar change. Anything not understood is
 refused with one line that says what was not understood and what is known. The result
 is the set of facts that must hold when the whole command is done, plus which steps must
-follow which and which robot was asked to do what.
+follow which and which robot was asked to do what. Steps are visits: a fact a later step
+supersedes ("go to the pick station, then go to the dock") is kept with its step as a
+visit (`Understanding.visits`), which the planner reaches before the step that moves on;
+two places for one thing in the same step are refused (nothing says which is first).
 
 Every word is accounted for or the command is refused: every object, place and robot the
-command names must be in the goal (or in a goal a later clause replaced), and the goal
+command names must be in the goal (or in a visit on the way), and the goal
 names nothing else (`_Interpreter.check_accounted`). "Pick up X" with nothing done to X
 afterwards leaves X held (the domain's holder fact); "and" between clauses that each
 name their robot joins them like "while". Of two parses, the one with fewer steps and
@@ -1313,8 +1316,9 @@ class _Interpreter:
         fact = domain.put_fact(thing, target, self.scene.kind_of(target) or "")
         if fact is None:
             raise UnderstandingError(f"nothing can be put on/in the {target.replace('_', ' ')}")
-        # A later instruction about the same object replaces its earlier destination:
-        # the goal is what must hold when the whole command is done.
+        # A later instruction about the same object replaces its earlier destination in
+        # the goal (what must hold when the whole command is done); the earlier one is a
+        # visit on the way.
         where = domain.location_predicates
         self.replace(lambda i: i.fact.args[0] == thing and i.fact.predicate in where, fact)
         self.grasped.pop(thing, None)  # "pick up X and put it ...": X is put, not held
@@ -1664,8 +1668,8 @@ class _Interpreter:
         self.subject = list(sets.pop()) if len(sets) == 1 else None  # type: ignore[arg-type]
 
     def check_accounted(self, command: str) -> None:
-        """Every object, place and robot the command names is in the goal (or was
-        replaced by a later clause), and the goal names nothing else: a command is never
+        """Every object, place and robot the command names is in the goal (or in a visit
+        a later step superseded), and the goal names nothing else: a command is never
         half done while the run reports success.
 
         Raises:
