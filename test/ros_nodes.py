@@ -24,6 +24,7 @@ class Ros:
 
         from robot_planner.nodes import common
         from robot_planner.service.events import parse_event
+        from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
@@ -55,7 +56,7 @@ class Ros:
             "plan": self.probe.create_publisher(String, common.PLAN, common.latched()),
             "cancel": self.probe.create_publisher(Empty, common.CANCEL, common.reliable()),
             "misalignment": self.probe.create_publisher(
-                String, common.MISALIGNMENT, common.reliable(100)
+                MisalignmentMsg, common.MISALIGNMENT, common.reliable(100)
             ),
         }
         self._stop = False

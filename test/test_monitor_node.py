@@ -51,23 +51,25 @@ def ros(ros_domain):
 
 def _monitor(
     ros: Ros, monkeypatch: pytest.MonkeyPatch, backend: ScriptedVqa
-) -> tuple[Any, list[dict]]:
+) -> tuple[Any, list[Any]]:
     """The monitor node (mode on) with `backend`, which records what it handled, and the
-    misalignments it publishes (as the probe receives them)."""
+    misalignments it publishes (as the probe receives them: `MisalignmentReport`s)."""
     from sensor_msgs.msg import Image
 
     from robot_planner.monitor import backends
     from robot_planner.nodes import common
     from robot_planner.nodes.monitor_node import MonitorNode
+    from robot_planner.nodes.typed import misalignment_from_msg
+    from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 
     monkeypatch.setattr(backends, "make_vqa", lambda *args, **kwargs: backend)
     ros.pub["color"] = ros.probe.create_publisher(Image, common.COLOR, common.CAMERA_PUB_QOS)
     ros.pub["depth"] = ros.probe.create_publisher(Image, common.DEPTH, common.CAMERA_PUB_QOS)
-    found: list[dict] = []
+    found: list[Any] = []
     ros.probe.create_subscription(
-        ros.String,
+        MisalignmentMsg,
         common.MISALIGNMENT,
-        lambda m: found.append(json.loads(m.data)),
+        lambda m: found.append(misalignment_from_msg(m)),
         common.reliable(100),
     )
     callbacks = ("_on_plan", "_on_status", "_on_color", "_on_depth", "_process")
@@ -87,9 +89,7 @@ def _plan(ros: Ros, node: Any, command_id: str, revision: int) -> None:
                 "skill": "pick",
                 "robot": "left_arm",
                 "args": {"object": "red_block"},
-                "constraints": [
-                    {"phase": "before", "fact": HOLDING, "question": "Is it held?"}
-                ],
+                "constraints": [{"phase": "before", "fact": HOLDING, "question": "Is it held?"}],
             }
         ],
     }
@@ -148,9 +148,11 @@ def test_only_the_running_command_and_plan_revision_are_checked(ros, monkeypatch
     _frame_processed(ros, node, T0 + 4)
     ros.wait_for(lambda: found, 20, "the misalignment")
     [report] = found
-    assert (report["command_id"], report["revision"]) == (command, 1)
-    assert report["misalignment"]["fact"] == HOLDING
-    assert report["misalignment"]["answers"] == [False, False]
+    assert (report.command_id, report.revision) == (command, 1)
+    assert report.misalignment.fact == HOLDING
+    assert [a.answer for a in report.misalignment.answers] == [False, False]
+    assert report.misalignment.question == "Is it held?"
+    assert report.facts is None  # the scripted backend estimates no facts
     assert backend.asked == [T0 + 3, T0 + 4]
     # One report per plan revision: its later events and frames ask nothing more.
     _executor_says(ros, node, command, "task_started", T0 + 5, revision=1)

@@ -364,21 +364,19 @@ def test_joint_states_reach_a_default_reliable_subscriber(ros):
 HOLDING_RED = "holding(left_arm,red_block)"
 
 
-def _misalignment(command_id: str, revision: int, fact: str) -> str:
+def _misalignment(command_id: str, revision: int, fact: str, **fields: Any) -> Any:
     """A misalignment message as the monitor node publishes it: `fact` (of task t1 on
-    the left arm) answered no twice."""
-    found = {
-        "task": "t1",
-        "robot": "left_arm",
-        "fact": fact,
-        "phase": "during",
-        "expected": True,
-        "answers": [False, False],
-        "question": f"Is {fact} true?",
-    }
-    return json.dumps(
-        {"command_id": command_id, "revision": revision, "misalignment": found, "facts": None}
-    )
+    the left arm) answered no twice; `fields` override the message's fields."""
+    from robot_planner.monitor.base import VqaAnswer
+    from robot_planner.monitor.detector import Misalignment
+    from robot_planner.nodes.typed import MisalignmentReport, misalignment_msg
+
+    no = VqaAnswer(False, 0.75, "")  # exact in float32: sent and received compare equal
+    found = Misalignment("t1", "left_arm", fact, "during", True, 0.0, (no, no), f"Is {fact}?")
+    msg = misalignment_msg(MisalignmentReport(command_id, revision, found))
+    for name, value in fields.items():
+        setattr(msg, name, value)
+    return msg
 
 
 def test_executor_ignores_plans_latched_before_it_started(ros):
@@ -429,23 +427,27 @@ def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
     ros.pub["plan"].publish(ros.String(data=_plan_message(command, plan)))
     ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
 
+    from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+
     messages = [
-        "{}",
-        "[1,2]",
-        json.dumps({"command_id": command, "revision": 0, "misalignment": {}}),
+        MisalignmentMsg(),
+        _misalignment(command, 0, "gripper_empty(right_arm)", detail_json="[1,2]"),
+        _misalignment(command, 0, "gripper_empty(right_arm)", detail_json='{"answers": []}'),
+        _misalignment(command, 0, "holding(left_arm"),
+        _misalignment(command, 0, "gripper_empty(right_arm)", facts=["levitating(red_block)"]),
         _misalignment(unique_id("other"), 0, "gripper_empty(right_arm)"),
         _misalignment(command, 1, "gripper_empty(right_arm)"),
-        _misalignment(command, 0, "holding(left_arm,red_block)"),  # the only real one
+        _misalignment(command, 0, HOLDING_RED),  # the only real one
     ]
-    for text in messages:
-        ros.pub["misalignment"].publish(ros.String(data=text))
+    for message in messages:
+        ros.pub["misalignment"].publish(message)
     ros.wait_for(lambda: ros.of(command, "failed"), 30, "the command halted")
     ros.wait_for(
         lambda: len(node.handled["_on_misalignment"]) == len(messages),
         10,
         "every misalignment message handled",
     )
-    assert [m.data for m in node.handled["_on_misalignment"]] == messages
+    assert node.handled["_on_misalignment"] == messages
     [halt] = ros.of(command, "misalignment")
     assert halt.details["fact"] == "holding(left_arm,red_block)"
     assert "gave up after 0 re-plan(s)" in ros.of(command, "failed")[0].details["reason"]
@@ -480,7 +482,7 @@ def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):
     pick = {"command": "pick up the red block", "goal": [HOLDING_RED], "tasks": [task]}
     ros.pub["plan"].publish(ros.String(data=_plan_message(command, pick)))
     ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
-    ros.pub["misalignment"].publish(ros.String(data=_misalignment(command, 0, HOLDING_RED)))
+    ros.pub["misalignment"].publish(_misalignment(command, 0, HOLDING_RED))
 
     def answer(revision: int, **body: Any) -> None:
         message = {"command_id": command, "revision": revision, "issued": time.time(), **body}

@@ -1,6 +1,8 @@
 """What every node shares: topic names, QoS profiles, status events, and `run_node`.
 
-Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interface.md):
+Topics (all std_msgs unless noted; "typed" ones are robot_planner_interfaces messages,
+converted in `robot_planner.nodes.typed`; JSON payloads documented in
+docs/ros_interface.md):
 
 ===============================  ======================  ==========================
 ``/robot_planner/command``       String (text or JSON)   reliable, depth 1000
@@ -11,8 +13,8 @@ Topics (all std_msgs unless noted; JSON payloads documented in docs/ros_interfac
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
 ``/robot_planner/tree``          String (ascii)          reliable, transient local
 ``/robot_planner/replan``        String (JSON request)   reliable, depth 10
-``/robot_planner/misalignment``  String (JSON)           reliable, depth 100
-``/robot_planner/perception``    String (JSON facts)     reliable, depth 10
+``/robot_planner/misalignment``  Misalignment (typed)    reliable, depth 100
+``/robot_planner/perception``    Perception (typed)      reliable, depth 10
 ``/robot_planner/state``         String (JSON facts)     reliable, transient local
 ``/robot_planner/grippers``      String (JSON)           sensor data
 ``/robot_planner/audio``         UInt8MultiArray         reliable, depth 10

@@ -4,9 +4,10 @@ Subscribes ``/robot_planner/plan`` and ``/robot_planner/cancel``; validates each
 (it arrives over the network: untrusted), compiles it into a behaviour tree and ticks it
 in a dedicated execution thread at ``period_s``, supervised by the ROS-free `Supervisor`
 (halt, re-plan, resume). Misalignments come from the monitor node on
-``/robot_planner/misalignment``; re-plans are requested on ``/robot_planner/replan``
-with the perceived state (``/robot_planner/perception``) and answered by the planner on
-the plan topic. Publishes status events, tree snapshots (``/robot_planner/tree``) and
+``/robot_planner/misalignment`` (robot_planner_interfaces/Misalignment); re-plans are
+requested on ``/robot_planner/replan`` with the perceived state
+(``/robot_planner/perception``, robot_planner_interfaces/Perception) and answered by the
+planner on the plan topic. Publishes status events, tree snapshots (``/robot_planner/tree``) and
 the world state (``/robot_planner/state``). In simulation it also publishes the camera
 (``/camera/color/image_raw``, ``/camera/depth/image_raw``, ``/camera/color/camera_info``),
 the grippers (``/robot_planner/grippers``) and ``/joint_states``.
@@ -64,7 +65,6 @@ from std_msgs.msg import Empty, String
 from robot_planner.adapters.base import RobotAdapter
 from robot_planner.execution.pacing import PacedAdapter
 from robot_planner.monitor.config import MonitorConfig, load_monitor_config
-from robot_planner.monitor.detector import Misalignment
 from robot_planner.nodes import sensors
 from robot_planner.nodes.common import (
     CAMERA_INFO,
@@ -95,6 +95,7 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, executor_health
+from robot_planner.nodes.typed import misalignment_from_msg, perception_facts
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.service.execution_service import ExecutionService, ExecutionSettings
 from robot_planner.system import (
@@ -105,6 +106,8 @@ from robot_planner.system import (
     build_system,
 )
 from robot_planner.world.facts import FactError
+from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+from robot_planner_interfaces.msg import Perception
 
 
 class ExecutorNode(Node):
@@ -244,8 +247,8 @@ class ExecutorNode(Node):
 
         subscribe(self, String, PLAN, self._on_plan, latched())
         subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
-        subscribe(self, String, MISALIGNMENT, self._on_misalignment, reliable(100))
-        subscribe(self, String, PERCEPTION, self._on_perception, reliable())
+        subscribe(self, MisalignmentMsg, MISALIGNMENT, self._on_misalignment, reliable(100))
+        subscribe(self, Perception, PERCEPTION, self._on_perception, reliable())
         subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
         self.service.publish_state()
         self.diagnostics = DiagnosticsPublisher(self, self.health)
@@ -345,22 +348,18 @@ class ExecutorNode(Node):
             return
         self.service.status_event(event)
 
-    def _on_misalignment(self, msg: String) -> None:
+    def _on_misalignment(self, msg: MisalignmentMsg) -> None:
         try:
-            data = json.loads(msg.data)
-            command_id, revision = str(data["command_id"]), int(data["revision"])
-            found = Misalignment.from_dict(data["misalignment"])
-            facts = (
-                self.scene.parse_facts(data["facts"]) if data.get("facts") is not None else None
-            )
+            report = misalignment_from_msg(msg)
+            facts = self.scene.parse_facts(report.facts) if report.facts is not None else None
         except (ValueError, KeyError, TypeError, FactError) as exc:
             self.get_logger().warning(f"ignoring a malformed misalignment: {str(exc)[:200]}")
             return
-        self.service.misalignment(command_id, revision, found, facts)
+        self.service.misalignment(report.command_id, report.revision, report.misalignment, facts)
 
-    def _on_perception(self, msg: String) -> None:
+    def _on_perception(self, msg: Perception) -> None:
         try:
-            facts = self.scene.parse_facts(json.loads(msg.data)["facts"])
+            facts = self.scene.parse_facts(perception_facts(msg))
         except (ValueError, KeyError, TypeError, FactError):
             return
         self.service.perception(facts)

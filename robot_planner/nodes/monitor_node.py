@@ -5,10 +5,11 @@ Subscribes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
 the status events; runs the ROS-free `MisalignmentDetector` with the configured VQA
 backend on the newest frame (in a worker thread: a slow backend never blocks the
 callbacks; frames that arrive meanwhile are skipped, never queued); publishes confirmed
-misalignments on ``/robot_planner/misalignment`` (JSON ``{"command_id", "revision",
-"misalignment": {...}, "facts": [...]}``) and, when the backend can estimate the scene,
-the perceived facts on ``/robot_planner/perception`` (``{"stamp", "facts"}``), which the
-executor re-plans from. The camera pose comes from the scene file (calibration).
+misalignments on ``/robot_planner/misalignment`` (robot_planner_interfaces/Misalignment:
+command, plan revision, task, fact, the facts perceived then; the VQA question, answers
+and evidence in ``detail_json``) and, when the backend can estimate the scene, the
+perceived facts on ``/robot_planner/perception`` (robot_planner_interfaces/Perception),
+which the executor re-plans from. The camera pose comes from the scene file (calibration).
 
 Health on ``/diagnostics`` once a second (``robot_planner/monitor``: VQA backend, checks,
 errors, degraded; WARN while the watched plan runs without failed checks, ERROR when
@@ -68,10 +69,13 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, monitor_health
+from robot_planner.nodes.typed import MisalignmentReport, misalignment_msg, perception_msg
 from robot_planner.plan.model import TaskPlan
 from robot_planner.service.events import EventError, parse_event
 from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.observation import Observation
+from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+from robot_planner_interfaces.msg import Perception
 
 REPORT_S = 30.0
 #: Frames (colour, depth, grippers) kept per topic while waiting for the other two.
@@ -169,8 +173,8 @@ class MonitorNode(Node):
         self._used_at: float | None = None
         self.diagnostics = DiagnosticsPublisher(self, self.health)
         self.status = StatusPublisher(self, "monitor")
-        self.misalignment_pub = self.create_publisher(String, MISALIGNMENT, reliable(100))
-        self.perception_pub = self.create_publisher(String, PERCEPTION, reliable())
+        self.misalignment_pub = self.create_publisher(MisalignmentMsg, MISALIGNMENT, reliable(100))
+        self.perception_pub = self.create_publisher(Perception, PERCEPTION, reliable())
         subscribe(self, Image, COLOR, self._on_color, qos)
         subscribe(self, Image, DEPTH, self._on_depth, qos)
         subscribe(self, CameraInfo, CAMERA_INFO, self._on_info, qos)
@@ -314,8 +318,8 @@ class MonitorNode(Node):
         estimate = getattr(self.backend, "estimate_facts", None)
         if estimate is not None and self.publish_perception:
             facts = estimate(observation)
-            payload = {"stamp": frame.stamp, "facts": format_facts(facts)}
-            self.perception_pub.publish(String(data=json.dumps(payload)))
+            source = f"{self.config.vqa}:{self.camera_name}"
+            self.perception_pub.publish(perception_msg(frame.stamp, format_facts(facts), source))
         with self._lock:
             detector, command = self.detector, self.command
         if detector is None or command is None or not detector.due(frame.stamp):
@@ -344,15 +348,14 @@ class MonitorNode(Node):
         with self._lock:
             if self.detector is detector:
                 self.detector = None  # one report per plan revision
-        event = found.to_dict()
-        event["check_ms"] = round(1000 * (time.perf_counter() - started), 2)
-        message = {
-            "command_id": command[0],
-            "revision": command[1],
-            "misalignment": event,
-            "facts": format_facts(facts) if facts is not None else None,
-        }
-        self.misalignment_pub.publish(String(data=json.dumps(message, default=str)))
+        report = MisalignmentReport(
+            command_id=command[0],
+            revision=command[1],
+            misalignment=found,
+            facts=tuple(format_facts(facts)) if facts is not None else None,
+            check_ms=round(1000 * (time.perf_counter() - started), 2),
+        )
+        self.misalignment_pub.publish(misalignment_msg(report))
         self.get_logger().warning(f"[{command[0]}] misalignment: {found.describe()}")
 
     def health(self) -> Health:

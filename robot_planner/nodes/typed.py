@@ -1,23 +1,30 @@
-"""Typed mirrors of the JSON status and plan topics (robot_planner_interfaces).
+"""Conversions between the package's own values and robot_planner_interfaces messages.
 
-Tools that want message types (Foxglove panels, rqt plugins, a C++ node drawing the DAG)
-subscribe to these instead of parsing JSON: every status event is republished as a
-`StatusEvent` message on ``/robot_planner/status_events`` and every plan as a `Plan`
-message (tasks with robots, arguments, dependencies and constraints) on
-``/robot_planner/plan_graph``. The JSON topics stay what the nodes talk over; free-form
-details stay JSON only inside ``detail_json`` and ``args_json``.
+The monitor's findings travel typed: `Misalignment` messages on
+``/robot_planner/misalignment`` and `Perception` messages on
+``/robot_planner/perception`` (monitor -> executor), so a recording or a tool reads them
+without parsing JSON. Tools that want message types for the rest (Foxglove panels, rqt
+plugins, a C++ node drawing the DAG) subscribe to the typed mirrors: every status event
+is republished as a `StatusEvent` message on ``/robot_planner/status_events`` and every
+plan as a `Plan` message (tasks with robots, arguments, dependencies and constraints) on
+``/robot_planner/plan_graph``; the JSON status and plan topics stay what the nodes talk
+over. Free-form details stay JSON only inside ``detail_json`` and ``args_json``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from builtin_interfaces.msg import Time
 
+from robot_planner.monitor.detector import Misalignment
 from robot_planner.service.events import StatusEvent
-from robot_planner_interfaces.msg import Plan, PlanConstraint, PlanTask
+from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+from robot_planner_interfaces.msg import Perception, Plan, PlanConstraint, PlanTask
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 NS = "/robot_planner"
@@ -31,6 +38,12 @@ def stamp(seconds: float) -> Time:
         return Time()
     whole = int(seconds)
     return Time(sec=whole, nanosec=min(999_999_999, round((seconds - whole) * 1e9)))
+
+
+def seconds(time: Time) -> float:
+    """A `builtin_interfaces/Time` as seconds (rounded to the microsecond: the stamps sent
+    are rounded coarser, so a round trip gives the value back)."""
+    return round(time.sec + time.nanosec * 1e-9, 6)
 
 
 def status_msg(event: StatusEvent) -> StatusEventMsg:
@@ -80,3 +93,88 @@ def _task(task: dict[str, Any]) -> PlanTask:
             for c in task.get("constraints", [])
         ],
     )
+
+
+# --- the monitor's findings (monitor -> executor) -------------------------------------
+
+
+@dataclass(frozen=True)
+class MisalignmentReport:
+    """What a `Misalignment` message says: the finding about one plan revision of one
+    command, and the facts the monitor perceived in that frame (None: its backend
+    estimates none)."""
+
+    command_id: str
+    revision: int
+    misalignment: Misalignment
+    facts: tuple[str, ...] | None = None
+    #: How long the confirming check took (ms), when the monitor measured it.
+    check_ms: float | None = None
+
+
+def misalignment_msg(report: MisalignmentReport) -> MisalignmentMsg:
+    """The monitor's finding as a message; the VQA details (question, answers, evidence)
+    are free-form and travel in ``detail_json``."""
+    found = report.misalignment.to_dict()
+    details = {
+        "question": found["question"],
+        "answers": found["answers"],
+        "evidence": found["evidence"],
+        "frame_stamp": found["frame_stamp"],
+        "check_ms": report.check_ms,
+    }
+    return MisalignmentMsg(
+        stamp=stamp(found["time"]),
+        command_id=report.command_id,
+        revision=report.revision,
+        task_id=found["task"],
+        robot=found["robot"],
+        fact=found["fact"],
+        phase=found["phase"],
+        expected=bool(found["expected"]),
+        confidence=float(found["confidence"]),
+        reason=report.misalignment.describe(),
+        facts=list(report.facts or ()),
+        detail_json=json.dumps(details, separators=(",", ":"), default=str),
+    )
+
+
+def misalignment_from_msg(msg: MisalignmentMsg) -> MisalignmentReport:
+    """A received `Misalignment` message, checked as `Misalignment.from_dict` checks one
+    (it comes from another process); ValueError, KeyError or TypeError when malformed."""
+    details = json.loads(msg.detail_json) if msg.detail_json else {}
+    if not isinstance(details, dict):
+        raise TypeError("misalignment detail_json must be a JSON object")
+    found = Misalignment.from_dict(
+        {
+            "time": seconds(msg.stamp),
+            "task": msg.task_id,
+            "robot": msg.robot,
+            "fact": msg.fact,
+            "phase": msg.phase,
+            "expected": msg.expected,
+            "question": details.get("question", ""),
+            "answers": details.get("answers"),
+            "confidence": round(float(msg.confidence), 6),  # float32 on the wire
+            "evidence": details.get("evidence", ""),
+        }
+    )
+    check_ms = details.get("check_ms")
+    return MisalignmentReport(
+        command_id=msg.command_id,
+        revision=int(msg.revision),
+        misalignment=found,
+        facts=tuple(msg.facts) if msg.facts else None,
+        check_ms=float(check_ms) if check_ms is not None else None,
+    )
+
+
+def perception_msg(stamp_s: float, facts: Iterable[str], source: str) -> Perception:
+    """Facts perceived in the camera frame of `stamp_s`, by `source` (backend:camera)."""
+    return Perception(stamp=stamp(stamp_s), facts=list(facts), confidences=[], source=source)
+
+
+def perception_facts(msg: Perception) -> list[str]:
+    """The facts of a received `Perception` message (checked against the scene by the
+    caller)."""
+    return list(msg.facts)
