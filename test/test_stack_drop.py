@@ -195,3 +195,31 @@ def test_a_pick_turns_its_grasp_away_from_a_touching_neighbour(scene):
         assert abs(math.remainder(chosen - natural, math.pi)) == pytest.approx(
             math.pi / 2, abs=0.1
         )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], (0.3, 0.0)),
+        (["--noise-cm", "3"], (0.0, 3.0)),
+        (["--noise-cm", "3", "--drop-prob", "0.15"], (0.15, 3.0)),
+    ],
+)
+def test_stack_drop_cli_measures_a_noise_cell_without_drops_unless_asked(
+    monkeypatch, tmp_path, flags, expected
+):
+    """`--noise-cm 3` alone is the grid's q = 3 cm cell (p = 0); it once also dropped
+    blocks at the default p = 0.3, and a figure measured that way was read as the noise
+    cell's."""
+    import robot_planner.bench.stack_drop as stack_drop
+
+    seen = []
+
+    def spy(drop, noise, *args, **kwargs):
+        seen.append((drop, noise))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(stack_drop, "bench_stack_drop", spy)
+    with pytest.raises(SystemExit):
+        main(["bench", "stack-drop", *flags, "--episodes", "1", "--out", str(tmp_path)])
+    assert seen == [expected]

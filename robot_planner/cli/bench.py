@@ -416,6 +416,8 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
     _, scene = load_world(args)
     if not 1 <= args.episodes <= 10_000 or not 1 <= args.workers <= 64:
         raise UsageError("--episodes must be 1..10000 and --workers 1..64")
+    if args.drop_prob is None:
+        args.drop_prob = 0.0 if args.noise_cm > 0 else 0.3
     if not 0 <= args.drop_prob <= 1 or args.noise_cm < 0:
         raise UsageError("--drop-prob must be in [0, 1] and --noise-cm >= 0")
     monitoring = monitor_config(args, scene)
@@ -481,7 +483,13 @@ def cmd_bench_stack_drop(args: argparse.Namespace) -> int:
 def _add_stack_drop_parser(suites: Any) -> None:
     b = suites.add_parser("stack-drop", help="DoReMi stack-in-order benchmark with drops")
     add_world_args(b)
-    b.add_argument("--drop-prob", type=float, default=0.3, help="drop probability per carry")
+    b.add_argument(
+        "--drop-prob",
+        type=float,
+        default=None,
+        help="drop probability per carry (default 0.3, or 0 when --noise-cm is given: "
+        "a noise cell is measured on its own, as in --grid)",
+    )
     b.add_argument(
         "--noise-cm", type=float, default=0.0, help="placement noise: displace by up to Q cm"
     )
