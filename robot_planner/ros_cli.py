@@ -215,16 +215,18 @@ class _Client:
 
 
 def _status_subscription(client: _Client, received: list) -> Any:
-    from std_msgs.msg import String
+    """Status events (typed, ``/robot_planner/status_events``) appended to `received`."""
+    from robot_planner.nodes.common import STATUS_EVENTS, STATUS_QOS
+    from robot_planner.nodes.typed import status_from_msg
+    from robot_planner.service.events import EventError
 
-    from robot_planner.nodes.common import STATUS, STATUS_QOS
-    from robot_planner.service.events import EventError, parse_event
+    StatusEvent = _interfaces().msg.StatusEvent
 
-    def on_status(msg: String) -> None:
+    def on_status(msg: Any) -> None:
         with contextlib.suppress(EventError):
-            received.append(parse_event(msg.data))
+            received.append(status_from_msg(msg))
 
-    return client.node.create_subscription(String, STATUS, on_status, STATUS_QOS)
+    return client.node.create_subscription(StatusEvent, STATUS_EVENTS, on_status, STATUS_QOS)
 
 
 def cmd_say(args: argparse.Namespace) -> int:
@@ -255,7 +257,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         return _say_goal(args, command)
     from std_msgs.msg import UInt8MultiArray
 
-    from robot_planner.nodes.common import AUDIO, STATUS, reliable
+    from robot_planner.nodes.common import AUDIO, STATUS_EVENTS, reliable
 
     # Speech goes to the voice node, which names the command: it is followed on the
     # status topic.
@@ -269,7 +271,8 @@ def cmd_say(args: argparse.Namespace) -> int:
 
         def ready() -> bool:
             return (
-                publisher.get_subscription_count() > 0 and client.node.count_publishers(STATUS) > 0
+                publisher.get_subscription_count() > 0
+                and client.node.count_publishers(STATUS_EVENTS) > 0
             )
 
         if not client.spin_until(ready, discovery):
@@ -336,7 +339,7 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
     (beside the command's final status event) on stdout. Ctrl-C cancels the goal."""
     from rclpy.action import ActionClient
 
-    from robot_planner.nodes.common import EXECUTE, STATUS
+    from robot_planner.nodes.common import EXECUTE, STATUS_EVENTS
     from robot_planner.service.action_mapping import CODE_NAMES
 
     ExecuteCommand = _interfaces().action.ExecuteCommand
@@ -354,7 +357,9 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
             )
         if status_sub is not None:  # the final event's details; the result alone will do
             client.spin_until(
-                lambda: status_sub.get_publisher_count() >= client.node.count_publishers(STATUS),
+                lambda: (
+                    status_sub.get_publisher_count() >= client.node.count_publishers(STATUS_EVENTS)
+                ),
                 1.0,
             )
         feedback: list = []
@@ -492,6 +497,7 @@ def _interfaces() -> Any:
     """The robot_planner_interfaces package, or one line saying how to get it."""
     try:
         import robot_planner_interfaces.action
+        import robot_planner_interfaces.msg
         import robot_planner_interfaces.srv
     except ImportError as exc:
         raise RosCliError(

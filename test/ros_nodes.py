@@ -23,8 +23,9 @@ class Ros:
         from std_msgs.msg import Empty, String
 
         from robot_planner.nodes import common
-        from robot_planner.service.events import parse_event
+        from robot_planner.nodes.typed import status_from_msg
         from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+        from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
@@ -36,10 +37,11 @@ class Ros:
         self.events: list[Any] = []
         self.plans: list[dict] = []
         self.String, self.Empty = String, Empty
+        # The typed status events, as the nodes read them (the JSON mirror is for people).
         self.probe.create_subscription(
-            String,
-            common.STATUS,
-            lambda m: self.events.append(parse_event(m.data)),
+            StatusEventMsg,
+            common.STATUS_EVENTS,
+            lambda m: self.events.append(status_from_msg(m)),
             common.STATUS_QOS,
         )
         # Every plan, not only the newest (the latched publisher's depth is 1).
@@ -52,7 +54,9 @@ class Ros:
         self.probe.create_subscription(String, common.PLAN, self._on_plan, every_plan)
         self.pub = {
             "command": self.probe.create_publisher(String, common.COMMAND, common.COMMAND_QOS),
-            "status": self.probe.create_publisher(String, common.STATUS, common.STATUS_QOS),
+            "status": self.probe.create_publisher(
+                StatusEventMsg, common.STATUS_EVENTS, common.STATUS_QOS
+            ),
             "plan": self.probe.create_publisher(String, common.PLAN, common.latched()),
             "cancel": self.probe.create_publisher(Empty, common.CANCEL, common.reliable()),
             "misalignment": self.probe.create_publisher(
@@ -111,10 +115,11 @@ class Ros:
         ]
 
     def executor_says(self, command_id: str, state: str, **details: Any) -> None:
+        from robot_planner.nodes.typed import status_msg
         from robot_planner.service.events import make_event
 
         event = make_event(command_id, state, "executor", details)
-        self.pub["status"].publish(self.String(data=event.to_json()))
+        self.pub["status"].publish(status_msg(event))
 
     def close(self) -> None:
         self._stop = True

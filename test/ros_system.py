@@ -163,7 +163,8 @@ class Client:
         from std_msgs.msg import Empty, String, UInt8MultiArray
 
         from robot_planner.nodes import common
-        from robot_planner.service.events import parse_event
+        from robot_planner.nodes.typed import status_from_msg
+        from robot_planner_interfaces.msg import StatusEvent
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
@@ -174,9 +175,9 @@ class Client:
         self.joints: list[tuple[float, Any]] = []
         self._lock = threading.Lock()
 
-        def on_status(msg: String) -> None:
+        def on_status(msg: StatusEvent) -> None:
             with self._lock:
-                self.events.append(parse_event(msg.data))
+                self.events.append(status_from_msg(msg))
 
         def on_joints(msg: JointState) -> None:
             with self._lock:
@@ -188,7 +189,7 @@ class Client:
                 self.logs.append(msg)
 
         self.status_sub = self.node.create_subscription(
-            String, common.STATUS, on_status, common.STATUS_QOS
+            StatusEvent, common.STATUS_EVENTS, on_status, common.STATUS_QOS
         )
         # /rosout as rcl publishes it: reliable, transient local, depth 1000.
         rosout = QoSProfile(
@@ -224,12 +225,14 @@ class Client:
         """Until `publisher` has `count` subscribers and our status subscription has matched
         every status publisher the graph shows, at least `status_publishers` (events
         published before the match would be lost)."""
-        from robot_planner.nodes.common import STATUS
+        from robot_planner.nodes.common import STATUS_EVENTS
 
         self.wait_for(lambda: publisher.get_subscription_count() >= count, timeout, "subscribers")
         self.wait_for(
-            lambda: self.status_sub.get_publisher_count()
-            >= max(status_publishers, self.node.count_publishers(STATUS)),
+            lambda: (
+                self.status_sub.get_publisher_count()
+                >= max(status_publishers, self.node.count_publishers(STATUS_EVENTS))
+            ),
             timeout,
             f"{status_publishers} status publisher(s) matched",
         )

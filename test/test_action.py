@@ -53,7 +53,8 @@ class ActionSystem:
         from std_msgs.msg import String
 
         from robot_planner.nodes import common
-        from robot_planner.service.events import parse_event
+        from robot_planner.nodes.typed import status_from_msg
+        from robot_planner_interfaces.msg import StatusEvent
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
@@ -70,7 +71,7 @@ class ActionSystem:
 
         def on_status(msg: Any) -> None:
             with self.lock:
-                self.events.append(parse_event(msg.data))
+                self.events.append(status_from_msg(msg))
 
         def on_joints(msg: Any) -> None:
             with self.lock:
@@ -78,12 +79,14 @@ class ActionSystem:
                 del self.joints[:-400]
 
         self.status_sub = self.client.create_subscription(
-            String, common.STATUS, on_status, common.STATUS_QOS
+            StatusEvent, common.STATUS_EVENTS, on_status, common.STATUS_QOS
         )
         self.client.create_subscription(
             JointState, common.JOINT_STATES, on_joints, common.JOINT_STATE_QOS
         )
-        self.status_pub = self.client.create_publisher(String, common.STATUS, common.STATUS_QOS)
+        self.status_pub = self.client.create_publisher(
+            StatusEvent, common.STATUS_EVENTS, common.STATUS_QOS
+        )
         self.cancel_one = self.client.create_publisher(
             String, common.CANCEL_COMMAND, common.reliable()
         )
@@ -132,11 +135,12 @@ class ActionSystem:
 
     def matched(self) -> None:
         """Until the client's status subscription has matched every status publisher."""
-        from robot_planner.nodes.common import STATUS
+        from robot_planner.nodes.common import STATUS_EVENTS
 
         wait_for(
             lambda: (
-                self.status_sub.get_publisher_count() >= self.client.count_publishers(STATUS)
+                self.status_sub.get_publisher_count()
+                >= self.client.count_publishers(STATUS_EVENTS)
                 and self.status_pub.get_subscription_count() >= 1
             ),
             WAIT_S,
@@ -185,10 +189,11 @@ class ActionSystem:
             ]
 
     def executor_says(self, command_id: str, state: str, **details: Any) -> None:
+        from robot_planner.nodes.typed import status_msg
         from robot_planner.service.events import make_event
 
         event = make_event(command_id, state, "executor", details)
-        self.status_pub.publish(self.String(data=event.to_json()))
+        self.status_pub.publish(status_msg(event))
 
     def joints_since(self, since: float) -> list[tuple[float, Any]]:
         with self.lock:

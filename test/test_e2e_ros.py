@@ -163,7 +163,7 @@ def test_cancel_during_motion_stops_both_arms(system_factory):
     on a slow machine). The command ends cancelled and both arms stand still."""
     from std_msgs.msg import Empty
 
-    from robot_planner.nodes.common import STATUS
+    from robot_planner.nodes.common import STATUS_EVENTS as STATUS
 
     system = system_factory(sets=FAST)
     client = Client(system.domain)
@@ -354,8 +354,10 @@ def test_killing_the_executor_mid_command_marks_it_interrupted_never_replayed(
         started = len(client.of(doomed))
         restarted = _node("executor_node", domain, "monitor_mode:=off", "sim_speed:=2.0")
         client.wait_for(
-            lambda: client.logged("executor", f"ignoring plan for {doomed} issued before")
-            or restarted.poll() is not None,
+            lambda: (
+                client.logged("executor", f"ignoring plan for {doomed} issued before")
+                or restarted.poll() is not None
+            ),
             60,
             "the restarted executor to receive the stale plan",
         )

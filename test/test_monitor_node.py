@@ -101,12 +101,14 @@ def _plan(ros: Ros, node: Any, command_id: str, revision: int) -> None:
 
 def _executor_says(ros: Ros, node: Any, command_id: str, state: str, stamp: float, **details):
     """A status event from the executor, handled by the monitor before this returns."""
+    from robot_planner.nodes.typed import status_msg
     from robot_planner.service.events import make_event
 
-    text = make_event(command_id, state, "executor", {"task": "t1", **details}, stamp).to_json()
-    ros.pub["status"].publish(ros.String(data=text))
+    event = make_event(command_id, state, "executor", {"task": "t1", **details}, stamp)
+    msg = status_msg(event)
+    ros.pub["status"].publish(msg)
     ros.wait_for(
-        lambda: any(m.data == text for m in node.handled["_on_status"]),
+        lambda: any(m == msg for m in node.handled["_on_status"]),
         20,
         f"the monitor to handle {state} of {command_id}",
     )

@@ -227,11 +227,29 @@ def test_recording_topic_names_are_the_nodes_topic_names():
     )
 
 
-def _event(state: str) -> str:
-    """A status event as the nodes publish it (fixed time: the text is compared)."""
+def _event(state: str) -> Any:
+    """A status event as the nodes publish it (fixed time: the recording is compared)."""
     from robot_planner.service.events import make_event
 
-    return make_event("rec-test", state, "test", {}, 1_000.0).to_json()
+    return make_event("rec-test", state, "test", {"revision": 0}, 1_000.0)
+
+
+def _recorded_event(message: Any) -> Any:
+    """A recorded `StatusEvent` message (decoded from the file) as the event it carries."""
+    from robot_planner.nodes.typed import status_from_msg
+    from robot_planner_interfaces.msg import StatusEvent
+
+    fields = ("command_id", "state", "source", "message", "detail_json")
+    typed = StatusEvent(**{name: getattr(message, name) for name in fields})
+    typed.stamp.sec, typed.stamp.nanosec = message.stamp.sec, message.stamp.nanosec
+    return status_from_msg(typed)
+
+
+def test_recorder_records_the_typed_status_events_not_the_json_mirror():
+    from robot_planner.nodes import common
+    from robot_planner.nodes.recorder_node import DEFAULT_TOPICS
+
+    assert common.STATUS_EVENTS in DEFAULT_TOPICS and common.STATUS not in DEFAULT_TOPICS
 
 
 @pytest.fixture
@@ -257,7 +275,7 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
     color = ros.probe.create_publisher(Image, common.COLOR, common.CAMERA_PUB_QOS)
     depth = ros.probe.create_publisher(Image, common.DEPTH, common.CAMERA_PUB_QOS)
     info = ros.probe.create_publisher(CameraInfo, common.CAMERA_INFO, common.CAMERA_PUB_QOS)
-    topics = [common.STATUS, common.PLAN, common.COLOR, common.DEPTH, common.CAMERA_INFO]
+    topics = [common.STATUS_EVENTS, common.PLAN, common.COLOR, common.DEPTH, common.CAMERA_INFO]
     once = "/rec_test/once"  # no publisher yet: typed, so subscribed at start anyway
     node = ros.add(
         RecorderNode,
@@ -276,16 +294,18 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
 
     rgb = np.zeros((6, 8, 3), np.uint8)
     rgb[2:4, 2:6] = (0, 200, 30)
-    texts = [_event("accepted"), _event("planned"), _event("done")]
-    for text in texts:
-        ros.pub["status"].publish(ros.String(data=text))
+    from robot_planner.nodes.typed import status_msg
+
+    events = [_event("accepted"), _event("planned"), _event("done")]
+    for event in events:
+        ros.pub["status"].publish(status_msg(event))
     one_shot.publish(ros.String(data="once"))
     color.publish(sensors.rgb_message(rgb, 5.0, "cam"))
     depth.publish(sensors.depth_message(np.full((6, 8), 0.75, np.float32), 5.0, "cam"))
     info.publish(sensors.info_message(np.diag([100.0, 100.0, 1.0]), 8, 6, 5.0, "cam"))
     expected = {
         once: 1,
-        common.STATUS: 3,
+        common.STATUS_EVENTS: 3,
         common.PLAN: 1,
         f"{common.COLOR}/compressed": 1,
         common.DEPTH: 1,
@@ -299,7 +319,10 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
     by_topic: dict[str, list[Any]] = {}
     for topic, schema, _, message in messages:
         by_topic.setdefault(topic, []).append((schema, message))
-    assert [m.data for _, m in by_topic[common.STATUS]] == texts
+    assert {schema for schema, _ in by_topic[common.STATUS_EVENTS]} == {
+        "robot_planner_interfaces/msg/StatusEvent"
+    }
+    assert [_recorded_event(m) for _, m in by_topic[common.STATUS_EVENTS]] == events
     assert by_topic[common.PLAN][0][1].data == '{"revision": 1}'
     assert by_topic[once][0][1].data == "once"
     schema, image = by_topic[f"{common.COLOR}/compressed"][0]
@@ -353,13 +376,14 @@ class _Lines:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_recorder_process_stopped_by_a_signal_leaves_a_readable_file(ros, tmp_path, sig):
     from robot_planner.nodes import common
+    from robot_planner.nodes.typed import status_msg
 
     path = tmp_path / "process.mcap"
     ros.pub["plan"].publish(ros.String(data='{"revision": 7}'))
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros.context.get_domain_id()), PYTHONUNBUFFERED="1")
     argv = [sys.executable, "-m", "robot_planner.nodes.recorder_node", "--ros-args"]
     argv += ["-p", f"path:={path}", "-p", "discovery_period_s:=0.1"]
-    argv += ["-p", f"topics:=[{common.PLAN},{common.STATUS}]"]
+    argv += ["-p", f"topics:=[{common.PLAN},{common.STATUS_EVENTS}]"]
     child = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -367,8 +391,8 @@ def test_recorder_process_stopped_by_a_signal_leaves_a_readable_file(ros, tmp_pa
         output = _Lines(child.stdout)
         wait_for(lambda: output.has(f"first message on {common.PLAN}"), 60, "the latched plan")
         wait_for(lambda: ros.pub["status"].get_subscription_count() >= 2, 30, "status matched")
-        ros.pub["status"].publish(ros.String(data=_event("done")))
-        wait_for(lambda: output.has(f"first message on {common.STATUS}"), 30, "the status")
+        ros.pub["status"].publish(status_msg(_event("done")))
+        wait_for(lambda: output.has(f"first message on {common.STATUS_EVENTS}"), 30, "the status")
         child.send_signal(sig)
         assert child.wait(timeout=30) == 0, "".join(output.lines)
     finally:
@@ -377,5 +401,7 @@ def test_recorder_process_stopped_by_a_signal_leaves_a_readable_file(ros, tmp_pa
             child.wait()
     output.thread.join(timeout=5)
     assert output.has("recording closed"), "".join(output.lines)
-    recorded = {(t, m.data) for t, _, _, m in read_messages(path)}
-    assert recorded == {(common.PLAN, '{"revision": 7}'), (common.STATUS, _event("done"))}
+    recorded = {t: m for t, _, _, m in read_messages(path)}
+    assert set(recorded) == {common.PLAN, common.STATUS_EVENTS}
+    assert recorded[common.PLAN].data == '{"revision": 7}'
+    assert _recorded_event(recorded[common.STATUS_EVENTS]) == _event("done")

@@ -2,13 +2,14 @@
 
 Topics (all std_msgs unless noted; "typed" ones are robot_planner_interfaces messages,
 converted in `robot_planner.nodes.typed`; JSON payloads documented in
-docs/ros_interface.md):
+docs/ros_interface.md). The nodes read the typed topics; a "JSON mirror" carries the same
+as JSON text for ``ros2 topic echo`` and existing tools, and no node reads it:
 
 ===============================  ======================  ==========================
 ``/robot_planner/command``       String (text or JSON)   reliable, depth 1000
 ``/robot_planner/plan``          String (JSON)           reliable, transient local
-``/robot_planner/status``        String (JSON events)    reliable, depth 1000
 ``/robot_planner/status_events`` StatusEvent (typed)     reliable, depth 1000
+``/robot_planner/status``        String (JSON mirror)    reliable, depth 1000
 ``/robot_planner/plan_graph``    Plan (typed)            reliable, transient local
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
 ``/robot_planner/tree``          String (ascii)          reliable, transient local
@@ -63,7 +64,13 @@ from robot_planner.service.events import StatusEvent, make_event
 NS = "/robot_planner"
 COMMAND = f"{NS}/command"
 PLAN = f"{NS}/plan"
+#: Status events as JSON text: a human-readable mirror of `STATUS_EVENTS` for
+#: ``ros2 topic echo`` and existing tools. No node reads it.
 STATUS = f"{NS}/status"
+#: Status events as robot_planner_interfaces/StatusEvent: what the nodes and the CLI read.
+STATUS_EVENTS = f"{NS}/status_events"
+#: Plans as robot_planner_interfaces/Plan.
+PLAN_GRAPH = f"{NS}/plan_graph"
 CANCEL = f"{NS}/cancel"
 #: One command by id (a goal's or a text command's): waiting ones are dropped, the
 #: running one halts the robots; `CANCEL` is everything.
@@ -192,13 +199,13 @@ class StatusPublisher:
     """Publishes status events from one node (`source`), and logs the notable ones."""
 
     def __init__(self, node: Node, source: str):
-        from robot_planner.nodes.typed import STATUS_EVENTS
         from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
         self.node = node
         self.source = source
+        #: The JSON mirror (`STATUS`), for people and existing tools.
         self.publisher = node.create_publisher(String, STATUS, STATUS_QOS)
-        #: The same events as typed messages (robot_planner.nodes.typed).
+        #: What the nodes read (robot_planner.nodes.typed converts).
         self.typed = node.create_publisher(StatusEventMsg, STATUS_EVENTS, STATUS_QOS)
 
     def __call__(self, command_id: str, state: str, **details: Any) -> StatusEvent:
@@ -206,8 +213,8 @@ class StatusPublisher:
 
         event = make_event(command_id, state, self.source, details)
         try:
-            self.publisher.publish(String(data=event.to_json()))
             self.typed.publish(status_msg(event))
+            self.publisher.publish(String(data=event.to_json()))
         except Exception as exc:  # the context is shutting down (Ctrl-C)
             logging.getLogger(__name__).warning("status not published: %s: %s", state, exc)
             return event

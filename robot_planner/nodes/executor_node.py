@@ -81,7 +81,7 @@ from robot_planner.nodes.common import (
     PLAN,
     REPLAN,
     STATE,
-    STATUS,
+    STATUS_EVENTS,
     STATUS_QOS,
     TREE,
     DiagnosticsPublisher,
@@ -95,8 +95,8 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, executor_health
-from robot_planner.nodes.typed import misalignment_from_msg, perception_facts
-from robot_planner.service.events import EventError, parse_event
+from robot_planner.nodes.typed import misalignment_from_msg, perception_facts, status_from_msg
+from robot_planner.service.events import EventError
 from robot_planner.service.execution_service import ExecutionService, ExecutionSettings
 from robot_planner.system import (
     UNMONITORED,
@@ -108,6 +108,7 @@ from robot_planner.system import (
 from robot_planner.world.facts import FactError
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 
 class ExecutorNode(Node):
@@ -249,7 +250,7 @@ class ExecutorNode(Node):
         subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
         subscribe(self, MisalignmentMsg, MISALIGNMENT, self._on_misalignment, reliable(100))
         subscribe(self, Perception, PERCEPTION, self._on_perception, reliable())
-        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        subscribe(self, StatusEventMsg, STATUS_EVENTS, self._on_status, STATUS_QOS)
         self.service.publish_state()
         self.diagnostics = DiagnosticsPublisher(self, self.health)
         self.service.start()
@@ -341,9 +342,9 @@ class ExecutorNode(Node):
     def _on_cancel(self, _msg: Empty) -> None:
         self.service.cancel_all()
 
-    def _on_status(self, msg: String) -> None:
+    def _on_status(self, msg: StatusEventMsg) -> None:
         try:
-            event = parse_event(msg.data)
+            event = status_from_msg(msg)
         except EventError:
             return
         self.service.status_event(event)

@@ -56,7 +56,7 @@ from robot_planner.nodes.common import (
     MISALIGNMENT,
     PERCEPTION,
     PLAN,
-    STATUS,
+    STATUS_EVENTS,
     STATUS_QOS,
     DiagnosticsPublisher,
     StatusPublisher,
@@ -69,13 +69,19 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, monitor_health
-from robot_planner.nodes.typed import MisalignmentReport, misalignment_msg, perception_msg
+from robot_planner.nodes.typed import (
+    MisalignmentReport,
+    misalignment_msg,
+    perception_msg,
+    status_from_msg,
+)
 from robot_planner.plan.model import TaskPlan
-from robot_planner.service.events import EventError, parse_event
+from robot_planner.service.events import EventError
 from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.observation import Observation
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 REPORT_S = 30.0
 #: Frames (colour, depth, grippers) kept per topic while waiting for the other two.
@@ -180,7 +186,7 @@ class MonitorNode(Node):
         subscribe(self, CameraInfo, CAMERA_INFO, self._on_info, qos)
         subscribe(self, String, GRIPPERS, self._on_grippers, qos)
         subscribe(self, String, PLAN, self._on_plan, latched())
-        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        subscribe(self, StatusEventMsg, STATUS_EVENTS, self._on_status, STATUS_QOS)
         self._worker = threading.Thread(target=self._work, name="monitor", daemon=True)
         self._worker.start()
         self.get_logger().info(
@@ -208,9 +214,9 @@ class MonitorNode(Node):
             self.command = (command_id, revision)
             self.goal = tuple(Fact.parse(g) for g in plan.goal)
 
-    def _on_status(self, msg: String) -> None:
+    def _on_status(self, msg: StatusEventMsg) -> None:
         try:
-            event = parse_event(msg.data)
+            event = status_from_msg(msg)
         except EventError:
             return
         if event.source != "executor":

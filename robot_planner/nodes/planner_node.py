@@ -70,9 +70,10 @@ from robot_planner.nodes.common import (
     GET_STATE,
     HEARTBEAT,
     PLAN,
+    PLAN_GRAPH,
     REPLAN,
     STATE,
-    STATUS,
+    STATUS_EVENTS,
     STATUS_QOS,
     DiagnosticsPublisher,
     StatusPublisher,
@@ -84,7 +85,7 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, planner_health
-from robot_planner.nodes.typed import PLAN_GRAPH, plan_msg
+from robot_planner.nodes.typed import plan_msg, status_from_msg
 from robot_planner.planning.config import Backend, load_planner_config, make_planner
 from robot_planner.service.action_mapping import command_from_goal, rejected_result
 from robot_planner.service.approval import (
@@ -96,13 +97,14 @@ from robot_planner.service.approval import (
 )
 from robot_planner.service.commands import POLICIES as QUEUE_POLICIES
 from robot_planner.service.commands import CommandError, CommandQueue
-from robot_planner.service.events import EventError, parse_event
+from robot_planner.service.events import EventError
 from robot_planner.service.journal import Journal
 from robot_planner.service.lifecycle import CommandLifecycle, Follower
 from robot_planner.untrusted import shown
 from robot_planner.world.scene import load_scene
 from robot_planner_interfaces.action import ExecuteCommand
 from robot_planner_interfaces.msg import Plan as PlanMsg
+from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 from robot_planner_interfaces.srv import ApprovePlan, GetState
 
 DEFAULT_JOURNAL = "~/.ros/robot_planner/journal.jsonl"
@@ -225,7 +227,7 @@ class PlannerNode(Node):
         )
         lifecycle = self.lifecycle
         subscribe(self, String, COMMAND, self._on_command, COMMAND_QOS)
-        subscribe(self, String, STATUS, self._on_status, STATUS_QOS)
+        subscribe(self, StatusEventMsg, STATUS_EVENTS, self._on_status, STATUS_QOS)
         subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
         subscribe(self, String, CANCEL_COMMAND, self._on_cancel_command, reliable())
         # Goals wait in their execute callback (reentrant group, own threads) while the
@@ -269,9 +271,9 @@ class PlannerNode(Node):
     def _on_command(self, msg: String) -> None:
         self.lifecycle.command_text(msg.data)
 
-    def _on_status(self, msg: String) -> None:
+    def _on_status(self, msg: StatusEventMsg) -> None:
         try:
-            event = parse_event(msg.data)
+            event = status_from_msg(msg)
         except EventError:
             return
         self.lifecycle.on_status_event(event)

@@ -44,10 +44,11 @@ from robot_planner.recording import (
 )
 
 #: What a Foxglove user wants from a run: every planner topic, the colour camera,
-#: joint states and the nodes' log. Depth images (300 KB each) are left out.
+#: joint states and the nodes' log. Depth images (300 KB each) are left out, and so is the
+#: JSON status mirror (``/robot_planner/status``): the typed events carry the same.
 DEFAULT_TOPICS = [
     f"{common.COMMAND}:std_msgs/msg/String",  # `say` publishes once, right after it starts
-    common.STATUS,
+    common.STATUS_EVENTS,
     common.PLAN,
     common.TREE,
     common.CANCEL,

@@ -1,14 +1,19 @@
 """Conversions between the package's own values and robot_planner_interfaces messages.
 
-The monitor's findings travel typed: `Misalignment` messages on
-``/robot_planner/misalignment`` and `Perception` messages on
-``/robot_planner/perception`` (monitor -> executor), so a recording or a tool reads them
-without parsing JSON. Tools that want message types for the rest (Foxglove panels, rqt
-plugins, a C++ node drawing the DAG) subscribe to the typed mirrors: every status event
-is republished as a `StatusEvent` message on ``/robot_planner/status_events`` and every
-plan as a `Plan` message (tasks with robots, arguments, dependencies and constraints) on
-``/robot_planner/plan_graph``; the JSON status and plan topics stay what the nodes talk
-over. Free-form details stay JSON only inside ``detail_json`` and ``args_json``.
+The nodes talk over typed messages: status events are `StatusEvent` messages on
+``/robot_planner/status_events`` (every node -> every node, the CLI, tools); the
+monitor's findings are `Misalignment` messages on ``/robot_planner/misalignment`` and
+`Perception` messages on ``/robot_planner/perception`` (monitor -> executor). A
+recording or a tool (Foxglove panels, rqt plugins, a C++ node drawing the DAG) reads
+them without parsing JSON. Every plan is also a `Plan` message (tasks with robots,
+arguments, dependencies and constraints) on ``/robot_planner/plan_graph``. The JSON
+status topic ``/robot_planner/status`` stays as a human-readable mirror for
+``ros2 topic echo`` and existing tools; no node reads it. Free-form details stay JSON
+only inside ``detail_json`` and ``args_json``.
+
+Each ``*_msg`` function makes a message; each ``*_from_msg`` reads a received one back
+into what the JSON form gave, checked as the JSON form was (it comes from another
+process).
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ from typing import Any
 from builtin_interfaces.msg import Time
 
 from robot_planner.monitor.detector import Misalignment
-from robot_planner.service.events import StatusEvent
+
+# The typed topics' names, re-exported: their home is the topic table in `common`.
+from robot_planner.nodes.common import PLAN_GRAPH as PLAN_GRAPH
+from robot_planner.nodes.common import STATUS_EVENTS as STATUS_EVENTS
+from robot_planner.service.events import MAX_EVENT_BYTES, EventError, StatusEvent, validate_event
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 from robot_planner_interfaces.msg import Perception, Plan, PlanConstraint, PlanTask
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
-
-NS = "/robot_planner"
-STATUS_EVENTS = f"{NS}/status_events"
-PLAN_GRAPH = f"{NS}/plan_graph"
 
 
 def stamp(seconds: float) -> Time:
@@ -56,6 +61,26 @@ def status_msg(event: StatusEvent) -> StatusEventMsg:
         source=event.source,
         message=reason if isinstance(reason, str) else str(reason),
         detail_json=json.dumps(event.details, separators=(",", ":"), default=str),
+    )
+
+
+def status_from_msg(msg: StatusEventMsg) -> StatusEvent:
+    """A received `StatusEvent` message as the event its sender made, checked as
+    `parse_event` checks the JSON one; `EventError` (one line) when malformed."""
+    if len(msg.detail_json) > MAX_EVENT_BYTES:
+        raise EventError(f"status event details over {MAX_EVENT_BYTES} bytes")
+    try:
+        details = json.loads(msg.detail_json) if msg.detail_json else {}
+    except ValueError as exc:
+        raise EventError(f"invalid status event: detail_json: {exc}") from None
+    return validate_event(
+        {
+            "command_id": msg.command_id,
+            "state": msg.state,
+            "time": seconds(msg.stamp),
+            "source": msg.source,
+            "details": details,
+        }
     )
 
 

@@ -115,6 +115,19 @@ def parse_event(text: str) -> StatusEvent:
     try:
         return StatusEvent.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "event"
-        raise EventError(f"invalid status event: {where}: {first.get('msg')}") from None
+        raise _event_error(exc) from None
+
+
+def validate_event(data: dict[str, Any]) -> StatusEvent:
+    """Validate an event's fields received in another form (a typed `StatusEvent`
+    message): the same checks as `parse_event`; raise `EventError` with one line."""
+    try:
+        return StatusEvent.model_validate(data)
+    except ValidationError as exc:
+        raise _event_error(exc) from None
+
+
+def _event_error(exc: ValidationError) -> EventError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "event"
+    return EventError(f"invalid status event: {where}: {first.get('msg')}")

@@ -1,0 +1,134 @@
+"""The typed messages the nodes talk over (robot_planner.nodes.typed): each value survives
+the conversion to its robot_planner_interfaces message, the CDR wire format and back, and
+tells the receiving node exactly what the JSON document told it before; malformed
+messages are errors. No rclpy context: only the message classes and their serialisation.
+The packaged SROS2 policy lets every node publish and read its typed topics."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from robot_planner.nodes.typed import seconds, status_from_msg, status_msg
+from robot_planner.service.events import MAX_EVENT_BYTES, EventError, make_event, parse_event
+
+pytestmark = [pytest.mark.ros]
+
+
+def _wire(msg: Any) -> Any:
+    """`msg` after a trip through the C typesupport (what a subscriber receives)."""
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    return deserialize_message(serialize_message(msg), type(msg))
+
+
+# --- status events --------------------------------------------------------------------
+
+MISALIGNED = {
+    "task": "t2",
+    "robot": "left_arm",
+    "fact": "holding(left_arm,green_block)",
+    "answers": [False, None, False],
+    "confidence": 0.875,
+    "evidence": "fingers 8.0 cm apart — not closed on a block",
+    "robot_time": 10.35,
+    "revision": 2,
+    "nested": {"facts": ["on(a,b)"], "empty": {}},
+}
+
+
+@pytest.mark.parametrize(
+    ("command_id", "state", "details"),
+    [
+        ("c0001-35dfab72", "misalignment", MISALIGNED),
+        ("c2", "failed", {"reason": "a task failed", "facts": []}),
+        ("", "error", {"reason": "malformed plan message: Expecting value"}),
+        ("c3", "accepted", {}),
+    ],
+)
+def test_a_status_event_survives_the_round_trip(command_id: str, state: str, details: dict):
+    event = make_event(command_id, state, "executor", details, 1_795_602_761.421337)
+    msg = _wire(status_msg(event))
+    assert (msg.command_id, msg.state, msg.source) == (command_id, state, "executor")
+    assert seconds(msg.stamp) == event.time
+    assert msg.message == details.get("reason", "")
+    back = status_from_msg(msg)
+    assert back == event
+    assert back.to_json() == event.to_json()  # the same text `say --wait` prints
+
+
+def test_the_nodes_get_what_the_json_mirror_gave_them():
+    """What a node rebuilt from the JSON status message is what it rebuilds from the
+    typed one, details (their order too) and all."""
+    event = make_event("c1", "replanned", "executor", {"z": 1, "a": [1.5, "x"], "m": None})
+    from_json = parse_event(event.to_json())
+    from_msg = status_from_msg(_wire(status_msg(event)))
+    assert from_msg == from_json
+    assert list(from_msg.details) == ["z", "a", "m"]
+
+
+def test_details_that_are_not_json_travel_as_text_as_in_the_mirror():
+    """`to_json` writes what JSON cannot hold as its text (default=str); so does the
+    typed message."""
+    event = make_event("c1", "done", "executor", {"path": Path("/tmp/x"), "n": 3})
+    assert status_from_msg(_wire(status_msg(event))) == parse_event(event.to_json())
+
+
+def _status(**fields: Any) -> Any:
+    msg = status_msg(make_event("c1", "done", "executor", {"facts": []}, 1_000.0))
+    for name, value in fields.items():
+        setattr(msg, name, value)
+    return msg
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"state": "finished"}, "invalid status event: state"),
+        ({"state": ""}, "invalid status event: state"),
+        ({"detail_json": "{not json"}, "invalid status event: detail_json"),
+        ({"detail_json": "[1, 2]"}, "invalid status event: details"),
+        ({"detail_json": json.dumps({"x": "y" * MAX_EVENT_BYTES})}, "over"),
+    ],
+)
+def test_a_malformed_status_event_is_an_error(fields: dict, fragment: str):
+    with pytest.raises(EventError, match=fragment) as info:
+        status_from_msg(_wire(_status(**fields)))
+    assert "\n" not in str(info.value)
+
+
+def test_empty_details_are_no_details():
+    assert status_from_msg(_status(detail_json="")).details == {}
+
+
+# --- the SROS2 policy -----------------------------------------------------------------
+
+POLICY = Path(__file__).parents[1] / "config" / "sros2" / "policy.xml"
+
+
+def _allowed(enclave: str, kind: str) -> set[str]:
+    """The topics `enclave` may publish or subscribe to (ROS names, with the slash)."""
+    topics: set[str] = set()
+    for node in ET.parse(POLICY).getroot().iter("enclave"):
+        if node.get("path") != f"/robot_planner/{enclave}":
+            continue
+        for group in node.iter("topics"):
+            if group.get(kind) == "ALLOW":
+                topics |= {"/" + t.text.strip() for t in group.iter("topic") if t.text}
+    return topics
+
+
+def test_the_policy_lets_the_nodes_exchange_the_typed_status_events():
+    from robot_planner.nodes import common
+
+    for node in ("planner", "executor", "monitor", "voice"):
+        assert common.STATUS_EVENTS in _allowed(node, "publish"), node
+        assert common.STATUS in _allowed(node, "publish"), node  # the JSON mirror
+    for node in ("planner", "executor", "monitor", "operator"):
+        assert common.STATUS_EVENTS in _allowed(node, "subscribe"), node
+    for node in ("planner", "executor", "monitor"):
+        assert common.STATUS not in _allowed(node, "subscribe"), f"{node} reads the mirror"
