@@ -205,12 +205,16 @@ class SimWorld:
             if name not in self.containers and self.surface(name) - self.ground > RAISED
         }
         self.bins: dict[str, int] = {}
+        #: The stands of bins that stand above the ground, by bin.
+        self.stands: dict[str, int] = {}
         for name, spec in self.containers.items():
             floor = self.surface(name)
             if floor - self.ground > RAISED:  # a bin on a stand
                 wall = 2 * BIN_WALL_THICKNESS
                 outer = (spec.size[0] + wall, spec.size[1] + wall)
-                self._make_box(spec.center, outer, self.ground, floor, PEDESTAL_RGBA)
+                self.stands[name] = self._make_box(
+                    spec.center, outer, self.ground, floor, PEDESTAL_RGBA
+                )
             self.bins[name] = self._make_bin(spec.position, spec.size, floor)
         self.blocks: dict[str, int] = {}
         self.block_size = {name: spec.size for name, spec in self.scene.objects.items()}
@@ -448,6 +452,13 @@ class SimWorld:
         """A camera frame plus every gripper's tool point and opening and every base's
         odometry (proprioception)."""
         frame = camera.capture()
+        grippers, bases = self.proprioception()
+        return Observation(frame.stamp, frame, grippers, bases)
+
+    def proprioception(self) -> tuple[dict[str, GripperState], dict[str, BaseState]]:
+        """Every gripper's tool point and opening and every base's odometry: cheap, so a
+        camera rendered elsewhere (`robot_planner.sim.render_process`) takes it at the
+        instant of its snapshot."""
         grippers = {
             name: GripperState(arm.tool_pose()[0], arm.finger_width())
             for name, arm in self.arms.items()
@@ -458,7 +469,28 @@ class SimWorld:
             bases[name] = BaseState(
                 np.asarray(center, dtype=float)[:2], yaw, base.tray_pose()[0], base.tray_size
             )
-        return Observation(frame.stamp, frame, grippers, bases)
+        return grippers, bases
+
+    def named_bodies(self) -> dict[str, int]:
+        """Every body this world built, as ``kind:name`` -> PyBullet body id (``plane``,
+        ``table``, ``robot:left_arm``, ``tray:mover``, ``object:red_block``, ``bin:``,
+        ``stand:``, ``zone:``, ``station:``, ``pedestal:``): a second world built from the
+        same scene finds the same body by name, whatever order the ids came in."""
+        named = {"plane": self.plane}
+        if self.table is not None:
+            named["table"] = self.table
+        named.update({f"robot:{n}": r.body for n, r in self.robots.items()})  # type: ignore[union-attr]
+        named.update({f"tray:{n}": b.tray for n, b in self.bases.items()})
+        for kind, bodies in (
+            ("pedestal", self.pedestals),
+            ("zone", self.zones),
+            ("station", self.stations),
+            ("stand", self.stands),
+            ("bin", self.bins),
+            ("object", self.blocks),
+        ):
+            named.update({f"{kind}:{n}": body for n, body in bodies.items()})
+        return named
 
     def block_pose(self, name: str) -> tuple[np.ndarray, float]:
         """Position and yaw of a block."""
