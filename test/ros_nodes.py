@@ -4,7 +4,6 @@ bounded loop in a background thread. The probe plays whichever node is not under
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -25,6 +24,7 @@ class Ros:
         from robot_planner.nodes import common
         from robot_planner.nodes.typed import status_from_msg
         from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
+        from robot_planner_interfaces.msg import Plan as PlanMsg
         from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
         self.rclpy = rclpy
@@ -44,20 +44,21 @@ class Ros:
             lambda m: self.events.append(status_from_msg(m)),
             common.STATUS_QOS,
         )
-        # Every plan, not only the newest (the latched publisher's depth is 1).
+        # Every plan (typed, as the nodes read them), not only the newest (the latched
+        # publisher's depth is 1).
         every_plan = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=100,
             reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL,
         )
-        self.probe.create_subscription(String, common.PLAN, self._on_plan, every_plan)
+        self.probe.create_subscription(PlanMsg, common.PLAN_GRAPH, self._on_plan, every_plan)
         self.pub = {
             "command": self.probe.create_publisher(String, common.COMMAND, common.COMMAND_QOS),
             "status": self.probe.create_publisher(
                 StatusEventMsg, common.STATUS_EVENTS, common.STATUS_QOS
             ),
-            "plan": self.probe.create_publisher(String, common.PLAN, common.latched()),
+            "plan": self.probe.create_publisher(PlanMsg, common.PLAN_GRAPH, common.latched()),
             "cancel": self.probe.create_publisher(Empty, common.CANCEL, common.reliable()),
             "misalignment": self.probe.create_publisher(
                 MisalignmentMsg, common.MISALIGNMENT, common.reliable(100)
@@ -72,8 +73,10 @@ class Ros:
             self.executor.spin_once(timeout_sec=0.05)
 
     def _on_plan(self, msg: Any) -> None:
-        with contextlib.suppress(ValueError):  # the malformed plans the tests send
-            self.plans.append(json.loads(msg.data))
+        """A plan as the planner's plan message (a dict, as the executor reads it)."""
+        from robot_planner.nodes.typed import plan_from_msg
+
+        self.plans.append(plan_from_msg(msg))
 
     def add(self, factory: Callable[..., Any], **params: Any) -> Any:
         from rclpy.parameter import Parameter
@@ -103,6 +106,14 @@ class Ros:
             p.get_subscription_count() >= probe.count_subscribers(p.topic_name)
             for p in probe.publishers
         )
+
+    def publish_plan(self, message: dict[str, Any]) -> Any:
+        """Publish the plan message `message` as the planner does (typed); return it."""
+        from robot_planner.nodes.typed import plan_msg
+
+        msg = plan_msg(message)
+        self.pub["plan"].publish(msg)
+        return msg
 
     def say(self, text: str, command_id: str) -> None:
         self.pub["command"].publish(self.String(data=json.dumps({"id": command_id, "text": text})))

@@ -31,15 +31,17 @@ class ApprovalSystem(ActionSystem):
     def __init__(self, domain: int) -> None:
         super().__init__(domain)
         from robot_planner.nodes import common
+        from robot_planner.nodes.typed import plan_from_msg
         from robot_planner.service.approval import APPROVE_PLAN
+        from robot_planner_interfaces.msg import Plan
 
         self.plans: list[dict[str, Any]] = []
 
         def on_plan(msg: Any) -> None:
             with self.lock:
-                self.plans.append(json.loads(msg.data))
+                self.plans.append(plan_from_msg(msg))
 
-        self.client.create_subscription(self.String, common.PLAN, on_plan, common.latched())
+        self.client.create_subscription(Plan, common.PLAN_GRAPH, on_plan, common.latched())
         self.command_pub = self.client.create_publisher(
             self.String, common.COMMAND, common.COMMAND_QOS
         )

@@ -122,7 +122,8 @@ FIELDS: dict[type, dict[str, str]] = {
         "fact": "string",
         "question": "string",
         "expected": "boolean",
-        "period_s": "float",
+        "period_s": "double",
+        "kind": "string",
     },
     Misalignment: {
         "stamp": "builtin_interfaces/Time",

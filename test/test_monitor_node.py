@@ -5,7 +5,6 @@ the test (robot time is data here, not a clock); every wait is for an event."""
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -94,8 +93,7 @@ def _plan(ros: Ros, node: Any, command_id: str, revision: int) -> None:
         ],
     }
     seen = len(node.handled["_on_plan"])
-    message = {"command_id": command_id, "revision": revision, "plan": plan}
-    ros.pub["plan"].publish(ros.String(data=json.dumps(message)))
+    ros.publish_plan({"command_id": command_id, "revision": revision, "plan": plan})
     ros.wait_for(lambda: len(node.handled["_on_plan"]) > seen, 20, "the plan handled")
 
 

@@ -64,26 +64,40 @@ def test_planner_plans_and_journals(ros, tmp_path):
     ]
 
 
-def test_status_and_plans_are_mirrored_as_typed_messages(ros, tmp_path):
+def test_status_and_plans_are_mirrored_as_json(ros, tmp_path):
+    """The nodes read the typed status events and plans (the probe too); the JSON topics
+    carry exactly the same, for `ros2 topic echo` and existing tools."""
     from robot_planner.nodes import common
     from robot_planner.nodes.typed import PLAN_GRAPH, STATUS_EVENTS
+    from robot_planner.service.events import parse_event
     from robot_planner_interfaces.msg import Plan, StatusEvent
 
-    events: list = []
-    plans: list = []
-    ros.probe.create_subscription(StatusEvent, STATUS_EVENTS, events.append, common.STATUS_QOS)
-    ros.probe.create_subscription(Plan, PLAN_GRAPH, plans.append, common.latched())
+    typed_events: list = []
+    typed_plans: list = []
+    ros.probe.create_subscription(
+        StatusEvent, STATUS_EVENTS, typed_events.append, common.STATUS_QOS
+    )
+    ros.probe.create_subscription(Plan, PLAN_GRAPH, typed_plans.append, common.latched())
+    json_events: list = []
+    json_plans: list = []
+    ros.probe.create_subscription(
+        ros.String,
+        common.STATUS,
+        lambda m: json_events.append(parse_event(m.data)),
+        common.STATUS_QOS,
+    )
+    ros.probe.create_subscription(
+        ros.String, common.PLAN, lambda m: json_plans.append(json.loads(m.data)), common.latched()
+    )
     _planner(ros, tmp_path)
     a = unique_id("a")
     ros.say(GREEN_ON_BLUE, a)
-    ros.wait_for(
-        lambda: [e for e in events if (e.command_id, e.state) == (a, "planned")],
-        20,
-        "the typed planned event",
-    )
-    ros.wait_for(lambda: [p for p in plans if p.command_id == a], 10, "the typed plan")
-    json_plan = next(p for p in ros.plans if p["command_id"] == a)
-    typed = next(p for p in plans if p.command_id == a)
+    ros.wait_for(lambda: ros.of(a, "planned"), 20, "the typed planned event")
+    ros.wait_for(lambda: [p for p in json_plans if p["command_id"] == a], 10, "the JSON plan")
+    ros.wait_for(lambda: [p for p in ros.plans if p["command_id"] == a], 10, "the typed plan")
+    json_plan = next(p for p in json_plans if p["command_id"] == a)
+    assert next(p for p in ros.plans if p["command_id"] == a) == json_plan
+    typed = next(p for p in typed_plans if p.command_id == a)
     assert typed.revision == 0 and typed.command == GREEN_ON_BLUE and typed.error == ""
     assert list(typed.goal) == ["on(green_block,blue_block)"]
     assert [
@@ -97,14 +111,19 @@ def test_status_and_plans_are_mirrored_as_typed_messages(ros, tmp_path):
     # A bad command: the typed error event carries its one-line reason in `message`.
     b = unique_id("b")
     ros.say("make me a sandwich", b)
-    ros.wait_for(
-        lambda: [e for e in events if (e.command_id, e.state) == (b, "error")],
-        20,
-        "the typed error event",
-    )
-    error = next(e for e in events if (e.command_id, e.state) == (b, "error"))
+    ros.wait_for(lambda: ros.of(b, "error"), 20, "the typed error event")
+    error = next(e for e in typed_events if (e.command_id, e.state) == (b, "error"))
     assert error.source == "planner" and error.message
     assert json.loads(error.detail_json)["reason"] == error.message
+    ros.wait_for(
+        lambda: [e for e in json_events if (e.command_id, e.state) == (b, "error")],
+        10,
+        "the JSON error event",
+    )
+    mine = {a, b}
+    assert [e for e in json_events if e.command_id in mine] == [
+        e for e in ros.events if e.command_id in mine and e.source == "planner"
+    ]
 
 
 def test_bad_commands_get_an_error_event_and_no_plan(ros, tmp_path):
@@ -296,22 +315,29 @@ def _executor(ros: Ros, factory: Any = None, **params: Any) -> Any:
     return node
 
 
-def _plan_message(command_id: str, plan: Any, revision: int = 0) -> str:
-    return json.dumps(
-        {"command_id": command_id, "revision": revision, "issued": time.time(), "plan": plan}
-    )
+def _plan_message(command_id: str, plan: Any, revision: int = 0) -> dict[str, Any]:
+    """The planner's plan message (published typed by `ros.publish_plan`)."""
+    return {"command_id": command_id, "revision": revision, "issued": time.time(), "plan": plan}
 
 
 def test_executor_refuses_invalid_plans_without_moving(ros):
+    from robot_planner.nodes.typed import plan_msg
+
     _executor(ros)
     bad = unique_id("bad")
     invalid = {"command": "x", "goal": [], "tasks": [{"id": "t1", "skill": "fly", "robot": "r"}]}
-    ros.pub["plan"].publish(ros.String(data=_plan_message(bad, invalid)))
+    ros.publish_plan(_plan_message(bad, invalid))
     ros.wait_for(lambda: ros.of(bad, "error"), 20, "error for an invalid plan")
     assert "rejected by the executor" in ros.of(bad, "error")[0].details["reason"]
-    ros.pub["plan"].publish(ros.String(data="{not json"))
-    ros.wait_for(lambda: ros.of("", "error"), 20, "error for a malformed message")
-    assert not ros.of(bad, "task_started")
+    # A task whose arguments are not a JSON object: the plan is refused, naming it.
+    garbled = unique_id("garbled")
+    pick = {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}}
+    msg = plan_msg(_plan_message(garbled, {"command": "x", "goal": [], "tasks": [pick]}))
+    msg.tasks[0].args_json = "{not json"
+    ros.pub["plan"].publish(msg)
+    ros.wait_for(lambda: ros.of(garbled, "error"), 20, "error for a garbled plan")
+    assert "t1" in ros.of(garbled, "error")[0].details["reason"]
+    assert not ros.of(bad, "task_started") and not ros.of(garbled, "task_started")
 
 
 def test_executor_runs_a_plan_and_reports_the_outcome(ros):
@@ -326,7 +352,7 @@ def test_executor_runs_a_plan_and_reports_the_outcome(ros):
     plan = planner.plan(PlanRequest("put the red block in the left bin", scene.initial_facts()))
     _executor(ros)
     run = unique_id("run")
-    ros.pub["plan"].publish(ros.String(data=_plan_message(run, plan.plan.to_dict())))
+    ros.publish_plan(_plan_message(run, plan.plan.to_dict()))
     ros.wait_for(lambda: ros.of(run, "done") or ros.of(run, "failed"), 60, "the outcome")
     done = ros.of(run, "done")
     assert done, [e.state for e in ros.of(run)]
@@ -383,20 +409,19 @@ def test_executor_ignores_plans_latched_before_it_started(ros):
     from robot_planner.nodes.executor_node import ExecutorNode
 
     stale, later = unique_id("stale"), unique_id("later")
-    ros.pub["plan"].publish(
-        ros.String(
-            data=json.dumps(
-                {"command_id": stale, "revision": 0, "issued": time.time() - 3600, "plan": {}}
-            )
-        )
+    ros.publish_plan(
+        {"command_id": stale, "revision": 0, "issued": time.time() - 3600, "plan": {}}
     )
     node = _executor(ros, recording(ExecutorNode, "_on_plan"))
     ros.wait_for(
-        lambda: any(stale in m.data for m in node.handled["_on_plan"]), 20, "the stale plan"
+        lambda: any(m.command_id == stale for m in node.handled["_on_plan"]),
+        20,
+        "the stale plan",
     )
     # Plans run in the order they arrive: had the stale one been taken, its events would
     # come before the outcome of a plan sent after it.
-    ros.pub["plan"].publish(ros.String(data=_plan_message(later, {"tasks": "none"})))
+    fly = {"id": "t1", "skill": "fly", "robot": "left_arm"}
+    ros.publish_plan(_plan_message(later, {"command": "x", "goal": [], "tasks": [fly]}))
     ros.wait_for(lambda: ros.of(later, "error"), 20, "the later plan refused")
     assert not ros.of(stale)
 
@@ -424,7 +449,7 @@ def test_executor_acts_on_the_current_misalignment_and_ignores_the_rest(ros):
             {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}}
         ],
     }
-    ros.pub["plan"].publish(ros.String(data=_plan_message(command, plan)))
+    ros.publish_plan(_plan_message(command, plan))
     ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
 
     from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
@@ -480,13 +505,13 @@ def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):
     command = unique_id("replan")
     task = {"id": "t1", "skill": "pick", "robot": "left_arm", "args": {"object": "red_block"}}
     pick = {"command": "pick up the red block", "goal": [HOLDING_RED], "tasks": [task]}
-    ros.pub["plan"].publish(ros.String(data=_plan_message(command, pick)))
+    ros.publish_plan(_plan_message(command, pick))
     ros.wait_for(lambda: ros.of(command, "task_started"), 30, "the pick started")
     ros.pub["misalignment"].publish(_misalignment(command, 0, HOLDING_RED))
 
     def answer(revision: int, **body: Any) -> None:
         message = {"command_id": command, "revision": revision, "issued": time.time(), **body}
-        ros.pub["plan"].publish(ros.String(data=json.dumps(message)))
+        ros.publish_plan(message)
 
     ros.wait_for(lambda: requests, 30, "a re-plan request")
     assert requests[0]["revision"] == 0
@@ -537,7 +562,7 @@ def test_executor_drives_fake_hardware_through_ros_actions(ros):
         ],
     }
     hw = unique_id("hw")
-    ros.pub["plan"].publish(ros.String(data=_plan_message(hw, plan)))
+    ros.publish_plan(_plan_message(hw, plan))
     ros.wait_for(lambda: ros.of(hw, "done") or ros.of(hw, "failed"), 30, "the outcome")
     done = ros.of(hw, "done")
     assert done, [(e.state, e.details.get("reason")) for e in ros.of(hw)]
@@ -562,7 +587,7 @@ def test_executor_fails_a_task_the_hardware_aborts(ros):
         ],
     }
     hwfail = unique_id("hwfail")
-    ros.pub["plan"].publish(ros.String(data=_plan_message(hwfail, plan)))
+    ros.publish_plan(_plan_message(hwfail, plan))
     ros.wait_for(lambda: ros.of(hwfail, "failed"), 30, "failed")
     assert ros.of(hwfail, "task_failed")[0].details["task"] == "t2"
 

@@ -245,11 +245,12 @@ def _recorded_event(message: Any) -> Any:
     return status_from_msg(typed)
 
 
-def test_recorder_records_the_typed_status_events_not_the_json_mirror():
+def test_recorder_records_the_typed_status_events_and_plans_not_the_json_mirrors():
     from robot_planner.nodes import common
     from robot_planner.nodes.recorder_node import DEFAULT_TOPICS
 
     assert common.STATUS_EVENTS in DEFAULT_TOPICS and common.STATUS not in DEFAULT_TOPICS
+    assert common.PLAN_GRAPH in DEFAULT_TOPICS and common.PLAN not in DEFAULT_TOPICS
 
 
 @pytest.fixture
@@ -271,11 +272,12 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
 
     path = tmp_path / "node.mcap"
     # Published before the recorder exists: a latched plan must still be recorded.
-    ros.pub["plan"].publish(ros.String(data='{"revision": 1}'))
+    ros.publish_plan({"command_id": "rec-test", "revision": 1, "error": "none"})
     color = ros.probe.create_publisher(Image, common.COLOR, common.CAMERA_PUB_QOS)
     depth = ros.probe.create_publisher(Image, common.DEPTH, common.CAMERA_PUB_QOS)
     info = ros.probe.create_publisher(CameraInfo, common.CAMERA_INFO, common.CAMERA_PUB_QOS)
-    topics = [common.STATUS_EVENTS, common.PLAN, common.COLOR, common.DEPTH, common.CAMERA_INFO]
+    topics = [common.STATUS_EVENTS, common.PLAN_GRAPH, common.COLOR, common.DEPTH]
+    topics.append(common.CAMERA_INFO)
     once = "/rec_test/once"  # no publisher yet: typed, so subscribed at start anyway
     node = ros.add(
         RecorderNode,
@@ -306,7 +308,7 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
     expected = {
         once: 1,
         common.STATUS_EVENTS: 3,
-        common.PLAN: 1,
+        common.PLAN_GRAPH: 1,
         f"{common.COLOR}/compressed": 1,
         common.DEPTH: 1,
         common.CAMERA_INFO: 1,
@@ -323,7 +325,9 @@ def test_recorder_node_records_what_is_published_and_closes_a_readable_file(ros,
         "robot_planner_interfaces/msg/StatusEvent"
     }
     assert [_recorded_event(m) for _, m in by_topic[common.STATUS_EVENTS]] == events
-    assert by_topic[common.PLAN][0][1].data == '{"revision": 1}'
+    schema, plan = by_topic[common.PLAN_GRAPH][0]
+    assert schema == "robot_planner_interfaces/msg/Plan"
+    assert (plan.command_id, plan.revision, plan.error) == ("rec-test", 1, "none")
     assert by_topic[once][0][1].data == "once"
     schema, image = by_topic[f"{common.COLOR}/compressed"][0]
     assert schema == "sensor_msgs/msg/CompressedImage" and image.format == "png"
@@ -379,17 +383,19 @@ def test_recorder_process_stopped_by_a_signal_leaves_a_readable_file(ros, tmp_pa
     from robot_planner.nodes.typed import status_msg
 
     path = tmp_path / "process.mcap"
-    ros.pub["plan"].publish(ros.String(data='{"revision": 7}'))
+    ros.publish_plan({"command_id": "rec-test", "revision": 7, "error": "none"})
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros.context.get_domain_id()), PYTHONUNBUFFERED="1")
     argv = [sys.executable, "-m", "robot_planner.nodes.recorder_node", "--ros-args"]
     argv += ["-p", f"path:={path}", "-p", "discovery_period_s:=0.1"]
-    argv += ["-p", f"topics:=[{common.PLAN},{common.STATUS_EVENTS}]"]
+    argv += ["-p", f"topics:=[{common.PLAN_GRAPH},{common.STATUS_EVENTS}]"]
     child = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     try:
         output = _Lines(child.stdout)
-        wait_for(lambda: output.has(f"first message on {common.PLAN}"), 60, "the latched plan")
+        wait_for(
+            lambda: output.has(f"first message on {common.PLAN_GRAPH}"), 60, "the latched plan"
+        )
         wait_for(lambda: ros.pub["status"].get_subscription_count() >= 2, 30, "status matched")
         ros.pub["status"].publish(status_msg(_event("done")))
         wait_for(lambda: output.has(f"first message on {common.STATUS_EVENTS}"), 30, "the status")
@@ -402,6 +408,6 @@ def test_recorder_process_stopped_by_a_signal_leaves_a_readable_file(ros, tmp_pa
     output.thread.join(timeout=5)
     assert output.has("recording closed"), "".join(output.lines)
     recorded = {t: m for t, _, _, m in read_messages(path)}
-    assert set(recorded) == {common.PLAN, common.STATUS_EVENTS}
-    assert recorded[common.PLAN].data == '{"revision": 7}'
+    assert set(recorded) == {common.PLAN_GRAPH, common.STATUS_EVENTS}
+    assert recorded[common.PLAN_GRAPH].revision == 7
     assert _recorded_event(recorded[common.STATUS_EVENTS]) == _event("done")

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from robot_planner.nodes.typed import seconds, status_from_msg, status_msg
+from robot_planner.nodes.typed import (
+    plan_from_msg,
+    plan_msg,
+    seconds,
+    status_from_msg,
+    status_msg,
+)
 from robot_planner.service.events import MAX_EVENT_BYTES, EventError, make_event, parse_event
 
 pytestmark = [pytest.mark.ros]
@@ -105,6 +111,111 @@ def test_empty_details_are_no_details():
     assert status_from_msg(_status(detail_json="")).details == {}
 
 
+# --- plans ----------------------------------------------------------------------------
+
+GREEN_ON_BLUE = "put the green block on the blue block"
+
+
+def _planned() -> dict[str, Any]:
+    """A plan of the offline planner as JSON data (constraints of both kinds)."""
+    from robot_planner.planning.base import PlanRequest
+    from robot_planner.planning.offline import OfflinePlanner
+    from robot_planner.resources import scene_path
+    from robot_planner.world.catalogue import load_catalogue
+    from robot_planner.world.scene import load_scene
+
+    scene = load_scene(scene_path("tabletop"))
+    planner = OfflinePlanner(load_catalogue(), scene)
+    return planner.plan(PlanRequest(GREEN_ON_BLUE, scene.initial_facts())).plan.to_dict()
+
+
+def test_a_plan_message_survives_the_round_trip():
+    """What the executor and the monitor read from the typed plan is what the JSON plan
+    message gave them: the same dict, constraint kinds and periods included."""
+    from robot_planner.plan.model import TaskPlan
+
+    plan = _planned()
+    kinds = {c["kind"] for task in plan["tasks"] for c in task["constraints"]}
+    assert kinds == {"task", "collateral"}
+    message = {
+        "command_id": "c0001-35dfab72",
+        "revision": 2,
+        "issued": 1_795_602_761.421337,
+        "plan": plan,
+        "readback": "right arm: blue block to the centre; left arm: green block on it",
+    }
+    back = plan_from_msg(_wire(plan_msg(message)))
+    assert back == json.loads(json.dumps(message))
+    assert TaskPlan.model_validate(back["plan"]) == TaskPlan.model_validate(plan)
+
+
+def test_arguments_keep_their_order_and_periods_their_value():
+    task = {
+        "id": "t1",
+        "skill": "place",
+        "robot": "left_arm",
+        "args": {"target": "left_bin", "object": "red_block", "n": 2},
+        "depends_on": [],
+        "constraints": [
+            {
+                "phase": "during",
+                "fact": "holding(left_arm,red_block)",
+                "question": "Is it held?",
+                "expected": False,
+                "period_s": 59.123457,  # not a float32
+                "kind": "task",
+            }
+        ],
+    }
+    message = {"command_id": "c", "revision": 0, "issued": 5.5, "plan": {"tasks": [task]}}
+    [back] = plan_from_msg(_wire(plan_msg(message)))["plan"]["tasks"]
+    assert back == task and list(back["args"]) == ["target", "object", "n"]
+
+
+def test_a_plan_without_readback_has_none_and_an_empty_plan_stays_a_plan():
+    message = {"command_id": "c", "revision": 0, "issued": 7.0, "plan": {"goal": ["on(a,b)"]}}
+    back = plan_from_msg(_wire(plan_msg(message)))
+    assert back == {
+        "command_id": "c",
+        "revision": 0,
+        "issued": 7.0,
+        "plan": {"command": "", "goal": ["on(a,b)"], "tasks": []},
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [("no plan reaches the goal", "no plan reaches the goal"), ("", "no plan"), (None, "no plan")],
+)
+def test_an_answer_without_a_plan_carries_its_error(error: str | None, expected: str):
+    message: dict[str, Any] = {"command_id": "c", "revision": 3, "issued": 9.25}
+    if error is not None:
+        message["error"] = error
+    back = plan_from_msg(_wire(plan_msg(message)))
+    assert back == {"command_id": "c", "revision": 3, "issued": 9.25, "error": expected}
+
+
+@pytest.mark.parametrize("args_json", ["{not json", "[1, 2]", '"red_block"'])
+def test_arguments_that_are_no_json_object_fail_validation_naming_the_task(args_json: str):
+    from pydantic import ValidationError
+
+    from robot_planner.plan.model import TaskPlan
+
+    msg = plan_msg({"command_id": "c", "revision": 0, "plan": _planned()})
+    msg.tasks[1].args_json = args_json
+    back = plan_from_msg(_wire(msg))
+    assert back["plan"]["tasks"][1]["args"] == args_json
+    with pytest.raises(ValidationError, match=r"tasks\.1\.args"):
+        TaskPlan.model_validate(back["plan"])
+
+
+def test_a_constraint_without_a_kind_is_about_its_task():
+    msg = plan_msg({"command_id": "c", "revision": 0, "plan": _planned()})
+    msg.tasks[0].constraints[1].kind = ""
+    back = plan_from_msg(_wire(msg))
+    assert back["plan"]["tasks"][0]["constraints"][1]["kind"] == "task"
+
+
 # --- the SROS2 policy -----------------------------------------------------------------
 
 POLICY = Path(__file__).parents[1] / "config" / "sros2" / "policy.xml"
@@ -132,3 +243,12 @@ def test_the_policy_lets_the_nodes_exchange_the_typed_status_events():
         assert common.STATUS_EVENTS in _allowed(node, "subscribe"), node
     for node in ("planner", "executor", "monitor"):
         assert common.STATUS not in _allowed(node, "subscribe"), f"{node} reads the mirror"
+
+
+def test_the_policy_lets_the_planner_send_typed_plans_to_the_executor_and_the_monitor():
+    from robot_planner.nodes import common
+
+    assert {common.PLAN_GRAPH, common.PLAN} <= _allowed("planner", "publish")
+    for node in ("executor", "monitor"):
+        assert common.PLAN_GRAPH in _allowed(node, "subscribe"), node
+        assert common.PLAN not in _allowed(node, "subscribe"), f"{node} reads the mirror"

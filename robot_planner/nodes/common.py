@@ -7,10 +7,10 @@ as JSON text for ``ros2 topic echo`` and existing tools, and no node reads it:
 
 ===============================  ======================  ==========================
 ``/robot_planner/command``       String (text or JSON)   reliable, depth 1000
-``/robot_planner/plan``          String (JSON)           reliable, transient local
+``/robot_planner/plan_graph``    Plan (typed)            reliable, transient local
+``/robot_planner/plan``          String (JSON mirror)    reliable, transient local
 ``/robot_planner/status_events`` StatusEvent (typed)     reliable, depth 1000
 ``/robot_planner/status``        String (JSON mirror)    reliable, depth 1000
-``/robot_planner/plan_graph``    Plan (typed)            reliable, transient local
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
 ``/robot_planner/tree``          String (ascii)          reliable, transient local
 ``/robot_planner/replan``        String (JSON request)   reliable, depth 10
@@ -63,13 +63,14 @@ from robot_planner.service.events import StatusEvent, make_event
 
 NS = "/robot_planner"
 COMMAND = f"{NS}/command"
+#: Plans as JSON text: a human-readable mirror of `PLAN_GRAPH`. No node reads it.
 PLAN = f"{NS}/plan"
 #: Status events as JSON text: a human-readable mirror of `STATUS_EVENTS` for
 #: ``ros2 topic echo`` and existing tools. No node reads it.
 STATUS = f"{NS}/status"
 #: Status events as robot_planner_interfaces/StatusEvent: what the nodes and the CLI read.
 STATUS_EVENTS = f"{NS}/status_events"
-#: Plans as robot_planner_interfaces/Plan.
+#: Plans as robot_planner_interfaces/Plan: what the executor and the monitor read.
 PLAN_GRAPH = f"{NS}/plan_graph"
 CANCEL = f"{NS}/cancel"
 #: One command by id (a goal's or a text command's): waiting ones are dropped, the

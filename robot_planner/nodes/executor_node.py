@@ -1,16 +1,18 @@
 """executor_node: executes plans on the robots, halts on misalignments, asks for re-plans.
 
-Subscribes ``/robot_planner/plan`` and ``/robot_planner/cancel``; validates each plan
-(it arrives over the network: untrusted), compiles it into a behaviour tree and ticks it
-in a dedicated execution thread at ``period_s``, supervised by the ROS-free `Supervisor`
-(halt, re-plan, resume). Misalignments come from the monitor node on
+Subscribes the plans (``/robot_planner/plan_graph``, robot_planner_interfaces/Plan), the
+status events (``/robot_planner/status_events``) and ``/robot_planner/cancel``; validates
+each plan (it arrives over the network: untrusted), compiles it into a behaviour tree and
+ticks it in a dedicated execution thread at ``period_s``, supervised by the ROS-free
+`Supervisor` (halt, re-plan, resume). Misalignments come from the monitor node on
 ``/robot_planner/misalignment`` (robot_planner_interfaces/Misalignment); re-plans are
 requested on ``/robot_planner/replan`` with the perceived state
 (``/robot_planner/perception``, robot_planner_interfaces/Perception) and answered by the
-planner on the plan topic. Publishes status events, tree snapshots (``/robot_planner/tree``) and
-the world state (``/robot_planner/state``). In simulation it also publishes the camera
-(``/camera/color/image_raw``, ``/camera/depth/image_raw``, ``/camera/color/camera_info``),
-the grippers (``/robot_planner/grippers``) and ``/joint_states``.
+planner with the next plan revision. Publishes status events, tree snapshots
+(``/robot_planner/tree``) and the world state (``/robot_planner/state``). In simulation it
+also publishes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
+``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``) and
+``/joint_states``.
 
 The rules (plan queue, cancel and pre-emption, the re-plan exchange, perceived state,
 the execution thread) live in the ROS-free `ExecutionService`
@@ -78,7 +80,7 @@ from robot_planner.nodes.common import (
     JOINT_STATES,
     MISALIGNMENT,
     PERCEPTION,
-    PLAN,
+    PLAN_GRAPH,
     REPLAN,
     STATE,
     STATUS_EVENTS,
@@ -95,7 +97,12 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, executor_health
-from robot_planner.nodes.typed import misalignment_from_msg, perception_facts, status_from_msg
+from robot_planner.nodes.typed import (
+    misalignment_from_msg,
+    perception_facts,
+    plan_from_msg,
+    status_from_msg,
+)
 from robot_planner.service.events import EventError
 from robot_planner.service.execution_service import ExecutionService, ExecutionSettings
 from robot_planner.system import (
@@ -108,6 +115,7 @@ from robot_planner.system import (
 from robot_planner.world.facts import FactError
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import Plan as PlanMsg
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 
@@ -246,7 +254,7 @@ class ExecutorNode(Node):
             log=self.get_logger(),
         )
 
-        subscribe(self, String, PLAN, self._on_plan, latched())
+        subscribe(self, PlanMsg, PLAN_GRAPH, self._on_plan, latched())
         subscribe(self, Empty, CANCEL, self._on_cancel, reliable())
         subscribe(self, MisalignmentMsg, MISALIGNMENT, self._on_misalignment, reliable(100))
         subscribe(self, Perception, PERCEPTION, self._on_perception, reliable())
@@ -336,8 +344,8 @@ class ExecutorNode(Node):
     # --- messages in (ROS threads) ------------------------------------------------
 
     # Named callbacks, not lambdas: `subscribe` logs a callback's failure by its name.
-    def _on_plan(self, msg: String) -> None:
-        self.service.plan_message(msg.data)
+    def _on_plan(self, msg: PlanMsg) -> None:
+        self.service.plan_message(plan_from_msg(msg))
 
     def _on_cancel(self, _msg: Empty) -> None:
         self.service.cancel_all()

@@ -1,8 +1,9 @@
 """monitor_node: watches the camera while tasks run and reports misalignments (DoReMi).
 
 Subscribes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
-``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``), the plan and
-the status events; runs the ROS-free `MisalignmentDetector` with the configured VQA
+``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``), the plans
+(``/robot_planner/plan_graph``) and the status events (``/robot_planner/status_events``);
+runs the ROS-free `MisalignmentDetector` with the configured VQA
 backend on the newest frame (in a worker thread: a slow backend never blocks the
 callbacks; frames that arrive meanwhile are skipped, never queued); publishes confirmed
 misalignments on ``/robot_planner/misalignment`` (robot_planner_interfaces/Misalignment:
@@ -34,7 +35,6 @@ Parameters:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
@@ -55,7 +55,7 @@ from robot_planner.nodes.common import (
     GRIPPERS,
     MISALIGNMENT,
     PERCEPTION,
-    PLAN,
+    PLAN_GRAPH,
     STATUS_EVENTS,
     STATUS_QOS,
     DiagnosticsPublisher,
@@ -73,6 +73,7 @@ from robot_planner.nodes.typed import (
     MisalignmentReport,
     misalignment_msg,
     perception_msg,
+    plan_from_msg,
     status_from_msg,
 )
 from robot_planner.plan.model import TaskPlan
@@ -81,6 +82,7 @@ from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.observation import Observation
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
 from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import Plan as PlanMsg
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 REPORT_S = 30.0
@@ -185,7 +187,7 @@ class MonitorNode(Node):
         subscribe(self, Image, DEPTH, self._on_depth, qos)
         subscribe(self, CameraInfo, CAMERA_INFO, self._on_info, qos)
         subscribe(self, String, GRIPPERS, self._on_grippers, qos)
-        subscribe(self, String, PLAN, self._on_plan, latched())
+        subscribe(self, PlanMsg, PLAN_GRAPH, self._on_plan, latched())
         subscribe(self, StatusEventMsg, STATUS_EVENTS, self._on_status, STATUS_QOS)
         self._worker = threading.Thread(target=self._work, name="monitor", daemon=True)
         self._worker.start()
@@ -195,9 +197,9 @@ class MonitorNode(Node):
 
     # --- plan and status ------------------------------------------------------------
 
-    def _on_plan(self, msg: String) -> None:
+    def _on_plan(self, msg: PlanMsg) -> None:
         try:
-            data = json.loads(msg.data)
+            data = plan_from_msg(msg)
             command_id, revision = str(data["command_id"]), int(data["revision"])
             plan = TaskPlan.model_validate(data["plan"]) if "plan" in data else None
         except (ValueError, KeyError, TypeError) as exc:

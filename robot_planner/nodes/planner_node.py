@@ -5,12 +5,14 @@ every status event of the command, a result with an error code when it ends, can
 the robots) or as text on ``/robot_planner/command`` (text, or JSON ``{"id", "text"}``,
 for voice and simple publishers); both take the same path (queue, ids, journal, status).
 The node plans with the configured backend in a worker thread (an LLM may take seconds;
-callbacks never wait), publishes the validated plan on ``/robot_planner/plan``
-(transient local) and status events on ``/robot_planner/status``, and serves re-plan
-requests from the executor on ``/robot_planner/replan``. ``/robot_planner/get_state``
-(GetState) answers the current state or a command's outcome; ``/robot_planner/cancel``
-(everything) and ``/robot_planner/cancel_command`` (one id) cancel. Every accepted
-command and its outcome go to the journal.
+callbacks never wait), publishes the validated plan on ``/robot_planner/plan_graph``
+(robot_planner_interfaces/Plan, transient local: what the executor and the monitor read;
+``/robot_planner/plan`` carries it as JSON for people and tools) and status events on
+``/robot_planner/status_events`` (typed; ``/robot_planner/status`` mirrors them as JSON),
+and serves re-plan requests from the executor on ``/robot_planner/replan``.
+``/robot_planner/get_state`` (GetState) answers the current state or a command's outcome;
+``/robot_planner/cancel`` (everything) and ``/robot_planner/cancel_command`` (one id)
+cancel. Every accepted command and its outcome go to the journal.
 
 With ``confirm`` set, a command's first plan is held instead of published: an
 ``awaiting_approval`` status event carries its readback, the guesses it rests on and the
@@ -207,9 +209,10 @@ class PlannerNode(Node):
         self.executor_threads = goal_slots + 3
 
         self.status = StatusPublisher(self, "planner")
-        self.plan_pub = self.create_publisher(String, PLAN, latched())
-        #: The same plans as typed messages, for tools that draw the DAG.
+        #: The plans the executor and the monitor read (typed: a tool can draw the DAG).
         self.plan_graph_pub = self.create_publisher(PlanMsg, PLAN_GRAPH, latched())
+        #: The same plans as JSON, a mirror for people and tools; no node reads it.
+        self.plan_pub = self.create_publisher(String, PLAN, latched())
         self.cancel_pub = self.create_publisher(Empty, CANCEL, reliable())
         self.lifecycle = CommandLifecycle(
             planner=self.planner,
@@ -291,11 +294,8 @@ class PlannerNode(Node):
         self.lifecycle.world_state(msg.data)
 
     def _publish_plan(self, message: dict[str, Any]) -> None:
+        self.plan_graph_pub.publish(plan_msg(message))
         self.plan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
-        try:  # the typed mirror must never cost the JSON plan the executor runs
-            self.plan_graph_pub.publish(plan_msg(message))
-        except Exception as exc:
-            self.get_logger().error(f"typed plan not published: {type(exc).__name__}: {exc}")
 
     def _watch_executor(self) -> None:
         """The watchdog's tick: the executors are the publishers on the re-plan topic

@@ -44,12 +44,12 @@ from robot_planner.recording import (
 )
 
 #: What a Foxglove user wants from a run: every planner topic, the colour camera,
-#: joint states and the nodes' log. Depth images (300 KB each) are left out, and so is the
-#: JSON status mirror (``/robot_planner/status``): the typed events carry the same.
+#: joint states and the nodes' log. Depth images (300 KB each) are left out, and so are the
+#: JSON mirrors of the status events and plans: the typed messages carry the same.
 DEFAULT_TOPICS = [
     f"{common.COMMAND}:std_msgs/msg/String",  # `say` publishes once, right after it starts
     common.STATUS_EVENTS,
-    common.PLAN,
+    common.PLAN_GRAPH,
     common.TREE,
     common.CANCEL,
     common.REPLAN,

@@ -1,15 +1,15 @@
 """Conversions between the package's own values and robot_planner_interfaces messages.
 
 The nodes talk over typed messages: status events are `StatusEvent` messages on
-``/robot_planner/status_events`` (every node -> every node, the CLI, tools); the
-monitor's findings are `Misalignment` messages on ``/robot_planner/misalignment`` and
-`Perception` messages on ``/robot_planner/perception`` (monitor -> executor). A
-recording or a tool (Foxglove panels, rqt plugins, a C++ node drawing the DAG) reads
-them without parsing JSON. Every plan is also a `Plan` message (tasks with robots,
-arguments, dependencies and constraints) on ``/robot_planner/plan_graph``. The JSON
-status topic ``/robot_planner/status`` stays as a human-readable mirror for
-``ros2 topic echo`` and existing tools; no node reads it. Free-form details stay JSON
-only inside ``detail_json`` and ``args_json``.
+``/robot_planner/status_events`` (every node -> every node, the CLI, tools); plans are
+`Plan` messages (tasks with robots, arguments, dependencies and constraints) on
+``/robot_planner/plan_graph`` (planner -> executor, monitor); the monitor's findings are
+`Misalignment` messages on ``/robot_planner/misalignment`` and `Perception` messages on
+``/robot_planner/perception`` (monitor -> executor). A recording or a tool (Foxglove
+panels, rqt plugins, a C++ node drawing the DAG) reads them without parsing JSON. The
+JSON topics ``/robot_planner/status`` and ``/robot_planner/plan`` stay as human-readable
+mirrors for ``ros2 topic echo`` and existing tools; no node reads them. Free-form details
+stay JSON only inside ``detail_json`` and ``args_json``.
 
 Each ``*_msg`` function makes a message; each ``*_from_msg`` reads a received one back
 into what the JSON form gave, checked as the JSON form was (it comes from another
@@ -86,8 +86,11 @@ def status_from_msg(msg: StatusEventMsg) -> StatusEvent:
 
 def plan_msg(message: dict[str, Any]) -> Plan:
     """The planner's plan message (``{"command_id", "revision", "issued", "plan" |
-    "error", "readback"}``) as a `Plan`; an error message has no tasks."""
-    plan = message.get("plan") or {}
+    "error", "readback"}``) as a `Plan`; one without a plan has no tasks and a non-empty
+    `error` (an empty plan is a plan: a goal that already holds)."""
+    plan = message.get("plan")
+    error = "" if plan is not None else str(message.get("error") or "no plan")
+    plan = plan or {}
     return Plan(
         stamp=stamp(message.get("issued", 0.0)),
         command_id=str(message.get("command_id", "")),
@@ -96,7 +99,7 @@ def plan_msg(message: dict[str, Any]) -> Plan:
         readback=str(message.get("readback") or ""),
         goal=[str(fact) for fact in plan.get("goal", [])],
         tasks=[_task(task) for task in plan.get("tasks", [])],
-        error=str(message.get("error") or ""),
+        error=error,
     )
 
 
@@ -105,7 +108,8 @@ def _task(task: dict[str, Any]) -> PlanTask:
         id=task["id"],
         skill=task["skill"],
         robot=task["robot"],
-        args_json=json.dumps(task.get("args", {}), separators=(",", ":"), sort_keys=True),
+        # Key order kept: the executor's tree and an LLM's re-plan prompt show them so.
+        args_json=json.dumps(task.get("args", {}), separators=(",", ":")),
         depends_on=list(task.get("depends_on", [])),
         constraints=[
             PlanConstraint(
@@ -114,10 +118,62 @@ def _task(task: dict[str, Any]) -> PlanTask:
                 question=c["question"],
                 expected=bool(c.get("expected", True)),
                 period_s=float(c.get("period_s", 0.5)),
+                kind=str(c.get("kind", "task")),
             )
             for c in task.get("constraints", [])
         ],
     )
+
+
+def plan_from_msg(msg: Plan) -> dict[str, Any]:
+    """A received `Plan` as the planner's plan message (`plan_msg`'s argument), for the
+    checks the JSON one went through: the plan itself is still untrusted and validated by
+    its reader. Arguments that are not a JSON object stay text, so the validator rejects
+    the plan naming the task (as it did a JSON plan whose args were no object)."""
+    message: dict[str, Any] = {
+        "command_id": msg.command_id,
+        "revision": int(msg.revision),
+        "issued": seconds(msg.stamp),
+    }
+    if msg.error:
+        message["error"] = msg.error
+        return message
+    message["plan"] = {
+        "command": msg.command,
+        "goal": list(msg.goal),
+        "tasks": [task_from_msg(task) for task in msg.tasks],
+    }
+    if msg.readback:
+        message["readback"] = msg.readback
+    return message
+
+
+def task_from_msg(task: PlanTask) -> dict[str, Any]:
+    """A `PlanTask` as the plan's JSON task (`Task.model_dump`'s keys and order)."""
+    try:
+        args: Any = json.loads(task.args_json) if task.args_json else {}
+    except ValueError:
+        args = task.args_json
+    if not isinstance(args, dict):
+        args = task.args_json
+    return {
+        "id": task.id,
+        "skill": task.skill,
+        "robot": task.robot,
+        "args": args,
+        "depends_on": list(task.depends_on),
+        "constraints": [
+            {
+                "phase": c.phase,
+                "fact": c.fact,
+                "question": c.question,
+                "expected": bool(c.expected),
+                "period_s": float(c.period_s),
+                "kind": c.kind or "task",
+            }
+            for c in task.constraints
+        ],
+    }
 
 
 # --- the monitor's findings (monitor -> executor) -------------------------------------

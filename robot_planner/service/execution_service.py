@@ -195,13 +195,13 @@ class ExecutionService:
 
     # --- messages in (any thread) ---------------------------------------------------
 
-    def plan_message(self, text: str) -> None:
+    def plan_message(self, message: str | dict[str, Any]) -> None:
         """A plan message ``{"command_id", "revision", "issued", "plan" | "error",
-        "readback"}``: revision 0 queues a command (once per id), a later revision
-        answers a re-plan request. A plan latched before this executor started is
-        ignored, a malformed message is an ``error`` event."""
+        "readback"}`` (or its JSON): revision 0 queues a command (once per id), a later
+        revision answers a re-plan request. A plan latched before this executor started
+        is ignored, a malformed message is an ``error`` event."""
         try:
-            data = json.loads(text)
+            data = json.loads(message) if isinstance(message, str) else dict(message)
             command_id, revision = str(data["command_id"]), int(data["revision"])
             issued = float(data.get("issued", 0.0))
         except (ValueError, KeyError, TypeError) as exc:
