@@ -4,15 +4,15 @@
 waits for the GIL meanwhile (what delays a cancel in the executor node).
 
     .venv/bin/python bench/render_process.py [--frames 20] [--scenes tabletop logistics]
-                                             [--json]
+                                             [--nice N] [--json]
 
 The asynchronous loop is what the executor does: request a frame, then tick (12 physics
 steps, 0.05 s) and poll once a tick until the frame comes. "caller ms/frame" adds up only
 the time spent in `request` and `poll`: wall time, and CPU time (the thread's own, without
 the waits for a core that a loaded machine adds); "ticks in flight" is how many ticks ran
-while the child rendered. A GIL probe thread sleeps 1 ms in a loop; its worst lateness is
-how long a ROS callback could have waited for the interpreter. Figures depend on the
-machine's load.
+while the child rendered. A probe thread sleeps 1 ms in a loop; its lateness (p99, max) is
+how long a ROS callback could have waited for the interpreter (or, on a loaded machine,
+for a core). `--nice N` lowers the render child's priority. Figures depend on the load.
 """
 
 from __future__ import annotations
@@ -38,22 +38,27 @@ log = logging.getLogger("bench.render_process")
 
 
 @contextmanager
-def gil_probe() -> Iterator[Callable[[], float]]:
-    """A thread sleeping 1 ms at a time; yields a function giving its worst lateness
-    (ms) so far: how long it waited to get the interpreter back."""
-    worst = [0.0]
+def gil_probe() -> Iterator[Callable[[], dict[str, float]]]:
+    """A thread sleeping 1 ms at a time; yields a function giving its lateness so far
+    (ms; p99 and max): how long it waited to run again, for the interpreter or, on a
+    loaded machine, for a core."""
+    late: list[float] = []
     stop = threading.Event()
 
     def run() -> None:
         while not stop.is_set():
             start = time.perf_counter()
             time.sleep(0.001)
-            worst[0] = max(worst[0], (time.perf_counter() - start - 0.001) * 1e3)
+            late.append((time.perf_counter() - start - 0.001) * 1e3)
+
+    def summary() -> dict[str, float]:
+        ordered = sorted(late)
+        return {"p99": ordered[int(0.99 * (len(ordered) - 1))], "max": ordered[-1]}
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield lambda: worst[0]
+        yield summary
     finally:
         stop.set()
         thread.join()
@@ -122,7 +127,7 @@ def _async(world: SimWorld, renderer: AsyncCamera, frames: int) -> dict[str, lis
     return out
 
 
-def measure_scene(name: str, frames: int) -> dict[str, Any]:
+def measure_scene(name: str, frames: int, nice: int = 0) -> dict[str, Any]:
     """In-process and asynchronous figures for one scene (medians over `frames`).
 
     Timings come from runs without the GIL probe (its thread's wake-ups would be charged
@@ -134,7 +139,7 @@ def measure_scene(name: str, frames: int) -> dict[str, Any]:
         with gil_probe() as worst:
             _in_process(world, frames)
             gil_sync = worst()
-        with AsyncCamera(world) as renderer:
+        with AsyncCamera(world, nice=nice) as renderer:
             startup = renderer.wait_ready()
             rss_mb = _rss_mb(renderer.pid)
             renderer.capture()  # warm-up
@@ -153,9 +158,10 @@ def measure_scene(name: str, frames: int) -> dict[str, Any]:
         "receive_ms": _ms(timing["receive"]),
         "child_render_ms": _ms(timing["render"]),
         "ticks_in_flight": statistics.median(timing["ticks"]),
-        "gil_wait_max_ms": {"in_process": gil_sync, "async": gil_async},
+        "probe_late_ms": {"in_process": gil_sync, "async": gil_async},
         "child_startup_s": startup,
         "child_rss_mb": rss_mb,
+        "child_nice": nice,
     }
 
 
@@ -176,19 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--scenes", nargs="+", default=["tabletop", "logistics"])
+    parser.add_argument("--nice", type=int, default=0, help="the render child's niceness")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    results = [measure_scene(name, args.frames) for name in args.scenes]
+    results = [measure_scene(name, args.frames, args.nice) for name in args.scenes]
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
         return 0
     for r in results:
+        gil = r["probe_late_ms"]
         log.info(
             "%-9s in-process %6.1f ms/frame (CPU %5.1f) | async: caller %5.2f ms/frame "
             "(CPU %4.2f; request %.2f, receive %.2f), child render %6.1f ms, %2.0f ticks in "
-            "flight | worst GIL wait %5.1f ms in-process, %4.1f ms async | child start-up "
-            "%.1f s, %.0f MB",
+            "flight | probe thread late p99/max: in-process %5.1f/%5.1f ms, async "
+            "%5.1f/%5.1f ms | child start-up %.1f s, %.0f MB, nice %d",
             r["scene"],
             r["in_process_ms"],
             r["in_process_cpu_ms"],
@@ -198,10 +206,13 @@ def main(argv: list[str] | None = None) -> int:
             r["receive_ms"],
             r["child_render_ms"],
             r["ticks_in_flight"],
-            r["gil_wait_max_ms"]["in_process"],
-            r["gil_wait_max_ms"]["async"],
+            gil["in_process"]["p99"],
+            gil["in_process"]["max"],
+            gil["async"]["p99"],
+            gil["async"]["max"],
             r["child_startup_s"],
             r["child_rss_mb"],
+            r["child_nice"],
         )
     return 0
 

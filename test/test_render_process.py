@@ -143,10 +143,11 @@ def test_caller_steps_on_while_the_frame_renders(scene: Scene):
 
 def test_close_ends_the_child(scene: Scene):
     with SimWorld(scene, seed=1) as world:
-        camera = AsyncCamera(world)
+        camera = AsyncCamera(world, nice=3)
         camera.wait_ready(BOUND_S)
         process, shm_name = camera._process, camera._shm.name
         assert process.is_alive()
+        assert os.getpriority(os.PRIO_PROCESS, camera.pid) == os.nice(0) + 3
         camera.close()
         assert not process.is_alive()
         assert process.exitcode == 0  # it left when asked, it was not killed

@@ -173,6 +173,7 @@ class _Setup:
     spec: CameraSpec
     layout: SnapshotLayout
     shm_name: str
+    nice: int
 
 
 class AsyncCamera:
@@ -201,6 +202,7 @@ class AsyncCamera:
         *,
         start_timeout_s: float = 60.0,
         frame_timeout_s: float = 30.0,
+        nice: int = 0,
         hold: Event | None = None,
     ):
         """Start the child (it builds its scene in the background; `wait_ready` waits).
@@ -211,6 +213,8 @@ class AsyncCamera:
             name, width, height: the camera, as `SimWorld.camera` takes them.
             start_timeout_s: how long the child may take to build its scene.
             frame_timeout_s: how long one frame may take before the child is given up.
+            nice: added to the child's niceness (Unix): above 0, the process that runs the
+                robots gets the CPU first when both want it, and frames come later.
             hold: tests only: the child waits for this event (of the ``spawn`` context)
                 before each render, so a test can act while a frame is in flight.
         """
@@ -235,6 +239,7 @@ class AsyncCamera:
             self.spec,
             self.layout,
             self._shm.name,
+            nice,
         )
         self._process: BaseProcess = ctx.Process(
             target=_child_main,
@@ -521,6 +526,8 @@ def _child_main(conn: Connection, setup: _Setup, hold: Event | None) -> None:
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     try:
+        if setup.nice:
+            os.nice(setup.nice)
         from robot_planner.sim.camera import Camera
         from robot_planner.sim.world import SimWorld
 
