@@ -103,6 +103,9 @@ class GeometricConfig:
     #: Confidence of holding(R,X) when X is hidden (by R's hand) but R's fingers stopped
     #: at X's width and every other object is seen elsewhere.
     unseen_hold_confidence: float = 0.65
+    #: Visibility credited to an object inferred to stand hidden under another (scales
+    #: its confidences down, see `_quality`).
+    beneath_visibility: float = 0.1
     #: Frames (and observations) whose perception is kept.
     cache_size: int = 4
 
@@ -527,6 +530,57 @@ class GeometricVqa:
             self._observations.popitem(last=False)
         return perception
 
+    def _beneath(
+        self, seen: dict[str, ObjectSighting], held: dict[str, bool | None]
+    ) -> dict[str, ObjectSighting]:
+        """Sightings with an object hidden under another filled in.
+
+        A block dropped onto another so that it overhangs the camera side hides the
+        lower one completely, and the planner then cannot find it ("not seen"). When
+        exactly one object is out of sight and in no hand, and exactly one resting object
+        stands one such object's height above the table with nothing seen under it, the
+        hidden one is taken to be under it (with the confidence of a barely seen object).
+        """
+        cfg = self.config
+        hidden = [o for o, s in seen.items() if not s.seen and held[o] is False]
+        if len(hidden) != 1:
+            return seen
+        obj = hidden[0]
+        size = self.size[obj]
+        resting = {o: s for o, s in seen.items() if s.seen and held[o] is False}
+        raised = []
+        for top, s in resting.items():
+            bottom = float(s.center[2]) - self.size[top] / 2
+            if abs(bottom - self.table_top - size) > cfg.table_gap + 2 * s.sigma_z:
+                continue
+            under = any(
+                abs(float(o.center[2]) + self.size[name] / 2 - bottom) < 0.5 * size
+                and float(np.linalg.norm(o.center[:2] - s.center[:2]))
+                < cfg.on_offset * self.size[name]
+                for name, o in resting.items()
+                if name != top
+            )
+            if not under:
+                raised.append(top)
+        if len(raised) != 1:
+            return seen
+        top = seen[raised[0]]
+        center = np.asarray(top.center, dtype=float) - [
+            0.0,
+            0.0,
+            (self.size[raised[0]] + size) / 2,
+        ]
+        guess = ObjectSighting(
+            obj,
+            center,
+            0,
+            cfg.beneath_visibility,
+            None,
+            max(top.sigma, size / 4),
+            max(top.sigma_z, cfg.min_sigma),
+        )
+        return {**seen, obj: guess}
+
     def _holding(
         self,
         robot: str,
@@ -638,6 +692,7 @@ class GeometricVqa:
                 out[empty] = VqaAnswer(True, conf, near.evidence)
 
         # places -----------------------------------------------------------------------
+        seen = self._beneath(seen, held)
         placed = {obj: seen[obj].seen and held[obj] is False for obj in objects}
 
         def unknown(obj: str) -> VqaAnswer:
