@@ -212,8 +212,10 @@ def test_a_frame_waits_for_the_gripper_state_of_its_own_stamp(ros, monkeypatch):
     alone, and a base's odometry was missing, so the monitor could not see it parked
     (test_the_logistics_cell_over_dds re-planned on a busy CI machine)."""
     from robot_planner.nodes import common
-    from robot_planner.nodes.sensors import from_time, grippers_message
+    from robot_planner.nodes.sensors import from_time
+    from robot_planner.nodes.typed import proprioception_msg
     from robot_planner.world.observation import BaseState
+    from robot_planner_interfaces.msg import Proprioception
 
     node, _ = _monitor(ros, monkeypatch, ScriptedVqa())
     looked_at: list[tuple[float, tuple[dict, dict]]] = []
@@ -225,13 +227,13 @@ def test_a_frame_waits_for_the_gripper_state_of_its_own_stamp(ros, monkeypatch):
 
     node._process = spy  # the worker looks the method up on the instance
     ros.pub["grippers"] = ros.probe.create_publisher(
-        ros.String, common.GRIPPERS, common.CAMERA_PUB_QOS
+        Proprioception, common.GRIPPERS, common.CAMERA_PUB_QOS
     )
     ros.connected("grippers")
     base = BaseState(np.zeros(3), 0.0, np.array([0.0, 0.0, 0.4]), (0.4, 0.3))
 
     def odometry(stamp: float) -> None:
-        ros.pub["grippers"].publish(grippers_message({}, stamp, {"base_1": base}))
+        ros.pub["grippers"].publish(proprioception_msg({}, stamp, {"base_1": base}))
 
     odometry(T0 + 1)
     ros.wait_for(lambda: node._proprioceptive, 20, "the first gripper message handled")

@@ -200,9 +200,11 @@ def test_cancel_drops_the_queue_with_events(ros, tmp_path):
 
 def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
     from robot_planner.nodes import common
+    from robot_planner.nodes.typed import replan_request_msg
+    from robot_planner_interfaces.msg import ReplanRequest
 
     _planner(ros, tmp_path)
-    replan = ros.probe.create_publisher(ros.String, common.REPLAN, common.reliable())
+    replan = ros.probe.create_publisher(ReplanRequest, common.REPLAN, common.reliable())
     a = unique_id("a")
     ros.say(GREEN_ON_BLUE, a)
     ros.wait_for(lambda: ros.of(a, "planned"), 20, "planned")
@@ -222,12 +224,42 @@ def test_replan_requests_are_answered_on_the_plan_topic(ros, tmp_path):
         "failed_task": None,
         "evidence": "test",
     }
-    replan.publish(ros.String(data=json.dumps(request)))
+    replan.publish(replan_request_msg(request, time.time()))
     ros.wait_for(lambda: any(p["revision"] == 1 for p in ros.plans), 20, "revision 1")
     answer = next(p for p in ros.plans if p["revision"] == 1)
     assert answer["command_id"] == a and answer["plan"]["tasks"]
-    replan.publish(ros.String(data=json.dumps({"command_id": a})))  # malformed: an error
+    # Malformed (a fact that is none, a failed action without arguments): errors.
+    garbled = replan_request_msg({**request, "revision": 1, "facts": ["on(a"]}, time.time())
+    replan.publish(garbled)
     ros.wait_for(lambda: ros.of("", "error"), 10, "error for a malformed request")
+    assert "bad re-plan request" in ros.of("", "error")[0].details["reason"]
+    failures = [{"skill": "pick", "robot": "left_arm", "args": {}, "reason": "x", "times": 1}]
+    unargued = replan_request_msg({**request, "revision": 1, "failures": failures}, 0.0)
+    unargued.failures[0].args_json = "[1]"
+    replan.publish(unargued)
+    ros.wait_for(lambda: len(ros.of("", "error")) == 2, 10, "error for a failure without args")
+    reason = ros.of("", "error")[1].details["reason"]
+    assert "a failed action must be an object with args" in reason
+
+
+def test_the_planner_plans_from_the_typed_world_state(ros, tmp_path):
+    from robot_planner.nodes import common
+    from robot_planner.nodes.typed import world_state_msg
+    from robot_planner_interfaces.msg import WorldState
+
+    state = ros.probe.create_publisher(WorldState, common.STATE, common.latched())
+    planner = _planner(ros, tmp_path)
+    ros.wait_for(lambda: state.get_subscription_count() > 0, 20, "state peer")
+    facts = list(planner.lifecycle.facts())
+    assert "on(green_block,blue_block)" not in facts
+    moved = [f for f in facts if not f.startswith("on_table(green_block")]
+    moved.append("on(green_block,blue_block)")
+    state.publish(world_state_msg({"facts": ["on(a"], "source": "executor"}, time.time()))
+    state.publish(world_state_msg({"facts": moved, "source": "executor"}, time.time()))
+    ros.wait_for(
+        lambda: "on(green_block,blue_block)" in planner.lifecycle.facts(), 20, "the new state"
+    )
+    assert sorted(planner.lifecycle.facts()) == sorted(moved)  # the malformed one ignored
 
 
 def test_a_restarted_planner_marks_unfinished_commands_interrupted(ros, tmp_path):
@@ -256,8 +288,10 @@ def test_a_command_whose_executor_vanishes_ends_interrupted_and_is_not_replayed(
     from robot_planner.nodes.planner_node import PlannerNode
 
     lost, following = unique_id("lost"), unique_id("next")
+    from robot_planner_interfaces.msg import ReplanRequest
+
     executor = ros.rclpy.create_node("executor", context=ros.context)  # a stand-in
-    replan = executor.create_publisher(ros.String, common.REPLAN, common.reliable())
+    replan = executor.create_publisher(ReplanRequest, common.REPLAN, common.reliable())
     ros.executor.add_node(executor)
     planner = _planner(ros, tmp_path, _watchdog_logging(PlannerNode), executor_timeout_s=1.0)
     ros.say(GREEN_ON_BLUE, lost)
@@ -359,6 +393,26 @@ def test_executor_runs_a_plan_and_reports_the_outcome(ros):
     assert "in(red_block,left_bin)" in done[0].details["facts"]
     started = [e.details["task"] for e in ros.of(run, "task_started")]
     assert started == [t.id for t in plan.plan.tasks]
+
+
+def test_the_executor_publishes_its_world_state_typed(ros):
+    """At start-up (and after each command) the executor's robots' state goes out as a
+    latched `WorldState`, facts the planner's scene reads."""
+    from robot_planner.nodes import common
+    from robot_planner.nodes.typed import seconds, world_state_from_msg
+    from robot_planner.resources import scene_path
+    from robot_planner.world.scene import load_scene
+    from robot_planner_interfaces.msg import WorldState
+
+    received: list[Any] = []
+    ros.probe.create_subscription(WorldState, common.STATE, received.append, common.latched())
+    before = time.time()
+    _executor(ros)
+    ros.wait_for(lambda: received, 30, "the world state")
+    state = world_state_from_msg(received[0])
+    assert state["source"] == "executor" and seconds(received[0].stamp) >= before - 1.0
+    facts = load_scene(scene_path("tabletop")).parse_facts(state["facts"])
+    assert any(fact.predicate == "on_table" for fact in facts)
 
 
 def test_joint_states_reach_a_default_reliable_subscriber(ros):
@@ -487,10 +541,12 @@ def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):
     and the executor must wait for the answer after the failed one (it waited for the
     failed one's revision until replan_timeout_s and the command failed; e2e seed 3)."""
     from robot_planner.nodes import common
+    from robot_planner.nodes.typed import replan_request_from_msg
+    from robot_planner_interfaces.msg import ReplanRequest
 
     requests: list[dict] = []
     ros.probe.create_subscription(
-        ros.String, common.REPLAN, lambda m: requests.append(json.loads(m.data)), 10
+        ReplanRequest, common.REPLAN, lambda m: requests.append(replan_request_from_msg(m)), 10
     )
     _fake_hardware(ros, hang_skills="left_arm:pick")  # runs until the executor halts it
     _executor(
@@ -515,6 +571,8 @@ def test_after_a_failed_replan_the_executor_waits_for_the_next_answer(ros):
 
     ros.wait_for(lambda: requests, 30, "a re-plan request")
     assert requests[0]["revision"] == 0
+    assert requests[0]["command_id"] == command and requests[0]["goal"] == [HOLDING_RED]
+    assert requests[0]["failed_task"] is None or requests[0]["failed_task"]["id"] == "t1"
     answer(1, error="no plan reaches the goal")  # the planner's revision 1: a failure
     ros.wait_for(lambda: len(requests) == 2, 30, "the second attempt, after clearing the view")
     assert requests[1]["revision"] == 1

@@ -16,9 +16,15 @@ import pytest
 from robot_planner.nodes.typed import (
     plan_from_msg,
     plan_msg,
+    proprioception_from_msg,
+    proprioception_msg,
+    replan_request_from_msg,
+    replan_request_msg,
     seconds,
     status_from_msg,
     status_msg,
+    world_state_from_msg,
+    world_state_msg,
 )
 from robot_planner.service.events import MAX_EVENT_BYTES, EventError, make_event, parse_event
 
@@ -214,6 +220,168 @@ def test_a_constraint_without_a_kind_is_about_its_task():
     msg.tasks[0].constraints[1].kind = ""
     back = plan_from_msg(_wire(msg))
     assert back["plan"]["tasks"][0]["constraints"][1]["kind"] == "task"
+
+
+# --- the re-plan request and the world state --------------------------------------------
+
+
+def _replan_request(failed: bool = True) -> dict[str, Any]:
+    """A re-plan request as the executor makes it (`ExecutionService.request_replan`)."""
+    from robot_planner.plan.model import Task
+    from robot_planner.planning.base import FailedAction
+
+    plan = _planned()
+    task = Task.model_validate(plan["tasks"][2]) if failed else None
+    failure = FailedAction(
+        "place", "right_arm", (("object", "blue_block"), ("target", "center_zone")), "dropped", 2
+    )
+    return {
+        "command_id": "c0001-35dfab72",
+        "revision": 1,
+        "command": GREEN_ON_BLUE,
+        "facts": ["on_table(green_block)", "gripper_empty(left_arm)"],
+        "goal": ["on(green_block,blue_block)"],
+        "completed": ["plan 1: t1", "plan 1: t2"],
+        "failed_task": task.model_dump(mode="json") if task is not None else None,
+        "evidence": "monitor: 'Is the blue block in the centre zone?' answered no",
+        "failures": [failure.to_dict()],
+    }
+
+
+@pytest.mark.parametrize("failed", [True, False], ids=["failed-task", "halted-between"])
+def test_a_replan_request_survives_the_round_trip(failed: bool):
+    request = _replan_request(failed)
+    msg = _wire(replan_request_msg(request, 1_795_602_761.5))
+    assert seconds(msg.stamp) == 1_795_602_761.5 and len(msg.failed_task) == int(failed)
+    assert replan_request_from_msg(msg) == request
+
+
+def test_the_planner_reads_the_same_request_as_from_the_json():
+    """The lifecycle's checks (facts, goal, failed task, failures) take the typed
+    request as they took the JSON one."""
+    from robot_planner.plan.model import Task
+    from robot_planner.planning.base import FailedAction
+
+    request = _replan_request()
+    back = replan_request_from_msg(_wire(replan_request_msg(request, 0.0)))
+    from_json = json.loads(json.dumps(request))
+    assert Task.model_validate(back["failed_task"]) == Task.model_validate(
+        from_json["failed_task"]
+    )
+    assert [FailedAction.from_dict(f) for f in back["failures"]] == [
+        FailedAction.from_dict(f) for f in from_json["failures"]
+    ]
+
+
+def test_a_failed_action_without_object_arguments_is_refused_as_in_json():
+    from robot_planner.planning.base import FailedAction
+
+    msg = replan_request_msg(_replan_request(), 0.0)
+    msg.failures[0].args_json = '["object"]'
+    [failure] = replan_request_from_msg(_wire(msg))["failures"]
+    with pytest.raises(ValueError, match="must be an object with args"):
+        FailedAction.from_dict(failure)
+
+
+def test_a_world_state_survives_the_round_trip():
+    state = {"facts": ["on(green_block,blue_block)", "gripper_empty(left_arm)"], "source": "x"}
+    msg = _wire(world_state_msg(state, 12.25))
+    assert world_state_from_msg(msg) == state and seconds(msg.stamp) == 12.25
+    assert world_state_from_msg(_wire(world_state_msg({"facts": []}, 0.0))) == {
+        "facts": [],
+        "source": "executor",
+    }
+
+
+# --- proprioception ---------------------------------------------------------------------
+
+
+def test_grippers_and_bases_survive_the_round_trip_at_the_images_stamp():
+    """The monitor pairs a frame with the gripper state of the same stamp: both stamps
+    go through the same conversion, so they compare equal."""
+    import numpy as np
+
+    from robot_planner.nodes.sensors import from_time, rgb_message
+    from robot_planner.world.observation import BaseState, GripperState
+
+    grippers = {
+        "left_arm": GripperState(np.array([0.41, -0.2, 0.113]), 0.08),
+        "right_arm": GripperState(np.array([0.39, 0.21, 0.3]), 0.0),
+    }
+    bases = {
+        "base_1": BaseState(np.array([1.5, -0.25]), 1.25, np.array([1.5, -0.25, 0.41]), (0.4, 0.3))
+    }
+    when = 1_795_602_761.123456789
+    stamp, got_grippers, got_bases = proprioception_from_msg(
+        _wire(proprioception_msg(grippers, when, bases))
+    )
+    assert stamp == from_time(rgb_message(np.zeros((2, 2, 3), np.uint8), when, "c").header.stamp)
+    assert list(got_grippers) == ["left_arm", "right_arm"]
+    for name, gripper in grippers.items():
+        assert np.array_equal(got_grippers[name].position, gripper.position)
+        assert got_grippers[name].width == gripper.width
+    [base] = got_bases.values()
+    assert np.array_equal(base.center, bases["base_1"].center)
+    assert np.array_equal(base.tray_top, bases["base_1"].tray_top)
+    assert (base.yaw, base.tray_size) == (1.25, (0.4, 0.3))
+
+
+def test_a_camera_only_setup_has_no_bases():
+    stamp, grippers, bases = proprioception_from_msg(_wire(proprioception_msg({}, 3.5)))
+    assert (stamp, grippers, bases) == (3.5, {}, {})
+
+
+# --- the messages' fields (a contract, as test_interfaces.py has for the others) --------
+
+
+def test_the_new_messages_have_their_documented_fields():
+    from robot_planner_interfaces.msg import (
+        BaseState,
+        FailedAction,
+        GripperState,
+        Proprioception,
+        ReplanRequest,
+        WorldState,
+    )
+
+    time, strings = "builtin_interfaces/Time", "sequence<string>"
+    expected = {
+        ReplanRequest: {
+            "stamp": time,
+            "command_id": "string",
+            "revision": "uint32",
+            "command": "string",
+            "facts": strings,
+            "goal": strings,
+            "completed": strings,
+            "failed_task": "sequence<robot_planner_interfaces/PlanTask, 1>",
+            "evidence": "string",
+            "failures": "sequence<robot_planner_interfaces/FailedAction>",
+        },
+        FailedAction: {
+            "skill": "string",
+            "robot": "string",
+            "args_json": "string",
+            "reason": "string",
+            "times": "uint32",
+        },
+        WorldState: {"stamp": time, "facts": strings, "source": "string"},
+        Proprioception: {
+            "stamp": time,
+            "grippers": "sequence<robot_planner_interfaces/GripperState>",
+            "bases": "sequence<robot_planner_interfaces/BaseState>",
+        },
+        GripperState: {"robot": "string", "position": "double[3]", "width": "double"},
+        BaseState: {
+            "robot": "string",
+            "center": "double[2]",
+            "yaw": "double",
+            "tray_top": "double[3]",
+            "tray_size": "double[2]",
+        },
+    }
+    for kind, fields in expected.items():
+        assert list(kind.get_fields_and_field_types().items()) == list(fields.items()), kind
 
 
 # --- the SROS2 policy -----------------------------------------------------------------

@@ -13,11 +13,11 @@ as JSON text for ``ros2 topic echo`` and existing tools, and no node reads it:
 ``/robot_planner/status``        String (JSON mirror)    reliable, depth 1000
 ``/robot_planner/cancel``        Empty                   reliable, depth 10
 ``/robot_planner/tree``          String (ascii)          reliable, transient local
-``/robot_planner/replan``        String (JSON request)   reliable, depth 10
+``/robot_planner/replan``        ReplanRequest (typed)   reliable, depth 10
 ``/robot_planner/misalignment``  Misalignment (typed)    reliable, depth 100
 ``/robot_planner/perception``    Perception (typed)      reliable, depth 10
-``/robot_planner/state``         String (JSON facts)     reliable, transient local
-``/robot_planner/grippers``      String (JSON)           sensor data
+``/robot_planner/state``         WorldState (typed)      reliable, transient local
+``/robot_planner/grippers``      Proprioception (typed)  reliable, depth 2 (sim)
 ``/robot_planner/audio``         UInt8MultiArray         reliable, depth 10
 ``/camera/...``                   sensor_msgs             reliable, depth 2 (sim)
 ``/joint_states``                sensor_msgs/JointState  reliable, depth 10

@@ -6,12 +6,13 @@ each plan (it arrives over the network: untrusted), compiles it into a behaviour
 ticks it in a dedicated execution thread at ``period_s``, supervised by the ROS-free
 `Supervisor` (halt, re-plan, resume). Misalignments come from the monitor node on
 ``/robot_planner/misalignment`` (robot_planner_interfaces/Misalignment); re-plans are
-requested on ``/robot_planner/replan`` with the perceived state
-(``/robot_planner/perception``, robot_planner_interfaces/Perception) and answered by the
-planner with the next plan revision. Publishes status events, tree snapshots
-(``/robot_planner/tree``) and the world state (``/robot_planner/state``). In simulation it
-also publishes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
-``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``) and
+requested on ``/robot_planner/replan`` (robot_planner_interfaces/ReplanRequest) with the
+perceived state (``/robot_planner/perception``, robot_planner_interfaces/Perception) and
+answered by the planner with the next plan revision. Publishes status events, tree
+snapshots (``/robot_planner/tree``) and the world state (``/robot_planner/state``,
+robot_planner_interfaces/WorldState). In simulation it also publishes the camera
+(``/camera/color/image_raw``, ``/camera/depth/image_raw``, ``/camera/color/camera_info``),
+the grippers (``/robot_planner/grippers``, robot_planner_interfaces/Proprioception) and
 ``/joint_states``.
 
 The rules (plan queue, cancel and pre-emption, the re-plan exchange, perceived state,
@@ -55,7 +56,6 @@ Parameters:
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from typing import Any
@@ -101,7 +101,9 @@ from robot_planner.nodes.typed import (
     misalignment_from_msg,
     perception_facts,
     plan_from_msg,
+    replan_request_msg,
     status_from_msg,
+    world_state_msg,
 )
 from robot_planner.service.events import EventError
 from robot_planner.service.execution_service import ExecutionService, ExecutionSettings
@@ -114,7 +116,7 @@ from robot_planner.system import (
 )
 from robot_planner.world.facts import FactError
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
-from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import Perception, Proprioception, ReplanRequest, WorldState
 from robot_planner_interfaces.msg import Plan as PlanMsg
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
@@ -207,8 +209,8 @@ class ExecutorNode(Node):
 
         self.status = StatusPublisher(self, "executor")
         self.tree_pub = self.create_publisher(String, TREE, latched())
-        self.state_pub = self.create_publisher(String, STATE, latched())
-        self.replan_pub = self.create_publisher(String, REPLAN, reliable())
+        self.state_pub = self.create_publisher(WorldState, STATE, latched())
+        self.replan_pub = self.create_publisher(ReplanRequest, REPLAN, reliable())
         # Never written to: DDS asserts its liveliness, so the planner notices a kill.
         self.heartbeat_pub = self.create_publisher(Empty, HEARTBEAT, heartbeat_qos())
         self.sim: sensors.SimSensors | None = None
@@ -318,7 +320,7 @@ class ExecutorNode(Node):
             depth=self.create_publisher(Image, DEPTH, CAMERA_PUB_QOS),
             info=self.create_publisher(CameraInfo, CAMERA_INFO, CAMERA_PUB_QOS),
             joints=self.create_publisher(JointState, JOINT_STATES, JOINT_STATE_QOS),
-            grippers=self.create_publisher(String, GRIPPERS, CAMERA_PUB_QOS),
+            grippers=self.create_publisher(Proprioception, GRIPPERS, CAMERA_PUB_QOS),
         )
         self.sim = sensors.SimSensors(
             self,
@@ -376,10 +378,10 @@ class ExecutorNode(Node):
     # --- messages out ---------------------------------------------------------------
 
     def _publish_replan(self, message: dict[str, Any]) -> None:
-        self.replan_pub.publish(String(data=json.dumps(message, separators=(",", ":"))))
+        self.replan_pub.publish(replan_request_msg(message, time.time()))
 
     def _publish_state(self, state: dict[str, Any]) -> None:
-        self.state_pub.publish(String(data=json.dumps(state)))
+        self.state_pub.publish(world_state_msg(state, time.time()))
 
     def _publish_tree(self, text: str) -> None:
         self.tree_pub.publish(String(data=text))

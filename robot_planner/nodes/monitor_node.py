@@ -1,7 +1,8 @@
 """monitor_node: watches the camera while tasks run and reports misalignments (DoReMi).
 
 Subscribes the camera (``/camera/color/image_raw``, ``/camera/depth/image_raw``,
-``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``), the plans
+``/camera/color/camera_info``), the grippers (``/robot_planner/grippers``,
+robot_planner_interfaces/Proprioception), the plans
 (``/robot_planner/plan_graph``) and the status events (``/robot_planner/status_events``);
 runs the ROS-free `MisalignmentDetector` with the configured VQA
 backend on the newest frame (in a worker thread: a slow backend never blocks the
@@ -42,7 +43,6 @@ from typing import Any
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import String
 
 from robot_planner.monitor.backends import VQA_BACKENDS
 from robot_planner.monitor.config import MonitorConfig
@@ -74,6 +74,7 @@ from robot_planner.nodes.typed import (
     misalignment_msg,
     perception_msg,
     plan_from_msg,
+    proprioception_from_msg,
     status_from_msg,
 )
 from robot_planner.plan.model import TaskPlan
@@ -81,7 +82,7 @@ from robot_planner.service.events import EventError
 from robot_planner.world.facts import Fact, format_facts
 from robot_planner.world.observation import Observation
 from robot_planner_interfaces.msg import Misalignment as MisalignmentMsg
-from robot_planner_interfaces.msg import Perception
+from robot_planner_interfaces.msg import Perception, Proprioception
 from robot_planner_interfaces.msg import Plan as PlanMsg
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
@@ -186,7 +187,7 @@ class MonitorNode(Node):
         subscribe(self, Image, COLOR, self._on_color, qos)
         subscribe(self, Image, DEPTH, self._on_depth, qos)
         subscribe(self, CameraInfo, CAMERA_INFO, self._on_info, qos)
-        subscribe(self, String, GRIPPERS, self._on_grippers, qos)
+        subscribe(self, Proprioception, GRIPPERS, self._on_grippers, qos)
         subscribe(self, PlanMsg, PLAN_GRAPH, self._on_plan, latched())
         subscribe(self, StatusEventMsg, STATUS_EVENTS, self._on_status, STATUS_QOS)
         self._worker = threading.Thread(target=self._work, name="monitor", daemon=True)
@@ -248,12 +249,8 @@ class MonitorNode(Node):
         if len(msg.k) == 9 and msg.k[0] > 0:
             self.K = np.asarray(msg.k, dtype=float).reshape(3, 3)
 
-    def _on_grippers(self, msg: String) -> None:
-        try:
-            stamp, grippers, bases = sensors.decode_grippers(msg.data)
-        except sensors.SensorError as exc:
-            self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
-            return
+    def _on_grippers(self, msg: Proprioception) -> None:
+        stamp, grippers, bases = proprioception_from_msg(msg)
         with self._wake:
             self._proprioceptive = True
             self._keep(self._grippers, stamp, (grippers, bases))

@@ -9,7 +9,9 @@ callbacks never wait), publishes the validated plan on ``/robot_planner/plan_gra
 (robot_planner_interfaces/Plan, transient local: what the executor and the monitor read;
 ``/robot_planner/plan`` carries it as JSON for people and tools) and status events on
 ``/robot_planner/status_events`` (typed; ``/robot_planner/status`` mirrors them as JSON),
-and serves re-plan requests from the executor on ``/robot_planner/replan``.
+and serves re-plan requests from the executor on ``/robot_planner/replan``
+(robot_planner_interfaces/ReplanRequest); new commands are planned from the executor's
+world state (``/robot_planner/state``, WorldState).
 ``/robot_planner/get_state`` (GetState) answers the current state or a command's outcome;
 ``/robot_planner/cancel`` (everything) and ``/robot_planner/cancel_command`` (one id)
 cancel. Every accepted command and its outcome go to the journal.
@@ -87,7 +89,12 @@ from robot_planner.nodes.common import (
     subscribe,
 )
 from robot_planner.nodes.health import Health, planner_health
-from robot_planner.nodes.typed import plan_msg, status_from_msg
+from robot_planner.nodes.typed import (
+    plan_msg,
+    replan_request_from_msg,
+    status_from_msg,
+    world_state_from_msg,
+)
 from robot_planner.planning.config import Backend, load_planner_config, make_planner
 from robot_planner.service.action_mapping import command_from_goal, rejected_result
 from robot_planner.service.approval import (
@@ -106,6 +113,7 @@ from robot_planner.untrusted import shown
 from robot_planner.world.scene import load_scene
 from robot_planner_interfaces.action import ExecuteCommand
 from robot_planner_interfaces.msg import Plan as PlanMsg
+from robot_planner_interfaces.msg import ReplanRequest, WorldState
 from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 from robot_planner_interfaces.srv import ApprovePlan, GetState
 
@@ -247,8 +255,8 @@ class PlannerNode(Node):
         self.create_service(GetState, GET_STATE, self._get_state, callback_group=goals)
         self.create_service(ApprovePlan, APPROVE_PLAN, self._approve_plan, callback_group=goals)
         self.create_timer(0.2, lifecycle.expire_approvals)
-        subscribe(self, String, REPLAN, self._on_replan, reliable())
-        subscribe(self, String, STATE, self._on_state, latched())
+        subscribe(self, ReplanRequest, REPLAN, self._on_replan, reliable())
+        subscribe(self, WorldState, STATE, self._on_state, latched())
         lifecycle.start()
         self.create_subscription(
             Empty,
@@ -287,11 +295,11 @@ class PlannerNode(Node):
     def _on_cancel_command(self, msg: String) -> None:
         self.lifecycle.cancel_request(msg.data)
 
-    def _on_replan(self, msg: String) -> None:
-        self.lifecycle.request_replan(msg.data)
+    def _on_replan(self, msg: ReplanRequest) -> None:
+        self.lifecycle.request_replan(replan_request_from_msg(msg))
 
-    def _on_state(self, msg: String) -> None:
-        self.lifecycle.world_state(msg.data)
+    def _on_state(self, msg: WorldState) -> None:
+        self.lifecycle.world_state(world_state_from_msg(msg))
 
     def _publish_plan(self, message: dict[str, Any]) -> None:
         self.plan_graph_pub.publish(plan_msg(message))

@@ -1,16 +1,15 @@
 """Camera, gripper and joint messages: published by the simulated executor, decoded by
 the monitor. No cv_bridge (not in the PyPI wheels): images are rgb8 and 32FC1 arrays.
 
-``/robot_planner/grippers`` (std_msgs/String, JSON) carries proprioception the monitor
-needs with each frame: ``{"stamp": s, "grippers": {robot: {"position": [x, y, z],
-"width": m}}, "bases": {robot: {"center": [x, y], "yaw": rad, "tray_top": [x, y, z],
-"tray_size": [x, y]}}}`` (bases: mobile robots' odometry, absent without any); its stamp
-equals the camera frame's, so the two pair exactly.
+``/robot_planner/grippers`` (robot_planner_interfaces/Proprioception, converted in
+`robot_planner.nodes.typed`) carries the proprioception the monitor needs with each
+frame: each gripper's tool point and opening, and the mobile bases' odometry (centre,
+heading, tray top and size; none without bases). Its stamp is the camera frame's,
+converted as the images' are (`to_time`), so the two pair exactly.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from typing import Any
 import numpy as np
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import String
 
-from robot_planner.world.observation import BaseState, CameraFrame, GripperState
+from robot_planner.world.observation import CameraFrame
 
 log = logging.getLogger(__name__)
 MAX_PIXELS = 4096 * 4096
@@ -93,54 +91,6 @@ def decode_image(msg: Image) -> np.ndarray:
     if msg.encoding == "32FC1":
         return rows.copy().view(f"{order}f4").reshape(h, w).astype(np.float32)
     return rows.copy().view(f"{order}u2").reshape(h, w).astype(np.float32) / 1000.0
-
-
-def grippers_message(
-    grippers: dict[str, GripperState], stamp: float, bases: dict[str, BaseState] | None = None
-) -> String:
-    payload: dict[str, Any] = {
-        "stamp": stamp,
-        "grippers": {
-            name: {"position": [float(v) for v in g.position], "width": float(g.width)}
-            for name, g in grippers.items()
-        },
-    }
-    if bases:
-        payload["bases"] = {
-            name: {
-                "center": [float(v) for v in b.center[:2]],
-                "yaw": float(b.yaw),
-                "tray_top": [float(v) for v in b.tray_top[:3]],
-                "tray_size": [float(v) for v in b.tray_size],
-            }
-            for name, b in bases.items()
-        }
-    return String(data=json.dumps(payload, separators=(",", ":")))
-
-
-def decode_grippers(
-    text: str,
-) -> tuple[float, dict[str, GripperState], dict[str, BaseState]]:
-    """Stamp, grippers and bases of a proprioception message (untrusted: checked)."""
-    try:
-        data = json.loads(text)
-        grippers = {
-            str(name): GripperState(
-                np.asarray([float(v) for v in g["position"]][:3], dtype=float), float(g["width"])
-            )
-            for name, g in data["grippers"].items()
-        }
-        bases = {}
-        for name, b in dict(data.get("bases", {})).items():
-            center = np.asarray([float(v) for v in b["center"]][:2], dtype=float)
-            top = np.asarray([float(v) for v in b["tray_top"]][:3], dtype=float)
-            size = [float(v) for v in b["tray_size"]][:2]
-            if center.shape != (2,) or top.shape != (3,) or len(size) != 2:
-                raise ValueError(f"base {name}: wrong vector lengths")
-            bases[str(name)] = BaseState(center, float(b["yaw"]), top, (size[0], size[1]))
-        return float(data["stamp"]), grippers, bases
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SensorError(f"malformed grippers message: {exc}") from None
 
 
 def camera_frame(
@@ -244,10 +194,12 @@ class SimSensors:
         self.pub.joints.publish(msg)
 
     def _publish_frame(self) -> None:
+        from robot_planner.nodes.typed import proprioception_msg  # typed imports this module
+
         observation = self.world.observe(self.camera)
         frame, stamp = observation.frame, self._stamp()
         self.pub.grippers.publish(
-            grippers_message(observation.grippers, stamp, observation.bases)
+            proprioception_msg(observation.grippers, stamp, observation.bases)
         )
         self.pub.info.publish(
             info_message(frame.K, frame.width, frame.height, stamp, self.frame_id)
