@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,17 +131,27 @@ def _bringup(domain: int, extra: list[str]) -> subprocess.Popen:
     )
 
 
-def measure(commands: int = 20, domain: int | None = None, journal: str = "") -> LatencyReport:
-    """Run the measurement; raise RuntimeError with one line if the system never comes up."""
+def measure(
+    commands: int = 20,
+    domain: int | None = None,
+    journal: str = "",
+    settings: Sequence[str] = (),
+) -> LatencyReport:
+    """Run the measurement; raise RuntimeError with one line if the system never comes up.
+
+    `settings` are extra ``NODE.PARAM=VALUE`` for the bring-up (what is being compared,
+    e.g. ``executor.camera_process=true``)."""
     if domain is None:
         from robot_planner.testing.isolation import reserved_domain
 
         with reserved_domain() as reserved:  # no other test or bench run uses it meanwhile
-            return _measure(commands, reserved, journal)
-    return _measure(commands, domain, journal)
+            return _measure(commands, reserved, journal, settings)
+    return _measure(commands, domain, journal, settings)
 
 
-def _measure(commands: int, domain: int, journal: str) -> LatencyReport:
+def _measure(
+    commands: int, domain: int, journal: str, settings: Sequence[str] = ()
+) -> LatencyReport:
     import rclpy
     from rclpy.action import ActionClient
     from rclpy.executors import SingleThreadedExecutor
@@ -154,6 +165,8 @@ def _measure(commands: int, domain: int, journal: str) -> LatencyReport:
     extra = ["--set", f"executor.joint_state_rate_hz={JOINT_RATE_HZ:g}"]
     if journal:
         extra += ["--set", f"planner.journal={journal}"]
+    for setting in settings:
+        extra += ["--set", setting]
     process = _bringup(domain, extra)
     lines: list[str] = []
     threading.Thread(

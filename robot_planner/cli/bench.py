@@ -624,7 +624,7 @@ def cmd_bench_ros_latency(args: argparse.Namespace) -> int:
     if args.commands < 1:
         raise UsageError("--commands must be at least 1")
     try:
-        report = measure(args.commands)
+        report = measure(args.commands, settings=args.set or ())
     except RuntimeError as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     summary = report.summary()
@@ -640,6 +640,13 @@ def _add_ros_latency_parser(suites: Any) -> None:
         "ros-latency", help="command-to-plan and command-to-first-motion latency over DDS"
     )
     b.add_argument("--commands", type=int, default=20, help="commands to time")
+    b.add_argument(
+        "--set",
+        action="append",
+        metavar="NODE.PARAM=VALUE",
+        help="a bring-up parameter to measure with, e.g. executor.camera_process=true "
+        "(repeatable)",
+    )
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_ros_latency)
 

@@ -41,6 +41,10 @@ Parameters:
   blind_skills (bool, false): simulated skills do not check their own grasp/placement.
   camera (str, "overhead"), camera_rate_hz (float, 5.0): the simulated camera (its size
       and pose come from the scene) and how often it publishes (per simulated second).
+  camera_process (bool, false): render the simulated camera in a child process
+      (`AsyncCamera`): TinyRenderer's ~120 ms a frame then no longer holds this
+      process's interpreter, so cancels and plans are not delayed by it; frames come a
+      render later, stamped with the moment they show.
   joint_state_rate_hz (float, 20.0): /joint_states rate (simulation).
   monitor_mode (str, ""): on | after-skill | off; "" = monitor_config's. Anything but
       off makes the executor wait `verify_s` after the last task for the monitor.
@@ -166,6 +170,9 @@ class ExecutorNode(Node):
             "camera": declare(self, "camera", "overhead", "simulated camera (scene name)"),
             "camera_rate_hz": declare(
                 self, "camera_rate_hz", 5.0, "camera rate (sim Hz)", limits=(0.1, 60.0)
+            ),
+            "camera_process": declare(
+                self, "camera_process", False, "render the camera in a child process"
             ),
             "joint_state_rate_hz": declare(
                 self, "joint_state_rate_hz", 20.0, "joint states Hz", limits=(0.1, 1000.0)
@@ -330,6 +337,7 @@ class ExecutorNode(Node):
             camera=p["camera"],
             camera_rate_hz=float(p["camera_rate_hz"]),
             joint_rate_hz=float(p["joint_state_rate_hz"]),
+            camera_process=bool(p["camera_process"]),
         )
         return system
 
@@ -388,6 +396,8 @@ class ExecutorNode(Node):
 
     def close(self) -> None:
         self.service.close()
+        if self.sim is not None:
+            self.sim.close()
         self.system.close()
         bindings = getattr(self, "_bindings_adapter", None)
         if bindings is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
-from robot_planner.world.observation import CameraFrame
+from robot_planner.world.observation import CameraFrame, Observation
 
 log = logging.getLogger(__name__)
 MAX_PIXELS = 4096 * 4096
@@ -125,6 +125,7 @@ class SimSensors:
         camera: str,
         camera_rate_hz: float,
         joint_rate_hz: float,
+        camera_process: bool = False,
     ):
         if camera_rate_hz <= 0 or joint_rate_hz <= 0:
             raise ValueError("camera_rate_hz and joint_state_rate_hz must be positive")
@@ -134,6 +135,14 @@ class SimSensors:
         self.adapter = adapter
         self.pub = publishers
         self.camera = world.camera(camera, spec.width, spec.height)
+        # Rendering (~120 ms a frame with TinyRenderer) holds the GIL; in a child process
+        # it leaves the interpreter to cancels, plans and the robots' loop.
+        self.renderer = None
+        if camera_process:
+            from robot_planner.sim.render_process import AsyncCamera  # the simulator's
+
+            self.renderer = AsyncCamera(world, camera, spec.width, spec.height)
+        self._frame_stamp = 0.0
         self.frame_id = f"{camera}_camera_optical_frame"
         self.camera_period = 1.0 / camera_rate_hz
         self.joint_period = 1.0 / joint_rate_hz
@@ -161,9 +170,19 @@ class SimSensors:
         if now + 1e-9 >= self._next_joints:
             self._next_joints = now + self.joint_period
             self._publish_joints()
-        if now + 1e-9 >= self._next_frame:
-            self._next_frame = now + self.camera_period
-            self._publish_frame()
+        if self.renderer is None:
+            if now + 1e-9 >= self._next_frame:
+                self._next_frame = now + self.camera_period
+                self._publish_frame(self.world.observe(self.camera), self._stamp())
+        else:
+            if now + 1e-9 >= self._next_frame and self.renderer.request():
+                # A snapshot now, rendered in the child; while one still renders, the next
+                # is taken at the first tick after it finished.
+                self._next_frame = now + self.camera_period
+                self._frame_stamp = self._stamp()
+            observation = self.renderer.poll()  # never blocks
+            if observation is not None:
+                self._publish_frame(observation, self._frame_stamp)
         if time.monotonic() >= self._report_at:
             self._report(now)
 
@@ -193,11 +212,10 @@ class SimSensors:
             msg.velocity.extend(float(v) for v in velocities)
         self.pub.joints.publish(msg)
 
-    def _publish_frame(self) -> None:
+    def _publish_frame(self, observation: Observation, stamp: float) -> None:
         from robot_planner.nodes.typed import proprioception_msg  # typed imports this module
 
-        observation = self.world.observe(self.camera)
-        frame, stamp = observation.frame, self._stamp()
+        frame = observation.frame
         self.pub.grippers.publish(
             proprioception_msg(observation.grippers, stamp, observation.bases)
         )
@@ -207,3 +225,8 @@ class SimSensors:
         self.pub.depth.publish(depth_message(frame.depth, stamp, self.frame_id))
         self.pub.color.publish(rgb_message(frame.rgb, stamp, self.frame_id))
         self.frames += 1
+
+    def close(self) -> None:
+        """Stop the render process, if any (after the execution thread stopped)."""
+        if self.renderer is not None:
+            self.renderer.close()
