@@ -43,6 +43,33 @@ def _journal(tmp_path) -> list[dict]:
     return read_journal(tmp_path / "journal.jsonl")
 
 
+def test_no_node_reads_the_json_mirrors(ros, tmp_path):
+    """The nodes subscribe to the typed status events and plans; the JSON topics are
+    mirrors for people and tools, and nothing of ours may depend on them."""
+    from robot_planner.nodes import common
+    from robot_planner.nodes.executor_node import ExecutorNode
+    from robot_planner.nodes.monitor_node import MonitorNode
+    from robot_planner.nodes.planner_node import PlannerNode
+    from robot_planner_interfaces.msg import Plan, StatusEvent
+
+    nodes = {
+        "planner": ros.add(
+            PlannerNode, backend="offline", journal=str(tmp_path / "journal.jsonl")
+        ),
+        "executor": ros.add(ExecutorNode, monitor_mode="off", camera_rate_hz=1.0),
+        "monitor": ros.add(MonitorNode, mode="on"),
+    }
+    for name, node in nodes.items():
+        read = {s.topic_name: s.msg_type for s in node.subscriptions}
+        assert not set(read) & {common.STATUS, common.PLAN}, name
+        assert read[common.STATUS_EVENTS] is StatusEvent, name
+        if name != "planner":
+            assert read[common.PLAN_GRAPH] is Plan, name
+        # Text only where people write it: the planner's commands and cancels by id.
+        strings = {topic for topic, kind in read.items() if kind is ros.String}
+        assert strings <= {common.COMMAND, common.CANCEL_COMMAND}, (name, strings)
+
+
 # --- planner node (the test plays the executor) ------------------------------------
 
 
