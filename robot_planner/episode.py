@@ -12,7 +12,6 @@ disagree, the report says so.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -33,13 +32,16 @@ from robot_planner.recording import (
     COMPRESSED_IMAGE,
     JOINT_STATE,
     JOINT_STATES,
-    PLAN,
-    STATUS,
-    STRING,
+    PLAN_GRAPH,
+    PLAN_MSG,
+    STATUS_EVENT,
+    STATUS_EVENTS,
     McapRecorder,
     compressed_image,
     stamp,
 )
+from robot_planner.service.events import make_event
+from robot_planner.service.wire import RUN_FINAL, plan_fields, status_fields, status_of
 from robot_planner.sim.disturbances import DisturbanceConfig
 from robot_planner.sim.world import SimWorld
 from robot_planner.system import Simulation, SystemOptions, build_sim_system
@@ -118,9 +120,10 @@ class GifRecorder:
 
 class McapEpisodeRecorder:
     """The run as `robot-planner bringup --record` would record it over ROS, written from
-    the simulation: status events and plans (JSON in std_msgs/String, as the nodes
-    publish them), camera frames (sensor_msgs/CompressedImage) and joint states, all
-    stamped with simulated time, so Foxglove plays the run back as it happened.
+    the simulation: the status events the planner and executor nodes would publish
+    (`StatusEvent`), the plan and each re-plan (`Plan`), camera frames
+    (sensor_msgs/CompressedImage) and joint states, all stamped with simulated time, so
+    Foxglove plays the run back as it happened.
 
     Camera frames are the monitor's own (what its VQA judged; rendering costs ~50-300 ms
     a frame, so none is rendered twice), topped up with frames of the same camera so at
@@ -137,6 +140,8 @@ class McapEpisodeRecorder:
         size: tuple[int, int],
         image_format: str,
         metadata: Mapping[str, str],
+        command_id: str = "run",
+        final_details: Callable[[], dict[str, Any]] = lambda: {"facts": [], "disturbances": []},
     ):
         if fps <= 0:
             raise ValueError("MCAP recording rate must be positive")
@@ -148,7 +153,10 @@ class McapEpisodeRecorder:
         self._next_frame = 0.0
         self._last_frame_ns = -1
         self._next_joints = 0.0
+        self.command_id = command_id
+        self.final_details = final_details
         self.revision = 0
+        self._planned = False
         self.frames = {"monitor": 0, "recorder": 0}
         self.writer = McapRecorder(path, metadata)
 
@@ -157,22 +165,39 @@ class McapEpisodeRecorder:
         return round(seconds * 1e9)
 
     def event(self, event: dict[str, Any]) -> None:
-        """A status event, at its own (simulated) time."""
-        when = float(event.get("time", self.world.time))
-        data = json.dumps(event, separators=(",", ":"), default=str)
-        self.writer.write(STATUS, STRING, {"data": data}, self._ns(when))
+        """A supervisor event as the executor node publishes it (`wire.status_of`), at
+        its own (simulated) time; the final one carries the facts and disturbances."""
+        published = status_of(event)
+        if published is None:
+            return
+        state, details = published
+        details["revision"] = self.revision
+        if state in RUN_FINAL:
+            details.update(self.final_details())
+        self._status(state, "executor", details, float(event.get("time", self.world.time)))
 
-    def plan(self, plan: TaskPlan, said: str, command_id: str) -> None:
-        """A plan (the first, then each re-plan) as the planner node publishes it."""
-        self.revision += 1
+    def _status(self, state: str, source: str, details: dict[str, Any], when: float) -> None:
+        status = make_event(self.command_id, state, source, details, max(0.0, when))
+        self.writer.write(STATUS_EVENTS, STATUS_EVENT, status_fields(status), self._ns(when))
+
+    def plan(self, plan: TaskPlan, said: str) -> None:
+        """A plan (the first, revision 0, then each re-plan) as the planner node publishes
+        it; the first comes with its `planned` status event, as the planner sends it."""
+        now = self.world.time
+        if self._planned:
+            self.revision += 1
         message = {
-            "command_id": command_id,
+            "command_id": self.command_id,
             "revision": self.revision,
+            "issued": now,
             "plan": plan.to_dict(),
             "readback": said,
         }
-        data = json.dumps(message, separators=(",", ":"))
-        self.writer.write(PLAN, STRING, {"data": data}, self._ns(self.world.time))
+        self.writer.write(PLAN_GRAPH, PLAN_MSG, plan_fields(message), self._ns(now))
+        if not self._planned:
+            self._planned = True
+            planned = {"tasks": len(plan.tasks), "goal": list(plan.goal), "readback": said}
+            self._status("planned", "planner", planned, now)
 
     def observing(self, observe: Callable[[], Observation]) -> Callable[[], Observation]:
         """`observe` that also records the frame it rendered."""
@@ -364,6 +389,10 @@ def run_episode(
                     "source": "robot-planner run",
                     "clock": "simulated time from 0",
                 },
+                final_details=lambda: {
+                    "facts": format_facts(adapter.read_state()),
+                    "disturbances": adapter.events[-20:],  # type: ignore[attr-defined]
+                },
             )
             if config.record_mcap
             else None
@@ -391,7 +420,7 @@ def run_episode(
             if event.get("event") == "replanned" and replanner.readbacks:
                 event["readback"] = replanner.readbacks[-1]
                 if mcap is not None and replanner.plans:
-                    mcap.plan(replanner.plans[-1], replanner.readbacks[-1], "run")
+                    mcap.plan(replanner.plans[-1], replanner.readbacks[-1])
 
         supervisor.listeners.append(read_back)
         supervisor.listeners.append(forward)
@@ -404,7 +433,7 @@ def run_episode(
         if recorder is not None:
             adapter.step_hooks.append(lambda: recorder.maybe_capture())  # type: ignore[attr-defined]
         if mcap is not None:
-            mcap.plan(plan, said, "run")
+            mcap.plan(plan, said)
             mcap.maybe_capture()
             adapter.step_hooks.append(mcap.maybe_capture)  # type: ignore[attr-defined]
         try:

@@ -31,13 +31,17 @@ log = logging.getLogger(__name__)
 SUFFIX = ".mcap"
 #: The topics the recordings use; the same names as robot_planner.nodes.common (which
 #: imports rclpy, so `run` cannot import it; a test checks that they agree).
-STATUS = "/robot_planner/status"
+STATUS = "/robot_planner/status"  # the JSON mirrors (for `ros2 topic echo`): not recorded
 PLAN = "/robot_planner/plan"
+STATUS_EVENTS = "/robot_planner/status_events"
+PLAN_GRAPH = "/robot_planner/plan_graph"
 COLOR = "/camera/color/image_raw"
 COLOR_COMPRESSED = f"{COLOR}/compressed"  # image_transport's name for the compressed stream
 JOINT_STATES = "/joint_states"
 
 STRING = "std_msgs/msg/String"
+STATUS_EVENT = "robot_planner_interfaces/msg/StatusEvent"
+PLAN_MSG = "robot_planner_interfaces/msg/Plan"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 IMAGE = "sensor_msgs/msg/Image"
 JOINT_STATE = "sensor_msgs/msg/JointState"

@@ -115,6 +115,16 @@ def test_check_output_refuses_a_directory_without_write_permission(tmp_path, mon
 
 # --- run --record-mcap ---------------------------------------------------------------
 
+#: The supervisor events the executor node publishes, with their states.
+_PUBLISHED = {
+    "task_started": "task_started",
+    "task_succeeded": "task_succeeded",
+    "misalignment": "misalignment",
+    "replanned": "replanned",
+    "verifying": "verifying",
+    "plan_succeeded": "done",  # the supervisor's (`supervised`), not the tree's own
+}
+
 
 @pytest.mark.slow
 def test_run_record_mcap_reads_back_events_plan_frames_and_joints(tmp_path, capsys):
@@ -127,8 +137,8 @@ def test_run_record_mcap_reads_back_events_plan_frames_and_joints(tmp_path, caps
     messages = read_messages(path)
     counts = Counter((topic, schema) for topic, schema, _, _ in messages)
     assert set(counts) == {
-        (recording.STATUS, "std_msgs/msg/String"),
-        (recording.PLAN, "std_msgs/msg/String"),
+        (recording.STATUS_EVENTS, "robot_planner_interfaces/msg/StatusEvent"),
+        (recording.PLAN_GRAPH, "robot_planner_interfaces/msg/Plan"),
         (recording.COLOR_COMPRESSED, "sensor_msgs/msg/CompressedImage"),
         (recording.JOINT_STATES, "sensor_msgs/msg/JointState"),
     }
@@ -136,18 +146,32 @@ def test_run_record_mcap_reads_back_events_plan_frames_and_joints(tmp_path, caps
     for topic, _, ns, message in messages:
         by_topic.setdefault(topic, []).append((ns, message))
 
-    # Status: the run's events, in order, at their simulated times.
-    events = [json.loads(m.data) for _, m in by_topic[recording.STATUS]]
-    assert events == json.loads(json.dumps(report["events"]))
-    names = [e["event"] for e in events]
-    assert names[0] == "plan_started" and names[-1] == "plan_succeeded"
-    assert names.index("task_started") < names.index("task_succeeded")
-    assert [ns for ns, _ in by_topic[recording.STATUS]] == [round(e["time"] * 1e9) for e in events]
+    # Status: what the planner and executor nodes would publish, in order, at the
+    # simulated times of the run's events.
+    statuses = by_topic[recording.STATUS_EVENTS]
+    events = [(m.state, m.source, json.loads(m.detail_json)) for _, m in statuses]
+    assert {m.command_id for _, m in statuses} == {"run"}
+    supervised = [
+        e
+        for e in report["events"]
+        if e["event"] in _PUBLISHED and (e["event"] != "plan_succeeded" or e.get("supervised"))
+    ]
+    assert [state for state, _, _ in events] == ["planned"] + [
+        _PUBLISHED[e["event"]] for e in supervised
+    ]
+    assert events[0][1] == "planner" and events[0][2]["readback"] == report["readback"]
+    assert events[-1][0] == "done" and events[-1][1] == "executor"
+    assert events[-1][2]["facts"] == report["final_facts"]
+    assert [ns for ns, _ in statuses][1:] == [round(e["time"] * 1e9) for e in supervised]
+    assert [d["robot_time"] for _, _, d in events[1:]] == [e["time"] for e in supervised]
+    assert all(m.stamp.sec * 10**9 + m.stamp.nanosec == ns for ns, m in statuses)
 
-    # The plan, as the planner node publishes it.
-    (plan_message,) = [json.loads(m.data) for _, m in by_topic[recording.PLAN]]
-    assert plan_message["plan"] == report["plan"] and plan_message["revision"] == 1
-    assert plan_message["readback"] == report["readback"]
+    # The plan, as the planner node publishes it: revision 0, tasks with their arguments.
+    ((_, plan),) = by_topic[recording.PLAN_GRAPH]
+    assert plan.revision == 0 and plan.readback == report["readback"] and not plan.error
+    assert list(plan.goal) == report["plan"]["goal"]
+    tasks = [(t.id, t.skill, t.robot, json.loads(t.args_json)) for t in plan.tasks]
+    assert tasks == [(t["id"], t["skill"], t["robot"], t["args"]) for t in report["plan"]["tasks"]]
 
     # Camera: JPEG frames of the monitor's size, at least 2 per simulated second.
     frames = by_topic[recording.COLOR_COMPRESSED]
@@ -219,12 +243,8 @@ def test_bringup_record_to_a_missing_directory_is_a_one_line_value_error(tmp_pat
 def test_recording_topic_names_are_the_nodes_topic_names():
     from robot_planner.nodes import common
 
-    assert (recording.STATUS, recording.PLAN, recording.COLOR, recording.JOINT_STATES) == (
-        common.STATUS,
-        common.PLAN,
-        common.COLOR,
-        common.JOINT_STATES,
-    )
+    names = ("STATUS", "PLAN", "STATUS_EVENTS", "PLAN_GRAPH", "COLOR", "JOINT_STATES")
+    assert [getattr(recording, n) for n in names] == [getattr(common, n) for n in names]
 
 
 def _event(state: str) -> Any:

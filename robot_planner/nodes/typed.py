@@ -23,7 +23,6 @@ process).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from robot_planner.nodes.common import PLAN_GRAPH as PLAN_GRAPH
 from robot_planner.nodes.common import STATUS_EVENTS as STATUS_EVENTS
 from robot_planner.nodes.sensors import from_time, to_time
 from robot_planner.service.events import MAX_EVENT_BYTES, EventError, StatusEvent, validate_event
+from robot_planner.service.wire import plan_fields, stamp_fields, status_fields, task_fields
 from robot_planner.world.observation import BaseState, GripperState
 from robot_planner_interfaces.msg import BaseState as BaseStateMsg
 from robot_planner_interfaces.msg import FailedAction as FailedActionMsg
@@ -57,10 +57,7 @@ from robot_planner_interfaces.msg import StatusEvent as StatusEventMsg
 
 def stamp(seconds: float) -> Time:
     """Unix seconds as a `builtin_interfaces/Time` (0 for a value that is not a time)."""
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        return Time()
-    whole = int(seconds)
-    return Time(sec=whole, nanosec=min(999_999_999, round((seconds - whole) * 1e9)))
+    return Time(**stamp_fields(seconds))
 
 
 def seconds(time: Time) -> float:
@@ -70,16 +67,9 @@ def seconds(time: Time) -> float:
 
 
 def status_msg(event: StatusEvent) -> StatusEventMsg:
-    """A status event as a message; `message` is its one-line reason, when it has one."""
-    reason = event.details.get("reason", "")
-    return StatusEventMsg(
-        stamp=stamp(event.time),
-        command_id=event.command_id,
-        state=event.state,
-        source=event.source,
-        message=reason if isinstance(reason, str) else str(reason),
-        detail_json=json.dumps(event.details, separators=(",", ":"), default=str),
-    )
+    """A status event as a message (`wire.status_fields`)."""
+    fields = status_fields(event)
+    return StatusEventMsg(**{**fields, "stamp": Time(**fields["stamp"])})
 
 
 def status_from_msg(msg: StatusEventMsg) -> StatusEvent:
@@ -103,44 +93,15 @@ def status_from_msg(msg: StatusEventMsg) -> StatusEvent:
 
 
 def plan_msg(message: dict[str, Any]) -> Plan:
-    """The planner's plan message (``{"command_id", "revision", "issued", "plan" |
-    "error", "readback"}``) as a `Plan`; one without a plan has no tasks and a non-empty
-    `error` (an empty plan is a plan: a goal that already holds)."""
-    plan = message.get("plan")
-    error = "" if plan is not None else str(message.get("error") or "no plan")
-    plan = plan or {}
-    return Plan(
-        stamp=stamp(message.get("issued", 0.0)),
-        command_id=str(message.get("command_id", "")),
-        revision=int(message.get("revision", 0)),
-        command=str(plan.get("command", "")),
-        readback=str(message.get("readback") or ""),
-        goal=[str(fact) for fact in plan.get("goal", [])],
-        tasks=[_task(task) for task in plan.get("tasks", [])],
-        error=error,
-    )
+    """The planner's plan message as a `Plan` (`wire.plan_fields`)."""
+    fields = plan_fields(message)
+    tasks = [_task_msg(task) for task in fields["tasks"]]
+    return Plan(**{**fields, "stamp": Time(**fields["stamp"]), "tasks": tasks})
 
 
-def _task(task: dict[str, Any]) -> PlanTask:
-    return PlanTask(
-        id=task["id"],
-        skill=task["skill"],
-        robot=task["robot"],
-        # Key order kept: the executor's tree and an LLM's re-plan prompt show them so.
-        args_json=json.dumps(task.get("args", {}), separators=(",", ":")),
-        depends_on=list(task.get("depends_on", [])),
-        constraints=[
-            PlanConstraint(
-                phase=c["phase"],
-                fact=c["fact"],
-                question=c["question"],
-                expected=bool(c.get("expected", True)),
-                period_s=float(c.get("period_s", 0.5)),
-                kind=str(c.get("kind", "task")),
-            )
-            for c in task.get("constraints", [])
-        ],
-    )
+def _task_msg(fields: dict[str, Any]) -> PlanTask:
+    constraints = [PlanConstraint(**c) for c in fields["constraints"]]
+    return PlanTask(**{**fields, "constraints": constraints})
 
 
 def plan_from_msg(msg: Plan) -> dict[str, Any]:
@@ -301,7 +262,7 @@ def replan_request_msg(request: dict[str, Any], stamp_s: float) -> ReplanRequest
         facts=[str(fact) for fact in request.get("facts", [])],
         goal=[str(fact) for fact in request.get("goal", [])],
         completed=[str(done) for done in request.get("completed", [])],
-        failed_task=[_task(failed)] if failed else [],
+        failed_task=[_task_msg(task_fields(failed))] if failed else [],
         evidence=str(request.get("evidence", "")),
         failures=[
             FailedActionMsg(

@@ -33,26 +33,12 @@ from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest, PlanResult
 from robot_planner.service.events import StatusEvent
 from robot_planner.service.ports import LogPort, StatusPort
+from robot_planner.service.wire import RUN_FINAL, status_of
 from robot_planner.system import RobotSystem
 from robot_planner.world.facts import Fact, format_facts
 
 logger = logging.getLogger(__name__)
 
-#: Supervisor events -> status states (others are not published).
-STATE_OF = {
-    "task_started": "task_started",
-    "task_succeeded": "task_succeeded",
-    "task_failed": "task_failed",
-    "task_cancelled": "task_cancelled",
-    "misalignment": "misalignment",
-    "monitor_degraded": "monitor_degraded",
-    "replanned": "replanned",
-    "clearing_view": "replanning",
-    "verifying": "verifying",
-    "plan_succeeded": "done",
-    "plan_failed": "failed",
-    "plan_cancelled": "cancelled",
-}
 #: How often (clock seconds) a tree snapshot is published while a plan runs.
 TREE_PERIOD_S = 0.5
 #: A plan issued more than this before start-up is a latched one from an earlier run:
@@ -364,20 +350,19 @@ class ExecutionService:
             self._publish_tree(self._executor)
 
     def _forward(self, command_id: str, event: dict[str, Any]) -> None:
-        """A supervisor event as a status event (the ones `STATE_OF` names)."""
+        """A supervisor event as a status event (the ones `wire.STATE_OF` names)."""
+        published = status_of(event)
+        if published is None:
+            return
+        state, details = published
         name = event.get("event", "")
-        state = STATE_OF.get(name)
-        if state is None or (name.startswith("plan_") and not event.get("supervised")):
-            return  # the tree's own plan_* events: the supervisor's final one follows
-        details = {k: v for k, v in event.items() if k not in ("event", "supervised")}
-        details["robot_time"] = details.pop("time", None)
         with self._lock:
             current = self.current
         if current is not None:
             details["revision"] = current.revision
         if name == "replanned" and self._replan_readback:
             details["readback"] = self._replan_readback  # the planner node's words
-        if state in ("done", "failed", "cancelled"):
+        if state in RUN_FINAL:
             details["facts"] = format_facts(self.adapter.read_state())
             if self._disturbances is not None:
                 details["disturbances"] = self._disturbances()[-20:]
