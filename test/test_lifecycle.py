@@ -8,6 +8,7 @@ planner node's own status subscription does).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -394,6 +395,19 @@ def test_a_yes_on_the_command_topic_answers_the_waiting_plan(tmp_path: Path) -> 
     assert not h.of("yes1") and len(h.plans) == 1
     h.lc.command_text("")
     assert h.of("", "error")[-1].details["reason"] == "bad command: empty command"
+    h.lc.close()
+
+
+@pytest.mark.parametrize("word", ["yes", "No.", "go ahead"])
+def test_an_answer_with_no_plan_waiting_is_refused_as_an_answer_not_planned(
+    tmp_path: Path, word: str
+) -> None:
+    h = Harness(tmp_path, confirm="always")
+    h.lc.command_text(json.dumps({"id": "w", "text": word}))
+    (rejected,) = h.of("w")
+    assert rejected.state == "rejected" and h.lc.step() is False
+    assert rejected.details["reason"].startswith(f"no plan is waiting for approval, so {word!r}")
+    assert h.plans == [] and ("w", "accepted") not in h.journal()
     h.lc.close()
 
 

@@ -229,10 +229,16 @@ class CommandLifecycle:
 
     def _answer_by_words(self, command: Command, approve: bool) -> bool:
         """A "yes"/"no" while a plan waits decides it (the utterance is no command);
-        with nothing waiting, False: it is planned, and not understood."""
+        with nothing waiting it is refused as an answer to nothing (planned as a command,
+        it would end "not understood" with a far-fetched did-you-mean)."""
         with self._lock:
             if not self.approvals.pending():
-                return False
+                word = "yes" if approve else "no"
+                reason = f"no plan is waiting for approval, so {quoted(command.text, 40)!r}"
+                reason += f" answers nothing ('{word}' approves or rejects a plan held by"
+                reason += " `confirm`)"
+                self._status(command.id, "rejected", reason=reason, text=command.text)
+                return True
             try:
                 decision = self.approvals.decide(
                     "",
