@@ -411,6 +411,23 @@ def test_an_answer_with_no_plan_waiting_is_refused_as_an_answer_not_planned(
     h.lc.close()
 
 
+def test_a_stop_with_no_plan_waiting_cancels_the_running_command(h: Harness) -> None:
+    h.submit("a")
+    h.lc.step()
+    assert h.plans and not h.cancels
+    h.lc.command_text('{"id": "s", "text": "Stop!"}')
+    assert h.cancels == 1  # the executor is told to halt at once
+    assert (
+        h.of("s", "rejected")[0].details["reason"]
+        == "'Stop!' is no command: it cancelled command a"
+    )
+    h.executor_says("a", "cancelled", reason="cancelled")
+    assert ("a", "cancelled") in h.journal()  # ended: nothing runs now
+    h.lc.command_text('{"id": "s2", "text": "stop"}')  # nothing runs now: answers nothing
+    assert h.of("s2", "rejected")[0].details["reason"].startswith("no plan is waiting")
+    assert h.cancels == 1
+
+
 def test_a_follower_gets_feedback_and_is_released_at_the_end(tmp_path: Path) -> None:
     h = Harness(tmp_path, max_followers=1)
     seen: list[dict[str, Any]] = []

@@ -228,15 +228,21 @@ class CommandLifecycle:
         self.submit(command)
 
     def _answer_by_words(self, command: Command, approve: bool) -> bool:
-        """A "yes"/"no" while a plan waits decides it (the utterance is no command);
-        with nothing waiting it is refused as an answer to nothing (planned as a command,
-        it would end "not understood" with a far-fetched did-you-mean)."""
+        """A "yes"/"no" while a plan waits decides it (the utterance is no command).
+        With nothing waiting, a "stop"/"cancel"/"no" halts the running command (what a
+        person who says "stop" while the robots move wants), and any other answer is
+        refused as an answer to nothing (planned as a command, it would end "not
+        understood" with a far-fetched did-you-mean)."""
         with self._lock:
             if not self.approvals.pending():
-                word = "yes" if approve else "no"
-                reason = f"no plan is waiting for approval, so {quoted(command.text, 40)!r}"
-                reason += f" answers nothing ('{word}' approves or rejects a plan held by"
-                reason += " `confirm`)"
+                said = quoted(command.text, 40)
+                active = self.queue.active
+                if not approve and active is not None:
+                    self.cancel(active.id)
+                    reason = f"{said!r} is no command: it cancelled command {active.id}"
+                else:
+                    reason = f"no plan is waiting for approval, so {said!r} answers nothing"
+                    reason += " ('yes' or 'no' answers a plan held by `confirm`)"
                 self._status(command.id, "rejected", reason=reason, text=command.text)
                 return True
             try:
