@@ -818,3 +818,201 @@ def test_a_replan_that_cannot_tell_which_visits_were_made_is_refused(logistics):
     assert _tasks(_replan(fresh, plain, plan, 0, plan.tasks[0], logistics)) == [
         _go("base_2", PICK)
     ]
+
+
+# Issue 15. A "then"-step that is only a destination ("..., then to the right bin") was
+# refused ("could not understand ... near 'to the right bin'"): it continues the verb and
+# the objects of the step before, exactly as "..., then move it to the right bin".
+CENTER_THEN_RIGHT = [
+    *_carry("left_arm", R, "center_zone", 1),
+    *_carry("right_arm", R, "right_bin", 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "said_whole", "expected", "readback"),
+    [
+        (
+            "move the red block to the center zone then to the right bin",
+            "move the red block to the center zone, then move it to the right bin",
+            CENTER_THEN_RIGHT,
+            "left arm: red block → center zone; then right arm: red block → right bin",
+        ),
+        (
+            "move the red block to the center zone, and then to the right bin",
+            "move the red block to the center zone, then move it to the right bin",
+            CENTER_THEN_RIGHT,
+            "left arm: red block → center zone; then right arm: red block → right bin",
+        ),
+        (
+            "put the red block in the left bin and then in the right bin",
+            "put the red block in the left bin, then put it in the right bin",
+            LEFT_THEN_RIGHT,
+            "left arm: red block → left bin; then left arm: red block → center zone; "
+            "then right arm: red block → right bin",
+        ),
+        (
+            "put the red block in the left bin. then into the right bin",
+            "put the red block in the left bin, then put it in the right bin",
+            LEFT_THEN_RIGHT,
+            "left arm: red block → left bin; then left arm: red block → center zone; "
+            "then right arm: red block → right bin",
+        ),
+    ],
+)
+def test_a_step_that_is_only_a_destination_moves_the_same_block_on(
+    command, said_whole, expected, readback, scene
+):
+    plan = _planned(command, scene)
+    assert _tasks(plan) == expected
+    assert _tasks(plan) == _tasks(_planned(said_whole, scene))
+    assert plan.goal == [str(understand_command(said_whole, scene).goal[0])]
+    assert _readback(plan, scene) == readback
+
+
+def test_a_destination_step_moves_every_block_of_the_step_before(scene):
+    command = "put the red and green blocks in the center zone, then in the right bin"
+    whole = "put the red and green blocks in the center zone, then put them in the right bin"
+    plan = _planned(command, scene)
+    assert _tasks(plan) == _tasks(_planned(whole, scene))
+    assert sorted(plan.goal) == [f"in({G},right_bin)", f"in({R},right_bin)"]
+    assert [t.skill for t in plan.tasks] == ["pick", "place"] * 4
+
+
+@pytest.mark.parametrize(
+    ("command", "robot"),
+    [
+        ("robot one, go to the pick station, then to the packing station", "base_1"),
+        ("robot one goes to the pick station and then to the packing station", "base_1"),
+        ("send robot two to the pick station, then to the packing station", "base_2"),
+    ],
+)
+def test_a_base_goes_on_to_a_destination_step(command, robot, logistics):
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [_go(robot, PICK), _go(robot, PACK, "t1")]
+    assert plan.goal == [f"robot_at({robot},{PACK})"]
+    name = robot.replace("_", " ")
+    assert _readback(plan, logistics) == f"{name} → pick station; then {name} → packing station"
+
+
+def test_send_then_a_destination_step_without_a_comma(logistics):
+    plan = _planned("send robot two to the pick station then to the dock", logistics)
+    assert _tasks(plan) == [_go("base_2", PICK), _go("base_2", "dock", "t1")]
+    assert _readback(plan, logistics) == "base 2 → pick station; then base 2 → dock"
+
+
+def test_two_robots_sent_together_go_on_together(logistics):
+    command = "send robot one and robot two to the pick station, then to the dock"
+    whole = "send robot one and robot two to the pick station, then go to the dock"
+    said, meant = (understand_command(c, logistics) for c in (command, whole))
+    assert said == meant
+    assert sorted(map(str, said.goal)) == ["robot_at(base_1,dock)", "robot_at(base_2,dock)"]
+    assert sorted(str(v.fact) for v in said.visits) == [
+        f"robot_at(base_1,{PICK})",
+        f"robot_at(base_2,{PICK})",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("to the right bin", "only a place ('right bin') is said, not what goes there"),
+        ("build a tower of red and blue, then in the left bin", "only a place ('left bin')"),
+        ("pick up the red block, then in the left bin", "only a place ('left bin') is said"),
+        # the same step: nothing says which place is first (as with the verb said twice)
+        ("put the red block in the left bin and in the right bin", "say 'then' between them"),
+        ("put the red block in the left bin, in the right bin", "say 'then' between them"),
+    ],
+)
+def test_a_destination_with_nothing_to_move_is_refused(command, message, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_destination_step_with_two_robots_sent_apart_says_which_robot(logistics):
+    command = "send robot one to the pick station and robot two to packing, then to the dock"
+    with pytest.raises(UnderstandingError, match="'go' does not say which robot"):
+        understand_command(command, logistics)
+
+
+# "back" before a destination is "to" it: "go back to the dock", "put it back in the
+# left bin". Alone it names no place (the planner remembers no earlier command): refused.
+@pytest.mark.parametrize(
+    "command",
+    [
+        "robot one, go to the pick station, then go back to the dock",
+        "robot one, go to the pick station, then come back to the dock",
+        "robot one, go to the pick station, then drive back to the dock",
+        "robot one, go to the pick station, then return to the dock",
+        "robot one, go to the pick station, then back to the dock",
+        "robot one, go to the pick station, then head back to the dock",
+        "send robot one to the pick station, then send robot one back to the dock",
+    ],
+)
+def test_going_back_to_a_place_goes_there(command, logistics):
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+    assert plan.goal == ["robot_at(base_1,dock)"]
+    assert _readback(plan, logistics) == "base 1 → pick station; then base 1 → dock"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "move the red block to the center zone, then back to the left bin",
+        "move the red block to the center zone, then put it back in the left bin",
+        "move the red block to the center zone, then move it back into the left bin",
+    ],
+)
+def test_putting_a_block_back_in_a_place_puts_it_there(command, scene):
+    plan = _planned(command, scene)
+    assert _tasks(plan) == [
+        *_carry("left_arm", R, "center_zone", 1),
+        *_carry("left_arm", R, "left_bin", 3),
+    ]
+    assert plan.goal == [f"in({R},left_bin)"]
+    assert _readback(plan, scene) == (
+        "left arm: red block → center zone; then left arm: red block → left bin"
+    )
+
+
+def test_put_the_block_back_in_a_place_alone(scene):
+    assert goal_of("put the red block back in the left bin", scene) == {f"in({R},left_bin)"}
+    assert goal_of("pick up the green block and put it back on the blue block", scene) == {
+        f"on({G},{B})"
+    }
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "example"),
+    [
+        ("put it back", "t", "put the red block in the right bin"),
+        ("put the red block back", "t", "put the red block in the right bin"),
+        ("pick up the red block, then put it back.", "t", "put the red block in the right bin"),
+        ("put the red block back where it was", "t", "put the red block in the right bin"),
+        ("robot one, go back", "l", "robot one, go to the dock"),
+        ("robot one, go to the pick station, then come back", "l", "robot one, go to the dock"),
+        ("send robot two back", "l", "robot two, go to the dock"),
+        ("bring the red parcel back", "l", "bring the red parcel to the packing station"),
+    ],
+)
+def test_back_without_a_place_is_refused_with_what_is_missing(
+    command, where, example, scene, logistics
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene if where == "t" else logistics)
+    assert str(caught.value) == (
+        f"not understood: 'back' names no place in '{command}'; say where, e.g. '{example}'"
+    )
+
+
+def test_a_long_command_with_back_and_no_place_is_quoted_with_an_ellipsis(scene):
+    command = "put the red block in the left bin, then put the green block in the right bin, "
+    command += "then put the blue block in the center zone, then put it back"
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    message = str(caught.value)
+    assert "names no place in 'put the red block in the left bin, then" in message
+    assert "…'; say where" in message and "\n" not in message

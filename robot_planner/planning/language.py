@@ -199,6 +199,9 @@ _join: _comma _AND | _COMMA
 ?more_action: objects _TO_BE                        -> ditto
       | located_mention
       | skill_call
+      | onward
+// "..., then to the right bin": only a destination; the step before says what goes there
+onward.-3: _PREP target
 // "pick up the block in the center zone": below a plain "take X to Y" (a move).
 located_mention.-3: PICKUP objects _PREP target      -> mention
 {skill_rules}
@@ -617,6 +620,11 @@ class UnderstandingError(ValueError):
     """A command the offline planner does not understand; one line for the user."""
 
 
+class _Unsaid(UnderstandingError):
+    """A refusal for what the command leaves unsaid ("put it back": no place), not for
+    a word: no did-you-mean ("where it was" is no typo of "when it as")."""
+
+
 # --- the result ------------------------------------------------------------------------
 
 
@@ -974,6 +982,9 @@ class _Interpreter:
         self._sent: list[tuple[str, ...]] = []
         #: goal items a later step superseded: visits on the way (`Understanding.visits`)
         self.visits: list[GoalItem] = []
+        #: what the last put or go moved, for a step that only says where ("..., then to
+        #: the right bin"): ("move", objects) or ("go", ()); None after other work
+        self.moved: tuple[str, tuple[str, ...]] | None = None
 
     # --- names ------------------------------------------------------------------------
 
@@ -1469,7 +1480,7 @@ class _Interpreter:
             not robots
             and self.subject
             and all(
-                a.data == "go" or (a.data.startswith("skill__") and _slot_robots(a) is None)
+                self.goes(a) or (a.data.startswith("skill__") and _slot_robots(a) is None)
                 for a in actions.children
             )
         ):
@@ -1481,11 +1492,11 @@ class _Interpreter:
         # Several robots addressed ("both arms, go home"): each does a skill or goes, in
         # parallel; work on objects needs one robot (never a guess at who does which).
         for action in actions.children:
-            if action.data != "go" and not action.data.startswith("skill__"):
+            if not self.goes(action) and not action.data.startswith("skill__"):
                 raise UnderstandingError(
                     f"one robot does this, not the {self.listed(robots)} together: say which"
                 )
-            if action.data == "go":
+            if self.goes(action):
                 self.movers(robots)
                 for robot in robots:
                     self.action(action, robot)
@@ -1493,6 +1504,34 @@ class _Interpreter:
                 self.skill(action, None)
             else:
                 self.skill(action, None, robots)
+
+    def goes(self, action: Tree) -> bool:
+        """A "go": said so, or a step that only says where after one ("robot one, go to
+        the pick station, then to the dock")."""
+        onward = action.data == "onward" and self.moved is not None
+        return action.data == "go" or (onward and self.moved[0] == "go")  # type: ignore[index]
+
+    def onward(self, targets: list, robot: str | None) -> None:
+        """A step that is only a destination ("..., then to the right bin", "..., and then
+        in the right bin") moves on what the last put or go moved, as "..., then move it
+        to the right bin" or "..., then go to the right bin" would.
+
+        Raises:
+            UnderstandingError: nothing before it put or sent anything somewhere.
+        """
+        if self.moved is None:
+            said = " ".join(t if isinstance(t, str) else t[1] for t in targets)
+            raise UnderstandingError(
+                f"only a place ('{shown(said)}') is said, not what goes there: say what, e.g. "
+                f"'{self.vocab.lexicon.example.split(', ')[0]}'"
+            )
+        kind, things = self.moved
+        if kind == "go":
+            self.action(Tree("go", [targets]), robot)
+            return
+        before = list(self.last)
+        self.last = list(things)
+        self.move(list(things), targets, robot, before)
 
     def action(self, tree: Tree, robot: str | None) -> None:
         parts = [c for c in tree.children if not isinstance(c, Token)]
@@ -1507,6 +1546,8 @@ class _Interpreter:
         if tree.data.startswith("skill__"):
             self.skill(tree, robot)
             return
+        if tree.data not in ("move", "send", "send_pair", "go", "onward"):
+            self.moved = None  # "stack red on blue, then to the bin": which block?
         if tree.data == "move":
             objects, targets = parts
             before = list(self.last)
@@ -1517,6 +1558,7 @@ class _Interpreter:
                 things = self.things(objects)
             self.move(things, targets, robot, before, verb)
             self.last_deed = ("move", targets, robot)
+            self.moved = ("move", tuple(things))
         elif tree.data == "ditto":  # "..., and the yellow block too"
             if self.last_deed is None:
                 raise UnderstandingError("'too' does not say what to do: say where it goes")
@@ -1540,6 +1582,9 @@ class _Interpreter:
                 self._sent.append(tuple(names))
                 for name in names:
                     self.go(name, targets)
+            self.moved = ("go", ())
+        elif tree.data == "onward":
+            self.onward(parts[0], robot)
         elif tree.data == "move_spread":
             objects, targets = parts[:2]
             before = list(self.last)
@@ -1555,6 +1600,7 @@ class _Interpreter:
                     f"'{self.example_robot()}, go to ...'"
                 )
             self.go(robot, targets)
+            self.moved = ("go", ())
         elif tree.data == "mention":  # "pick up X": held, unless "... and put it ..."
             objects, *where = parts
             verb = " ".join(str(tree.children[0]).split())
@@ -1766,7 +1812,9 @@ def understand_command(
     try:
         return _understand(command, scene, state)
     except UnderstandingError as exc:
-        suggestion = did_you_mean(command, Vocabulary.from_scene(scene))
+        suggestion = None
+        if not isinstance(exc, _Unsaid):
+            suggestion = did_you_mean(command, Vocabulary.from_scene(scene))
         if suggestion is None:
             raise
         raise UnderstandingError(f"{exc}; did you mean '{quoted(suggestion)}'?") from None
@@ -1829,6 +1877,59 @@ def _where_it_failed(text: str, exc: UnexpectedInput) -> str:
     return f" near '{near}'" if near else ""
 
 
+#: "back" before a destination ("go back to the dock", "put it back in the left bin"):
+#: the destination says where; "back home" is a skill phrase's own word.
+_BACK_TO = re.compile(r"\bback\s+(?=(?:to|into|in|onto|on|at|inside|over)\b)")
+_BACK = re.compile(r"\bback\b(?!\s+home\b)")
+
+
+def _without_back(text: str, scene: Scene, vocab: Vocabulary, command: str) -> str:
+    """`text` with "back" before a destination dropped: "go back to the dock" goes to
+    the dock. "back" with no destination ("put it back") names no place, and the planner
+    remembers no earlier command, so it is refused with what to say instead.
+
+    Raises:
+        UnderstandingError: "back" says no place.
+    """
+    if "back" in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}:
+        return text  # a name with "back" in it ("the back shelf")
+    text = _BACK_TO.sub("", text)
+    left = _BACK.search(text)
+    if left is None:
+        return text
+    raise _Unsaid(
+        f"not understood: 'back' names no place in '{quoted(command)}'; say where, e.g. "
+        f"'{_back_example(text[: left.start()], scene, vocab)}'"
+    )
+
+
+def _back_example(before: str, scene: Scene, vocab: Vocabulary) -> str:
+    """A command that says where, for a "back" that does not: a robot sent back ("robot
+    one, go back", "send robot two back") goes to where it starts; an object is put
+    somewhere (the domain's example)."""
+    lexicon = vocab.lexicon
+    example = lexicon.example.split(", ")[0]
+    clause = re.split(r"[,;.:!?]|\b(?:then|and)\b", before)[-1].split()
+    going = {*lexicon.go_verbs, *lexicon.send_verbs} - set(lexicon.verbs)
+    mobile = {n: s.start for n, s in scene.robots.items() if s.start is not None}
+    if not going & set(clause) or not mobile:
+        return example
+    said = sorted(  # the mobile robot the command names first, as it names it
+        (m.start(), phrase, name)
+        for phrase, name in vocab.robots.items()
+        if name in mobile
+        for m in [re.search(rf"\b{re.escape(phrase)}\b", before)]
+        if m is not None
+    )
+    if said:
+        _, phrase, name = said[0]
+    else:
+        name = next(iter(mobile))
+        aliases = scene.robots[name].aliases
+        phrase = aliases[0] if aliases else name.replace("_", " ")
+    return f"{phrase}, go to the {str(mobile[name]).replace('_', ' ')}"
+
+
 def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
     """`understand_command` without the did-you-mean.
 
@@ -1845,6 +1946,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = vocab.join_compounds(_normalise(command, vocab.lexicon.fillers))
+    text = _without_back(text, scene, vocab, command)
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
     except UnexpectedInput as exc:
