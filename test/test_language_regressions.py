@@ -1016,3 +1016,44 @@ def test_a_long_command_with_back_and_no_place_is_quoted_with_an_ellipsis(scene)
     message = str(caught.value)
     assert "names no place in 'put the red block in the left bin, then" in message
     assert "…'; say where" in message and "\n" not in message
+
+
+# Found trying the issue-15 phrasings as a new user would (each refused before).
+def test_on_to_and_over_to_read_as_to(scene, logistics):
+    command = "move the red block to the center zone, then over to the right bin"
+    assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT
+    plan = _planned(
+        "robot one, drive to the pick station, then on to the packing station", logistics
+    )
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", PACK, "t1")]
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        ("move the red block to the center zone first, then to the right bin", "t"),
+        ("put the red block in the center zone first, and then put it in the right bin", "t"),
+        ("robot one, go to the pick station first, then to the dock", "l"),
+    ],
+)
+def test_first_after_the_first_step_before_then(command, where, scene, logistics):
+    if where == "t":
+        assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT
+    else:
+        plan = _planned(command, logistics)
+        assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+
+
+def test_return_an_object_to_a_place_puts_it_there(scene, logistics):
+    plan = _planned("return the red block to the left bin", scene)
+    assert _tasks(plan) == _carry("left_arm", R, "left_bin", 1)
+    assert goal_of("return the green parcel to the packing station", logistics) == {
+        f"at({GP},{PACK})"
+    }
+    # a robot returning still goes, and an arm returns home
+    assert _tasks(_planned("robot one, return to the pick station", logistics)) == [
+        _go("base_1", PICK)
+    ]
+    assert [(t.skill, t.robot) for t in _planned("left arm, return home", scene).tasks] == [
+        ("move_home", "left_arm")
+    ]

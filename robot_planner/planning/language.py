@@ -156,7 +156,8 @@ def _alternatives(words: tuple[str, ...]) -> str:
 GRAMMAR = r"""
 start: _fillers sequence _fillers _end
 
-sequence: step (_seq step)*
+// "move X to Y first, then ...": the first step may say it is first
+sequence: step _first (_seq step)*
 _seq: _comma _and _SEQ _comma | _END _seq_word _comma
 // Negative priorities: of two readings, the one with fewer steps and actions wins, so
 // a list or a tower is read whole ("blue at the bottom, then red, then yellow, green on
@@ -1880,17 +1881,21 @@ def _where_it_failed(text: str, exc: UnexpectedInput) -> str:
 #: "back" before a destination ("go back to the dock", "put it back in the left bin"):
 #: the destination says where; "back home" is a skill phrase's own word.
 _BACK_TO = re.compile(r"\bback\s+(?=(?:to|into|in|onto|on|at|inside|over)\b)")
+#: "on to the packing station", "over to the right bin": "to" it
+_ON_TO = re.compile(r"\b(?:on|over)\s+(?=to\b)")
 _BACK = re.compile(r"\bback\b(?!\s+home\b)")
 
 
 def _without_back(text: str, scene: Scene, vocab: Vocabulary, command: str) -> str:
-    """`text` with "back" before a destination dropped: "go back to the dock" goes to
-    the dock. "back" with no destination ("put it back") names no place, and the planner
-    remembers no earlier command, so it is refused with what to say instead.
+    """`text` with "back" before a destination dropped ("go back to the dock" goes to the
+    dock), and "on to" / "over to" read as "to". "back" with no destination ("put it
+    back") names no place, and the planner remembers no earlier command, so it is refused
+    with what to say instead.
 
     Raises:
         UnderstandingError: "back" says no place.
     """
+    text = _ON_TO.sub("", text)
     if "back" in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}:
         return text  # a name with "back" in it ("the back shelf")
     text = _BACK_TO.sub("", text)
