@@ -104,6 +104,27 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
         "put the green block in the left bin. next, put the red block on the green block",
         {f"in({G},left_bin)", f"on({R},{G})"},
     ),
+    # a later step that is only a destination moves the same block on; "back" + a place
+    (
+        "sequence",
+        "move the red block to the center zone then to the right bin",
+        {f"in({R},right_bin)"},
+    ),
+    (
+        "sequence",
+        "put the blue block in the left bin and then in the center zone",
+        {f"at({B},center_zone)"},
+    ),
+    (
+        "sequence",
+        "move the green block to the center zone, then back to the left bin",
+        {f"in({G},left_bin)"},
+    ),
+    ("synonym", "put the yellow block back in the right bin", {f"in({Y},right_bin)"}),
+    ("synonym", "return the red block to the left box", {f"in({R},left_bin)"}),
+    # "back" with no place: where it was is not known (no memory of earlier commands)
+    ("pronoun", "put it back", None),
+    ("synonym", "put the red block back", None),
     # parallelism
     (
         "parallel",

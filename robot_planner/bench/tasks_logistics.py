@@ -61,6 +61,17 @@ TASKS: list[tuple[str, str, set[str]]] = [
         "robot two, go to the pick station; at the same time robot one goes to packing",
         {f"robot_at(base_2,{PICK})", f"robot_at(base_1,{PACK})"},
     ),
+    # a later step that is only a destination; "back to" a place
+    (
+        "L2",
+        "robot one, go to the pick station, then to the packing station",
+        {f"robot_at(base_1,{PACK})"},
+    ),
+    (
+        "L2",
+        "send robot two to the packing station, then back to the pick station",
+        {f"robot_at(base_2,{PICK})"},
+    ),
     # L3: several robots with cross-robot dependencies
     ("L3", "please put the red parcel on robot one", {f"on_tray({R},base_1)"}),
     ("L3", "load the green parcel onto base two", {f"on_tray({G},base_2)"}),
