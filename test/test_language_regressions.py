@@ -993,7 +993,8 @@ def test_put_the_block_back_in_a_place_alone(scene):
         ("pick up the red block, then put it back.", "t", "put the red block in the right bin"),
         ("put the red block back where it was", "t", "put the red block in the right bin"),
         ("robot one, go back", "l", "robot one, go to the dock"),
-        ("robot one, go to the pick station, then come back", "l", "robot one, go to the dock"),
+        ("robot one, go to the pick station, come back", "l", "robot one, go to the dock"),
+        ("left arm, go back", "t", "put the red block in the right bin"),
         ("send robot two back", "l", "robot two, go to the dock"),
         ("bring the red parcel back", "l", "bring the red parcel to the packing station"),
     ],
@@ -1010,7 +1011,7 @@ def test_back_without_a_place_is_refused_with_what_is_missing(
 
 def test_a_long_command_with_back_and_no_place_is_quoted_with_an_ellipsis(scene):
     command = "put the red block in the left bin, then put the green block in the right bin, "
-    command += "then put the blue block in the center zone, then put it back"
+    command += "then put the blue block in the center zone, then put the yellow block back"
     with pytest.raises(UnderstandingError) as caught:
         understand_command(command, scene)
     message = str(caught.value)
@@ -1026,6 +1027,8 @@ def test_on_to_and_over_to_read_as_to(scene, logistics):
         "robot one, drive to the pick station, then on to the packing station", logistics
     )
     assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", PACK, "t1")]
+    # a verb's own "on to" stays
+    assert goal_of("hold on to the yellow block", scene) == {f"holding(right_arm,{Y})"}
 
 
 @pytest.mark.parametrize(
@@ -1057,3 +1060,74 @@ def test_return_an_object_to_a_place_puts_it_there(scene, logistics):
     assert [(t.skill, t.robot) for t in _planned("left arm, return home", scene).tasks] == [
         ("move_home", "left_arm")
     ]
+
+
+# "back" with no place after the one earlier step of the command that moved the robot or
+# block: where it was when the command started ("go to the pick station and come back").
+@pytest.mark.parametrize(
+    "command",
+    [
+        "robot one, go to the pick station, then come back",
+        "robot one, go to the pick station and back",
+        "robot one, go to the pick station and come back",
+        "robot one, go to the pick station and then go back",
+        "send robot one to the pick station, then back",
+    ],
+)
+def test_a_base_comes_back_to_where_the_command_found_it(command, logistics):
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+    assert plan.goal == ["robot_at(base_1,dock)"]
+    assert _readback(plan, logistics) == "base 1 → pick station; then base 1 → dock"
+
+
+def test_coming_back_is_from_the_current_state(logistics):
+    from robot_planner.world.facts import Fact
+
+    state = {f for f in logistics.initial_facts() if f != Fact("robot_at", ("base_2", "dock"))}
+    state |= {Fact("robot_at", ("base_2", PACK))}
+    plan = _planned("robot two, go to the pick station and come back", logistics, state)
+    assert _tasks(plan) == [_go("base_2", PICK), _go("base_2", PACK, "t1")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "move the red block to the center zone, then put it back",
+        "move the red block to the center zone and back",
+        "move the red block to the center zone, then put it back where it was",
+    ],
+)
+def test_a_block_put_back_goes_where_the_command_found_it(command, scene):
+    plan = _planned(command, scene)
+    assert _tasks(plan) == [
+        *_carry("left_arm", R, "center_zone", 1),
+        *_carry("left_arm", R, "left_side", 3),
+    ]
+    assert plan.goal == [f"at({R},left_side)"]
+    assert _readback(plan, scene) == (
+        "left arm: red block → center zone; then left arm: red block → left side"
+    )
+
+
+def test_back_after_two_moves_is_refused_as_unsaid(logistics):
+    command = "robot one, go to the pick station, then to packing, then come back"
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value) == (
+        f"not understood: 'back' could be where the base 1 was before any of 2 steps in "
+        f"'{command}'; say where"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "put the red block in the left bin then finally put it in the right bin",
+        "put the red block in the left bin, and then finally put it in the right bin",
+        "put the red block in the left bin, then after that put it in the right bin",
+        "put the red block in the left bin, then lastly in the right bin",
+    ],
+)
+def test_two_sequence_words_in_a_row(command, scene):
+    assert _tasks(_planned(command, scene)) == LEFT_THEN_RIGHT

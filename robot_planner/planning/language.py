@@ -91,6 +91,11 @@ POSITIONS = (
 SEQUENCE_WORDS = (
     "and then",
     "then",
+    # two in a row: "then finally put it ...", "and then finally ..."
+    "then finally",
+    "and then finally",
+    "then lastly",
+    "then after that",
     "after that",
     "afterwards",
     "after this",
@@ -942,8 +947,16 @@ def _normalise(text: str, fillers: tuple[str, ...] = FILLERS) -> str:
 class _Interpreter:
     """Walks the parse tree in order, keeping pronoun context and step numbers."""
 
-    def __init__(self, scene: Scene, vocab: Vocabulary, state: frozenset[Fact] | None = None):
+    def __init__(
+        self,
+        scene: Scene,
+        vocab: Vocabulary,
+        state: frozenset[Fact] | None = None,
+        back: _Back | None = None,
+    ):
         self.scene = scene
+        #: the command has a "back" with no place (the place `BACK`): `returned` says where
+        self.back = back
         self.vocab = vocab
         self.state = state
         # The word for the objects commands move, in messages ("which two blocks").
@@ -1169,6 +1182,8 @@ class _Interpreter:
         return names
 
     def place(self, words: str) -> str:
+        if words == BACK and self.back is not None:  # where no earlier step says
+            raise _Unsaid(self.back.refusal)
         name = self.vocab.resolve(words) or self.vocab.resolve_object(words, self.scene)
         if name is None:
             places = sorted(
@@ -1286,12 +1301,45 @@ class _Interpreter:
             raise UnderstandingError("robots in this world do not move between places")
         if len(targets) != 1:
             raise UnderstandingError("a robot goes to one place")
-        place = self._target(targets[0], self.last)
+        if targets == [BACK] and self.back is not None:  # "then come back"
+            place = self.returned(robot, {predicate})
+        else:
+            place = self._target(targets[0], self.last)
         if place not in self.scene.places:
             raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
         fact = Fact(predicate, (robot, place))
         self.replace(lambda i: i.fact.predicate == predicate and i.fact.args[0] == robot, fact)
         self.items.append(GoalItem(fact, self.step))
+
+    def returned(self, name: str, predicates: set[str]) -> str:
+        """Where "back" takes an object or a robot: where it was before the one earlier
+        step of this command that moved it ("robot one, go to the pick station, then come
+        back": the dock), from the state the command starts in. Not said otherwise: no
+        earlier step (the planner remembers no earlier command), or several (back to
+        which?).
+
+        Raises:
+            UnderstandingError: "back" does not say where.
+        """
+        assert self.back is not None
+        earlier = {
+            i.step
+            for i in (*self.visits, *self.items)
+            if i.fact.predicate in predicates and i.fact.args[0] == name and i.step < self.step
+        }
+        state = self.state if self.state is not None else self.scene.initial_facts()
+        start = next(
+            (f.args[1] for f in state if f.predicate in predicates and f.args[0] == name), None
+        )
+        if len(earlier) > 1:
+            raise _Unsaid(
+                f"not understood: 'back' could be where the {name.replace('_', ' ')} was "
+                f"before any of {len(earlier)} steps in '{quoted(self.back.command)}'; say where"
+            )
+        if not earlier or start is None:
+            raise _Unsaid(self.back.refusal)
+        self.chosen.add(start)
+        return start
 
     def replace(self, old: Callable[[GoalItem], bool], new: Fact) -> None:
         """Take the goal items `new` replaces out of the end goal, remembering their
@@ -1398,6 +1446,11 @@ class _Interpreter:
         before: list[str] | None = None,
         verb: str | None = None,
     ) -> None:
+        if targets == [BACK] and self.back is not None:  # "..., then put it back"
+            where = set(self.scene.domain.location_predicates)
+            for thing in things:
+                self.add(thing, self.returned(thing, where), robot)
+            return
         places = [self._target(t, before if before is not None else self.last) for t in targets]
         self.not_onto_robot(verb, things, places)
         # "stack red on blue on yellow": a chain of supports.
@@ -1551,6 +1604,8 @@ class _Interpreter:
             self.moved = None  # "stack red on blue, then to the bin": which block?
         if tree.data == "move":
             objects, targets = parts
+            if targets == [BACK] and self.back and objects[0] == "pronoun" and not self.last:
+                raise _Unsaid(self.back.refusal)  # "put it back": nothing, nowhere
             before = list(self.last)
             located = self.qualified(objects, targets) if len(targets) > 1 else None
             if located is not None:
@@ -1883,51 +1938,75 @@ def _where_it_failed(text: str, exc: UnexpectedInput) -> str:
 _BACK_TO = re.compile(r"\bback\s+(?=(?:to|into|in|onto|on|at|inside|over)\b)")
 #: "on to the packing station", "over to the right bin": "to" it
 _ON_TO = re.compile(r"\b(?:on|over)\s+(?=to\b)")
-_BACK = re.compile(r"\bback\b(?!\s+home\b)")
+#: "go there and (come) back": going back comes after going there, as with "then"
+_AND_BACK = re.compile(r"\band\s+(?!then\b)(?=(?:[a-z]+\s+){0,3}back\b(?!\s+home\b))")
+#: "back" with no place ("put it back", "come back", "put it back where it was")
+_BACK = re.compile(
+    r"\bback(?:\s+where\s+(?:it|they)\s+(?:was|were|came\s+from|started))?\b(?!\s+home\b)"
+)
+#: what a bare "back" becomes for the parser: a place named "back" (`_Interpreter.back`)
+BACK = "back"
 
 
-def _without_back(text: str, scene: Scene, vocab: Vocabulary, command: str) -> str:
+@dataclass(frozen=True)
+class _Back:
+    """The "back" of a command that has one with no place: the refusal to give when it
+    cannot be resolved from the command itself."""
+
+    refusal: str
+    command: str
+
+
+def _without_back(
+    text: str, scene: Scene, vocab: Vocabulary, command: str
+) -> tuple[str, _Back | None]:
     """`text` with "back" before a destination dropped ("go back to the dock" goes to the
-    dock), and "on to" / "over to" read as "to". "back" with no destination ("put it
-    back") names no place, and the planner remembers no earlier command, so it is refused
-    with what to say instead.
-
-    Raises:
-        UnderstandingError: "back" says no place.
-    """
-    text = _ON_TO.sub("", text)
-    if "back" in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}:
-        return text  # a name with "back" in it ("the back shelf")
-    text = _BACK_TO.sub("", text)
+    dock) and "on to" / "over to" read as "to" (not a verb's own: "hold on to"). A "back"
+    with no place ("then come back") becomes the place `BACK`, which the interpreter
+    resolves to where the robot or object was before the one earlier step of the command
+    that moved it; with no such step ("put it back" alone: the planner remembers no
+    earlier command) it is refused with the returned `_Back`."""
+    lexicon = vocab.lexicon
+    said = (*lexicon.verbs, *lexicon.grasp_verbs, *lexicon.send_verbs, *lexicon.go_verbs)
+    kept = tuple(f"{v.rsplit(' ', 2)[0]} " for v in said if v.endswith((" on to", " over to")))
+    text = _ON_TO.sub(lambda m: m[0] if text[: m.start()].endswith(kept) else "", text)
+    if BACK in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}:
+        return text, None  # a name with "back" in it ("the back shelf")
+    text = _BACK_TO.sub("", _AND_BACK.sub("then ", text))
     left = _BACK.search(text)
     if left is None:
-        return text
-    raise _Unsaid(
+        return text, None
+    refusal = (
         f"not understood: 'back' names no place in '{quoted(command)}'; say where, e.g. "
         f"'{_back_example(text[: left.start()], scene, vocab)}'"
     )
+    return _BACK.sub(f"to {BACK}", text), _Back(refusal, command)
 
 
 def _back_example(before: str, scene: Scene, vocab: Vocabulary) -> str:
     """A command that says where, for a "back" that does not: a robot sent back ("robot
     one, go back", "send robot two back") goes to where it starts; an object is put
-    somewhere (the domain's example)."""
+    somewhere (the domain's example). The clause's verb decides, or the last before it."""
     lexicon = vocab.lexicon
     example = lexicon.example.split(", ")[0]
-    clause = re.split(r"[,;.:!?]|\b(?:then|and)\b", before)[-1].split()
     going = {*lexicon.go_verbs, *lexicon.send_verbs} - set(lexicon.verbs)
+    verbs = going | {v.split()[0] for v in (*lexicon.verbs, *lexicon.grasp_verbs)}
+    clauses = re.split(r"[,;.:!?]|\b(?:then|and)\b", before)
+    said = next(
+        (set(c.split()) & verbs for c in reversed(clauses) if set(c.split()) & verbs), set()
+    )
     mobile = {n: s.start for n, s in scene.robots.items() if s.start is not None}
-    if not going & set(clause) or not mobile:
+    if not going & said or not mobile:
         return example
-    said = sorted(  # the mobile robot the command names first, as it names it
+    named = sorted(  # the mobile robot the command names first, as it names it
         (m.start(), phrase, name)
         for phrase, name in vocab.robots.items()
         if name in mobile
         for m in [re.search(rf"\b{re.escape(phrase)}\b", before)]
         if m is not None
     )
-    if said:
-        _, phrase, name = said[0]
+    if named:
+        _, phrase, name = named[0]
     else:
         name = next(iter(mobile))
         aliases = scene.robots[name].aliases
@@ -1951,10 +2030,12 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = vocab.join_compounds(_normalise(command, vocab.lexicon.fillers))
-    text = _without_back(text, scene, vocab, command)
+    text, back = _without_back(text, scene, vocab, command)
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
     except UnexpectedInput as exc:
+        if back is not None:  # the text has a "to back" the user did not say
+            raise _Unsaid(back.refusal) from None
         word = _unknown_word(text, vocab)
         if word:
             raise UnderstandingError(
@@ -1966,7 +2047,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(
             f"could not understand '{quoted(command)}'{where}{hint}"
         ) from None
-    interpreter = _Interpreter(scene, vocab, state)
+    interpreter = _Interpreter(scene, vocab, state, back)
     interpreter.walk(tree)
     interpreter.check_accounted(command)
     result = Understanding(
