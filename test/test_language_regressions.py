@@ -1131,3 +1131,19 @@ def test_back_after_two_moves_is_refused_as_unsaid(logistics):
 )
 def test_two_sequence_words_in_a_row(command, scene):
     assert _tasks(_planned(command, scene)) == LEFT_THEN_RIGHT
+
+
+def test_a_destination_step_after_a_block_on_a_block_is_refused_when_it_names_a_block(scene):
+    """ "stack red on blue, then on yellow" may move red on, or put blue on yellow as a
+    tower: neither is said, so neither is guessed."""
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("stack red on blue then on yellow", scene)
+    assert str(caught.value) == (
+        "only a place ('yellow') is said after the red block was put on the blue block: say "
+        "which block goes on the yellow block, e.g. 'then put the red block on the yellow "
+        "block' or 'then put the blue block on the yellow block'"
+    )
+    # a place that is no block says it: the red block moves on
+    assert goal_of("put the red block on the blue block, then in the left bin", scene) == {
+        f"in({R},left_bin)"
+    }

@@ -1585,7 +1585,31 @@ class _Interpreter:
             return
         before = list(self.last)
         self.last = list(things)
+        self.not_a_chain(things, targets)
         self.move(list(things), targets, robot, before)
+
+    def not_a_chain(self, things: tuple[str, ...], targets: list) -> None:
+        """ "stack red on blue, then on yellow" may move red on, or stack blue (with red)
+        on yellow: after an object was put on an object, a step that only names another
+        object says neither, so it is refused with the words for each.
+
+        Raises:
+            UnderstandingError: the last destination and this one are both objects.
+        """
+        if len(targets) != 1 or not isinstance(targets[0], str) or targets[0] == BACK:
+            return
+        new = self.vocab.resolve_object(targets[0], self.scene)
+        under = next(
+            (i.fact.args[1] for i in reversed(self.items) if i.fact.args[:1] == things[:1]), None
+        )
+        if new is None or under not in self.scene.objects:
+            return
+        moved, below, on = (n.replace("_", " ") for n in (things[0], under, new))
+        raise UnderstandingError(
+            f"only a place ('{shown(targets[0])}') is said after the {moved} was put on the "
+            f"{below}: say which {self.noun} goes on the {on}, e.g. 'then put the {moved} on "
+            f"the {on}' or 'then put the {below} on the {on}'"
+        )
 
     def action(self, tree: Tree, robot: str | None) -> None:
         parts = [c for c in tree.children if not isinstance(c, Token)]
