@@ -1147,3 +1147,9 @@ def test_a_destination_step_after_a_block_on_a_block_is_refused_when_it_names_a_
     assert goal_of("put the red block on the blue block, then in the left bin", scene) == {
         f"in({R},left_bin)"
     }
+
+
+def test_an_unknown_verb_beside_a_bare_back_is_named(scene):
+    """The "back" refusal must not hide the word that was not understood."""
+    with pytest.raises(UnderstandingError, match="unknown action 'wobble'"):
+        understand_command("wobble the red block and put it back", scene)

@@ -17,7 +17,11 @@ is the set of facts that must hold when the whole command is done, plus which st
 follow which and which robot was asked to do what. Steps are visits: a fact a later step
 supersedes ("go to the pick station, then go to the dock") is kept with its step as a
 visit (`Understanding.visits`), which the planner reaches before the step that moves on;
-two places for one thing in the same step are refused (nothing says which is first).
+two places for one thing in the same step are refused (nothing says which is first). A
+step that is only a destination ("..., then to the right bin") moves on what the step
+before moved; "back" before a place is "to" it, and "back" alone is where the command
+found what the one earlier step moved ("go to the pick station and come back"), else
+refused (the planner remembers no earlier command).
 
 Every word is accounted for or the command is refused: every object, place and robot the
 command names must be in the goal (or in a visit on the way), and the goal
@@ -2058,9 +2062,9 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
     except UnexpectedInput as exc:
-        if back is not None:  # the text has a "to back" the user did not say
-            raise _Unsaid(back.refusal) from None
         word = _unknown_word(text, vocab)
+        if back is not None and word in (None, BACK):  # "to back" was not said: "back" was
+            raise _Unsaid(back.refusal) from None
         if word:
             raise UnderstandingError(
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
