@@ -1153,3 +1153,94 @@ def test_an_unknown_verb_beside_a_bare_back_is_named(scene):
     """The "back" refusal must not hide the word that was not understood."""
     with pytest.raises(UnderstandingError, match="unknown action 'wobble'"):
         understand_command("wobble the red block and put it back", scene)
+
+
+# Issue 15: a refusal quoted the rewritten text ("near 'go to the left bin'" for "go back to
+# the left bin"): it quotes the user's own words, never a word a rewrite dropped or added.
+@pytest.mark.parametrize(
+    ("scene_name", "command", "message"),
+    [
+        (
+            "tabletop",
+            "could you please go back to the left bin",
+            "could not understand 'could you please go back to the left bin' near 'go back "
+            "to the left bin'; try e.g. 'put the red block in the right bin, then stack "
+            "green on blue'",
+        ),
+        (
+            "tabletop",
+            "Put The Red Block on to  THE the Left Bin!",
+            "could not understand 'Put The Red Block on to THE the Left Bin!' near 'the Left "
+            "Bin!'; try e.g. 'put the red block in the right bin, then stack green on blue'",
+        ),
+        (
+            "logistics",
+            "robot one, go on to to the pick station",
+            "could not understand 'robot one, go on to to the pick station' near 'to the pick "
+            "station'; try e.g. 'bring the red parcel to the packing station'",
+        ),
+        (
+            "tabletop",
+            "go back to the left bin",
+            "could not understand 'go back to the left bin'; try e.g. 'put the red block in "
+            "the right bin, then stack green on blue'",
+        ),
+    ],
+)
+def test_a_refusal_quotes_the_words_said_not_the_rewritten_ones(
+    scene_name, command, message, scene, logistics
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, {"tabletop": scene, "logistics": logistics}[scene_name])
+    assert str(caught.value) == message
+
+
+# Issue 15: dispatch talk with no verb ("robot one to the pick station") was refused as
+# "unknown object 'one'": a named robot that goes places goes there, as with "go".
+@pytest.mark.parametrize(
+    ("command", "said_with_go"),
+    [
+        ("robot one to the pick station", "robot one, go to the pick station"),
+        ("robot two, to the dock", "robot two, go to the dock"),
+        ("both robots to the dock", "both robots, go to the dock"),
+        ("base one to packing", "base one, go to packing"),
+        ("robot one and robot two to the dock", "robot one and robot two, go to the dock"),
+        (
+            "Robot One back to the dock, then robot two to the pick station",
+            "robot one, go back to the dock, then robot two, go to the pick station",
+        ),
+        (
+            "load the red parcel onto robot one, then robot one to the packing station",
+            "load the red parcel onto robot one, then robot one, go to the packing station",
+        ),
+    ],
+)
+def test_verbless_dispatch_plans_like_go(command, said_with_go, logistics):
+    assert _tasks(_planned(command, logistics)) == _tasks(_planned(said_with_go, logistics))
+    assert goal_of(command, logistics) == goal_of(said_with_go, logistics)
+
+
+@pytest.mark.parametrize(
+    ("scene_name", "command", "message"),
+    [
+        (
+            "tabletop",
+            "left arm to the left bin",
+            "only a place ('left bin') is said for the left arm, not what it should put "
+            "there: say what, e.g. 'put the red block in the right bin'",
+        ),
+        (
+            "logistics",
+            "picker to the dock",
+            "only a place ('dock') is said for the picker, not what it should put there: say "
+            "what, e.g. 'bring the red parcel to the packing station'",
+        ),
+    ],
+)
+def test_a_robot_that_does_not_go_and_a_place_says_what_is_missing(
+    scene_name, command, message, scene, logistics
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, {"tabletop": scene, "logistics": logistics}[scene_name])
+    assert str(caught.value) == message
+    assert "unknown object" not in message

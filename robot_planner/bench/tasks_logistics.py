@@ -25,6 +25,9 @@ TASKS: list[tuple[str, str, set[str]]] = [
     ("L1", "please send base one to packing", {f"robot_at(base_1,{PACK})"}),
     ("L1", "could you move robot two to the packing table", {f"robot_at(base_2,{PACK})"}),
     ("L1", "dispatch robot one to the picking station", {f"robot_at(base_1,{PICK})"}),
+    # dispatch talk with no verb: the named base goes there
+    ("L1", "robot one to the pick station", {f"robot_at(base_1,{PICK})"}),
+    ("L1", "base two, to the dock", {f"robot_at(base_2,{DOCK})"}),
     # L2: several goals, ordered or for robots that do not depend on each other
     (
         "L2",
@@ -72,6 +75,7 @@ TASKS: list[tuple[str, str, set[str]]] = [
         "send robot two to the packing station, then back to the pick station",
         {f"robot_at(base_2,{PICK})"},
     ),
+    ("L2", "both robots to the dock", {f"robot_at(base_1,{DOCK})", f"robot_at(base_2,{DOCK})"}),
     # L3: several robots with cross-robot dependencies
     ("L3", "please put the red parcel on robot one", {f"on_tray({R},base_1)"}),
     ("L3", "load the green parcel onto base two", {f"on_tray({G},base_2)"}),

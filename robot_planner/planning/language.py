@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced_with
-from difflib import get_close_matches
+from difflib import SequenceMatcher, get_close_matches
 from functools import lru_cache
 from itertools import pairwise
 
@@ -1545,11 +1545,12 @@ class _Interpreter:
             robots = list(self.subject)
         if len(robots) < 2:
             for action in actions.children:
-                self.action(action, robots[0] if robots else None)
+                self.action(self.dispatched(action, robots), robots[0] if robots else None)
             return
         # Several robots addressed ("both arms, go home"): each does a skill or goes, in
         # parallel; work on objects needs one robot (never a guess at who does which).
         for action in actions.children:
+            action = self.dispatched(action, robots)
             if not self.goes(action) and not action.data.startswith("skill__"):
                 raise UnderstandingError(
                     f"one robot does this, not the {self.listed(robots)} together: say which"
@@ -1562,6 +1563,27 @@ class _Interpreter:
                 self.skill(action, None)
             else:
                 self.skill(action, None, robots)
+
+    def dispatched(self, action: Tree, robots: list[str]) -> Tree:
+        """Dispatch talk names robots and a place with no verb ("robot one to the pick
+        station", "both robots, to the dock", "load it onto robot one, then robot one to
+        the dock"): it says where they go, as "robot one, go to ..." does, when each of
+        them goes places. Else the step is left to `onward` (an arm named: move on what
+        the step before moved, or refuse with what is missing)."""
+        if action.data != "onward" or not robots:
+            return action
+        if not all(self.can_go(r) for r in robots):
+            return action
+        return Tree("go", action.children)
+
+    def can_go(self, robot: str) -> bool:
+        """The domain's go/send words apply to the robot: it is of the type the domain's
+        robot location fact is about (a base, not an arm)."""
+        predicate = self.scene.domain.locations.robot
+        lexicon = self.vocab.lexicon
+        if predicate is None or not (lexicon.go_verbs or lexicon.send_verbs):
+            return False
+        return self.scene.is_a(robot, self.scene.domain.predicates[predicate].args[0])
 
     def goes(self, action: Tree) -> bool:
         """A "go": said so, or a step that only says where after one ("robot one, go to
@@ -1579,6 +1601,12 @@ class _Interpreter:
         """
         if self.moved is None:
             said = " ".join(t if isinstance(t, str) else t[1] for t in targets)
+            if robot is not None:  # "left arm to the left bin": put what there?
+                raise UnderstandingError(
+                    f"only a place ('{shown(said)}') is said for the "
+                    f"{robot.replace('_', ' ')}, not what it should put there: say what, "
+                    f"e.g. '{self.vocab.lexicon.example.split(', ')[0]}'"
+                )
             raise UnderstandingError(
                 f"only a place ('{shown(said)}') is said, not what goes there: say what, e.g. "
                 f"'{self.vocab.lexicon.example.split(', ')[0]}'"
@@ -1949,16 +1977,45 @@ def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
     return " ".join(w.strip(",;:.!?") for w in fixed[changed[0] : changed[-1] + 1])
 
 
-def _where_it_failed(text: str, exc: UnexpectedInput) -> str:
-    """Where the parse failed, for the refusal: " near '<the rest>'", or, when the text
-    ended while more was expected (lark says position -1: "near 'd'" quoted the last
-    letter), that it ends too early, with its last words."""
+def _where_it_failed(
+    command: str, text: str, exc: UnexpectedInput, fillers: tuple[str, ...]
+) -> str:
+    """Where the parse of `text` (the normalised `command`) failed, for the refusal, in the
+    user's own words: " near '<the rest as said>'", or, when the text ended while more was
+    expected (lark says position -1: "near 'd'" quoted the last letter), that it ends too
+    early, with its last words as said. Never a word a rewrite made ("go back to" is read
+    as "go to"; the user must recognise what is quoted)."""
     position = getattr(exc, "pos_in_stream", None)
     if isinstance(exc, UnexpectedEOF) or position is None or position < 0:
-        last = " ".join(text.split()[-4:])
+        last = " ".join(command.split()[-4:])
         return f": it ends too early, after '{quoted(last, 30)}'" if last else ""
-    near = quoted(text[position:], 30)
+    start = _said_at(command, text, position, fillers)
+    if start is None:
+        return ""
+    if not command[:start].strip():  # the whole command: "near" would repeat it
+        return ""
+    near = quoted(command[start:], 30)
     return f" near '{near}'" if near else ""
+
+
+def _said_at(command: str, text: str, position: int, fillers: tuple[str, ...]) -> int | None:
+    """Where in `command` the word is that the parser stopped at, at `position` in `text`
+    (`command` normalised and rewritten: "back"/"on" dropped, "and" read as "then",
+    names joined with "_", robot nouns added). The words are aligned; a word a rewrite
+    put in or changed is placed at the user's word it stands for (or the next one). None
+    when the failure is past the user's last word."""
+    said = list(re.finditer(r"\S+", command))
+    words: list[tuple[str, int]] = []  # each normalised word and the said word it is from
+    for index, match in enumerate(said):
+        words += [(w, index) for w in re.split(r"[\s_]+", _normalise(match[0], fillers)) if w]
+    read = list(re.finditer(r"[^\s_]+", text))
+    at = next((j for j, m in enumerate(read) if m.end() > position), len(read))
+    matcher = SequenceMatcher(None, [w for w, _ in words], [m[0] for m in read], autojunk=False)
+    for tag, i1, _, j1, j2 in matcher.get_opcodes():
+        if j1 <= at < j2 or (at == j1 == j2):
+            i = i1 + (at - j1) if tag == "equal" else i1
+            return said[words[i][1]].start() if i < len(words) else None
+    return None
 
 
 #: "back" before a destination ("go back to the dock", "put it back in the left bin"):
@@ -2042,6 +2099,39 @@ def _back_example(before: str, scene: Scene, vocab: Vocabulary) -> str:
     return f"{phrase}, go to the {str(mobile[name]).replace('_', ' ')}"
 
 
+def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
+    """Dispatch talk with no verb ("robot one to the pick station", "picker to the dock"):
+    a comma after the robots that open a clause, so they are read as who is addressed,
+    as in "robot one, to the pick station", not as an object ("robot" is a filler, and
+    "one to the pick station" a verbless move of an object 'one'). Not after a verb in
+    the same clause ("send robot one, robot two to ...": they are what is sent). Whether
+    they go is the interpreter's (`_Interpreter.dispatched`); a comma is no word."""
+    if not vocab.robots:
+        return text
+    names = "|".join(
+        r"\s+".join(map(re.escape, p.split())) for p in sorted(vocab.robots, key=len, reverse=True)
+    )
+    one = rf"(?:the\s+)?(?:{names})"
+    opens = _alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))
+    fillers = _alternatives(vocab.lexicon.fillers)
+    robots = re.compile(
+        rf"(?P<open>^|[,;:.!?]|\b(?:{opens})\b)\s*(?:(?:{fillers})\s+)*"
+        rf"{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*\b(?=\s+(?:(?:back|on|over)\s+)?to\b)"
+    )
+    lexicon = vocab.lexicon
+    verbs = {
+        w
+        for v in (*lexicon.verbs, *lexicon.grasp_verbs, *lexicon.send_verbs, *lexicon.go_verbs)
+        for w in v.split()[:1]
+    }
+
+    def addressed(match: re.Match[str]) -> str:
+        clause = re.split(rf"[;.!?]|\b(?:{opens})\b", text[: match.end("open")])[-1]
+        return match[0] if verbs & set(re.findall(r"[a-z']+", clause)) else match[0] + ","
+
+    return robots.sub(addressed, text)
+
+
 def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
     """`understand_command` without the did-you-mean.
 
@@ -2057,7 +2147,8 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"empty command: say what to do{hint}")
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
-    text = vocab.join_compounds(_normalise(command, vocab.lexicon.fillers))
+    text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
+    text = vocab.join_compounds(text)
     text, back = _without_back(text, scene, vocab, command)
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
@@ -2070,7 +2161,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
                 f"(known: {vocab.lexicon.known_actions()})"
             ) from None
-        where = _where_it_failed(text, exc)
+        where = _where_it_failed(command, text, exc, vocab.lexicon.fillers)
         hint = f"; try e.g. '{example}'" if example else ""
         raise UnderstandingError(
             f"could not understand '{quoted(command)}'{where}{hint}"
