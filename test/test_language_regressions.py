@@ -1244,3 +1244,25 @@ def test_a_robot_that_does_not_go_and_a_place_says_what_is_missing(
         understand_command(command, {"tabletop": scene, "logistics": logistics}[scene_name])
     assert str(caught.value) == message
     assert "unknown object" not in message
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            "robot one, go to the pick station twice",
+            "unknown place 'pick station twice' (known: a parcel, or aisle, dock, packing bin, "
+            "packing station, pick station)",
+        ),
+        (
+            "picker to the pick station",
+            "only a place ('pick station') is said for the picker, not what it should put "
+            "there: say what, e.g. 'bring the red parcel to the packing station'",
+        ),
+    ],
+)
+def test_a_refusal_quotes_a_name_as_said_not_joined(command, message, logistics):
+    """Names of several words are joined for the parser ("pick_station"): never quoted so."""
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value).startswith(message)

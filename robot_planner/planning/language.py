@@ -1196,7 +1196,8 @@ class _Interpreter:
                 }
             )
             raise UnderstandingError(
-                f"unknown place '{words}' (known: a {self.noun}, or {', '.join(places)})"
+                f"unknown place '{shown(words.replace('_', ' '))}' "
+                f"(known: a {self.noun}, or {', '.join(places)})"
             )
         self.named.setdefault(name, words)
         return name
@@ -1600,7 +1601,7 @@ class _Interpreter:
             UnderstandingError: nothing before it put or sent anything somewhere.
         """
         if self.moved is None:
-            said = " ".join(t if isinstance(t, str) else t[1] for t in targets)
+            said = " ".join(t if isinstance(t, str) else t[1] for t in targets).replace("_", " ")
             if robot is not None:  # "left arm to the left bin": put what there?
                 raise UnderstandingError(
                     f"only a place ('{shown(said)}') is said for the "
