@@ -328,6 +328,28 @@ def test_a_duplicate_id_is_rejected_and_the_first_goal_goes_on(ros, tmp_path):
     assert _journal(tmp_path) == [(command_id, "accepted"), (command_id, "done")]
 
 
+def test_a_stop_goal_cancels_the_running_command_and_is_not_queued(ros, tmp_path):
+    from std_msgs.msg import Empty
+
+    from robot_planner.nodes import common
+
+    halts: list[float] = []
+    ros.client.create_subscription(
+        Empty, common.CANCEL, lambda _: halts.append(time.monotonic()), common.reliable()
+    )
+    ros.planner(tmp_path)  # no executor: the test plays it
+    a, stop = unique_id("a"), unique_id("stop")
+    first = ros.send(GREEN_ON_BLUE, a)
+    wait_for(lambda: ros.of(a, "planned"), WAIT_S, "a planned")
+    answer = ros.result(ros.send("Stop!", stop), WAIT_S)
+    assert answer.error_code == Result.REJECTED and answer.id == stop
+    assert answer.message == f"'Stop!' is no command: it cancelled command {a}"
+    wait_for(lambda: halts, WAIT_S, "the executor told to halt")
+    ros.executor_says(a, "cancelled", reason="cancelled", replans=0)
+    assert ros.result(first, WAIT_S).final_state == "cancelled"
+    assert (stop, "accepted") not in _journal(tmp_path)  # never a command
+
+
 def test_busy_with_the_reject_policy_rejects_the_goal(ros, tmp_path):
     ros.planner(tmp_path, on_new_command="reject")
     a, b = unique_id("a"), unique_id("b")

@@ -338,6 +338,10 @@ class PlannerNode(Node):
         except CommandError as exc:
             self.get_logger().warning(f"goal rejected: {exc}")
             return self._answer(handle, rejected_result(goal.id, str(exc), lifecycle.facts()))
+        answered = lifecycle.answer_words(command)  # "yes"/"stop": never planned
+        if answered is not None:
+            self.get_logger().info(f"[{command.id}] {answered}")
+            return self._answer(handle, rejected_result(command.id, answered, lifecycle.facts()))
         watch = GoalWatch(handle, command.id, self)
         uuid = bytes(handle.goal_id.uuid)
         with self._goal_lock:

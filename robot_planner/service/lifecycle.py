@@ -222,20 +222,23 @@ class CommandLifecycle:
         except CommandError as exc:
             self._status("", "error", reason=f"bad command: {exc}")
             return
-        answer = answer_of(command.text)
-        if answer is not None and self._answer_by_words(command, answer):
-            return
-        self.submit(command)
+        if self.answer_words(command) is None:
+            self.submit(command)
 
-    def _answer_by_words(self, command: Command, approve: bool) -> bool:
-        """A "yes"/"no" while a plan waits decides it (the utterance is no command).
-        With nothing waiting, a "stop"/"cancel"/"no" halts the running command (what a
-        person who says "stop" while the robots move wants), and any other answer is
-        refused as an answer to nothing (planned as a command, it would end "not
-        understood" with a far-fetched did-you-mean)."""
+    def answer_words(self, command: Command) -> str | None:
+        """What a "yes"/"no"/"stop" utterance did, or None when `command` is no such
+        utterance (it is a command then). The utterance is never planned: while a plan
+        waits it decides it; with nothing waiting, "stop"/"cancel"/"no" halts the running
+        command (what a person who says "stop" while the robots move wants), and any
+        other answer is refused as an answer to nothing (planned, it would end "not
+        understood" with a far-fetched did-you-mean). The topic and the action both ask
+        here first."""
+        approve = answer_of(command.text)
+        if approve is None:
+            return None
+        said = quoted(command.text, 40)
         with self._lock:
             if not self.approvals.pending():
-                said = quoted(command.text, 40)
                 active = self.queue.active
                 if not approve and active is not None:
                     self.cancel(active.id)
@@ -244,19 +247,21 @@ class CommandLifecycle:
                     reason = f"no plan is waiting for approval, so {said!r} answers nothing"
                     reason += " ('yes' or 'no' answers a plan held by `confirm`)"
                 self._status(command.id, "rejected", reason=reason, text=command.text)
-                return True
+                return reason
             try:
                 decision = self.approvals.decide(
                     "",
                     approve,
-                    f"said {quoted(command.text, 40)!r}",
+                    f"said {said!r}",
                     by=command.source if command.source in ("voice", "topic") else "topic",
                 )
             except ApprovalError as exc:  # several wait: the words cannot say which
-                self._status("", "error", reason=f"{exc} (answer {command.id})")
-                return True
+                reason = f"{exc} (answer {command.id})"
+                self._status("", "error", reason=reason)
+                return reason
             self._apply(decision, answer_id=command.id)
-        return True
+        verdict = "approved" if decision.approved else "rejected"
+        return f"{said!r} is no command: command {decision.command_id} {verdict}"
 
     def submit(self, command: Command, follower: Follower | None = None) -> str | None:
         """Offer a command (from the topic or a goal) under the queue policy: the one
