@@ -180,14 +180,16 @@ def test_yes_on_the_command_topic_approves_and_no_rejects(ros, tmp_path):
     assert ros.plans_of(second) == []
 
 
-def test_yes_with_nothing_waiting_is_a_command_not_understood(ros, tmp_path):
+def test_yes_with_nothing_waiting_is_refused_as_an_answer_to_nothing(ros, tmp_path):
     ros.planner(tmp_path, confirm="always")
     goal = ros.send("yes")
     result = ros.result(goal, WAIT_S)
-    assert (result.final_state, result.error_code) == ("error", Result.NOT_UNDERSTOOD)
+    assert (result.final_state, result.error_code) == ("rejected", Result.REJECTED)
+    assert result.message.startswith("no plan is waiting for approval, so 'yes' answers nothing")
     ros.command_pub.publish(ros.String(data=json.dumps({"id": "lone-yes", "text": "yes"})))
-    ended = wait_for(lambda: ros.of("lone-yes", "error"), WAIT_S, "not understood")[0]
-    assert ended.details["kind"] == "not_understood"
+    ended = wait_for(lambda: ros.of("lone-yes", "rejected"), WAIT_S, "refused")[0]
+    assert ended.details["reason"] == result.message
+    assert not ros.of("lone-yes", "accepted")  # never a command
 
 
 def test_ambiguous_runs_an_offline_plan_without_guesses_at_once(ros, tmp_path):
