@@ -47,6 +47,4 @@ def test_frames_rendered_in_a_child_process_are_published_with_their_stamp(ros):
     ros.nodes.remove(executor)
     ros.executor.remove_node(executor)
     executor.destroy_node()
-    ros.wait_for(
-        lambda: child._process.exitcode is not None, 30, "the render process to end with the node"
-    )
+    ros.wait_for(lambda: not child.alive, 30, "the render process to end with the node")

@@ -146,10 +146,10 @@ def test_close_ends_the_child(scene: Scene):
         camera = AsyncCamera(world, nice=3)
         camera.wait_ready(BOUND_S)
         process, shm_name = camera._process, camera._shm.name
-        assert process.is_alive()
+        assert process.is_alive() and camera.alive
         assert os.getpriority(os.PRIO_PROCESS, camera.pid) == os.nice(0) + 3
         camera.close()
-        assert not process.is_alive()
+        assert not process.is_alive() and not camera.alive
         assert process.exitcode == 0  # it left when asked, it was not killed
         with pytest.raises(FileNotFoundError):
             shared_memory.SharedMemory(name=shm_name)

@@ -276,6 +276,11 @@ class AsyncCamera:
     # --- the caller's side ---------------------------------------------------------------
 
     @property
+    def alive(self) -> bool:
+        """The render process is running (False once closed, or after it died)."""
+        return self._process.exitcode is None
+
+    @property
     def busy(self) -> bool:
         """A frame is in flight (a `request` now would be skipped)."""
         return self._inflight is not None
