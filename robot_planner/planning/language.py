@@ -1580,11 +1580,7 @@ class _Interpreter:
     def can_go(self, robot: str) -> bool:
         """The domain's go/send words apply to the robot: it is of the type the domain's
         robot location fact is about (a base, not an arm)."""
-        predicate = self.scene.domain.locations.robot
-        lexicon = self.vocab.lexicon
-        if predicate is None or not (lexicon.go_verbs or lexicon.send_verbs):
-            return False
-        return self.scene.is_a(robot, self.scene.domain.predicates[predicate].args[0])
+        return goes_places(self.scene, robot, self.vocab.lexicon)
 
     def goes(self, action: Tree) -> bool:
         """A "go": said so, or a step that only says where after one ("robot one, go to
@@ -2034,6 +2030,28 @@ _BACK = re.compile(
 BACK = "back"
 
 
+def on_to_verbs(lexicon: Lexicon) -> tuple[str, ...]:
+    """The words before a verb's own "on to" / "over to" ("hold" of "hold on to"): after
+    them the "on" stays, elsewhere "on to" is read as "to" (`_without_back`; the JSGF)."""
+    said = (*lexicon.verbs, *lexicon.grasp_verbs, *lexicon.send_verbs, *lexicon.go_verbs)
+    return tuple(v.rsplit(" ", 2)[0] for v in said if v.endswith((" on to", " over to")))
+
+
+def back_is_dropped(vocab: Vocabulary) -> bool:
+    """ "back" before a place is dropped ("go back to the dock") and a bare "back" is
+    resolved, unless a name has the word ("the back shelf"): then it is the name's."""
+    return BACK not in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}
+
+
+def goes_places(scene: Scene, robot: str, lexicon: Lexicon) -> bool:
+    """The domain's go/send words apply to `robot`: it is of the type the domain's robot
+    location fact is about (a base, not an arm); verbless dispatch sends only these."""
+    predicate = scene.domain.locations.robot
+    if predicate is None or not (lexicon.go_verbs or lexicon.send_verbs):
+        return False
+    return scene.is_a(robot, scene.domain.predicates[predicate].args[0])
+
+
 @dataclass(frozen=True)
 class _Back:
     """The "back" of a command that has one with no place: the refusal to give when it
@@ -2052,11 +2070,9 @@ def _without_back(
     resolves to where the robot or object was before the one earlier step of the command
     that moved it; with no such step ("put it back" alone: the planner remembers no
     earlier command) it is refused with the returned `_Back`."""
-    lexicon = vocab.lexicon
-    said = (*lexicon.verbs, *lexicon.grasp_verbs, *lexicon.send_verbs, *lexicon.go_verbs)
-    kept = tuple(f"{v.rsplit(' ', 2)[0]} " for v in said if v.endswith((" on to", " over to")))
+    kept = tuple(f"{w} " for w in on_to_verbs(vocab.lexicon))
     text = _ON_TO.sub(lambda m: m[0] if text[: m.start()].endswith(kept) else "", text)
-    if BACK in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}:
+    if not back_is_dropped(vocab):
         return text, None  # a name with "back" in it ("the back shelf")
     text = _BACK_TO.sub("", _AND_BACK.sub("then ", text))
     left = _BACK.search(text)
