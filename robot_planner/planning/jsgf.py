@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from robot_planner.planning.language import (
     EXCEPT_WORDS,
@@ -18,12 +19,17 @@ from robot_planner.planning.language import (
     POSITIONS,
     SEQUENCE_WORDS,
     Vocabulary,
+    back_is_dropped,
+    goes_places,
+    on_to_verbs,
     plural_of,
 )
 from robot_planner.service.approval import APPROVE_WORDS, REJECT_WORDS
 from robot_planner.world.scene import Scene
 
 PREPOSITIONS = ("in", "into", "inside", "on", "onto", "on top of", "to", "at")
+#: "move it on to the dock", "drive over to the pick station": the parser reads them as "to".
+ON_TO = ("on to", "over to")
 
 
 #: What may be said to a plan waiting for approval (the words the planner takes).
@@ -76,6 +82,134 @@ def _sayable(phrase: str) -> bool:
     return re.fullmatch(r"[a-z' ]+", phrase) is not None
 
 
+@dataclass(frozen=True)
+class _Moving:
+    """The JSGF for what the parser reads after rewrites, around steps that move things
+    or send robots: alternatives to add to <steps>, <chunks> and <action>, and the rules
+    they use."""
+
+    steps: str = ""
+    chunk: str = ""
+    action: str = ""
+    rules: tuple[str, ...] = ()
+
+
+def _moving_rules(
+    scene: Scene, vocab: Vocabulary, places: list[str], alt: Callable[[list[str]], str]
+) -> _Moving:
+    """Steps that only say where (", then to the right bin"), "back" before a place,
+    "on to" / "over to" and verbless dispatch, each only where the parser takes it
+    (`language._without_back`, `_dispatch_comma`, `onward`):
+
+    - a destination-only step follows a step that moved objects (to a place objects go)
+      or sent robots (to a place robots are), as the parser moves on what it moved;
+    - "back" before a place is said after one object or one robot, never after a list
+      with "and" (the parser reads "and ... back" as "then ... back");
+    - verbless dispatch names only robots that go places ("robot one to the dock").
+
+    Not here: "X first, then Y" and a bare "back" ("..., and come back"). The parser
+    takes them only in the first step, which needs a second copy of a step in the
+    decoder's graph: tried, it made decoding 1.7x slower and lost an exact recording.
+    """
+    lexicon = vocab.lexicon
+    domain = scene.domain
+    name_of = dict(vocab.phrases)
+
+    def place_names(phrases: list[str], kinds: list[str]) -> list[str]:
+        def named(p: str) -> str | None:
+            return name_of.get(p) or name_of.get(p.replace(" of the ", " ", 1))
+
+        return [p for p in phrases if any(scene.is_a(named(p) or "", k) for k in kinds)]
+
+    back = back_is_dropped(vocab)
+    on_to = _on_to_is_to(vocab, _nouns(scene))
+    put_kinds = [k for k in domain.locations.put if k not in domain.robot_kinds]
+    put_places = place_names(places, put_kinds) if lexicon.verbs else []
+    said_as: dict[str, list[str]] = {}  # each robot that goes places: its phrases
+    for phrase, robot in vocab.robots.items():
+        if _sayable(phrase) and goes_places(scene, robot, lexicon):
+            said_as.setdefault(robot, []).append(phrase)
+    mobile = [p for phrases in said_as.values() for p in phrases]
+    robot_at = domain.locations.robot
+    go_places = place_names(places, [domain.predicates[robot_at].args[1]]) if robot_at else []
+    # Before a step that is only a place, a sequence word the parser cannot read as the
+    # end of the place before it ("the left bin last, to ..." is a place "left bin last").
+    then = [w for w in SEQUENCE_WORDS if w.split()[0] in lexicon.reserved]
+    rules: list[str] = [f"<then> = {alt(then)};"]
+    steps = chunk = action = ""
+    back_to = "[back] <onto>" if back else "<onto>"
+    if put_places:
+        rules += [
+            f"<put_place> = {alt(put_places)};",
+            f"<onward> = {back_to} [the] <put_place> [<then> <onward>];",
+            # Its own copy for the decoder: kept small (named objects, a robot said before
+            # it) as each use copies it whole; a bigger one made decoding 1.7x slower.
+            "<moving> = [<one_robot_head>] <put>;",
+            "<put> = <verb> <object_list> <onto> <target>"
+            + (" | <verb> <one_object> back <onto> <target>" if back else "")
+            + ";",
+            "<one_robot_head> = [the] <robot> | (with | using) [the] <robot> | use [the] <robot>"
+            " to;",
+            f"<one_object> = [the] <colour> [{alt([*_nouns(scene), 'one'])}];",
+        ]
+        steps += " | <moving> <then> <onward> [<sequence> <steps>]"
+        if back:
+            action += " | <verb> <one_object> back <onto> <target>"
+    if mobile and go_places and (lexicon.go_verbs or lexicon.send_verbs):
+        verbless = "[on | over] to" if on_to else "to"
+        going = ["<dispatch>"]
+        rules += [
+            f"<mobile_robot> = {alt(mobile)};",
+            # One robot, or two different ones joined by "and" (the parser refuses a robot
+            # named twice, and a list with no "and" before a bare "to"); no "the" before
+            # a verb ("the base one goes": 'the base' could be either).
+            "<mobile_robots> = <mobile_robot>"
+            + "".join(
+                f" | ({alt(said_as[a])}) and ({alt(said_as[b])})"
+                for a in said_as
+                for b in said_as
+                if a != b
+            )
+            + ";",
+            f"<go_place> = {alt(go_places)};",
+            # "..., then (go) back to the dock": the robots the step before sent
+            f"<onward_go> = {'[<go_verb>] ' if lexicon.go_verbs else ''}{back_to} [the]"
+            " <go_place> [<then> <onward_go>];",
+            f"<dispatch> = [the] <mobile_robots> {verbless} [the] <go_place>"
+            + (" | [the] <mobile_robot> back to [the] <go_place>" if back else "")
+            + ";",
+        ]
+        chunk += " | <dispatch>"
+        if lexicon.go_verbs:
+            going.append("<mobile_robots> <go_verb> <onto> [the] <go_place>")
+            if back:
+                going.append("<mobile_robot> <go_verb> back <onto> [the] <go_place>")
+                chunk += " | <mobile_robot> <go_verb> back <onto> [the] <go_place>"
+        if lexicon.send_verbs:
+            going.append("<send_verb> [the] <mobile_robots> <onto> [the] <go_place>")
+            if back:
+                going.append("<send_verb> [the] <mobile_robot> back <onto> [the] <go_place>")
+                action += " | <send_verb> [the] <mobile_robot> back <onto> [the] <go_place>"
+        rules.append(f"<going> = {' | '.join(going)};")
+        steps += " | <going> <then> <onward_go> [<sequence> <steps>]"
+    return _Moving(steps, chunk, action, tuple(rules) if steps else ())
+
+
+def _on_to_is_to(vocab: Vocabulary, nouns: list[str]) -> bool:
+    """Whether "on to" / "over to" may be said for "to": the parser keeps them only after
+    a verb's own first words ("hold" of "hold on to"), so not when such a word could come
+    right before the "to" in the grammar (a go verb, the last word of a name or noun)."""
+    kept = set(on_to_verbs(vocab.lexicon))
+    names = (*vocab.phrases, *vocab.robots, *nouns, *map(plural_of, nouns))
+    before = {*vocab.lexicon.go_verbs, *(p.split()[-1] for p in names if p.split())}
+    return not kept & before
+
+
+def _nouns(scene: Scene) -> list[str]:
+    """The nouns the scene's objects answer to ("block", "cube")."""
+    return sorted({n for s in scene.objects.values() for n in scene.domain.nouns(s.type)})
+
+
 def jsgf_grammar(
     scene: Scene, name: str = "robot_planner", sayable: Callable[[str], bool] | None = None
 ) -> str:
@@ -100,7 +234,7 @@ def jsgf_grammar(
     # "the middle of the table": the parser reads "X of the N" as "X N" (place aliases).
     aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
     places += [p.replace(" ", " of the ", 1) for p in places if p.split()[0] in aliases]
-    nouns = sorted({n for s in scene.objects.values() for n in scene.domain.nouns(s.type)})
+    nouns = _nouns(scene)
     plural = [plural_of(n) for n in nouns]
     lexicon = vocab.lexicon
     # Every phrase the parser takes for a robot ("left arm", "robot one").
@@ -108,8 +242,8 @@ def jsgf_grammar(
     plural_robots = [n for n in lexicon.robot_nouns if n in map(plural_of, lexicon.robot_nouns)]
     domain = scene.domain
     on_robots = any(k in domain.robot_kinds for k in domain.locations.put)
-    send_rule = " | <send_verb> <robots> <preposition> <target>" if lexicon.send_verbs else ""
-    go_rule = " | <go_verb> <preposition> <target>" if lexicon.go_verbs else ""
+    send_rule = " | <send_verb> <robots> <onto> <target>" if lexicon.send_verbs else ""
+    go_rule = " | <go_verb> <onto> <target>" if lexicon.go_verbs else ""
     towers = lexicon.tower_nouns
     tower_rule = (
         f" | [<tower_verb>] [a] ({alt(towers)}) [in <target>] [with] <levels>" if towers else ""
@@ -119,6 +253,7 @@ def jsgf_grammar(
         if lexicon.grasp_verbs
         else ""
     )
+    moving = _moving_rules(scene, vocab, places, alt)
     skills = [
         _skill_phrase(p)
         for _, phrases in lexicon.skills
@@ -135,17 +270,18 @@ def jsgf_grammar(
         # recursion into a loop, where a repeat would copy X (and all it uses) again.
         "public <command> = [<filler>] <steps> [<filler>] | <answer>;",
         f"<answer> = {alt([a for a in ANSWER_WORDS if chr(39) not in a])};",
-        "<steps> = <step> [<sequence> <steps>];",
+        f"<steps> = <step> [<sequence> <steps>]{moving.steps};",
         "<step> = <chunks> | once <condition> <chunk>;",
-        "<chunks> = <chunk> [<parallel> <chunks>];",
+        f"<chunks> = (<chunk>{moving.chunk}) [<parallel> <chunks>];",
         "<chunk> = [<robot_head>] <actions> [with [the] <robot>];",
         "<actions> = <action> [and <actions>];",
         "<robot_head> = <robots> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
         f"<robot> = {alt(robot_phrases)};",
-        "<action> = <verb> <objects> <preposition> <target>"
+        "<action> = <verb> <objects> <onto> <target>"
         f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
-        f"{grasp_rule}{send_rule}{go_rule}{skill_rule} | <objects> (too | as well);",
+        f"{grasp_rule}{send_rule}{go_rule}{skill_rule}{moving.action}"
+        " | <objects> (too | as well);",
         *([f"<skill> = {' | '.join(sorted(set(skills)))};"] if skills else []),
         # Several robots: "robot one and robot two", "both arms" (a clause's head, a skill's
         # robot, whom to send); the parser refuses what they cannot do together.
@@ -162,8 +298,10 @@ def jsgf_grammar(
         f" | [the] [<number>] [<colour>] ({alt(nouns + plural)}) [<preposition> <target>];",
         f"<number> = {alt(tuple(NUMBER_WORDS))};",
         f"<colour> = {alt(colours)};",
-        f"<target> = [the] (<colour> [{alt([*nouns, 'one'])}] | {alt(places)} | it"
+        f"<target> = [the] (<colour> [{alt([*nouns, 'one'])}] | <place> | it"
         f"{' | <robot>' if on_robots else ''});",
+        f"<place> = {alt(places)};",
+        *moving.rules,
         "<levels> = <level> [[then] [and] <levels>];",
         f"<level> = <object> [{alt(POSITIONS)}];",
         f"<verb> = {alt(lexicon.verbs)};",
@@ -171,6 +309,7 @@ def jsgf_grammar(
         *([f"<send_verb> = {alt(lexicon.send_verbs)};"] if lexicon.send_verbs else []),
         *([f"<go_verb> = {alt(lexicon.go_verbs)};"] if lexicon.go_verbs else []),
         f"<preposition> = {alt(PREPOSITIONS)};",
+        f"<onto> = <preposition>{' | ' + alt(ON_TO) if _on_to_is_to(vocab, nouns) else ''};",
         f"<sequence> = {alt(SEQUENCE_WORDS)};",
         f"<parallel> = {alt(PARALLEL_WORDS)};",
         f"<filler> = {alt(lexicon.fillers)};",
