@@ -1266,3 +1266,46 @@ def test_a_refusal_quotes_a_name_as_said_not_joined(command, message, logistics)
     with pytest.raises(UnderstandingError) as caught:
         understand_command(command, logistics)
     assert str(caught.value).startswith(message)
+
+
+# A new user's phrasings (each refused or handled inconsistently before its fix).
+# 1. A then-step that is only a place, without "to" ("..., then the right bin"): the step
+# before moves on there, as with "..., then to the right bin".
+@pytest.mark.parametrize(
+    "command",
+    [
+        "move the red block to the center zone, then the right bin",
+        "move the red block to the center zone then the right bin",
+        "move the red block to the middle, and then the right bin.",
+        "move the red block to the center zone, then finally the right bin",
+    ],
+)
+def test_a_then_step_that_is_only_a_place_without_to(command, scene):
+    plan = _planned(command, scene)
+    assert _tasks(plan) == CENTER_THEN_RIGHT
+    assert plan.goal == [f"in({R},right_bin)"]
+    assert _readback(plan, scene) == (
+        "left arm: red block → center zone; then right arm: red block → right bin"
+    )
+
+
+def test_a_then_step_that_is_only_a_block_is_refused_with_what_is_missing(scene):
+    """A block alone after "then" may be moved there or have the block put on it: neither
+    is said, so neither is guessed."""
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("move the red block to the center zone, then the blue block", scene)
+    assert str(caught.value) == (
+        "not understood: only 'the blue block' is said after 'then' in 'move the red block "
+        "to the center zone, then the blue block': say what to do, e.g. 'then put it on the "
+        "blue block' or 'then put the blue block in the right bin'"
+    )
+
+
+def test_a_then_step_that_is_only_a_parcel_is_refused_with_what_is_missing(logistics):
+    command = "bring the red parcel to the packing station, then the green parcel"
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value) == (
+        f"not understood: only 'the green parcel' is said after 'then' in '{command}': say "
+        "what to do, e.g. 'then bring the green parcel to the packing station'"
+    )

@@ -2149,6 +2149,57 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
     return robots.sub(addressed, text)
 
 
+def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
+    """A regex alternation of the vocabulary's phrases for `names` (longest first), as
+    they stand in the text after `Vocabulary.join_compounds`: none with a grammar word
+    in it ("pick", a place and a verb, stays the verb's)."""
+    wanted, reserved = set(names), set(vocab.lexicon.reserved)
+    said = [p for p, n in vocab.phrases.items() if n in wanted and not reserved & set(p.split())]
+    return _alternatives(tuple(said)) if said else _NEVER
+
+
+def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tuple[str, str]:
+    """A step after a sequence word that is only a name ("..., then the right bin"). A
+    place is where the step before moves on to, as "..., then to the right bin": "to" is
+    put in. An object alone ("..., then the blue block") says neither what moves nor
+    where: the returned refusal says what to say, given if the parse fails (a tower's
+    levels are objects after "then" too: "yellow at the bottom, then blue, ...")."""
+    sequence = _alternatives(SEQUENCE_WORDS)
+    ends = rf"(?=\s*(?:$|[,;.:!?]|\b(?:and|{sequence}|{_alternatives(PARALLEL_WORDS)})\b))"
+    opens = rf"(?P<seq>\b(?:{sequence}))(?P<gap>\s*,?\s*)"
+    places, objects = (
+        re.compile(rf"{opens}(?P<name>(?:the\s+)?(?:{_phrases_of(names, vocab)})){ends}")
+        for names in (scene.places, scene.objects)
+    )
+    text = places.sub(lambda m: f"{m['seq']}{m['gap']}to {m['name']}", text)
+    bare = objects.search(text)
+    if bare is None:
+        return text, ""
+    said, seq = " ".join(bare["name"].split()), " ".join(bare["seq"].split())
+    thing = vocab.resolve(said.removeprefix("the "))
+    assert thing is not None
+    lexicon, domain = vocab.lexicon, scene.domain
+    examples = []
+    if domain.put_fact("", thing, scene.kind_of(thing) or ""):
+        examples.append(f"{seq} {lexicon.verbs[0]} it on {said}")
+    example = lexicon.example.split(", ")[0]
+    named = [
+        m
+        for p, n in vocab.phrases.items()
+        if n in scene.objects
+        for m in [re.search(rf"\bthe\s+{re.escape(p)}\b", example)]
+        if m
+    ]
+    if named:
+        first = min(named, key=lambda m: (m.start(), -m.end()))
+        examples.append(f"{seq} {example[: first.start()]}{said}{example[first.end() :]}")
+    refusal = (
+        f"not understood: only '{said}' is said after '{seq}' in '{quoted(command)}': say "
+        "what to do" + (", e.g. '" + "' or '".join(examples) + "'" if examples else "")
+    )
+    return text, refusal
+
+
 def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
     """`understand_command` without the did-you-mean.
 
@@ -2166,6 +2217,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
     text = vocab.join_compounds(text)
+    text, bare = _bare_steps(text, scene, vocab, command)
     text, back = _without_back(text, scene, vocab, command)
     try:
         tree = _TREE.transform(_parser(vocab.lexicon).parse(text))
@@ -2178,6 +2230,8 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
                 f"(known: {vocab.lexicon.known_actions()})"
             ) from None
+        if bare:
+            raise _Unsaid(bare) from None
         where = _where_it_failed(command, text, exc, vocab.lexicon.fillers)
         hint = f"; try e.g. '{example}'" if example else ""
         raise UnderstandingError(
