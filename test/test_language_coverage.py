@@ -228,7 +228,11 @@ def test_logistics_skills_by_words():
         ("t1", "open_gripper", "packer", {}, [])
     ]
     with pytest.raises(UnderstandingError, match=r"base 2 cannot move home \(robots that can"):
-        understand_command("base two, go home", LOGISTICS)
+        understand_command("base two, go to your home position", LOGISTICS)
+    # "home" alone is the dock's alias in this scene: a base goes there
+    assert [str(f) for f in understand_command("base two, go home", LOGISTICS).goal] == [
+        "robot_at(base_2,dock)"
+    ]
     plan = tasks("robot one, go to the dock, then wait 3 seconds", LOGISTICS)
     assert plan[-1][1:3] == ("wait", "base_1")
 

@@ -407,7 +407,12 @@ def test_several_robots_both_arms_in_logistics(logistics):
 @pytest.mark.parametrize(
     ("command", "message", "where"),
     [
-        ("both robots, go home", "the base 1 and the base 2 cannot move home", "logistics"),
+        # "home" alone is the dock's alias there: "both robots, go home" goes to the dock
+        (
+            "both robots, go to your home position",
+            "the base 1 and the base 2 cannot move home",
+            "logistics",
+        ),
         ("robot one and the packer arm, go to the dock", "the packer cannot go", "logistics"),
         ("robot one and the picker arm, wait 2 seconds and go home", "base 1 cannot", "logistics"),
         ("both arms, put the red block in the left bin", "say which", "tabletop"),
@@ -1309,3 +1314,55 @@ def test_a_then_step_that_is_only_a_parcel_is_refused_with_what_is_missing(logis
         f"not understood: only 'the green parcel' is said after 'then' in '{command}': say "
         "what to do, e.g. 'then bring the green parcel to the packing station'"
     )
+
+
+# 2. "home" is a place's alias in the logistics scene (the dock): a base sent home goes
+# there ("..., then home", "robot one, go home", "send both robots home"); an arm asked
+# to go home (a skill phrase, the tabletop's only meaning) still does the skill.
+@pytest.mark.parametrize(
+    "command",
+    [
+        "robot one, go to the pick station, then home",
+        "robot one, go to the pick station, then go home",
+        "robot one, go to the pick station, then head home",
+        "robot one, go to the pick station, then drive back home",
+        "send robot one to the pick station, then home",
+    ],
+)
+def test_a_base_sent_home_goes_to_the_place_home_names(command, logistics):
+    plan = _planned(command, logistics)
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+    assert _readback(plan, logistics) == "base 1 → pick station; then base 1 → dock"
+
+
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("robot one, go home", {"robot_at(base_1,dock)"}),
+        ("robot two goes home", {"robot_at(base_2,dock)"}),
+        ("both robots, go home", {"robot_at(base_1,dock)", "robot_at(base_2,dock)"}),
+        ("send both robots home", {"robot_at(base_1,dock)", "robot_at(base_2,dock)"}),
+        ("send robot two home", {"robot_at(base_2,dock)"}),
+        ("robot two, drive home", {"robot_at(base_2,dock)"}),
+    ],
+)
+def test_a_base_told_to_go_home_goes_to_the_place(command, goal, logistics):
+    assert goal_of(command, logistics) == goal
+
+
+def test_an_arm_told_to_go_home_still_does_the_skill(scene, logistics):
+    for command, robot, where in [
+        ("the packer, go home", "packer", logistics),
+        ("go home", "picker", logistics),
+        ("left arm, go home", "left_arm", scene),
+        ("put the red block in the left bin, then go home", "left_arm", scene),
+    ]:
+        meaning = understand_command(command, where)
+        assert [(a.skill, a.robot) for a in meaning.actions] == [("move_home", robot)], command
+        assert not any(f.predicate == "robot_at" for f in meaning.goal)
+
+
+def test_a_skill_phrase_without_a_place_for_a_base_is_still_refused(logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("robot one, go to your home position", logistics)
+    assert str(caught.value) == ("the base 1 cannot move home (robots that can: picker, packer)")

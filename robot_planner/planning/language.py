@@ -530,7 +530,8 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
     one terminal ("(wait|pause) [for]"), and a skill's phrases of the same shape share
     one alternative, named ``skill__<skill>__<slots>`` so the interpreter knows the skill
     and its slots: inline groups and one rule per phrase would multiply the rules Earley
-    predicts at each word."""
+    predicts at each word. The terminals stay in the tree (no "_"): the words said
+    ("go home") may name a place for a robot that goes places (`_Interpreter.skill`)."""
     terminals: dict[str, str] = {}  # regex -> terminal name
     nouns = frozenset(lexicon.robot_nouns)
     alternatives: list[str] = []
@@ -548,7 +549,7 @@ def _skill_rules(lexicon: Lexicon) -> tuple[str, str]:
                 )
                 if words:
                     pattern = "|".join(words)
-                    parts.append(terminals.setdefault(pattern, f"_SW{len(terminals)}"))
+                    parts.append(terminals.setdefault(pattern, f"SW{len(terminals)}"))
                 if i < len(slots):
                     parts.append("robots" if slots[i] == "robot" else "NUMBER")
             name = "__".join(("skill", skill, *slots))
@@ -1766,6 +1767,14 @@ class _Interpreter:
         if unnamed:
             robots = [able[0]]
             self.chosen.add(able[0])
+        place = self.skill_place(tree)
+        # "robot one, go home": a robot that goes places goes to the place said
+        moves = place is not None and robots and all(self.can_go(r) for r in robots)
+        if moves and not set(robots) & set(able):
+            for name in robots:
+                self.go(name, [place])
+            self.moved = ("go", ())
+            return
         unable = [r.replace("_", " ") for r in robots if r not in able]
         if unable:
             known = ", ".join(r.replace("_", " ") for r in able)
@@ -1794,6 +1803,16 @@ class _Interpreter:
         for name in robots:
             self.actions.append(TaskRequest(self.step, name, skill, dict(args), after, unnamed))
         self.last_deed = None
+
+    def skill_place(self, tree: Tree) -> str | None:
+        """The place a skill phrase's words name after its verb ("go home", "go back
+        home": "home", when a place has that alias), as said; None when they name none
+        ("go to your home position", "wait 5 seconds")."""
+        words = [w for c in tree.children if isinstance(c, Token) for w in str(c).split()]
+        if not words or any(c.type == "NUMBER" for c in tree.children if isinstance(c, Token)):
+            return None
+        said = " ".join(w for w in words[1:] if w != "back")
+        return said if self.vocab.resolve(said) in self.scene.places else None
 
     def walk(self, tree: Tree) -> None:
         sequence = tree.children[0] if tree.data == "start" else tree
@@ -2158,6 +2177,42 @@ def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
     return _alternatives(tuple(said)) if said else _NEVER
 
 
+def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
+    """ "send robot one home", "robot two, drive home": a go or send verb (and the robots
+    sent) before a place's name said with no article and nothing after it in the clause
+    takes the "to" English leaves out there, as "send robot one to home". Not where the
+    words are a skill's phrase ("go home": the arms' skill; a robot that goes places is
+    sent to the place by `_Interpreter.skill`)."""
+    lexicon = vocab.lexicon
+    if not (lexicon.go_verbs or lexicon.send_verbs) or not vocab.robots:
+        return text
+    names = _phrases_of(scene.places, vocab)
+    ends = (
+        rf"(?=\s*(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b))"
+    )
+    one = rf"(?:the\s+)?(?:{_alternatives(tuple(vocab.robots))})"
+    plural = [n for n in lexicon.robot_nouns if n != lexicon.singular_robot_noun(n)]
+    every = rf"(?:both|all(?:\s+the)?)\s+(?:{_or_never(tuple(plural))})"
+    robots = rf"(?:{every}|{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*)"
+    skills = [
+        re.compile(_run_regex(phrase, True))
+        for _, phrases in lexicon.skills
+        for phrase in phrases
+        if not _slots(phrase)
+    ]
+    said = re.compile(
+        rf"\b(?P<verb>(?:{_or_never(lexicon.go_verbs)})|(?:{_or_never(lexicon.send_verbs)})"
+        rf"\s+{robots})(?P<back>\s+back)?\s+(?P<place>{names}){ends}"
+    )
+
+    def to(match: re.Match[str]) -> str:
+        if any(s.fullmatch(" ".join(match[0].split())) for s in skills):
+            return match[0]
+        return f"{match['verb']}{match['back'] or ''} to {match['place']}"
+
+    return said.sub(to, text)
+
+
 def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tuple[str, str]:
     """A step after a sequence word that is only a name ("..., then the right bin"). A
     place is where the step before moves on to, as "..., then to the right bin": "to" is
@@ -2217,6 +2272,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
     text = vocab.join_compounds(text)
+    text = _to_bare_place(text, scene, vocab)
     text, bare = _bare_steps(text, scene, vocab, command)
     text, back = _without_back(text, scene, vocab, command)
     try:
