@@ -1366,3 +1366,127 @@ def test_a_skill_phrase_without_a_place_for_a_base_is_still_refused(logistics):
     with pytest.raises(UnderstandingError) as caught:
         understand_command("robot one, go to your home position", logistics)
     assert str(caught.value) == ("the base 1 cannot move home (robots that can: picker, packer)")
+
+
+# 3. "from X to Y": X is where the object or robot is (from the state the command starts
+# in, or where an earlier step of the command put it); said wrongly, refused with where it
+# is. A description or "all" with "from X" means those at X.
+@pytest.mark.parametrize(
+    ("command", "without_from"),
+    [
+        (
+            "move the red block from the left side to the center zone",
+            "move the red block to the center zone",
+        ),
+        (
+            "take the green block from the left side and put it in the right bin",
+            "put the green block in the right bin",
+        ),
+        (
+            "move the red block to the center zone, then from the center zone to the right bin",
+            "move the red block to the center zone, then to the right bin",
+        ),
+        (
+            "move the blue block to the left bin from the right side",
+            "move the blue block to the left bin",
+        ),
+    ],
+)
+def test_from_where_a_block_is_plans_as_without_it(command, without_from, scene):
+    assert _tasks(_planned(command, scene)) == _tasks(_planned(without_from, scene))
+    assert goal_of(command, scene) == goal_of(without_from, scene)
+
+
+@pytest.mark.parametrize(
+    ("command", "without_from"),
+    [
+        (
+            "bring the red parcel from the pick station to the packing station",
+            "bring the red parcel to the packing station",
+        ),
+        (
+            "robot two, drive from the dock to the pick station",
+            "robot two, drive to the pick station",
+        ),
+        ("robot two from the dock to the pick station", "robot two, go to the pick station"),
+        ("send robot one from the dock to packing", "send robot one to packing"),
+        (
+            "load the red parcel onto robot one, then unload it from robot one into the packing "
+            "bin",
+            "load the red parcel onto robot one, then unload it into the packing bin",
+        ),
+    ],
+)
+def test_from_where_a_parcel_or_base_is_plans_as_without_it(command, without_from, logistics):
+    assert _tasks(_planned(command, logistics)) == _tasks(_planned(without_from, logistics))
+
+
+def test_from_a_place_says_which_blocks_a_description_means(scene):
+    assert goal_of("move the two blocks from the left side to the right bin", scene) == {
+        f"in({R},right_bin)",
+        f"in({G},right_bin)",
+    }
+    assert goal_of("put all the blocks from the right side in the left bin", scene) == {
+        f"in({B},left_bin)",
+        f"in({Y},left_bin)",
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "command", "message"),
+    [
+        (
+            "t",
+            "move the red block from the center zone to the right bin",
+            "'from the center zone' is not where the red block is: it is at the left side; say "
+            "'from the left side', or leave 'from ...' out",
+        ),
+        (
+            "t",
+            "move the red block from the blue block to the right bin",
+            "'from the blue block' is not where the red block is: it is at the left side; say "
+            "'from the left side', or leave 'from ...' out",
+        ),
+        (
+            "l",
+            "bring the red parcel from the packing station to the pick station",
+            "'from the packing station' is not where the red parcel is: it is at the pick "
+            "station; say 'from the pick station', or leave 'from ...' out",
+        ),
+        (
+            "l",
+            "robot one, drive from the pick station to the dock",
+            "'from the pick station' is not where the base 1 is: it is at the dock; say 'from "
+            "the dock', or leave 'from ...' out",
+        ),
+        (
+            "l",
+            "unload the red parcel from robot one into the packing bin",
+            "'from robot one' is not where the red parcel is: it is at the pick station; say "
+            "'from the pick station', or leave 'from ...' out",
+        ),
+        (
+            "l",
+            "robot one, go to the pick station, then from the dock to packing",
+            "'from the dock' is not where the base 1 is: it is at the pick station by then; say "
+            "'from the pick station', or leave 'from ...' out",
+        ),
+        (
+            "t",
+            "move the red block from the left side",
+            "'from the left side' says where the red block is, not where it goes: say where, "
+            "e.g. 'put the red block in the right bin'",
+        ),
+        (
+            "t",
+            "move all blocks from the center zone to the right bin",
+            "'all blocks from the center zone' names no block: none is at the center zone",
+        ),
+    ],
+)
+def test_from_where_it_is_not_is_refused_with_where_it_is(
+    where, command, message, scene, logistics
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene if where == "t" else logistics)
+    assert str(caught.value) == message

@@ -1004,6 +1004,12 @@ class _Interpreter:
         #: what the last put or go moved, for a step that only says where ("..., then to
         #: the right bin"): ("move", objects) or ("go", ()); None after other work
         self.moved: tuple[str, tuple[str, ...]] | None = None
+        #: "from X" in the command: its place words -> (X, the words said), set by
+        #: `_understand` (`_from_places`); `origin` holds those of the action being read,
+        #: `_acting` whether one is (an action may read another: "then to ..." a go)
+        self.origins: dict[str, tuple[str, str]] = {}
+        self.origin: list[tuple[str, str]] = []
+        self._acting = self._origin_checked = False
 
     # --- names ------------------------------------------------------------------------
 
@@ -1305,6 +1311,12 @@ class _Interpreter:
         predicate = self.scene.domain.locations.robot
         if predicate is None:  # the domain's validation requires it with send/go verbs
             raise UnderstandingError("robots in this world do not move between places")
+        self.check_origin(robot)
+        if not targets:  # "robot one, drive from the dock"
+            raise UnderstandingError(
+                f"'from {shown(self.origin[0][1])}' says where the {robot.replace('_', ' ')} "
+                "is, not where it goes: say where it goes"
+            )
         if len(targets) != 1:
             raise UnderstandingError("a robot goes to one place")
         if targets == [BACK] and self.back is not None:  # "then come back"
@@ -1452,6 +1464,16 @@ class _Interpreter:
         before: list[str] | None = None,
         verb: str | None = None,
     ) -> None:
+        for thing in things:
+            self.check_origin(thing)
+        if not targets:  # "move the red block from the left side": to where?
+            what = " and the ".join(t.replace("_", " ") for t in things)
+            raise UnderstandingError(
+                f"'from {shown(self.origin[0][1])}' says where the {what} "
+                f"{'are' if len(things) > 1 else 'is'}, not where "
+                f"{'they go' if len(things) > 1 else 'it goes'}: say where, e.g. "
+                f"'{_example_for(self.scene, self.vocab, 'the ' + what.split(' and the ')[0])}'"
+            )
         if targets == [BACK] and self.back is not None:  # "..., then put it back"
             where = set(self.scene.domain.location_predicates)
             for thing in things:
@@ -1642,7 +1664,125 @@ class _Interpreter:
         )
 
     def action(self, tree: Tree, robot: str | None) -> None:
-        parts = [c for c in tree.children if not isinstance(c, Token)]
+        """One action; its "from X" places are taken out of its targets and checked
+        against where the objects or robots it moves are (`check_origin`)."""
+        if self._acting:
+            self._action(tree, robot)
+            return
+        self._acting, self._origin_checked = True, False
+        try:
+            self._action(tree, robot)
+            if self.origin and not self._origin_checked:  # nothing said to move from X
+                raise UnderstandingError(
+                    f"'from {shown(self.origin[0][1])}' is not understood here: say what "
+                    f"moves from there, e.g. '{self.vocab.lexicon.example.split(', ')[0]}'"
+                )
+        finally:
+            self._acting = False
+            self.origin = []
+
+    def _from_targets(self, parts: list) -> list:
+        """`parts` with the "from X" places taken out of each target chain, into
+        `origin`."""
+        kept = []
+        for part in parts:
+            if isinstance(part, list):
+                said = [t for t in part if isinstance(t, str) and t in self.origins]
+                self.origin += [self.origins[t] for t in said]
+                part = [t for t in part if not (isinstance(t, str) and t in self.origins)]
+            kept.append(part)
+        return kept
+
+    def located(self, name: str) -> tuple[str | None, bool]:
+        """Where object or robot `name` is when the current step starts (a place, or what
+        it stands on or rides on), and whether an earlier step of the command put it
+        there; else from the state the command starts in."""
+        domain = self.scene.domain
+        facts = set(domain.location_predicates)
+        if domain.locations.robot is not None:
+            facts.add(domain.locations.robot)
+        for item in reversed(self.items):
+            fact = item.fact
+            if item.step < self.step and fact.predicate in facts and fact.args[0] == name:
+                return fact.args[1], True
+        state = self.state if self.state is not None else self.scene.initial_facts()
+        at = (f.args[1] for f in state if f.predicate in facts and f.args[0] == name)
+        return next(at, None), False
+
+    def at_origin(self, name: str, origin: str) -> bool:
+        """`name` is at `origin`: directly, or on what stands or rides there."""
+        seen: set[str] = set()
+        where: str | None = name
+        while where is not None and where not in seen:
+            seen.add(where)
+            where = self.located(where)[0]
+            if where == origin:
+                return True
+        return False
+
+    def check_origin(self, name: str) -> None:
+        """Each "from X" of the action names where `name` is.
+
+        Raises:
+            UnderstandingError: it is elsewhere, said with where it is.
+        """
+        for origin, said in self.origin:
+            if not self.at_origin(name, origin):
+                where, later = self.located(name)
+                what = name.replace("_", " ")
+                if where is None:
+                    raise UnderstandingError(
+                        f"'from {shown(said)}' cannot be checked: where the {what} is is not "
+                        "known; leave 'from ...' out"
+                    )
+                on = "at" if where in self.scene.places else "on"
+                robot = self.scene.robots.get(where)
+                words = (
+                    robot.aliases[0]
+                    if robot is not None and robot.aliases
+                    else f"the {where.replace('_', ' ')}"
+                )
+                raise UnderstandingError(
+                    f"'from {shown(said)}' is not where the {what} is: it is {on} the "
+                    f"{where.replace('_', ' ')}{' by then' if later else ''}; say 'from "
+                    f"{words}', or leave 'from ...' out"
+                )
+            self.qualifiers.add(origin)
+        self._origin_checked = True
+
+    def from_things(self, objects: tuple) -> list[str]:
+        """The objects of an action with "from X": "all blocks from X", "the two blocks
+        from X" are those at X; named objects must be there (`check_origin`)."""
+        kind, value = objects
+        described = (
+            kind == "list"
+            and len(value) == 1
+            and self.vocab.resolve_object(value[0], self.scene) is None
+        )
+        if not self.origin or len(self.origin) > 1 or kind not in ("all", "list"):
+            return self.things(objects)
+        origin, said = self.origin[0]
+        if kind == "all":
+            names = self.every(value)
+            there = [n for n in names if self.at_origin(n, origin)]
+            if not there:
+                raise UnderstandingError(
+                    f"'all {value} from {shown(said)}' names no {self.noun}: none is at {said}"
+                )
+            self.excluded.update(n for n in names if n not in there)
+        elif described:
+            there = self.described(value[0], origin)
+            if there is None:
+                return self.things(objects)
+        else:
+            return self.things(objects)
+        self.qualifiers.add(origin)
+        self._origin_checked = True
+        self.last = there
+        return there
+
+    def _action(self, tree: Tree, robot: str | None) -> None:
+        parts = self._from_targets([c for c in tree.children if not isinstance(c, Token)])
         verb = next(
             (
                 " ".join(c.split())
@@ -1658,6 +1798,9 @@ class _Interpreter:
             self.moved = None  # "stack red on blue, then to the bin": which block?
         if tree.data == "move":
             objects, targets = parts
+            if not targets and verb in self.vocab.lexicon.grasp_verbs:  # "take X from Y"
+                self._action(Tree("mention", [Token("PICKUP", verb), objects]), robot)
+                return
             if targets == [BACK] and self.back and objects[0] == "pronoun" and not self.last:
                 raise _Unsaid(self.back.refusal)  # "put it back": nothing, nowhere
             before = list(self.last)
@@ -1665,7 +1808,7 @@ class _Interpreter:
             if located is not None:
                 things, targets = located
             else:
-                things = self.things(objects)
+                things = self.from_things(objects)
             self.move(things, targets, robot, before, verb)
             self.last_deed = ("move", targets, robot)
             self.moved = ("move", tuple(things))
@@ -1713,6 +1856,7 @@ class _Interpreter:
             self.moved = ("go", ())
         elif tree.data == "mention":  # "pick up X": held, unless "... and put it ..."
             objects, *where = parts
+            where = [w for w in where if w]  # "pick up X from Y": where X is
             verb = " ".join(str(tree.children[0]).split())
             located = self.qualified(objects, [*where[0], None]) if where else None
             if where and located is None:
@@ -1720,7 +1864,8 @@ class _Interpreter:
                     f"'{verb} ... {where[0][0]}': say which {self.noun} by its colour, "
                     f"or where to put it with a verb such as '{self.vocab.lexicon.verbs[0]}'"
                 )
-            for name in located[0] if located else self.things(objects):
+            for name in located[0] if located else self.from_things(objects):
+                self.check_origin(name)
                 self.grasped[name] = (robot, self.step, verb)
             self.last_deed = ("mention", [verb], robot)
         elif tree.data == "stack_list":
@@ -2152,7 +2297,7 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
     fillers = _alternatives(vocab.lexicon.fillers)
     robots = re.compile(
         rf"(?P<open>^|[,;:.!?]|\b(?:{opens})\b)\s*(?:(?:{fillers})\s+)*"
-        rf"{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*\b(?=\s+(?:(?:back|on|over)\s+)?to\b)"
+        rf"{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*\b(?=\s+(?:(?:back|on|over)\s+)?to\b|\s+from\b)"
     )
     lexicon = vocab.lexicon
     verbs = {
@@ -2175,6 +2320,58 @@ def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
     wanted, reserved = set(names), set(vocab.lexicon.reserved)
     said = [p for p, n in vocab.phrases.items() if n in wanted and not reserved & set(p.split())]
     return _alternatives(tuple(said)) if said else _NEVER
+
+
+#: What "from X" becomes for the parser: a place in the target chain that names where the
+#: object or robot is, not where it goes (`_Interpreter.origin`).
+FROM = "from_"
+
+
+def _from_places(
+    text: str, scene: Scene, vocab: Vocabulary
+) -> tuple[str, dict[str, tuple[str, str]]]:
+    """ "move the red block from the left side to the center zone", "drive from the dock
+    to the pick station", "unload it from robot one into the bin", "take the red block from
+    the left side": "from X" says where the object or robot is. It becomes a place of the
+    target chain, a name word `FROM` + letters, which the interpreter checks and takes out
+    (`_Interpreter.origin`); returned: each such word -> (X's scene name, the words said)."""
+    said = {**vocab.phrases, **vocab.robots}
+    reserved = set(vocab.lexicon.reserved) - set(vocab.lexicon.robot_nouns)
+    phrases = tuple(p for p in said if not reserved & set(p.split()))
+    if not phrases:
+        return text, {}
+    prep = r"(?:to|into|in|onto|on|at|inside|over)\b"
+    ends = rf"(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b)"
+    pattern = re.compile(
+        rf"\bfrom\s+(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
+        rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends}))"
+    )
+    origins: dict[str, tuple[str, str]] = {}
+
+    def marked(match: re.Match[str]) -> str:
+        word = FROM + "".join(chr(97 + int(d)) for d in str(len(origins)))  # a name word
+        words = " ".join(match["said"].split()).replace("_", " ")
+        origins[word] = (said[" ".join(match["name"].split())], words)
+        return f"{'to' if match['prep'] else 'at'} {word}"
+
+    return pattern.sub(marked, text), origins
+
+
+def _example_for(scene: Scene, vocab: Vocabulary, said: str) -> str:
+    """The domain's example command (its first clause) about the object `said` ("the
+    green block"): its own object's words swapped for these."""
+    example = vocab.lexicon.example.split(", ")[0]
+    named = [
+        m
+        for p, n in vocab.phrases.items()
+        if n in scene.objects
+        for m in [re.search(rf"\bthe\s+{re.escape(p)}\b", example)]
+        if m
+    ]
+    if not named:
+        return example
+    first = min(named, key=lambda m: (m.start(), -m.end()))
+    return f"{example[: first.start()]}{said}{example[first.end() :]}"
 
 
 def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
@@ -2237,17 +2434,7 @@ def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tup
     examples = []
     if domain.put_fact("", thing, scene.kind_of(thing) or ""):
         examples.append(f"{seq} {lexicon.verbs[0]} it on {said}")
-    example = lexicon.example.split(", ")[0]
-    named = [
-        m
-        for p, n in vocab.phrases.items()
-        if n in scene.objects
-        for m in [re.search(rf"\bthe\s+{re.escape(p)}\b", example)]
-        if m
-    ]
-    if named:
-        first = min(named, key=lambda m: (m.start(), -m.end()))
-        examples.append(f"{seq} {example[: first.start()]}{said}{example[first.end() :]}")
+    examples.append(f"{seq} {_example_for(scene, vocab, said)}")
     refusal = (
         f"not understood: only '{said}' is said after '{seq}' in '{quoted(command)}': say "
         "what to do" + (", e.g. '" + "' or '".join(examples) + "'" if examples else "")
@@ -2272,6 +2459,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
     text = vocab.join_compounds(text)
+    text, origins = _from_places(text, scene, vocab)
     text = _to_bare_place(text, scene, vocab)
     text, bare = _bare_steps(text, scene, vocab, command)
     text, back = _without_back(text, scene, vocab, command)
@@ -2294,6 +2482,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
             f"could not understand '{quoted(command)}'{where}{hint}"
         ) from None
     interpreter = _Interpreter(scene, vocab, state, back)
+    interpreter.origins = origins
     interpreter.walk(tree)
     interpreter.check_accounted(command)
     result = Understanding(
