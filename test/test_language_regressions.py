@@ -1490,3 +1490,44 @@ def test_from_where_it_is_not_is_refused_with_where_it_is(
     with pytest.raises(UnderstandingError) as caught:
         understand_command(command, scene if where == "t" else logistics)
     assert str(caught.value) == message
+
+
+# 4. "back and forth" says no number of trips: refused with a finite way to say it ("there
+# and back", which is understood).
+@pytest.mark.parametrize(
+    ("where", "command", "example"),
+    [
+        (
+            "l",
+            "drive back and forth between the dock and the pick station",
+            "robot one, go to the pick station and back",
+        ),
+        (
+            "l",
+            "robot two, go back and forth between the pick station and packing",
+            "robot two, go to the pick station and back",
+        ),
+        ("l", "send robot one to and fro", "robot one, go to the pick station and back"),
+        (
+            "t",
+            "move the green block back and forth between the bins",
+            "put the green block in the right bin, then put it back",
+        ),
+    ],
+)
+def test_back_and_forth_is_refused_with_a_finite_phrasing(
+    where, command, example, scene, logistics
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene if where == "t" else logistics)
+    said = re.search(r"back and forth|to and fro", command)[0]
+    assert str(caught.value) == (
+        f"not understood: '{said}' says no number of trips in '{command}'; say each one, "
+        f"e.g. '{example}'"
+    )
+    understand_command(example, scene if where == "t" else logistics)  # understood
+
+
+def test_there_and_back_is_one_trip(logistics):
+    plan = _planned("robot one, drive to the pick station and back", logistics)
+    assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]

@@ -2374,6 +2374,53 @@ def _example_for(scene: Scene, vocab: Vocabulary, said: str) -> str:
     return f"{example[: first.start()]}{said}{example[first.end() :]}"
 
 
+#: Going to and fro with no number of trips ("drive back and forth between A and B").
+_TRIPS = re.compile(r"\b(?:back\s+and\s+forth|forth\s+and\s+back|to\s+and\s+fro)\b")
+
+
+def _no_count_of_trips(text: str, scene: Scene, vocab: Vocabulary, command: str) -> None:
+    """Refuse "back and forth" / "to and fro": no number of trips is said (a plan has an
+    end), with one trip said so that is understood: a robot that goes places goes to a
+    place and back, an object is put somewhere and put back.
+
+    Raises:
+        _Unsaid: the text has such words.
+    """
+    trips = _TRIPS.search(text)
+    if trips is None:
+        return
+    lexicon = vocab.lexicon
+    named = sorted(  # what the command names, in order (the longest phrase first)
+        (
+            (m.start(), phrase, name)
+            for phrase, name in (*vocab.robots.items(), *vocab.phrases.items())
+            for m in re.finditer(rf"\b{re.escape(phrase)}\b", text)
+        ),
+        key=lambda x: (x[0], -len(x[1])),
+    )
+    going = {*lexicon.go_verbs, *lexicon.send_verbs} - set(lexicon.verbs)
+    mobile = [r for r in scene.robots if goes_places(scene, r, lexicon)]
+    robots = [(p, n) for _, p, n in named if n in mobile]
+    things = [(p, n) for _, p, n in named if n in scene.objects]
+    if mobile and (robots or (going & set(text.split()) and not things)):
+        phrase, robot = robots[0] if robots else ("", mobile[0])
+        spec = scene.robots[robot]
+        if not robots:
+            phrase = spec.aliases[0] if spec.aliases else robot.replace("_", " ")
+        places = [n for _, _, n in named if n in spec.reach] + list(spec.reach)
+        place = next((p for p in places if p != spec.start), places[0])
+        verb = "go" if "go" in lexicon.go_verbs else (lexicon.go_verbs or ("go",))[0]
+        example = f"{phrase}, {verb} to the {place.replace('_', ' ')} and back"
+    else:
+        said = f"the {things[0][0]}" if things else ""
+        clause = _example_for(scene, vocab, said) if said else lexicon.example.split(", ")[0]
+        example = f"{clause}, then {lexicon.verbs[0]} it back"
+    raise _Unsaid(
+        f"not understood: '{' '.join(trips[0].split())}' says no number of trips in "
+        f"'{quoted(command)}'; say each one, e.g. '{example}'"
+    )
+
+
 def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
     """ "send robot one home", "robot two, drive home": a go or send verb (and the robots
     sent) before a place's name said with no article and nothing after it in the clause
@@ -2459,6 +2506,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
     text = vocab.join_compounds(text)
+    _no_count_of_trips(text, scene, vocab, command)
     text, origins = _from_places(text, scene, vocab)
     text = _to_bare_place(text, scene, vocab)
     text, bare = _bare_steps(text, scene, vocab, command)
