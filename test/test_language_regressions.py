@@ -1167,10 +1167,10 @@ def test_an_unknown_verb_beside_a_bare_back_is_named(scene):
     [
         (
             "tabletop",
-            "could you please go back to the left bin",
-            "could not understand 'could you please go back to the left bin' near 'go back "
-            "to the left bin'; try e.g. 'put the red block in the right bin, then stack "
-            "green on blue'",
+            "could you please put the the red block back to the left bin",
+            "could not understand 'could you please put the the red block back to the left "
+            "bin' near 'the red block back to the lef…'; try e.g. 'put the red block in the "
+            "right bin, then stack green on blue'",
         ),
         (
             "tabletop",
@@ -1184,10 +1184,11 @@ def test_an_unknown_verb_beside_a_bare_back_is_named(scene):
             "could not understand 'robot one, go on to to the pick station' near 'to the pick "
             "station'; try e.g. 'bring the red parcel to the packing station'",
         ),
+        # ("go back to the left bin" is refused as arms do not go to places: item 5 below)
         (
             "tabletop",
-            "go back to the left bin",
-            "could not understand 'go back to the left bin'; try e.g. 'put the red block in "
+            "then back to the left bin",
+            "could not understand 'then back to the left bin'; try e.g. 'put the red block in "
             "the right bin, then stack green on blue'",
         ),
     ],
@@ -1531,3 +1532,74 @@ def test_back_and_forth_is_refused_with_a_finite_phrasing(
 def test_there_and_back_is_one_trip(logistics):
     plan = _planned("robot one, drive to the pick station and back", logistics)
     assert _tasks(plan) == [_go("base_1", PICK), _go("base_1", "dock", "t1")]
+
+
+# 5. An arm asked to go to a place: arms stay where they stand (robot kinds from the
+# domain); the refusal says which kinds go to places, if any, and a command that works.
+TABLETOP_ARM_GOES = (
+    "arms stay where they stand, and no robot here goes to places; say what it should put "
+    "there, e.g. 'left arm, move the red block to the left bin'"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "command", "message"),
+    [
+        (
+            "t",
+            "go back to the left bin",
+            "no robot goes to the left bin: arms stay where they stand, and no robot here goes "
+            "to places; say what to put there, e.g. 'left arm, move the red block to the left "
+            "bin'",
+        ),
+        (
+            "t",
+            "left arm, go to the left bin",
+            f"the left arm cannot go to the left bin: {TABLETOP_ARM_GOES}",
+        ),
+        (
+            "t",
+            "the left arm goes back to the left bin",
+            f"the left arm cannot go to the left bin: {TABLETOP_ARM_GOES}",
+        ),
+        (
+            "t",
+            "left arm, move to the left bin",
+            f"the left arm cannot go to the left bin: {TABLETOP_ARM_GOES}",
+        ),
+        (
+            "t",
+            "right arm, head to the center zone",
+            "the right arm cannot go to the center zone: arms stay where they stand, and no robot "
+            "here goes to places; say what it should put there, e.g. 'right arm, move the blue "
+            "block to the center zone'",
+        ),
+        (
+            "l",
+            "the picker, go to the dock",
+            "the picker cannot go to the dock: arms stay where they stand, only bases go to "
+            "places; say e.g. 'robot one, go to the dock'",
+        ),
+        (
+            "l",
+            "the packer arm drives to the pick station",
+            "the packer cannot go to the pick station: arms stay where they stand, only bases go "
+            "to places; say e.g. 'robot one, go to the pick station'",
+        ),
+        (
+            "l",
+            "robot one and the packer arm, go to the dock",
+            "the packer cannot go to the dock: arms stay where they stand, only bases go to "
+            "places; say e.g. 'robot one, go to the dock'",
+        ),
+    ],
+)
+def test_an_arm_sent_to_a_place_is_refused_with_who_goes_places(
+    where, command, message, scene, logistics
+):
+    world = scene if where == "t" else logistics
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, world)
+    assert str(caught.value) == message
+    example = re.findall(r"e\.g\. '([^']+)'", message)[-1]
+    understand_command(example, world)  # the suggestion is understood

@@ -126,6 +126,29 @@ PARALLEL_WORDS = (
 )
 
 
+#: Verbs of going somewhere, said without an object ("left arm, go to the left bin"): a
+#: world whose robots do not go to places refuses them with who does (`_cannot_go`).
+MOTION_VERBS = (
+    "go",
+    "goes",
+    "drive",
+    "drives",
+    "head",
+    "heads",
+    "come",
+    "comes",
+    "move",
+    "moves",
+    "travel",
+    "travels",
+    "navigate",
+    "navigates",
+    "return",
+    "returns",
+    "get",
+    "gets",
+)
+
 #: Counts ("the two blocks on the left side") and skill arguments ("wait five seconds").
 NUMBER_WORDS = {
     "zero": 0,
@@ -1010,6 +1033,8 @@ class _Interpreter:
         self.origins: dict[str, tuple[str, str]] = {}
         self.origin: list[tuple[str, str]] = []
         self._acting = self._origin_checked = False
+        #: the text parsed (for refusals that look at the words around a failure)
+        self.text = ""
 
     # --- names ------------------------------------------------------------------------
 
@@ -1019,6 +1044,9 @@ class _Interpreter:
             one = self.described(words)  # "the block" when there is one
             if one is not None and len(one) == 1:
                 return one[0]
+            motion = words in MOTION_VERBS and _motion_refusal(self.text, self.scene, self.vocab)
+            if motion:  # "right arm, head to the center zone": not an object 'head'
+                raise _Unsaid(motion)
             raise UnderstandingError(f"unknown object '{words}' (known: {self.known_things()})")
         self.named.setdefault(name, words)
         return name
@@ -1282,20 +1310,14 @@ class _Interpreter:
     def listed(self, robots: list[str]) -> str:
         return " and the ".join(r.replace("_", " ") for r in robots)
 
-    def movers(self, robots: list[str]) -> None:
+    def movers(self, robots: list[str], place: str | None = None) -> None:
         """Refuse "robot one and the packer, go to the dock" when a robot named is none
         that goes places (the robot argument of the domain's locations.robot fact)."""
-        predicate = self.scene.domain.locations.robot
-        if predicate is None:
+        if self.scene.domain.locations.robot is None:
             return  # `go` says so
-        kind = self.scene.domain.predicates[predicate].args[0]
-        unable = [r for r in robots if not self.scene.is_a(r, kind)]
+        unable = [r for r in robots if not self.can_go(r)]
         if unable:
-            able = [r for r in self.scene.robots if self.scene.is_a(r, kind)]
-            raise UnderstandingError(
-                f"the {' and the '.join(r.replace('_', ' ') for r in unable)} cannot go to "
-                f"a place (robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
-            )
+            raise UnderstandingError(_cannot_go(self.scene, self.vocab, unable, place))
 
     def example_robot(self) -> str:
         """How a user would name a robot that goes places (its first alias: "robot one",
@@ -1323,6 +1345,7 @@ class _Interpreter:
             place = self.returned(robot, {predicate})
         else:
             place = self._target(targets[0], self.last)
+        self.movers([robot], place)
         if place not in self.scene.places:
             raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
         fact = Fact(predicate, (robot, place))
@@ -1580,7 +1603,8 @@ class _Interpreter:
                     f"one robot does this, not the {self.listed(robots)} together: say which"
                 )
             if self.goes(action):
-                self.movers(robots)
+                said = next((c for c in action.children if isinstance(c, list)), [None])[0]
+                self.movers(robots, self.vocab.resolve(said) if isinstance(said, str) else None)
                 for robot in robots:
                     self.action(action, robot)
             elif _slot_robots(action) is not None:  # "both arms, open both grippers"
@@ -2421,6 +2445,76 @@ def _no_count_of_trips(text: str, scene: Scene, vocab: Vocabulary, command: str)
     )
 
 
+def _cannot_go(scene: Scene, vocab: Vocabulary, robots: list[str], place: str | None) -> str:
+    """Why `robots` (none: the robot a command left unnamed) do not go to `place`, by the
+    domain's robot kinds: those of robots that go places (the domain's robot location
+    fact) and those that stay where they stand; and a command that works: a robot that
+    goes there, else one that reaches it, putting something there."""
+    lexicon = vocab.lexicon
+    mobile = [r for r in scene.robots if goes_places(scene, r, lexicon)]
+    staying = robots or [r for r in scene.robots if r not in mobile]
+    kinds = [plural_of(k.replace("_", " ")) for k in scene.domain.robot_kinds]
+
+    def kinds_of(names: list[str]) -> str:
+        said = {plural_of(scene.robots[n].kind.replace("_", " ")) for n in names}
+        return " and ".join(k for k in kinds if k in said)
+
+    where = f"the {place.replace('_', ' ')}" if place else "a place"
+    who = f"the {' and the '.join(r.replace('_', ' ') for r in robots)} cannot go to {where}"
+    why = f"{kinds_of(staying)} stay where they stand, " + (
+        f"only {kinds_of(mobile)} go to places" if mobile else "and no robot here goes to places"
+    )
+
+    def called(name: str) -> str:
+        spec = scene.robots[name]
+        return spec.aliases[0] if spec.aliases else name.replace("_", " ")
+
+    going = [r for r in mobile if place is None or scene.reaches(r, place)]
+    if going:
+        verb = "go" if "go" in lexicon.go_verbs else (*lexicon.go_verbs, "go")[0]
+        return f"{who}: {why}; say e.g. '{called(going[0])}, {verb} to {where}'"
+    first = (not robots and f"no robot goes to {where}") or who
+    reaching = [r for r in (*robots, *scene.robots) if place is None or scene.reaches(r, place)]
+    verbs = [v for v in ("move", "bring", "take", "carry") if v in lexicon.verbs]
+    if not reaching or not verbs or place is None:
+        return f"{first}: {why}; say what to do, e.g. '{lexicon.example.split(', ')[0]}'"
+    arm = reaching[0]
+    state = scene.initial_facts()
+    things = [o for o in scene.objects if scene.reaches(arm, scene.location_of(o, state) or "")]
+    thing = (things or list(scene.objects))[0].replace("_", " ")
+    whose = "it should" if robots else "to"
+    return (
+        f"{first}: {why}; say what {whose} put there, e.g. '{called(arm)}, {verbs[0]} the "
+        f"{thing} to {where}'"
+    )
+
+
+def _motion_refusal(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
+    """For a command the parser did not take: a robot told to go to a place with a verb
+    of going ("left arm, go to the left bin", "go back to the left bin" in a world whose
+    robots stay where they stand) is refused with `_cannot_go`; None when no such words."""
+    verbs = _alternatives((*MOTION_VERBS, *vocab.lexicon.go_verbs))
+    places = _phrases_of(scene.places, vocab)
+    going = re.search(
+        rf"\b(?:{verbs})\s+(?:(?:on|over)\s+)?(?:to|into|towards)\s+(?:the\s+)?"
+        rf"(?P<place>{places})\b",
+        text,
+    )
+    if going is None:
+        return None
+    place = vocab.resolve(going["place"])
+    clause = re.split(r"[;.!?]|\b(?:then|and|after that|finally)\b", text[: going.start()])[-1]
+    named = [
+        (m.start(), -len(phrase), name)
+        for phrase, name in vocab.robots.items()
+        for m in re.finditer(rf"\b{re.escape(phrase)}\b", clause)
+    ]
+    robots = [min(named)[2]] if named else []
+    if robots and goes_places(scene, robots[0], vocab.lexicon):
+        return None  # a robot that goes places: the parse failed elsewhere
+    return _cannot_go(scene, vocab, robots, place)
+
+
 def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
     """ "send robot one home", "robot two, drive home": a go or send verb (and the robots
     sent) before a place's name said with no article and nothing after it in the clause
@@ -2524,13 +2618,16 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
             ) from None
         if bare:
             raise _Unsaid(bare) from None
+        motion = _motion_refusal(text, scene, vocab)
+        if motion:
+            raise _Unsaid(motion) from None
         where = _where_it_failed(command, text, exc, vocab.lexicon.fillers)
         hint = f"; try e.g. '{example}'" if example else ""
         raise UnderstandingError(
             f"could not understand '{quoted(command)}'{where}{hint}"
         ) from None
     interpreter = _Interpreter(scene, vocab, state, back)
-    interpreter.origins = origins
+    interpreter.origins, interpreter.text = origins, text
     interpreter.walk(tree)
     interpreter.check_accounted(command)
     result = Understanding(
