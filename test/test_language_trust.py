@@ -422,6 +422,10 @@ def sentences(draw, scene: Scene, with_robots: bool = True) -> Sentence:
         out.objects |= clause.objects
         out.places |= clause.places
         out.must_understand &= clause.must_understand
+        # a place the robot named to put things there cannot reach is refused so
+        offers = scene.domain.kind_offers
+        if robot is not None and offers(scene.robots[robot].kind, "place"):
+            out.must_understand &= all(scene.reaches(robot, p) for p in clause.places)
         held += sum(f.startswith(f"{scene.domain.locations.holder}(") for f in clause.facts)
     holders = [r for r, s in scene.robots.items() if s.kind == "arm"]
     out.must_understand &= held <= len(holders) and not (held and out.robots)

@@ -1336,7 +1336,7 @@ class _Interpreter:
         self.check_origin(robot)
         if not targets:  # "robot one, drive from the dock"
             raise UnderstandingError(
-                f"'from {shown(self.origin[0][1])}' says where the {robot.replace('_', ' ')} "
+                f"'{shown(self.origin[0][1])}' says where the {robot.replace('_', ' ')} "
                 "is, not where it goes: say where it goes"
             )
         if len(targets) != 1:
@@ -1346,6 +1346,20 @@ class _Interpreter:
         else:
             place = self._target(targets[0], self.last)
         self.movers([robot], place)
+        if place in self.scene.places and not self.scene.reaches(robot, place):
+            kind = self.scene.robots[robot].kind
+            mobile = [r for r in self.scene.robots if self.can_go(r)]
+            able = [r for r in mobile if self.scene.reaches(r, place)]
+            if able:
+                raise UnderstandingError(
+                    f"the {robot.replace('_', ' ')} cannot go to the {place.replace('_', ' ')} "
+                    f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
+                )
+            reach = [p for r in mobile for p in self.scene.robots[r].reach]
+            raise UnderstandingError(
+                f"no {kind.replace('_', ' ')} goes to the {place.replace('_', ' ')} "
+                f"({plural_of(kind.replace('_', ' '))} go to {_the_places(reach)})"
+            )
         if place not in self.scene.places:
             raise UnderstandingError(f"{place.replace('_', ' ')} is not a place a robot goes to")
         fact = Fact(predicate, (robot, place))
@@ -1417,6 +1431,7 @@ class _Interpreter:
         fact = domain.put_fact(thing, target, self.scene.kind_of(target) or "")
         if fact is None:
             raise UnderstandingError(f"nothing can be put on/in the {target.replace('_', ' ')}")
+        self.reachable(target, fact.predicate, robot)
         # A later instruction about the same object replaces its earlier destination in
         # the goal (what must hold when the whole command is done); the earlier one is a
         # visit on the way.
@@ -1424,6 +1439,33 @@ class _Interpreter:
         self.replace(lambda i: i.fact.args[0] == thing and i.fact.predicate in where, fact)
         self.grasped.pop(thing, None)  # "pick up X and put it ...": X is put, not held
         self.items.append(GoalItem(fact, self.step, robot))
+
+    def reachable(self, target: str, predicate: str, robot: str | None) -> None:
+        """A robot named to put something at a place reaches it: "packer, drop the red
+        parcel in the aisle" is refused with what it reaches and who reaches the place
+        (no one: "no arm reaches the aisle"). With no robot named, the planner says so.
+
+        Raises:
+            UnderstandingError: the named robot does not reach `target`.
+        """
+        if robot is None or target not in self.scene.places:
+            return  # an object or a robot: reached through where it is
+        putters = _putters(self.scene, predicate)
+        if robot not in putters or self.scene.reaches(robot, target):
+            return
+        reaching = [r for r in putters if self.scene.reaches(r, target)]
+        place = target.replace("_", " ")
+        kinds = " or ".join(dict.fromkeys(self.scene.robots[r].kind for r in putters))
+        others = (
+            f"robots that can: {', '.join(r.replace('_', ' ') for r in reaching)}"
+            if reaching
+            else f"no {kinds.replace('_', ' ')} reaches the {place}"
+        )
+        reach = _the_places(self.scene.robots[robot].reach)
+        raise UnderstandingError(
+            f"the {robot.replace('_', ' ')} cannot reach the {place} (it reaches {reach}); "
+            f"{others}"
+        )
 
     def hold(self) -> None:
         """Objects picked up and never put anywhere end held ("pick up the red block"):
@@ -1492,7 +1534,7 @@ class _Interpreter:
         if not targets:  # "move the red block from the left side": to where?
             what = " and the ".join(t.replace("_", " ") for t in things)
             raise UnderstandingError(
-                f"'from {shown(self.origin[0][1])}' says where the {what} "
+                f"'{shown(self.origin[0][1])}' says where the {what} "
                 f"{'are' if len(things) > 1 else 'is'}, not where "
                 f"{'they go' if len(things) > 1 else 'it goes'}: say where, e.g. "
                 f"'{_example_for(self.scene, self.vocab, 'the ' + what.split(' and the ')[0])}'"
@@ -1698,7 +1740,7 @@ class _Interpreter:
             self._action(tree, robot)
             if self.origin and not self._origin_checked:  # nothing said to move from X
                 raise UnderstandingError(
-                    f"'from {shown(self.origin[0][1])}' is not understood here: say what "
+                    f"'{shown(self.origin[0][1])}' is not understood here: say what "
                     f"moves from there, e.g. '{self.vocab.lexicon.example.split(', ')[0]}'"
                 )
         finally:
@@ -1756,8 +1798,8 @@ class _Interpreter:
                 what = name.replace("_", " ")
                 if where is None:
                     raise UnderstandingError(
-                        f"'from {shown(said)}' cannot be checked: where the {what} is is not "
-                        "known; leave 'from ...' out"
+                        f"'{shown(said)}' cannot be checked: where the {what} is is not "
+                        "known; leave it out"
                     )
                 on = "at" if where in self.scene.places else "on"
                 robot = self.scene.robots.get(where)
@@ -1766,10 +1808,15 @@ class _Interpreter:
                     if robot is not None and robot.aliases
                     else f"the {where.replace('_', ' ')}"
                 )
+                said_from = said.startswith("from ")
+                advice = (
+                    f"say 'from {words}', or leave 'from ...' out"
+                    if said_from
+                    else f"say '{words}', or leave the place out"
+                )
                 raise UnderstandingError(
-                    f"'from {shown(said)}' is not where the {what} is: it is {on} the "
-                    f"{where.replace('_', ' ')}{' by then' if later else ''}; say 'from "
-                    f"{words}', or leave 'from ...' out"
+                    f"'{shown(said)}' is not where the {what} is: it is {on} the "
+                    f"{where.replace('_', ' ')}{' by then' if later else ''}; {advice}"
                 )
             self.qualifiers.add(origin)
         self._origin_checked = True
@@ -1791,7 +1838,8 @@ class _Interpreter:
             there = [n for n in names if self.at_origin(n, origin)]
             if not there:
                 raise UnderstandingError(
-                    f"'all {value} from {shown(said)}' names no {self.noun}: none is at {said}"
+                    f"'all {value} {shown(said)}' names no {self.noun}: none is at the "
+                    f"{origin.replace('_', ' ')}"
                 )
             self.excluded.update(n for n in names if n not in there)
         elif described:
@@ -1883,6 +1931,11 @@ class _Interpreter:
             where = [w for w in where if w]  # "pick up X from Y": where X is
             verb = " ".join(str(tree.children[0]).split())
             located = self.qualified(objects, [*where[0], None]) if where else None
+            if where and located is None and len(where[0]) == 1:  # "pick up X at Y": X is at Y
+                said = where[0][0]
+                words = said[1] if isinstance(said, tuple) else f"the {said.replace('_', ' ')}"
+                self.origin.append((self._target(said, self.last), words))
+                where = []
             if where and located is None:
                 raise UnderstandingError(
                     f"'{verb} ... {where[0][0]}': say which {self.noun} by its colour, "
@@ -2046,6 +2099,26 @@ def _slot_robots(tree: Tree) -> tuple | None:
     if not tree.data.startswith("skill__"):
         return None
     return next((c for c in tree.children if isinstance(c, tuple) and c[0] != "the"), None)
+
+
+def _the_places(names: Iterable[str]) -> str:
+    """ "the pick station, the packing station and the dock"."""
+    said = [f"the {n.replace('_', ' ')}" for n in dict.fromkeys(names)]
+    return " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+
+
+def _putters(scene: Scene, predicate: str) -> list[str]:
+    """Robots with a skill whose effect adds a `predicate` fact (they put things so)."""
+    skills = {
+        name
+        for name, skill in scene.domain.skills.items()
+        if any(Pattern.parse(t).predicate == predicate for e in skill.effects for t in e.add)
+    }
+    return [
+        name
+        for name, robot in scene.robots.items()
+        if any(scene.domain.kind_offers(robot.kind, s) for s in skills)
+    ]
 
 
 def _holders(scene: Scene) -> list[str]:
@@ -2308,7 +2381,9 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
     """Dispatch talk with no verb ("robot one to the pick station", "picker to the dock"):
     a comma after the robots that open a clause, so they are read as who is addressed,
     as in "robot one, to the pick station", not as an object ("robot" is a filler, and
-    "one to the pick station" a verbless move of an object 'one'). Not after a verb in
+    "one to the pick station" a verbless move of an object 'one'). So too before a verb
+    ("the base one goes to ...": not "the base" and an object 'one'; "packer drops ...":
+    a name with no robot noun is a robot where it is addressed). Not after a verb in
     the same clause ("send robot one, robot two to ...": they are what is sent). Whether
     they go is the interpreter's (`_Interpreter.dispatched`); a comma is no word."""
     if not vocab.robots:
@@ -2319,16 +2394,20 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
     one = rf"(?:the\s+)?(?:{names})"
     opens = _alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))
     fillers = _alternatives(vocab.lexicon.fillers)
-    robots = re.compile(
-        rf"(?P<open>^|[,;:.!?]|\b(?:{opens})\b)\s*(?:(?:{fillers})\s+)*"
-        rf"{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*\b(?=\s+(?:(?:back|on|over)\s+)?to\b|\s+from\b)"
-    )
     lexicon = vocab.lexicon
     verbs = {
         w
         for v in (*lexicon.verbs, *lexicon.grasp_verbs, *lexicon.send_verbs, *lexicon.go_verbs)
         for w in v.split()[:1]
     }
+    # ... or before a verb ("the base one goes to ...", "packer drops ..."): who does it
+    said = _alternatives((*verbs, *(v.split()[0] for v in lexicon.tower_verbs)))
+    said += "|" + _alternatives(tuple(lexicon.skill_starts())) if lexicon.skills else ""
+    robots = re.compile(
+        rf"(?P<open>^|[,;:.!?]|\b(?:{opens})\b)\s*(?:(?:{fillers})\s+)*"
+        rf"{one}(?:\s*(?:,\s*|\s+)(?:and\s+)?{one})*\b"
+        rf"(?=\s+(?:(?:back|on|over)\s+)?to\b|\s+from\b|\s+(?:{said})\b)"
+    )
 
     def addressed(match: re.Match[str]) -> str:
         clause = re.split(rf"[;.!?]|\b(?:{opens})\b", text[: match.end("open")])[-1]
@@ -2344,6 +2423,29 @@ def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
     wanted, reserved = set(names), set(vocab.lexicon.reserved)
     said = [p for p, n in vocab.phrases.items() if n in wanted and not reserved & set(p.split())]
     return _alternatives(tuple(said)) if said else _NEVER
+
+
+def _verb_names(text: str, scene: Scene, vocab: Vocabulary) -> str:
+    """A name of one word that is also a grammar word ("pick": the pick station's alias
+    and a verb) names the place or object after a preposition and before the clause ends
+    or another preposition ("go to pick", "from pick to packing"): it is swapped for the
+    scene's name ("pick_station"), which the parser reads as a name. Elsewhere it is the
+    grammar's word ("pick the red parcel")."""
+    reserved = set(vocab.lexicon.reserved)
+    names = {
+        p: n
+        for p, n in vocab.phrases.items()
+        if p in reserved and (n in scene.places or n in scene.objects) and vocab.resolve(n) == n
+    }
+    if not names:
+        return text
+    prep = r"(?:to|into|in|onto|on|at|inside|over|towards|from)"
+    ends = rf"(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b)"
+    pattern = re.compile(
+        rf"\b(?P<before>{prep}\s+(?:the\s+)?)(?P<name>{_alternatives(tuple(names))})\b"
+        rf"(?=\s*{ends}|\s+(?:back\s+)?{prep}\b)"
+    )
+    return pattern.sub(lambda m: m["before"] + names[m["name"]], text)
 
 
 #: What "from X" becomes for the parser: a place in the target chain that names where the
@@ -2374,7 +2476,7 @@ def _from_places(
 
     def marked(match: re.Match[str]) -> str:
         word = FROM + "".join(chr(97 + int(d)) for d in str(len(origins)))  # a name word
-        words = " ".join(match["said"].split()).replace("_", " ")
+        words = "from " + " ".join(match["said"].split()).replace("_", " ")
         origins[word] = (said[" ".join(match["name"].split())], words)
         return f"{'to' if match['prep'] else 'at'} {word}"
 
@@ -2601,6 +2703,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
     text = vocab.join_compounds(text)
     _no_count_of_trips(text, scene, vocab, command)
+    text = _verb_names(text, scene, vocab)
     text, origins = _from_places(text, scene, vocab)
     text = _to_bare_place(text, scene, vocab)
     text, bare = _bare_steps(text, scene, vocab, command)
