@@ -67,7 +67,8 @@ class SystemOptions:
         replan_state: re-plan from perceived facts (when the backend can estimate them)
             or from the robots' own state.
         score_vqa: score every VQA answer against the simulator's oracle (benchmarks).
-        max_replans: re-plans per command before giving up.
+        max_replans: re-plans in a row without progress (no plan shorter than the
+            shortest so far) before giving up; never more than 3x this in all.
         period_s: tick period (seconds of robot time).
     """
 

@@ -5,10 +5,11 @@ most once more; after that it must do something else or fail saying what was tri
 from __future__ import annotations
 
 import pytest
+from conftest import plan, task
 
 from robot_planner.adapters.fake import FakeRobotAdapter
 from robot_planner.execution.executor import Outcome
-from robot_planner.execution.supervisor import Supervisor
+from robot_planner.execution.supervisor import REPLAN_CAP_FACTOR, Supervisor
 from robot_planner.plan.model import TaskPlan
 from robot_planner.planning.base import (
     FailedAction,
@@ -171,3 +172,65 @@ def test_clearing_the_view_homes_only_robots_that_can_go_home():
     assert supervisor._clear_view("a fact the camera could not decide")
     assert sorted(c.robot for c in adapter.calls) == ["packer", "picker"]
     assert {c.skill for c in adapter.calls} == {catalogue.clear_view_skill}
+
+
+class _ShrinkingPlanner:
+    """Plans of `wait` tasks on one arm whose last task fails: each re-plan is `step`
+    tasks shorter than the one before, never shorter than `floor` (work kept, as a drop
+    recovered after a carry that held). Every failing wait has its own length, so no
+    action repeats and failure memory stays out of the way."""
+
+    name = "shrinking"
+
+    def __init__(self, first: int, step: int, floor: int):
+        self.size, self.step, self.floor, self.made = first, step, floor, 0
+
+    def _next(self) -> PlanResult:
+        self.made += 1
+        tasks = [task(f"t{i}", "wait", "left_arm", seconds=1) for i in range(1, self.size)]
+        after = tuple(t["id"] for t in tasks[-1:])
+        failing = task(f"t{self.size}", "wait", "left_arm", after, seconds=10 + self.made)
+        built = TaskPlan.model_validate(plan(*tasks, failing))
+        self.size = max(self.floor, self.size - self.step)
+        return PlanResult(built, self.name)
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        return self._next()
+
+    def replan(self, request: PlanRequest) -> PlanResult:
+        return self._next()
+
+
+def _slipping(scene, catalogue, planner, max_replans: int):
+    failures = {f"left_arm:wait:{10 + n}": "object slipped: left_arm lost it" for n in range(40)}
+    adapter = FakeRobotAdapter(catalogue, scene, failures=failures)
+    first = planner.plan(PlanRequest("test", adapter.read_state())).plan
+    supervisor = Supervisor(planner, adapter, catalogue, None, None, max_replans=max_replans)
+    return supervisor.run("test", first, max_sim_time_s=3600)
+
+
+def test_replans_that_make_progress_go_on_past_max_replans_up_to_the_cap(scene, catalogue):
+    """A run that recovers from one slip after another, each time with less left to do,
+    is not stopped by `max_replans` (it counts re-plans in a row without progress), but
+    it still ends: never more than REPLAN_CAP_FACTOR x max_replans re-plans in all."""
+    result = _slipping(scene, catalogue, _ShrinkingPlanner(first=9, step=1, floor=1), 2)
+    assert result.outcome is Outcome.FAILED
+    assert result.replans == REPLAN_CAP_FACTOR * 2 > 2
+    assert [len(p.tasks) for p in result.plans] == [9, 8, 7, 6, 5, 4, 3]
+    assert result.reason.startswith(
+        f"gave up after 6 re-plan(s), the most allowed ({REPLAN_CAP_FACTOR} x max_replans 2); "
+        "last problem: task t3 (wait on left_arm) failed: object slipped"
+    ), result.reason
+
+
+def test_replans_without_progress_stop_after_max_replans_in_a_row(scene, catalogue):
+    """Two re-plans bring it closer (9 -> 7 -> 5 tasks), then the plans stop getting
+    shorter: two more in a row without progress and it gives up, saying so."""
+    result = _slipping(scene, catalogue, _ShrinkingPlanner(first=9, step=2, floor=5), 2)
+    assert result.outcome is Outcome.FAILED
+    assert [len(p.tasks) for p in result.plans] == [9, 7, 5, 5, 5]
+    assert result.replans == 4
+    assert result.reason.startswith(
+        "gave up after 4 re-plan(s), the last 2 without progress (no plan shorter than "
+        "5 task(s)); last problem: task t5 (wait on left_arm) failed: object slipped"
+    ), result.reason

@@ -183,7 +183,13 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="save the camera frame of each misalignment as a PNG in DIR",
     )
-    p.add_argument("--max-replans", type=int, default=5, help="re-plans before giving up")
+    p.add_argument(
+        "--max-replans",
+        type=int,
+        default=5,
+        help="re-plans in a row without progress (no shorter plan) before giving up; "
+        "never more than 3x this in all (default 5)",
+    )
     p.add_argument(
         "--blind-skills",
         action="store_true",

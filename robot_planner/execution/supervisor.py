@@ -5,7 +5,9 @@ The supervisor ticks a `PlanExecutor`, feeds task starts/ends/phases to a
 confirmed misalignment — or a task that fails — it halts every robot, reads the current
 facts (from perception when a state estimator is given), asks the planner to re-plan the
 remaining goal from there, keeps what is done, and resumes with the new plan. After
-`max_replans` it stops with a clear failure. Nothing here knows whether the robots are
+`max_replans` re-plans in a row that bring the goal no closer (a progress check, as Nav2's
+controller has one), or `REPLAN_CAP_FACTOR` times that many in all, it stops with a clear
+failure. Nothing here knows whether the robots are
 simulated.
 """
 
@@ -51,6 +53,9 @@ VERIFY_S = 2.0
 #: how long at most (simulated s): a dropped object is still falling when it is noticed.
 SETTLE_STEP_S = 0.1
 SETTLE_MAX_S = 1.0
+#: Re-plans in all, as a multiple of `max_replans`: the bound that holds even when every
+#: re-plan brings the goal closer (a run that keeps losing and redoing work still ends).
+REPLAN_CAP_FACTOR = 3
 
 
 @dataclass
@@ -85,7 +90,11 @@ class Supervisor:
         estimate_state: facts from perception for re-planning; the adapter's
             `read_state` is used when None.
         detector_config: monitor mode, debounce, confidence threshold.
-        max_replans: re-plans allowed before giving up.
+        max_replans: re-plans in a row without progress allowed before giving up. A
+            re-plan makes progress when its plan is shorter than every plan before it
+            (work done stays done): a run that recovers from one slip after another
+            goes on, one that keeps failing at the same point stops. Never more than
+            `REPLAN_CAP_FACTOR` times this in all.
         external_monitor: misalignments come from another process (the monitor node)
             through `report`; after the last task the supervisor emits `verifying` and
             waits `verify_s` for a late one before declaring success.
@@ -226,7 +235,8 @@ class Supervisor:
         self._degraded = False
         self.failures = {}
         plans = [plan]
-        replans = 0
+        replans = stalled = 0
+        fewest = len(plan.tasks)  # the shortest plan so far: progress is going below it
         started = self.adapter.now()
         outcome, reason = Outcome.RUNNING, ""
         while outcome is Outcome.RUNNING:
@@ -245,9 +255,9 @@ class Supervisor:
                 reason = detail
                 break
             # A misalignment or a failed task: re-plan from what is observed now.
-            if replans >= self.max_replans:
+            if stalled >= self.max_replans or replans >= REPLAN_CAP_FACTOR * self.max_replans:
                 outcome = Outcome.FAILED
-                reason = f"gave up after {replans} re-plan(s); last problem: {detail}"
+                reason = self._gave_up(replans, stalled, fewest, detail)
                 break
             if kind == "failed" and failed is not None:
                 self._remember(failed, detail)
@@ -260,6 +270,10 @@ class Supervisor:
                 outcome, reason = Outcome.FAILED, f"re-planning failed: {exc}"
                 break
             replans += 1
+            if len(plan.tasks) < fewest:
+                fewest, stalled = len(plan.tasks), 0
+            else:
+                stalled += 1
             plans.append(plan)
             self._emit(
                 {
@@ -294,6 +308,16 @@ class Supervisor:
             self.adapter.read_state(),
             dict(self.uncheckable),
         )
+
+    def _gave_up(self, replans: int, stalled: int, fewest: int, detail: str) -> str:
+        """Why the re-plan budget ran out, in one line."""
+        if stalled == replans:
+            return f"gave up after {replans} re-plan(s); last problem: {detail}"
+        if stalled >= self.max_replans:
+            why = f"the last {stalled} without progress (no plan shorter than {fewest} task(s))"
+        else:
+            why = f"the most allowed ({REPLAN_CAP_FACTOR} x max_replans {self.max_replans})"
+        return f"gave up after {replans} re-plan(s), {why}; last problem: {detail}"
 
     def _start(self, plan: TaskPlan) -> tuple[PlanExecutor, MisalignmentDetector | None]:
         self._plans_started.append(plan)

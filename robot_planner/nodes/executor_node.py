@@ -50,7 +50,8 @@ Parameters:
       off makes the executor wait `verify_s` after the last task for the monitor.
   monitor_config (str, ""): monitor YAML ("" = packaged config/monitor.yaml).
   verify_s (float, 1.5): how long to wait for the monitor's goal check after the plan.
-  max_replans (int, 5): re-plans per command before it fails.
+  max_replans (int, 5): re-plans in a row without progress (no plan shorter than the
+      shortest so far) before the command fails; never more than 3x this in all.
   replan_timeout_s (float, 30.0): how long to wait for the planner's re-plan.
   perception_timeout_s (float, 1.0): how long to wait for a fresh perceived state before
       re-planning from the robots' own state instead (logged as a warning).
@@ -189,7 +190,7 @@ class ExecutorNode(Node):
                 self, "verify_s", 1.5, "wait for the goal check (s)", limits=(0.0, 60.0)
             ),
             "max_replans": declare(
-                self, "max_replans", 5, "re-plans per command", limits=(0, 100)
+                self, "max_replans", 5, "re-plans in a row without progress", limits=(0, 100)
             ),
             "replan_timeout_s": declare(
                 self, "replan_timeout_s", 30.0, "re-plan wait (s)", limits=(0.1, 3600.0)
