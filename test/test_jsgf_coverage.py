@@ -119,6 +119,58 @@ def _goal(text: str, scene: Scene) -> set[str]:
             "bring the red parcel to the packing station then to the pick station",
             "bring the red parcel to the packing station, then bring it to the pick station",
         ),
+        # a destination step without "to"; "home" (the dock's alias) for a base
+        (
+            "tabletop",
+            "move the red block to the center zone then the right bin",
+            "move the red block to the center zone, then move it to the right bin",
+        ),
+        (
+            "logistics",
+            "robot one go to the pick station then home",
+            "robot one, go to the pick station, then go to the dock",
+        ),
+        (
+            "logistics",
+            "robot one go to the pick station then the packing station",
+            "robot one, go to the pick station, then go to the packing station",
+        ),
+        ("logistics", "robot one go home", "robot one, go to the dock"),
+        ("logistics", "robot two drive home", "robot two, go to the dock"),
+        ("logistics", "send both robots home", "send both robots to the dock"),
+        ("logistics", "send robot one home", "send robot one to the dock"),
+        # "both robots" without a verb; a robot phrase with "the" before a verb
+        ("logistics", "both robots to the dock", "send both robots to the dock"),
+        ("logistics", "all the bases to the pick station", "send both robots to the pick station"),
+        ("logistics", "the base one go to the dock", "robot one, go to the dock"),
+        (
+            "logistics",
+            "robot one and robot two go back to the dock",
+            "send robot one and robot two to the dock",
+        ),
+        # "pick" (a verb) as the pick station after a preposition; a bare arm name
+        ("logistics", "robot one go to pick", "robot one, go to the pick station"),
+        (
+            "logistics",
+            "packer drops the red parcel in the packing bin",
+            "the packer arm, put the red parcel in the packing bin",
+        ),
+        # "from" where it is
+        (
+            "tabletop",
+            "move the red block from the left side to the center zone",
+            "move the red block to the center zone",
+        ),
+        (
+            "logistics",
+            "bring the red parcel from the pick station to the packing station",
+            "bring the red parcel to the packing station",
+        ),
+        (
+            "logistics",
+            "robot two drive from the dock to the pick station",
+            "robot two, go to the pick station",
+        ),
     ],
 )
 def test_a_new_phrasing_is_a_sentence_meaning_what_the_typed_command_means(
@@ -148,6 +200,13 @@ def test_a_new_phrasing_is_a_sentence_meaning_what_the_typed_command_means(
         ("logistics", "robot one back"),
         ("logistics", "picker to the dock"),
         ("logistics", "robot one to the dock then to the red parcel"),
+        # "pick" alone after "then", or as "the pick of the table": the verb's
+        ("logistics", "robot one go to the pick station then pick"),
+        ("logistics", "bring the red parcel to the pick of the table"),
+        # a list sent "back": the parser reads "and ... back" as "then ... back"
+        ("logistics", "send robot one and robot two back home"),
+        # an object alone after "then" says nothing about what moves
+        ("tabletop", "move the red block to the center zone then the blue block"),
     ],
 )
 def test_a_neighbour_the_parser_refuses_is_not_a_sentence(fsgs, name, text):
@@ -179,7 +238,19 @@ def test_first_and_a_bare_back_are_typed_only(fsgs, name, text):
 
 #: The rules jsgf.py adds for these phrasings; a sampled sentence uses at least one.
 NEW_RULES = frozenset(
-    {"onward", "onward_go", "dispatch", "moving", "going", "one_object", "mobile_robot"}
+    {
+        "onward",
+        "onward_go",
+        "dispatch",
+        "moving",
+        "going",
+        "one_object",
+        "mobile_robot",
+        "put_name",
+        "go_name",
+        "go_home",
+        "every_mobile",
+    }
 )
 
 

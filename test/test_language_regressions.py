@@ -1692,3 +1692,11 @@ def test_pick_up_a_named_object_at_a_place_says_where_it_is(logistics, scene):
         "'the left bin' is not where the red block is: it is at the left side; say 'the left "
         "side', or leave the place out"
     )
+
+
+def test_from_a_place_said_with_of_the(scene):
+    """ "the middle of the table" names the center zone after "to"; after "from" too."""
+    command = (
+        "move the red block to the center zone, then from the middle of the table to the right bin"
+    )
+    assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT

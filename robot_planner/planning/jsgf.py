@@ -105,7 +105,11 @@ def _moving_rules(
       or sent robots (to a place robots are), as the parser moves on what it moved;
     - "back" before a place is said after one object or one robot, never after a list
       with "and" (the parser reads "and ... back" as "then ... back");
-    - verbless dispatch names only robots that go places ("robot one to the dock").
+    - verbless dispatch names only robots that go places ("robot one to the dock", "both
+      robots to the dock": a plural robot noun all of whose robots go places);
+    - a destination step may leave out "to" ("..., then the right bin"), and a robot
+      that goes places may be sent or go to a one-word place name ("send robot one
+      home", "robot two drive home"), not a name that is also a grammar word ("pick").
 
     Not here: "X first, then Y" and a bare "back" ("..., and come back"). The parser
     takes them only in the first step, which needs a second copy of a step in the
@@ -123,6 +127,13 @@ def _moving_rules(
 
     back = back_is_dropped(vocab)
     on_to = _on_to_is_to(vocab, _nouns(scene))
+    reserved = set(lexicon.reserved)
+
+    def bare(phrases: list[str]) -> list[str]:
+        """Place phrases the parser takes with no "to" before them: not a grammar word
+        ("pick"), not "X of the N" (the parser's own "to" reading of it)."""
+        return [p for p in phrases if p not in reserved and " of the " not in p]
+
     put_kinds = [k for k in domain.locations.put if k not in domain.robot_kinds]
     put_places = place_names(places, put_kinds) if lexicon.verbs else []
     said_as: dict[str, list[str]] = {}  # each robot that goes places: its phrases
@@ -130,6 +141,20 @@ def _moving_rules(
         if _sayable(phrase) and goes_places(scene, robot, lexicon):
             said_as.setdefault(robot, []).append(phrase)
     mobile = [p for phrases in said_as.values() for p in phrases]
+    # "both robots", "all the bases": plural robot nouns all of whose robots go places
+    every = [
+        n
+        for n in lexicon.robot_nouns
+        if n != lexicon.singular_robot_noun(n)
+        and (
+            kinds := [
+                r
+                for r, spec in scene.robots.items()
+                if lexicon.singular_robot_noun(n) in domain.robot_nouns(spec.kind)
+            ]
+        )
+        and set(kinds) <= set(said_as)
+    ]
     robot_at = domain.locations.robot
     go_places = place_names(places, [domain.predicates[robot_at].args[1]]) if robot_at else []
     # Before a step that is only a place, a sequence word the parser cannot read as the
@@ -141,7 +166,8 @@ def _moving_rules(
     if put_places:
         rules += [
             f"<put_place> = {alt(put_places)};",
-            f"<onward> = {back_to} [the] <put_place> [<then> <onward>];",
+            f"<put_name> = {alt(bare(put_places))};",
+            f"<onward> = ({back_to} [the] <put_place> | [the] <put_name>) [<then> <onward>];",
             # Its own copy for the decoder: kept small (named objects, a robot said before
             # it) as each use copies it whole; a bigger one made decoding 1.7x slower.
             "<moving> = [<one_robot_head>] <put>;",
@@ -172,19 +198,40 @@ def _moving_rules(
             )
             + ";",
             f"<go_place> = {alt(go_places)};",
-            # "..., then (go) back to the dock": the robots the step before sent
-            f"<onward_go> = {'[<go_verb>] ' if lexicon.go_verbs else ''}{back_to} [the]"
-            " <go_place> [<then> <onward_go>];",
+            f"<go_name> = {alt(bare(go_places))};",
+            # "..., then (go) back to the dock", "..., then the dock": the robots the step
+            # before sent
+            f"<onward_go> = ({'[<go_verb>] ' if lexicon.go_verbs else ''}{back_to} [the]"
+            " <go_place> | [the] <go_name>) [<then> <onward_go>];",
             f"<dispatch> = [the] <mobile_robots> {verbless} [the] <go_place>"
             + (" | [the] <mobile_robot> back to [the] <go_place>" if back else "")
+            + (" | <every_mobile> to [the] <go_place>" if every else "")
             + ";",
+            *([f"<every_mobile> = (both | all [the]) ({alt(every)});"] if every else []),
         ]
+        # "send robot one home", "robot two drive home": a place's one-word alias, no "to"
+        aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
+        home = [p for p in bare(go_places) if p in aliases]
+        if home:
+            rules.append(f"<go_word> = {alt(home)};")
         chunk += " | <dispatch>"
-        if lexicon.go_verbs:
-            going.append("<mobile_robots> <go_verb> <onto> [the] <go_place>")
+        homing = []
+        if home and lexicon.go_verbs:  # a list before a verb is who is addressed
+            homing.append(f"[the] <mobile_robots> <go_verb> {'[back] ' if back else ''}<go_word>")
+        if home and lexicon.send_verbs:  # a list sent is read "and then ... back"
+            sent = "([the] <mobile_robots> | <every_mobile>)" if every else "[the] <mobile_robots>"
+            homing.append(f"<send_verb> {sent} <go_word>")
             if back:
-                going.append("<mobile_robot> <go_verb> back <onto> [the] <go_place>")
-                chunk += " | <mobile_robot> <go_verb> back <onto> [the] <go_place>"
+                homing.append("<send_verb> [the] <mobile_robot> back <go_word>")
+        if homing:
+            rules.append(f"<go_home> = {' | '.join(homing)};")
+            going.append("<go_home>")
+            chunk += " | <go_home>"
+        if lexicon.go_verbs:
+            going.append("[the] <mobile_robots> <go_verb> <onto> [the] <go_place>")
+            if back:
+                going.append("[the] <mobile_robots> <go_verb> back <onto> [the] <go_place>")
+                chunk += " | [the] <mobile_robots> <go_verb> back <onto> [the] <go_place>"
         if lexicon.send_verbs:
             going.append("<send_verb> [the] <mobile_robots> <onto> [the] <go_place>")
             if back:
@@ -233,7 +280,14 @@ def jsgf_grammar(
     places = [p for p, name in vocab.phrases.items() if name in scene.places and _sayable(p)]
     # "the middle of the table": the parser reads "X of the N" as "X N" (place aliases).
     aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
-    places += [p.replace(" ", " of the ", 1) for p in places if p.split()[0] in aliases]
+    # Not for an alias that is also a grammar word ("the pick of the table": "pick" is the
+    # verb there; the parser takes "pick" as the place only right after a preposition).
+    reserved = set(vocab.lexicon.reserved)
+    places += [
+        p.replace(" ", " of the ", 1)
+        for p in places
+        if p.split()[0] in aliases and p.split()[0] not in reserved
+    ]
     nouns = _nouns(scene)
     plural = [plural_of(n) for n in nouns]
     lexicon = vocab.lexicon
@@ -243,7 +297,7 @@ def jsgf_grammar(
     domain = scene.domain
     on_robots = any(k in domain.robot_kinds for k in domain.locations.put)
     send_rule = " | <send_verb> <robots> <onto> <target>" if lexicon.send_verbs else ""
-    go_rule = " | <go_verb> <onto> <target>" if lexicon.go_verbs else ""
+    go_rule = " | <go_verb> [from [the] <place>] <onto> <target>" if lexicon.go_verbs else ""
     towers = lexicon.tower_nouns
     tower_rule = (
         f" | [<tower_verb>] [a] ({alt(towers)}) [in <target>] [with] <levels>" if towers else ""
@@ -278,7 +332,7 @@ def jsgf_grammar(
         "<robot_head> = <robots> | with [the] <robot> | use [the] <robot> to"
         " | using [the] <robot>;",
         f"<robot> = {alt(robot_phrases)};",
-        "<action> = <verb> <objects> <onto> <target>"
+        "<action> = <verb> <objects> [from [the] <place>] <onto> <target>"
         f" | <objects> [goes | go | belongs | should go] <preposition> <target>{tower_rule}"
         f"{grasp_rule}{send_rule}{go_rule}{skill_rule}{moving.action}"
         " | <objects> (too | as well);",

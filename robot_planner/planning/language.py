@@ -2462,8 +2462,10 @@ def _from_places(
     target chain, a name word `FROM` + letters, which the interpreter checks and takes out
     (`_Interpreter.origin`); returned: each such word -> (X's scene name, the words said)."""
     said = {**vocab.phrases, **vocab.robots}
+    # "the middle of the table": a name of two words said "X of the N", as elsewhere
+    said |= {p.replace(" ", " of the ", 1): n for p, n in vocab.phrases.items() if " " in p}
     reserved = set(vocab.lexicon.reserved) - set(vocab.lexicon.robot_nouns)
-    phrases = tuple(p for p in said if not reserved & set(p.split()))
+    phrases = tuple(p for p in said if not reserved & set(p.split()) - {"of", "the"})
     if not phrases:
         return text, {}
     prep = r"(?:to|into|in|onto|on|at|inside|over)\b"
