@@ -1700,3 +1700,53 @@ def test_from_a_place_said_with_of_the(scene):
         "move the red block to the center zone, then from the middle of the table to the right bin"
     )
     assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT
+
+
+# More of a new user's phrasings, each refused with an unclear line or not at all.
+@pytest.mark.parametrize(
+    ("where", "command", "message"),
+    [
+        # a type noun with several places of that type: say which
+        (
+            "t",
+            "put the red block in the bin",
+            "'the bin' could be the left bin or the right bin: say which",
+        ),
+        (
+            "l",
+            "robot one, go to the station",
+            "'the station' could be the pick station or the packing station: say which",
+        ),
+        # a skill phrase's words after its verb alone after "then" (not a place here)
+        (
+            "t",
+            "move the red block to the center zone, then home",
+            "not understood: only 'home' is said after 'then' in 'move the red block to the "
+            "center zone, then home': say 'then go home'",
+        ),
+        # an arm told to come back (no place, no earlier step of the arm's)
+        (
+            "t",
+            "left arm come back",
+            "the left arm cannot go to a place: arms stay where they stand, and no robot here "
+            "goes to places; say what to do, e.g. 'put the red block in the right bin'",
+        ),
+        # a parcel moved on to where nothing can be put
+        (
+            "l",
+            "bring the red parcel to the packing station, then home",
+            "only a place ('home') is said after the red parcel was put at the packing "
+            "station, and nothing can be put at the dock: say who goes there, e.g. 'then send "
+            "robot one to the dock'",
+        ),
+    ],
+)
+def test_more_phrasings_are_refused_with_what_to_say(where, command, message, scene, logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene if where == "t" else logistics)
+    assert str(caught.value) == message
+
+
+def test_a_filler_after_a_destination_step_without_to(scene):
+    command = "move the red block to the center zone then the right bin please"
+    assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT

@@ -1224,6 +1224,11 @@ class _Interpreter:
         if words == BACK and self.back is not None:  # where no earlier step says
             raise _Unsaid(self.back.refusal)
         name = self.vocab.resolve(words) or self.vocab.resolve_object(words, self.scene)
+        domain = self.scene.domain
+        alike = [n for n, spec in self.scene.places.items() if words in domain.nouns(spec.type)]
+        if name is None and len(alike) > 1:  # "the bin" with two bins
+            said = " or the ".join(n.replace("_", " ") for n in alike)
+            raise UnderstandingError(f"'the {shown(words)}' could be the {said}: say which")
         if name is None:
             places = sorted(
                 {
@@ -1704,7 +1709,37 @@ class _Interpreter:
         before = list(self.last)
         self.last = list(things)
         self.not_a_chain(things, targets)
+        self.not_for_objects(things, targets)
         self.move(list(things), targets, robot, before)
+
+    def not_for_objects(self, things: tuple[str, ...], targets: list) -> None:
+        """ "bring the red parcel to the packing station, then home": the step moves the
+        parcel on, but nothing can be put at the dock; a robot that goes places may have
+        been meant: refused with who goes there.
+
+        Raises:
+            UnderstandingError: the place holds no objects and a robot goes there.
+        """
+        said = targets[0] if len(targets) == 1 and isinstance(targets[0], str) else None
+        place = self.vocab.resolve(said) if said else None
+        if place not in self.scene.places or not things:
+            return
+        domain, thing = self.scene.domain, things[0]
+        if domain.put_fact(thing, place, self.scene.kind_of(place) or ""):
+            return
+        going = [r for r in self.scene.robots if self.can_go(r) and self.scene.reaches(r, place)]
+        if not going or not self.vocab.lexicon.send_verbs:
+            return
+        spec = self.scene.robots[going[0]]
+        robot = spec.aliases[0] if spec.aliases else going[0].replace("_", " ")
+        now = next((i.fact.args[1] for i in reversed(self.items) if i.fact.args[0] == thing), "")
+        put = f" was put at the {now.replace('_', ' ')}" if now else " was moved"
+        where = place.replace("_", " ")
+        raise UnderstandingError(
+            f"only a place ('{shown(said.replace('_', ' '))}') is said after the "
+            f"{thing.replace('_', ' ')}{put}, and nothing can be put at the {where}: say who "
+            f"goes there, e.g. 'then {self.vocab.lexicon.send_verbs[0]} {robot} to the {where}'"
+        )
 
     def not_a_chain(self, things: tuple[str, ...], targets: list) -> None:
         """ "stack red on blue, then on yellow" may move red on, or stack blue (with red)
@@ -2598,7 +2633,7 @@ def _motion_refusal(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
     of going ("left arm, go to the left bin", "go back to the left bin" in a world whose
     robots stay where they stand) is refused with `_cannot_go`; None when no such words."""
     verbs = _alternatives((*MOTION_VERBS, *vocab.lexicon.go_verbs))
-    places = _phrases_of(scene.places, vocab)
+    places = _phrases_of(scene.places, vocab) + f"|{BACK}"  # "come back": no place said
     going = re.search(
         rf"\b(?:{verbs})\s+(?:(?:on|over)\s+)?(?:to|into|towards)\s+(?:the\s+)?"
         rf"(?P<place>{places})\b",
@@ -2606,7 +2641,7 @@ def _motion_refusal(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
     )
     if going is None:
         return None
-    place = vocab.resolve(going["place"])
+    place = vocab.resolve(going["place"]) if going["place"] != BACK else None
     clause = re.split(r"[;.!?]|\b(?:then|and|after that|finally)\b", text[: going.start()])[-1]
     named = [
         (m.start(), -len(phrase), name)
@@ -2662,7 +2697,8 @@ def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tup
     where: the returned refusal says what to say, given if the parse fails (a tower's
     levels are objects after "then" too: "yellow at the bottom, then blue, ...")."""
     sequence = _alternatives(SEQUENCE_WORDS)
-    ends = rf"(?=\s*(?:$|[,;.:!?]|\b(?:and|{sequence}|{_alternatives(PARALLEL_WORDS)})\b))"
+    after = _alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS, *vocab.lexicon.fillers))
+    ends = rf"(?=\s*(?:$|[,;.:!?]|\b(?:and|{after})\b))"
     opens = rf"(?P<seq>\b(?:{sequence}))(?P<gap>\s*,?\s*)"
     places, objects = (
         re.compile(rf"{opens}(?P<name>(?:the\s+)?(?:{_phrases_of(names, vocab)})){ends}")
@@ -2671,7 +2707,7 @@ def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tup
     text = places.sub(lambda m: f"{m['seq']}{m['gap']}to {m['name']}", text)
     bare = objects.search(text)
     if bare is None:
-        return text, ""
+        return text, _skill_tail(text, opens, ends, vocab, command)
     said, seq = " ".join(bare["name"].split()), " ".join(bare["seq"].split())
     thing = vocab.resolve(said.removeprefix("the "))
     assert thing is not None
@@ -2685,6 +2721,26 @@ def _bare_steps(text: str, scene: Scene, vocab: Vocabulary, command: str) -> tup
         "what to do" + (", e.g. '" + "' or '".join(examples) + "'" if examples else "")
     )
     return text, refusal
+
+
+def _skill_tail(text: str, opens: str, ends: str, vocab: Vocabulary, command: str) -> str:
+    """A step after a sequence word that is a skill phrase without its verb ("..., then
+    home" where no place is called home): the refusal to give if the parse fails, with
+    the whole phrase to say ("then go home"); "" when there is none."""
+    for match in re.finditer(rf"{opens}(?P<rest>[a-z']+(?:\s+[a-z']+){{0,3}}){ends}", text):
+        rest = " ".join(match["rest"].split())
+        for _, phrases in vocab.lexicon.skills:
+            for phrase in phrases:
+                if _slots(phrase):
+                    continue
+                verb = next(t for t in _TEMPLATE.findall(phrase) if t[0].isalpha())
+                if re.fullmatch(_run_regex(phrase, True), f"{verb} {rest}"):
+                    seq = " ".join(match["seq"].split())
+                    return (
+                        f"not understood: only '{rest}' is said after '{seq}' in "
+                        f"'{quoted(command)}': say '{seq} {verb} {rest}'"
+                    )
+    return ""
 
 
 def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None) -> Understanding:
@@ -2716,13 +2772,13 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         word = _unknown_word(text, vocab)
         if back is not None and word in (None, BACK):  # "to back" was not said: "back" was
             raise _Unsaid(back.refusal) from None
+        if bare and (word is None or word in bare.split("'")[1].split()):  # "then home"
+            raise _Unsaid(bare) from None
         if word:
             raise UnderstandingError(
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
                 f"(known: {vocab.lexicon.known_actions()})"
             ) from None
-        if bare:
-            raise _Unsaid(bare) from None
         motion = _motion_refusal(text, scene, vocab)
         if motion:
             raise _Unsaid(motion) from None
