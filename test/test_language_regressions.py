@@ -1750,3 +1750,13 @@ def test_more_phrasings_are_refused_with_what_to_say(where, command, message, sc
 def test_a_filler_after_a_destination_step_without_to(scene):
     command = "move the red block to the center zone then the right bin please"
     assert _tasks(_planned(command, scene)) == CENTER_THEN_RIGHT
+
+
+def test_each_pair_of_a_move_has_its_own_from(scene):
+    command = (
+        "move the red block from the left side to the center zone and the blue block from "
+        "the right side to the right bin"
+    )
+    assert goal_of(command, scene) == {f"at({R},center_zone)", f"in({B},right_bin)"}
+    with pytest.raises(UnderstandingError, match="'from the left side' is not where the blue"):
+        understand_command(command.replace("the right side", "the left side"), scene)

@@ -1032,6 +1032,7 @@ class _Interpreter:
         #: `_acting` whether one is (an action may read another: "then to ..." a go)
         self.origins: dict[str, tuple[str, str]] = {}
         self.origin: list[tuple[str, str]] = []
+        self._part_origins: list[list[tuple[str, str]]] = []
         self._acting = self._origin_checked = False
         #: the text parsed (for refusals that look at the words around a failure)
         self.text = ""
@@ -1786,11 +1787,15 @@ class _Interpreter:
         """`parts` with the "from X" places taken out of each target chain, into
         `origin`."""
         kept = []
+        self._part_origins = []
         for part in parts:
+            origins = []
             if isinstance(part, list):
                 said = [t for t in part if isinstance(t, str) and t in self.origins]
-                self.origin += [self.origins[t] for t in said]
+                origins = [self.origins[t] for t in said]
                 part = [t for t in part if not (isinstance(t, str) and t in self.origins)]
+            self.origin += origins
+            self._part_origins.append(origins)
             kept.append(part)
         return kept
 
@@ -1932,10 +1937,14 @@ class _Interpreter:
                     self.grasped[name] = (robot or asked, self.step, targets[0])
         elif tree.data == "move_pair":
             first, first_target, second, second_target = parts
+            said, each = self.origin, self._part_origins  # "from X" of each pair its own
             before = list(self.last)
+            self.origin = each[1]
             self.move(self.things(first), first_target, robot, before, verb)
             before = list(self.last)
+            self.origin = each[3]
             self.move(self.things(second), second_target, robot, before, verb)
+            self.origin = said
         elif tree.data in ("send", "send_pair"):
             for robots, targets in zip(parts[::2], parts[1::2], strict=True):
                 names = self.robots(robots)
