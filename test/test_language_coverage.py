@@ -173,10 +173,20 @@ def test_locations_and_relations_come_from_the_current_state():
 
 
 def test_near_miss_words_get_a_suggestion_never_an_action():
-    with pytest.raises(UnderstandingError, match=r"did you mean 'the red block'\?$"):
+    with pytest.raises(
+        UnderstandingError, match=r"did you mean 'the red block in the left bin'\?$"
+    ):
         understand_command("teh red blok in the left bin", TABLETOP)
-    with pytest.raises(UnderstandingError, match=r"did you mean 'left bin'\?$"):
+    with pytest.raises(
+        UnderstandingError, match=r"did you mean 'put the red block in the left bin'\?$"
+    ):
         understand_command("put the red block in the lfet bni", TABLETOP)
+    # The whole command, corrected, in the user's words otherwise (was "yellow block on
+    # the green", the span between the first and the last slip).
+    with pytest.raises(
+        UnderstandingError, match=r"did you mean 'Put the yellow block on the green block!'\?$"
+    ):
+        understand_command("Put the yelow block on the gren block!", TABLETOP)
     planner = OfflinePlanner(TABLETOP.domain.catalogue, TABLETOP)
     with pytest.raises(PlanningError, match="did you mean"):
         planner.plan(PlanRequest("teh red blok in the left bin", TABLETOP.initial_facts()))
@@ -189,6 +199,26 @@ def test_no_suggestion_when_every_word_is_known_or_none_is_near():
     with pytest.raises(UnderstandingError) as far:
         understand_command("put the xqzzv block in the left bin", TABLETOP)
     assert "did you mean" not in str(far.value)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "give the red block to the right arm",  # "give" is one letter from "five"
+        "put the purple block in the left bin",  # was "did you mean 'pile'?"
+        "put the red block in the left bin twice",  # was "did you mean 'time'?"
+        "clear the table",  # was "did you mean 'close'?"
+    ],
+)
+def test_a_real_word_the_language_lacks_gets_no_suggestion(command):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, TABLETOP)
+    assert "did you mean" not in str(caught.value)
+
+
+def test_an_unknown_action_is_only_corrected_to_a_verb():
+    with pytest.raises(UnderstandingError, match=r"did you mean 'put the red block in"):
+        understand_command("pur the red block in the left bin", TABLETOP)
 
 
 def test_a_pronoun_with_two_candidates_is_a_guess_and_reaches_the_plan_result():

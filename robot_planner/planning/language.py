@@ -37,11 +37,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced_with
-from difflib import SequenceMatcher, get_close_matches
+from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import pairwise
 
 from lark import Lark, Token, Transformer, Tree, UnexpectedEOF, UnexpectedInput
+from rapidfuzz.distance import OSA
 
 from robot_planner.planning.readback import fact_words
 from robot_planner.untrusted import quoted, shown
@@ -652,6 +653,15 @@ def grammar_text(lexicon: Lexicon) -> str:
 
 class UnderstandingError(ValueError):
     """A command the offline planner does not understand; one line for the user."""
+
+
+class _UnknownAction(UnderstandingError):
+    """A clause that starts with a word that is no verb: its did-you-mean may only be a
+    verb ("give" is one letter from "five")."""
+
+    def __init__(self, message: str, word: str):
+        super().__init__(message)
+        self.word = word
 
 
 class _Unsaid(UnderstandingError):
@@ -2183,13 +2193,9 @@ def _holders(scene: Scene) -> list[str]:
     ]
 
 
-def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
-    """The first word of a clause that is neither a verb of any class (put, grasp, tower,
-    send, go, a skill phrase's) nor the start of a known name, after fillers and the
-    words that open a clause ("first", "once", "at the same time"): an "unknown action"
-    message must never name a verb the language knows ("send base two somewhere" failed
-    on "somewhere", not on "send"; "picker, wait 2 seconds" not on "2")."""
-    lexicon = vocab.lexicon
+def _verb_starts(lexicon: Lexicon) -> set[str]:
+    """The first words of every verb the language knows (put, grasp, tower, send, go and
+    the skill phrases' verbs)."""
     verbs = (
         *lexicon.verbs,
         *lexicon.grasp_verbs,
@@ -2197,9 +2203,18 @@ def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
         *lexicon.send_verbs,
         *lexicon.go_verbs,
     )
+    return {v.split()[0] for v in verbs} | set(lexicon.skill_starts())
+
+
+def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
+    """The first word of a clause that is neither a verb of any class (put, grasp, tower,
+    send, go, a skill phrase's) nor the start of a known name, after fillers and the
+    words that open a clause ("first", "once", "at the same time"): an "unknown action"
+    message must never name a verb the language knows ("send base two somewhere" failed
+    on "somewhere", not on "send"; "picker, wait 2 seconds" not on "2")."""
+    lexicon = vocab.lexicon
     known = {p.split()[0] for p in (*vocab.phrases, *vocab.robots)}
-    starts = {v.split()[0] for v in verbs} | lexicon.skill_starts()
-    starts |= {*lexicon.tower_nouns, *known}
+    starts = _verb_starts(lexicon) | {*lexicon.tower_nouns, *known}
     openers = (*lexicon.fillers, *SEQUENCE_WORDS, *PARALLEL_WORDS, *POSITIONS, *_CLAUSE_STARTS)
     skipped = {w for phrase in openers for w in phrase.split()} | set(lexicon.reserved)
     names = {tuple(p.split()) for p in (*vocab.phrases, *vocab.robots)}
@@ -2228,7 +2243,8 @@ def understand_command(
     except UnderstandingError as exc:
         suggestion = None
         if not isinstance(exc, _Unsaid):
-            suggestion = did_you_mean(command, Vocabulary.from_scene(scene))
+            action = exc.word if isinstance(exc, _UnknownAction) else None
+            suggestion = did_you_mean(command, Vocabulary.from_scene(scene), action=action)
         if suggestion is None:
             raise
         raise UnderstandingError(f"{exc}; did you mean '{quoted(suggestion)}'?") from None
@@ -2255,28 +2271,47 @@ def _known_words(
     return frozenset(w for w in words if len(w) > 1 or w in ("a", "s"))
 
 
-def did_you_mean(command: str, vocab: Vocabulary) -> str | None:
-    """The words around the near misses, corrected: "teh red blok in the left bin" ->
-    "the red block". None when every word is known or a word is near nothing."""
+def did_you_mean(command: str, vocab: Vocabulary, action: str | None = None) -> str | None:
+    """The command with its near misses corrected, in the user's own words otherwise:
+    "put the yelow block on the gren block" -> "put the yellow block on the green block".
+    None when every word is known or some unknown word is near nothing.
+
+    A near miss is one edit from a known word (a letter added, dropped, changed, or two
+    swapped: "blok", "teh"), two for words of eight letters or more. A real word the
+    language lacks is usually further ("purple", "twice") and gets no suggestion: the
+    refusal already lists what is known. The word refused as an unknown action
+    (`action`) is only ever corrected to a verb ("give" is one letter from "five").
+    """
     if not isinstance(command, str):
         return None
     known = known_words(vocab)
-    words = _normalise(command, vocab.lexicon.fillers).split()
-    changed = []
+    verbs = _verb_starts(vocab.lexicon)
+    words = command.split()
     fixed = list(words)
+    changed = False
     for i, word in enumerate(words):
-        bare = word.strip(",;:.!?")
+        bare = word.strip(",;:.!?").lower()
         if not bare or bare in known or not bare.isalpha():
             continue
-        near = get_close_matches(bare, known, n=8, cutoff=0.6)
-        if not near:
+        near = _near_miss(bare, verbs if bare == action else known)
+        if near is None:
             return None
-        swapped = [w for w in near if sorted(w) == sorted(bare)]  # "teh": a typo of "the"
-        fixed[i] = word.replace(bare, (swapped or near)[0])
-        changed.append(i)
-    if not changed:
-        return None
-    return " ".join(w.strip(",;:.!?") for w in fixed[changed[0] : changed[-1] + 1])
+        fixed[i] = word.replace(word.strip(",;:.!?"), near)
+        changed = True
+    return " ".join(fixed) if changed else None
+
+
+def _near_miss(word: str, known: Iterable[str]) -> str | None:
+    """The known word nearest `word` within the near-miss distance (see `did_you_mean`);
+    ties go to a word with the same letters ("teh" -> "the", not "ten"), then to the
+    most similar spelling."""
+    limit = 2 if len(word) >= 8 else 1
+    scored = [
+        (distance, sorted(k) != sorted(word), -SequenceMatcher(None, word, k).ratio(), k)
+        for k in known
+        if (distance := OSA.distance(word, k, score_cutoff=limit)) <= limit
+    ]
+    return min(scored)[3] if scored else None
 
 
 def _where_it_failed(
@@ -2784,9 +2819,10 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         if bare and (word is None or word in bare.split("'")[1].split()):  # "then home"
             raise _Unsaid(bare) from None
         if word:
-            raise UnderstandingError(
+            raise _UnknownAction(
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
-                f"(known: {vocab.lexicon.known_actions()})"
+                f"(known: {vocab.lexicon.known_actions()})",
+                word,
             ) from None
         motion = _motion_refusal(text, scene, vocab)
         if motion:
