@@ -21,7 +21,7 @@ from robot_planner.planning.base import PlanningError
 from robot_planner.planning.general import estimated_makespan, plan_goal
 from robot_planner.planning.language import understand_command
 from robot_planner.world.facts import Fact
-from robot_planner.world.scene import Scene
+from robot_planner.world.scene import Scene, load_scene
 
 R, G, B, Y = "red_block", "green_block", "blue_block", "yellow_block"
 PLANNING = Path(__file__).resolve().parent.parent / "robot_planner" / "planning"
@@ -261,6 +261,22 @@ def test_goal_out_of_every_robots_reach(scene):
             lonely,
             lonely.domain.catalogue,
         )
+
+
+def test_two_goals_that_exclude_each_other_are_named_with_the_domains_reason():
+    """'Both robots to the pick station' was refused with "every state the robots can
+    reach was searched": the station holds one base (the domain's derived `bay_free`)."""
+    cell = load_scene("logistics")
+    goal = facts("robot_at(base_1,pick_station)", "robot_at(base_2,pick_station)")
+    with pytest.raises(PlanningError) as info:
+        plan_goal("x", goal, cell.initial_facts(), cell, cell.domain.catalogue)
+    assert str(info.value).endswith(
+        "robot_at(base_1,pick_station) and robot_at(base_2,pick_station) cannot hold at "
+        "once: one base parks at a station at a time"
+    )
+    # Each alone plans, so the pair is the reason, not either fact.
+    for fact in goal:
+        assert plan_goal("x", [fact], cell.initial_facts(), cell, cell.domain.catalogue).tasks
 
 
 def test_impossible_goal_goes_through_the_domain_invariants(catalogue, scene):

@@ -30,7 +30,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import combinations, pairwise
 
 import networkx as nx
 
@@ -60,6 +60,10 @@ SEARCH_STAGES: tuple[tuple[float | None, int, float], ...] = (
     (0.5, 1_000, 24.0),
     (None, 200_000, float("inf")),
 )
+#: Goals of at most this many facts that no plan reaches are searched for a pair that
+#: cannot hold together, each search within this many expansions.
+CONFLICT_GOALS = 6
+CONFLICT_BUDGET = 20_000
 #: Passes of the robot re-assignment (each pass tries every unit on every robot).
 ASSIGN_PASSES = 3
 #: Alternative plans tried for a shorter makespan: at most this many, only for plans of
@@ -373,7 +377,7 @@ def _search(
                 discouraged=_unasked_support(context, wanted),
             )
         except Unsolvable as exc:
-            raise PlanningError(_why_not(context, wanted, start, exc)) from None
+            raise PlanningError(_why_not(context, wanted, start, exc, state, banned)) from None
         except SearchLimit as exc:
             last = exc
             log.debug("weight %s: %s; trying a greedier search", weight, exc)
@@ -398,7 +402,12 @@ def _unasked_support(context: PlanningContext, wanted: Sequence[Fact]) -> int:
 
 
 def _why_not(
-    context: PlanningContext, wanted: Sequence[Fact], start: frozenset[Fact], exc: Unsolvable
+    context: PlanningContext,
+    wanted: Sequence[Fact],
+    start: frozenset[Fact],
+    exc: Unsolvable,
+    state: int,
+    banned: frozenset[int],
 ) -> str:
     scene = context.scene
     goals = ", ".join(map(str, wanted))
@@ -432,8 +441,41 @@ def _why_not(
         what = ", ".join(blocked) or ", ".join(map(str, exc.unreachable))
         reason = f"no sequence of the robots' skills makes {what} true (reach and skills)"
     else:
-        reason = "every state the robots can reach was searched"
+        reason = _conflict(context, wanted, state, banned) or (
+            "every state the robots can reach was searched"
+        )
     return f"no plan reaches {goals} from the current state: {reason}"
+
+
+def _conflict(
+    context: PlanningContext, wanted: Sequence[Fact], state: int, banned: frozenset[int]
+) -> str | None:
+    """Two goal facts that cannot be reached together though each can alone, with the
+    domain's reason when a derived rule gives one ("both robots to the pick station":
+    one base parks at a station at a time). "Every state was searched" tells a user
+    nothing; the pair tells them what to drop. Small goals only, each search bounded."""
+    if not 2 <= len(wanted) <= CONFLICT_GOALS:
+        return None
+
+    def reachable(facts: Sequence[Fact]) -> bool | None:
+        goal_mask, absent_mask = _goal_masks(context, facts)
+        try:
+            context.task.solve(
+                state, goal_mask, absent_mask, banned, max_expansions=CONFLICT_BUDGET
+            )
+        except Unsolvable:
+            return False
+        except SearchLimit:
+            return None
+        return True
+
+    if not all(reachable([fact]) for fact in wanted):
+        return None
+    for first, second in combinations(wanted, 2):
+        if reachable([first, second]) is False:
+            why = context.scene.domain.exclusion(first, second)
+            return f"{first} and {second} cannot hold at once" + (f": {why}" if why else "")
+    return None
 
 
 def _out_of_reach(

@@ -480,6 +480,41 @@ class Domain(_Strict):
                     problems.append(f"{' and '.join(found)} cannot both hold: {inv.why}")
         return problems
 
+    def exclusion(self, first: Fact, second: Fact) -> str | None:
+        """Why two facts that may each hold cannot be reached together, when a derived
+        rule says so: both falsify the same ``unless`` fact, and a skill that makes
+        them needs it (``bay_free(?s) unless robot_at(*,?s)``: two bases parked at one
+        station). The rule's ``why``, or None."""
+        for rule in self.derived:
+            if not rule.unless:
+                continue
+            variables = _variables([rule.fact])
+            heads = []
+            for fact in (first, second):
+                bindings = [Pattern.parse(t).match(fact, {}) for t in rule.unless]
+                heads.append(
+                    {tuple(b.get(v, "") for v in variables) for b in bindings if b is not None}
+                )
+            if not heads[0] & heads[1]:
+                continue
+            needed = Pattern.parse(rule.fact).predicate
+            makers = [
+                skill
+                for skill in self.skills.values()
+                if any(
+                    Pattern.parse(t).predicate in (first.predicate, second.predicate)
+                    for e in skill.effects
+                    for t in e.add
+                )
+            ]
+            if any(
+                Pattern.parse(c.fact).predicate == needed
+                for skill in makers
+                for c in skill.preconditions
+            ):
+                return rule.why or f"{rule.fact} holds unless {', '.join(rule.unless)}"
+        return None
+
     def location_of(self, obj: str, facts: Iterable[Fact]) -> str | None:
         """Where `obj` is: the place it is in/at (following stacks down), the robot
         carrying it (holding it, or with it put on the robot), or None when the facts
