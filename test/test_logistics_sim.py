@@ -13,6 +13,7 @@ import pytest
 
 from robot_planner.adapters.base import AdapterError, SkillState
 from robot_planner.episode import EpisodeConfig, run_episode
+from robot_planner.monitor.geometric import GeometricVqa
 from robot_planner.sim import driving
 from robot_planner.sim.adapter import PyBulletRobotAdapter
 from robot_planner.sim.models import SimBase
@@ -284,3 +285,27 @@ def test_bring_the_red_parcel_to_the_packing_station(logistics):
     truth = {F(f) for f in report["ground_truth"]["facts"]}
     assert F("robot_at(base_1,packing_station)") in truth
     assert F("gripper_empty(packer)") in truth
+
+
+def test_a_parcel_in_the_packing_bin_is_seen_with_a_base_in_the_bay(logistics):
+    """From the first camera pose (lower, further back) a parcel in the packing bin
+    showed only a sliver over the bin's front wall behind a base parked in the bay:
+    "bring the green parcel to the packing bin, then send robot one to the dock" put the
+    parcel in the bin and failed, because the goal check could not see it there."""
+    bay = logistics.places["packing_station"].bays[0]
+    parked = logistics.robots["base_2"].model_copy(
+        update={"base_position": [bay[0], bay[1], 0.0], "base_yaw": bay[2]}
+    )
+    scene = logistics.model_copy(update={"robots": {**logistics.robots, "base_2": parked}})
+    spec = logistics.places["packing_bin"]
+    half = logistics.objects["green_parcel"].size / 2
+    vqa = GeometricVqa(scene)
+    with SimWorld(scene, seed=0) as world:
+        for dx in (-0.06, 0.0, 0.06):
+            for dy in (-0.06, 0.0, 0.06):
+                at = [spec.center[0] + dx, spec.center[1] + dy, spec.surface_z + half]
+                world.move_block("green_parcel", np.array(at))
+                for _ in range(60):
+                    world.step()
+                sighting = vqa.perceive(world.camera().capture())["green_parcel"]
+                assert sighting.seen, (dx, dy, sighting.describe())
