@@ -208,12 +208,21 @@ def test_no_suggestion_when_every_word_is_known_or_none_is_near():
         "put the purple block in the left bin",  # was "did you mean 'pile'?"
         "put the red block in the left bin twice",  # was "did you mean 'time'?"
         "clear the table",  # was "did you mean 'close'?"
+        "put the 红 block in the left bin",  # a one-letter word is one edit from "a"
     ],
 )
 def test_a_real_word_the_language_lacks_gets_no_suggestion(command):
     with pytest.raises(UnderstandingError) as caught:
         understand_command(command, TABLETOP)
     assert "did you mean" not in str(caught.value)
+
+
+def test_a_word_in_another_alphabet_is_quoted_as_said():
+    """'réd' was quoted as 'r d': the normaliser dropped every non-ASCII letter."""
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("put the réd block in the left bin", TABLETOP)
+    assert "'réd block in the left bin'" in str(caught.value)
+    assert str(caught.value).endswith("did you mean 'put the red block in the left bin'?")
 
 
 def test_an_unknown_action_is_only_corrected_to_a_verb():

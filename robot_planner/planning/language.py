@@ -977,7 +977,8 @@ def _normalise(text: str, fillers: tuple[str, ...] = FILLERS) -> str:
     whole = "|".join(re.escape(f.removesuffix("'s")) for f in fillers if f.endswith("'s"))
     keep = rf"(?!(?:{whole})'s\b)" if whole else ""
     text = re.sub(rf"\b{keep}(\w+)'s\b", r"\1 's", text)
-    text = re.sub(r"[^a-z0-9_,;:.!?' ]+", " ", text)
+    # Letters of any alphabet stay, so that a refusal quotes 'réd' as it was said.
+    text = re.sub(r"[^\w,;:.!?' ]+", " ", text)
     text = re.sub(r"\b(can|could|would|will)\s+you\b", r"\1 you", text)
     return " ".join(text.split())
 
@@ -2277,10 +2278,11 @@ def did_you_mean(command: str, vocab: Vocabulary, action: str | None = None) -> 
     None when every word is known or some unknown word is near nothing.
 
     A near miss is one edit from a known word (a letter added, dropped, changed, or two
-    swapped: "blok", "teh"), two for words of eight letters or more. A real word the
-    language lacks is usually further ("purple", "twice") and gets no suggestion: the
-    refusal already lists what is known. The word refused as an unknown action
-    (`action`) is only ever corrected to a verb ("give" is one letter from "five").
+    swapped: "blok", "teh"), two for words of eight letters or more; words of one or two
+    letters have none. A real word the language lacks is usually further ("purple",
+    "twice") and gets no suggestion: the refusal already lists what is known. The word
+    refused as an unknown action (`action`) is only ever corrected to a verb ("give" is
+    one letter from "five").
     """
     if not isinstance(command, str):
         return None
@@ -2305,6 +2307,8 @@ def _near_miss(word: str, known: Iterable[str]) -> str | None:
     """The known word nearest `word` within the near-miss distance (see `did_you_mean`);
     ties go to a word with the same letters ("teh" -> "the", not "ten"), then to the
     most similar spelling."""
+    if len(word) < 3:  # one edit from "a", "to", "in": every short word is
+        return None
     limit = 2 if len(word) >= 8 else 1
     scored = [
         (distance, sorted(k) != sorted(word), -SequenceMatcher(None, word, k).ratio(), k)
