@@ -89,6 +89,25 @@ def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--command", "go home"],
+        ["demo"],
+        ["bench", "stack-drop", "--episodes", "1"],
+        ["bench", "episodes", "--command", "go home"],
+    ],
+)
+@pytest.mark.parametrize(("seed", "fragment"), [("-1", "must be 0..2147483647"), ("x", "'x'")])
+def test_a_seed_out_of_range_is_one_line_and_exit_2(argv, seed, fragment, capsys):
+    """`--seed -1` reached numpy's generator and ended in a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--seed", seed])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "argument --seed" in err and fragment in err
+    assert "Traceback" not in err
+
+
 def test_render_prints_tree_and_writes_png_and_dot(tmp_path, capsys):
     png, dot = tmp_path / "tree.png", tmp_path / "tree.dot"
     assert main(["render", HANDOVER, "--png", str(png), "--dot", str(dot)]) == 0

@@ -22,6 +22,7 @@ from robot_planner.cli.common import (
     load_world,
     monitor_config,
     print_json,
+    seed_type,
     stderr_console,
     utf8_text,
 )
@@ -143,7 +144,7 @@ def _add_episodes_parser(suites: Any) -> None:
         type=utf8_text("--command"),
     )
     b.add_argument("--seeds", type=int, default=20, help="number of seeds, from --seed")
-    b.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    b.add_argument("--seed", type=seed_type, default=0, help="first seed (default 0)")
     b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     b.add_argument("--drop-prob", type=float, default=0.0)
     b.add_argument("--displace-cm", type=float, default=0.0)
@@ -204,7 +205,7 @@ def _add_clutter_parser(suites: Any) -> None:
         "clutter", help="placement and hand-over commands from random start layouts"
     )
     b.add_argument("--seeds", type=int, default=50, help="random layouts, from --seed")
-    b.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    b.add_argument("--seed", type=seed_type, default=0, help="first seed (default 0)")
     b.add_argument(
         "--commands", type=int, default=10, help="how many of the 10 commands (default all)"
     )
@@ -349,7 +350,7 @@ def _add_language_parser(suites: Any) -> None:
         "Exit 0 when no command was planned to a wrong goal and none crashed, else 1.",
     )
     add_world_args(b)
-    b.add_argument("--seed", type=int, default=0, help="paraphrase seed (default 0)")
+    b.add_argument("--seed", type=seed_type, default=0, help="paraphrase seed (default 0)")
     b.add_argument(
         "--paraphrases",
         type=int,
@@ -501,7 +502,7 @@ def _add_stack_drop_parser(suites: Any) -> None:
     )
     b.add_argument("--episodes", type=int, default=20)
     add_monitor_args(b)
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed_type, default=0)
     b.add_argument("--workers", type=int, default=1)
     b.add_argument(
         "--grid",
@@ -568,7 +569,7 @@ def _add_vqa_parser(suites: Any) -> None:
     b = suites.add_parser("vqa", help="VQA accuracy against ground truth, ms per frame")
     add_world_args(b)
     b.add_argument("--episodes", type=int, default=3, help="stack-drop episodes (default 3)")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed_type, default=0)
     b.add_argument("--period", type=float, default=0.5, help="simulated s between frames")
     b.add_argument(
         "--vqa",
@@ -772,7 +773,7 @@ def _add_tasks_parser(suites: Any) -> None:
     add_world_args(b)
     b.add_argument("--levels", nargs="+", choices=["L1", "L2", "L3"], help="default: all")
     b.add_argument("--limit", type=int, help="only the first N commands of each level")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed_type, default=0)
     b.add_argument("--workers", type=int, default=1, help="episodes in parallel processes")
     b.add_argument(
         "--monitor", choices=["on", "after-skill", "off"], default="off", help="VQA monitor"

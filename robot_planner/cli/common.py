@@ -39,6 +39,23 @@ class PlanRejected(Exception):
 # --- reading the arguments -----------------------------------------------------------
 
 
+#: Seeds feed numpy's generator (0 .. 2**32 - 1); the executor node takes the same range
+#: as here, with room for a bench's consecutive seeds above it.
+MAX_SEED = 2**31 - 1
+
+
+def seed_type(text: str) -> int:
+    """argparse type for `--seed`: a whole number in 0..MAX_SEED, else one error line
+    (a negative seed reached numpy and ended in a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{shown(text)}'") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_SEED}, not {value}")
+    return value
+
+
 def utf8_text(what: str) -> Callable[[str], str]:
     """An argparse `type` for free text (a command, an id, a fact, a parameter value).
 

@@ -25,6 +25,7 @@ from robot_planner.cli.common import (
     load_world,
     monitor_config,
     print_json,
+    seed_type,
     utf8_text,
 )
 from robot_planner.untrusted import quoted
@@ -136,7 +137,7 @@ def _add_sim_args(p: argparse.ArgumentParser) -> None:
     """The options `run` and `demo` share: world, planner, seed, disturbances, monitor."""
     add_world_args(p)
     add_planner_args(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for start poses, disturbances")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed for start poses, disturbances")
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.add_argument("--record", metavar="OUT.gif", help="write a GIF of the overhead camera")
     p.add_argument(
