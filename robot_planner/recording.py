@@ -79,6 +79,15 @@ def check_output(path: str | os.PathLike[str]) -> Path:
         target.exists() and not os.access(target, os.W_OK)
     ):
         raise RecordingError(f"recording {target}: not writable")
+    # Permission bits do not tell everything (root on /proc, a read-only mount): open it.
+    existed = target.exists()
+    try:
+        with open(target, "ab"):
+            pass
+    except OSError as exc:
+        raise RecordingError(f"recording {target}: {exc.strerror or exc}") from None
+    if not existed:
+        target.unlink(missing_ok=True)
     return target
 
 

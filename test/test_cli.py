@@ -211,6 +211,11 @@ def test_run_exit_1_when_the_goal_does_not_hold(capsys):
         (["run", "--command", "   "], "--command is empty"),
         (["run", "--command", "put red on green", "--drop-prob", "2"], "drop probability"),
         (["bench", "episodes", "--command", "fly"], "cannot plan 'fly'"),
+        # Each of these ran: inf/NaN passed the range checks, /proc passed the
+        # permission check as root and failed with a traceback at the first write.
+        (["run", "--command", "go home", "--displace-cm", "inf"], "finite number of cm"),
+        (["run", "--command", "go home", "--max-time", "nan"], "--max-time must be"),
+        (["run", "--command", "go home", "--record-mcap", "/proc/x.mcap"], "--record-mcap"),
     ],
 )
 def test_run_refuses_bad_input(argv, fragment, capsys):

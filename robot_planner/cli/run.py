@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,14 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
     from robot_planner.monitor.base import VqaError
     from robot_planner.planning.base import PlanningError
     from robot_planner.planning.readback import readback
+    from robot_planner.recording import RecordingError
     from robot_planner.sim.world import SimError
 
     record_mcap = _record_mcap_path(args)
     catalogue, scene = load_world(args)
     disturbances = disturbance_config(args)
-    if args.max_time <= 0:
-        raise UsageError("--max-time must be positive")
+    if not 0 < args.max_time < math.inf:  # NaN fails too (it never ran out)
+        raise UsageError(f"--max-time must be a positive number of seconds, not {args.max_time}")
     if not 0 <= args.max_replans <= 100:
         raise UsageError("--max-replans must be in 0..100")
     config = EpisodeConfig(
@@ -92,7 +94,7 @@ def _run_episode(args: argparse.Namespace, command: str, verbose: bool) -> int:
         )
     except PlanningError as exc:
         raise UsageError(f"cannot plan '{quoted(command)}': {exc}") from None
-    except (SimError, VqaError) as exc:
+    except (SimError, VqaError, RecordingError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
         print_json(report)

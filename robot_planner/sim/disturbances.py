@@ -90,8 +90,10 @@ class DisturbanceConfig:
                 raise ValueError(f"{what} probability must be in [0, 1], got {value}")
         if not 0.0 <= self.delay_s < math.inf:
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {self.delay_s}")
-        if self.displace_cm < 0:
-            raise ValueError(f"displacement must be >= 0 cm, got {self.displace_cm}")
+        if not 0.0 <= self.displace_cm < math.inf:  # NaN fails too
+            raise ValueError(
+                f"displacement must be a finite number of cm >= 0, got {self.displace_cm}"
+            )
         if self.displace_model not in DISPLACE_MODELS:
             raise ValueError(
                 f"unknown displacement model '{self.displace_model}' "
