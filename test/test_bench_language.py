@@ -244,7 +244,6 @@ def test_cli_logistics_table(tmp_path, capsys):
     [
         (["--paraphrases", "-1"], "--paraphrases must be 0..50"),
         (["--paraphrases", "51"], "--paraphrases must be 0..50"),
-        (["--seed", "-3"], "--seed at least 0"),
         (["--scene", "moonbase"], "unknown scene 'moonbase'"),
         (["--scene", "KITCHEN"], "no command table for scene 'kitchen'"),
     ],

@@ -96,6 +96,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys):
         ["demo"],
         ["bench", "stack-drop", "--episodes", "1"],
         ["bench", "episodes", "--command", "go home"],
+        ["bench", "language"],
     ],
 )
 @pytest.mark.parametrize(("seed", "fragment"), [("-1", "must be 0..2147483647"), ("x", "'x'")])
