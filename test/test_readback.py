@@ -143,6 +143,18 @@ def test_an_empty_plan_says_the_goal_already_holds(scene):
     assert readback(TaskPlan(tasks=[]), scene) == "nothing to do (no goal)"
 
 
+def test_a_step_whose_goal_already_holds_is_said_not_dropped(scene, logistics):
+    """ "robot two, wait 5 seconds, then go to the dock" read back as "base 2: wait 5
+    seconds": the base was at the dock already, but the user could not tell that the
+    second step was understood."""
+    said = _said(logistics, "robot two, wait 5 seconds, then go to the dock")
+    assert said == "base 2: wait 5 seconds (already so: base 2 at dock)"
+    said = _said(scene, "put the red block in the left bin and the green block on the left side")
+    assert said == "left arm: red block → left bin (already so: green block in left side)"
+    # A goal all of whose facts a task makes says nothing more.
+    assert "already" not in _said(scene, "put the red block in the left bin")
+
+
 def test_long_plans_are_cut_with_an_ellipsis(scene):
     waits = [
         Task(

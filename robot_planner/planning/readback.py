@@ -229,6 +229,40 @@ def fact_words(fact: Fact, scene: Scene) -> str:
     return f"{words(fact.predicate)}({', '.join(names)})"
 
 
+def _already(plan: TaskPlan, scene: Scene, catalogue: Catalogue) -> list[str]:
+    """Goal facts, in words, that no task makes: they held when the plan was made (a
+    plan reaches its goal). Left out: facts the domain derives that the tasks may make
+    indirectly (a tower's top block is "at" its zone through the block below)."""
+    domain = scene.domain
+    purely = {p for p, spec in domain.predicates.items() if spec.observed == "derived"}
+    purely |= {Pattern.parse(rule.fact).predicate for rule in domain.derived if rule.unless}
+    made: set[Fact] = set()
+    for task in plan.tasks:
+        if task.skill in catalogue.skills:
+            made.update(catalogue.added_facts(task.skill, task.robot, task.args, scene))
+
+    def indirect(fact: Fact) -> bool:
+        for rule in domain.derived:
+            binding = Pattern.parse(rule.fact).match(fact, {}) if rule.if_ else None
+            if binding is not None and any(
+                Pattern.parse(part).match(m, binding) is not None
+                for part in rule.if_
+                for m in made
+            ):
+                return True
+        return False
+
+    out = []
+    for text in plan.goal:
+        try:
+            fact = Fact.parse(text)
+        except ValueError:
+            continue
+        if fact not in made and fact.predicate not in purely and not indirect(fact):
+            out.append(fact_words(fact, scene))
+    return out
+
+
 def _one_line(text: str, limit: int) -> str:
     """Whitespace runs to one space, control characters dropped, cut with "…"."""
     flat = "".join(c for c in " ".join(text.split()) if c.isprintable())
@@ -267,6 +301,11 @@ def readback(
         return _one_line(f"nothing to do ({why})", limit)
     stages = _stages(_steps(plan, scene, catalogue))
     text = "; then ".join(_stage_text(stage) for stage in stages if stage)
+    already = _already(plan, scene, catalogue)
+    if already:
+        # "robot two, wait 5 seconds, then go to the dock" with the base at the dock: the
+        # second step was understood, and needs no task; say so rather than drop it.
+        text += f" (already so: {', '.join(already)})"
     line = _one_line(text, limit)
     log.debug("readback: %s", line)
     return line
