@@ -1422,6 +1422,12 @@ def test_from_where_a_parcel_or_base_is_plans_as_without_it(command, without_fro
     assert _tasks(_planned(command, logistics)) == _tasks(_planned(without_from, logistics))
 
 
+def test_off_a_place_is_where_the_object_was(scene):
+    assert goal_of("take the red block off the left side and put it in the left bin", scene) == {
+        f"in({R},left_bin)"
+    }
+
+
 def test_from_a_place_says_which_blocks_a_description_means(scene):
     assert goal_of("move the two blocks from the left side to the right bin", scene) == {
         f"in({R},right_bin)",
@@ -1477,6 +1483,19 @@ def test_from_a_place_says_which_blocks_a_description_means(scene):
             "move the red block from the left side",
             "'from the left side' says where the red block is, not where it goes: say where, "
             "e.g. 'put the red block in the right bin'",
+        ),
+        # "off" and "off of" say where it is, as "from" does (was: 'did you mean of?').
+        (
+            "l",
+            "take the red parcel off robot one",
+            "'off robot one' is not where the red parcel is: it is at the pick station; say "
+            "'off the pick station', or leave 'off ...' out",
+        ),
+        (
+            "t",
+            "take the blue block off of the left side and put it in the right bin",
+            "'off of the left side' is not where the blue block is: it is at the right side; "
+            "say 'off of the right side', or leave 'off of ...' out",
         ),
         (
             "t",

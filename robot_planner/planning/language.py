@@ -1859,10 +1859,10 @@ class _Interpreter:
                     if robot is not None and robot.aliases
                     else f"the {where.replace('_', ' ')}"
                 )
-                said_from = said.startswith("from ")
+                prep = next((w for w in ORIGIN_WORDS if said.startswith(f"{w} ")), None)
                 advice = (
-                    f"say 'from {words}', or leave 'from ...' out"
-                    if said_from
+                    f"say '{prep} {words}', or leave '{prep} ...' out"
+                    if prep
                     else f"say '{words}', or leave the place out"
                 )
                 raise UnderstandingError(
@@ -2261,7 +2261,7 @@ def known_words(vocab: Vocabulary) -> frozenset[str]:
 def _known_words(
     lexicon: Lexicon, phrases: tuple[str, ...], robots: tuple[str, ...]
 ) -> frozenset[str]:
-    words: set[str] = set()
+    words: set[str] = {w for said in ORIGIN_WORDS for w in said.split()}  # rewritten early
     for line in grammar_text(lexicon).splitlines():
         if re.match(r"^_?[A-Z_0-9]+(\.\d+)?: /", line) and not line.startswith("WORD"):
             words.update(re.findall(r"[a-z']+", line.split("/", 1)[1].replace("\\s+", " ")))
@@ -2531,6 +2531,10 @@ def _verb_names(text: str, scene: Scene, vocab: Vocabulary) -> str:
     return pattern.sub(lambda m: m["before"] + names[m["name"]], text)
 
 
+#: Words that say where an object or robot is before it moves ("from the dock", "off
+#: robot one", "off of the table"), longest first for the pattern.
+ORIGIN_WORDS = ("off of", "from", "off")
+
 #: What "from X" becomes for the parser: a place in the target chain that names where the
 #: object or robot is, not where it goes (`_Interpreter.origin`).
 FROM = "from_"
@@ -2541,7 +2545,8 @@ def _from_places(
 ) -> tuple[str, dict[str, tuple[str, str]]]:
     """ "move the red block from the left side to the center zone", "drive from the dock
     to the pick station", "unload it from robot one into the bin", "take the red block from
-    the left side": "from X" says where the object or robot is. It becomes a place of the
+    the left side", "take the parcel off robot one": "from X" (or "off X") says where the
+    object or robot is. It becomes a place of the
     target chain, a name word `FROM` + letters, which the interpreter checks and takes out
     (`_Interpreter.origin`); returned: each such word -> (X's scene name, the words said)."""
     said = {**vocab.phrases, **vocab.robots}
@@ -2554,14 +2559,16 @@ def _from_places(
     prep = r"(?:to|into|in|onto|on|at|inside|over)\b"
     ends = rf"(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b)"
     pattern = re.compile(
-        rf"\bfrom\s+(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
+        rf"\b(?P<from>{_alternatives(ORIGIN_WORDS)})\s+"
+        rf"(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
         rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends}))"
     )
     origins: dict[str, tuple[str, str]] = {}
 
     def marked(match: re.Match[str]) -> str:
         word = FROM + "".join(chr(97 + int(d)) for d in str(len(origins)))  # a name word
-        words = "from " + " ".join(match["said"].split()).replace("_", " ")
+        said_from = " ".join(match["from"].split())
+        words = f"{said_from} " + " ".join(match["said"].split()).replace("_", " ")
         origins[word] = (said[" ".join(match["name"].split())], words)
         return f"{'to' if match['prep'] else 'at'} {word}"
 
