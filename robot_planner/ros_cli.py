@@ -35,6 +35,9 @@ STOP_GRACE_S = 10.0
 DISCOVERY_S = 10.0
 #: After Ctrl-C: how long the goal's CANCELLED result may take (the robots halt at once).
 CANCEL_WAIT_S = 15.0
+#: How long `say --wait` waits, after the result, for the executor's final status event
+#: (returned at once when it is there; else the result alone is printed).
+FINAL_EVENT_WAIT_S = 10.0
 
 
 class RosCliError(Exception):
@@ -444,9 +447,6 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
             "id": result.id,
             "goal_status": _GOAL_STATUS.get(response.status, str(response.status)),
         }
-        if not args.quiet:
-            line = f"{time.time():.3f} {'result':>8} {result.final_state:<15} {result.message}"
-            print(line.rstrip(), file=sys.stderr, flush=True)
 
         def final_event() -> Any:
             return next(
@@ -459,9 +459,28 @@ def _say_goal(args: argparse.Namespace, command: Any) -> int:
             )
 
         if args.wait and not cancelled:
-            client.spin_until(lambda: final_event() is not None, 1.0)
+            # The executor's final event is published before the result goes out, but
+            # on another channel: on a loaded machine it can arrive seconds later, and
+            # the events before it (task_cancelled after a halt) with it.
+            client.spin_until(lambda: final_event() is not None, FINAL_EVENT_WAIT_S)
         elif args.wait:
             client.spin_until(lambda: final_event() is not None, 0.5)
+        if args.wait and not args.quiet:
+            # Feedback and the result travel apart; a state whose feedback had not come
+            # when the result did is shown from its status event, so none goes missing.
+            shown_states = {f.state for f in feedback}
+            for missed in events:
+                if (
+                    missed.command_id == command.id
+                    and missed.source != "voice"
+                    and not missed.final
+                    and missed.state not in shown_states
+                ):
+                    print(_progress(missed), file=sys.stderr, flush=True)
+                    shown_states.add(missed.state)
+        if not args.quiet:
+            line = f"{time.time():.3f} {'result':>8} {result.final_state:<15} {result.message}"
+            print(line.rstrip(), file=sys.stderr, flush=True)
         event = final_event() if args.wait else None
         document = (
             event.model_dump()
