@@ -111,6 +111,7 @@ def test_a_change_at_run_time_is_refused_not_silently_ignored(ros, tmp_path):
         ("executor_node", "sim_speed:=500", "parameter sim_speed: must be in [0.01, 100]"),
         ("planner_node", "on_new_command:=fifo", "parameter on_new_command: must be one of"),
         ("voice_node", "max_pending:=0", "parameter max_pending: must be in [1, 64], not 0"),
+        ("voice_node", "mllr:=/no/such/mllr", "MLLR transform /no/such/mllr: no such file"),
     ],
 )
 def test_an_out_of_range_value_at_start_up_is_one_line_and_exit_2(

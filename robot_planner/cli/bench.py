@@ -16,6 +16,7 @@ from robot_planner.cli.common import (
     add_base_disturbance_args,
     add_monitor_args,
     add_planner_args,
+    add_speech_model_args,
     add_world_args,
     chosen_planner,
     disturbance_config,
@@ -376,7 +377,7 @@ def cmd_bench_voice(args: argparse.Namespace) -> int:
     if not (directory / "sentences.txt").is_file():
         raise UsageError(f"{directory}: no sentences.txt ('category | sentence' per line)")
     try:
-        recognizer = SpeechRecognizer(scene)
+        recognizer = SpeechRecognizer(scene, acoustic_model=args.acoustic_model, mllr=args.mllr)
         result = voice.bench_voice(
             recognizer, OfflinePlanner(catalogue, scene), scene.initial_facts(), directory
         )
@@ -401,6 +402,7 @@ def _add_voice_parser(suites: Any) -> None:
         default=str(VOICE_FIXTURES),
         help="recordings and their sentences.txt (default: the espeak-ng fixtures)",
     )
+    add_speech_model_args(b)
     b.add_argument("--out", default="out/bench", help="where JSON and Markdown go")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_voice)

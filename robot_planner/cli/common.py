@@ -56,6 +56,19 @@ def seed_type(text: str) -> int:
     return value
 
 
+def add_speech_model_args(p: argparse.ArgumentParser) -> None:
+    """The recogniser's adapted acoustic model, for `transcribe` and `bench voice`."""
+    p.add_argument(
+        "--acoustic-model",
+        metavar="DIR",
+        help="pocketsphinx model directory to use instead of the bundled en-us one (a "
+        "speaker-adapted copy: docs/research/voice_adaptation)",
+    )
+    p.add_argument(
+        "--mllr", metavar="FILE", help="MLLR transform of the model adapted to a speaker"
+    )
+
+
 def utf8_text(what: str) -> Callable[[str], str]:
     """An argparse `type` for free text (a command, an id, a fact, a parameter value).
 

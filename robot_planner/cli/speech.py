@@ -20,6 +20,7 @@ from robot_planner.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_speech_model_args,
     add_world_args,
     load_world,
 )
@@ -38,7 +39,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if not 0 < args.max_audio_s <= 600:
         raise UsageError(f"--max-audio-s must be in (0, 600], not {args.max_audio_s:g}")
     try:
-        recognizer = SpeechRecognizer(scene, max_audio_s=args.max_audio_s)
+        recognizer = SpeechRecognizer(
+            scene,
+            max_audio_s=args.max_audio_s,
+            acoustic_model=args.acoustic_model,
+            mllr=args.mllr,
+        )
     except SpeechError as exc:
         raise UsageError(str(exc)) from None
     failed = bad = 0
@@ -91,6 +97,7 @@ def add_transcribe_parser(sub: Any) -> None:
     p.add_argument("wav", nargs="+", help="16-bit PCM WAV file(s); other rates are resampled")
     add_world_args(p)
     p.add_argument("--max-audio-s", type=float, default=30.0, help="longest audio accepted, s")
+    add_speech_model_args(p)
     p.add_argument(
         "--json",
         action="store_true",

@@ -99,7 +99,19 @@ class VoiceNode(Node):
         if max_pending < 1:
             raise ValueError(f"parameter max_pending: must be at least 1, not {max_pending}")
 
-        self.recognizer = SpeechRecognizer(load_scene(scene_path(scene)), max_audio_s=max_audio_s)
+        acoustic_model = declare(
+            self,
+            "acoustic_model",
+            "",
+            "pocketsphinx model directory (a speaker-adapted one); empty: the bundled en-us",
+        )
+        mllr = declare(self, "mllr", "", "MLLR transform adapted to a speaker; empty: none")
+        self.recognizer = SpeechRecognizer(
+            load_scene(scene_path(scene)),
+            max_audio_s=max_audio_s,
+            acoustic_model=acoustic_model or None,
+            mllr=mllr or None,
+        )
         self.max_audio_s = float(max_audio_s)
         self.status = StatusPublisher(self, "voice")
         self.command_pub = self.create_publisher(String, COMMAND, COMMAND_QOS)

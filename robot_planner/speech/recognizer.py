@@ -222,6 +222,29 @@ def peak_dbfs(samples: np.ndarray, frame: int = SAMPLE_RATE // 50) -> float:
     return 20.0 * np.log10(rms / 32768.0) if rms > 0 else float("-inf")
 
 
+def _adaptation(acoustic_model: str | Path | None, mllr: str | Path | None) -> dict[str, str]:
+    """Decoder options for an adapted model, checked first: pocketsphinx itself reports a
+    bad path as a crash or a bare "failed to initialize"."""
+    out = {}
+    if acoustic_model:
+        model = Path(acoustic_model).expanduser()
+        missing = [
+            n for n in ("mdef", "means", "variances", "feat.params") if not (model / n).is_file()
+        ]
+        if missing:
+            raise SpeechError(
+                f"acoustic model {model}: not a pocketsphinx model directory "
+                f"(no {', '.join(missing)})"
+            )
+        out["hmm"] = str(model)
+    if mllr:
+        matrix = Path(mllr).expanduser()
+        if not matrix.is_file():
+            raise SpeechError(f"MLLR transform {matrix}: no such file")
+        out["mllr"] = str(matrix)
+    return out
+
+
 class SpeechRecognizer:
     """Transcribes one utterance at a time into a command of the scene's grammar.
 
@@ -232,9 +255,13 @@ class SpeechRecognizer:
         scene: the workcell whose vocabulary (colours, bins, zones, robots) can be heard.
         max_audio_s: longest utterance accepted.
         options: pocketsphinx `Config` options that override `DECODER_OPTIONS`.
+        acoustic_model: a pocketsphinx model directory to use instead of the bundled
+            en-us one (a speaker-adapted copy: docs/research/voice_adaptation).
+        mllr: an MLLR transform of the model's means, adapted to a speaker.
 
     Raises:
-        SpeechError: pocketsphinx is missing or refuses the configuration.
+        SpeechError: pocketsphinx is missing, a model path is not one, or pocketsphinx
+            refuses the configuration.
     """
 
     def __init__(
@@ -243,9 +270,12 @@ class SpeechRecognizer:
         *,
         max_audio_s: float = MAX_AUDIO_S,
         options: Mapping[str, Any] | None = None,
+        acoustic_model: str | Path | None = None,
+        mllr: str | Path | None = None,
     ) -> None:
         if not 0 < max_audio_s <= 600:
             raise SpeechError(f"max_audio_s must be in (0, 600], not {max_audio_s!r}")
+        options = {**(options or {}), **_adaptation(acoustic_model, mllr)}
         try:
             import pocketsphinx
         except ImportError:
