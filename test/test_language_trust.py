@@ -270,9 +270,11 @@ def _verb(draw, verbs: tuple[str, ...], third: bool) -> str:
 
 
 @st.composite
-def clauses(draw, scene: Scene, pool: list[str], third: bool) -> Sentence:
+def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True) -> Sentence:
     """One clause over objects taken from `pool` (each object is named once per
-    sentence, so no clause replaces another's goal)."""
+    sentence, so no clause replaces another's goal). A tower said as bare positions ("the
+    green block at the bottom, then the blue block on top") only opens a sentence: after
+    another clause and ", then" it reads as more levels of the tower before it."""
     language = scene.domain.language
     kinds = ["move", "grasp"]
     if len(pool) >= 2:
@@ -356,11 +358,13 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool) -> Sentence:
             for lower, upper in pairwise(levels)
         }
         out.objects = set(levels)
-        out.text = _tower_text(draw, scene, levels, third, out)
+        out.text = _tower_text(draw, scene, levels, third, out, bare=first)
     return out
 
 
-def _tower_text(draw, scene: Scene, levels: list[str], third: bool, out: Sentence) -> str:
+def _tower_text(
+    draw, scene: Scene, levels: list[str], third: bool, out: Sentence, bare: bool = True
+) -> str:
     """A tower, bottom first in `levels`, in one of the accepted phrasings."""
     tower = scene.domain.language.tower
     assert tower is not None
@@ -373,7 +377,8 @@ def _tower_text(draw, scene: Scene, levels: list[str], third: bool, out: Sentenc
         where = f" in {_place_phrase(draw, scene, place, out)}"
         out.places = {place}
         out.facts.add(str(scene.domain.put_fact(levels[0], place, scene.kind_of(place) or "")))
-    style = draw(st.sampled_from(["with", "positions", "chain", "of", "of_bottom_up"]))
+    styles = ["with", "chain", "of", "of_bottom_up", *(["positions"] if bare else [])]
+    style = draw(st.sampled_from(styles))
     if where and style in ("positions", "chain"):
         style = "with"  # only "a tower in <place> ..." says where
     sep = draw(st.sampled_from([", then ", ", ", " then "]))
@@ -408,7 +413,7 @@ def sentences(draw, scene: Scene, with_robots: bool = True) -> Sentence:
             break
         robot = draw(st.sampled_from([None, *robots]))
         form = draw(st.sampled_from(["head", "comma", "tail"])) if robot else None
-        clause = draw(clauses(scene, pool, third=form == "head"))
+        clause = draw(clauses(scene, pool, third=form == "head", first=index == 0))
         text = clause.text
         if robot is not None:
             out.robots.add(robot)

@@ -537,8 +537,11 @@ class CommandLifecycle:
                     answer=f"robot-planner approve|reject --id {command.id}, or say yes|no",
                 )
                 return
+            # "planned" goes out before the plan: the executor's task events answer the
+            # plan, so they cannot come ahead of it (under load they did, and a follower
+            # saw task_started before planned, its counts reset by the late "planned").
+            self._status(command.id, "planned", **planned)
             self._publish_plan(command.id, 0, result.plan.to_dict())
-        self._status(command.id, "planned", **planned)
 
     def _publish_plan(
         self,
