@@ -333,8 +333,9 @@ def test_point_fields_take_a_whole_position(scene):
 def test_block_positions_follow_the_belief(catalogue, scene):
     top = scene.table.top_z
     facts = scene.initial_facts()
+    left_x, left_y = scene.places["left_side"].center  # red starts there: its centre
     assert world_position("red_block", scene, facts) == pytest.approx(
-        (-0.185, -0.075, top + 0.025)
+        (left_x, left_y, top + 0.025)
     )
     assert world_position("right_bin", scene, facts) == pytest.approx((0.25, 0.30, top))
     # Stack green on red: green's centre is one block higher.
@@ -345,7 +346,7 @@ def test_block_positions_follow_the_belief(catalogue, scene):
         "place", "left_arm", {"object": "green_block", "target": "red_block"}, scene, facts
     )
     assert world_position("green_block", scene, facts) == pytest.approx(
-        (-0.185, -0.075, top + 0.05 + 0.025)
+        (left_x, left_y, top + 0.05 + 0.025)
     )
 
 

@@ -37,6 +37,8 @@ SHOULDER_HEIGHT = 0.333
 #: in a handful of iterations (0.05 ms) and picks nearly the same posture as a fully
 #: converged default solve (within 0.1 rad; the rest pose still steers the redundancy).
 IK_DAMPING = (0.01,) * 9
+#: Force (N) of the constraint that keeps the two fingers at the same opening.
+GEAR_FORCE = 2.0
 #: Fully open gripper (m): two fingers of 0.04 m travel each.
 OPEN_WIDTH = 0.08
 
@@ -82,6 +84,29 @@ class PandaArm:
                 frictionAnchor=True,
                 physicsClientId=client,
             )
+        # The real hand's fingers are coupled (one motor, a rack): they open and close
+        # together, centred on the tool point. The URDF's fingers are two independent
+        # joints, and two motors squeezing a block at full force hold it in neutral
+        # balance along the axis they close on: during a carry the block sloshed 1-2 cm
+        # with both fingers, landed that far from its spot, or put a finger on a bin's
+        # wall. A gear constraint couples them (as PyBullet's own Panda grasp example
+        # does), softly: `GEAR_FORCE` holds a block (0.08 kg, under 0.5 N in a carry)
+        # centred, and gives way when a finger brushes a bin's wall on the way down, as
+        # the real arm's compliance does (rigidly coupled, a pick from a corner jammed).
+        gear = p.createConstraint(
+            self.body,
+            FINGER_JOINTS[0],
+            self.body,
+            FINGER_JOINTS[1],
+            jointType=p.JOINT_GEAR,
+            jointAxis=[1, 0, 0],
+            parentFramePosition=[0, 0, 0],
+            childFramePosition=[0, 0, 0],
+            physicsClientId=client,
+        )
+        p.changeConstraint(
+            gear, gearRatio=-1, erp=0.1, maxForce=GEAR_FORCE, physicsClientId=client
+        )
         self.gripper_force = 40.0
         #: The motor commands last sent to PyBullet (it keeps them until replaced).
         self._sent_arm: list[float] | None = None

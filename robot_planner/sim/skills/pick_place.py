@@ -30,6 +30,7 @@ from robot_planner.sim.truth import ground_truth
 from robot_planner.world.facts import Fact
 
 if TYPE_CHECKING:
+    from robot_planner.sim.models.registry import SimArm
     from robot_planner.sim.world import SimWorld
 
 #: The phase of a place in which the block is carried (disturbances drop it there).
@@ -75,14 +76,19 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
     def over_target() -> tuple[np.ndarray, float]:
         point = placement_point(m.world, block, target)
         release["point"] = point
-        if not arm.can_reach(point):
-            raise SkillFailure(f"IK unreachable: {target} is out of {arm.name}'s reach")
         yaw = release_yaw(m.world, block, target)
         release["yaw"] = yaw_of(arm.tool_pose()[1]) if yaw is None else yaw
-        return np.array([point[0], point[1], m.safe_z]), release["yaw"]
+        release["tool"] = point - in_hand_offset(m.world, arm, block, release["yaw"])
+        if not arm.can_reach(release["tool"]):
+            raise SkillFailure(f"IK unreachable: {target} is out of {arm.name}'s reach")
+        return np.array([*release["tool"][:2], m.safe_z]), release["yaw"]
 
     def down() -> tuple[np.ndarray, float]:
-        return release["point"], release["yaw"]
+        # Measured again now that the carry is over: a block can shift in the fingers
+        # while it is carried.
+        offset = in_hand_offset(m.world, arm, block, release["yaw"])
+        release["tool"] = release["point"] - offset
+        return release["tool"], release["yaw"]
 
     def placed() -> None:
         if m.grasp_check and placed_fact(m.world, block, target) not in ground_truth(m.world):
@@ -116,6 +122,21 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
         m.wait(0.1),
         m.check("verify", placed),
     ]
+
+
+def in_hand_offset(world: SimWorld, arm: SimArm, block: str, yaw: float) -> np.ndarray:
+    """Where the held `block`'s centre sits from the tool point (x, y; z is 0) once the
+    tool is turned to `yaw`. A grasp is rarely centred: the fingers close on the block
+    where it stood, and one can end up 8 mm further out than the other. The place skill
+    moves the tool so that the block, not the tool point, lands on the chosen spot;
+    otherwise a block meant for a bin corner landed a finger on the wall."""
+    if world.holder_of(block) is not arm:
+        return np.zeros(3)  # not in this hand (the grasp check is off): nothing to offset
+    tool, quaternion = arm.tool_pose()
+    offset = world.block_pose(block)[0][:2] - tool[:2]
+    turn = yaw - yaw_of(quaternion)
+    c, s = math.cos(turn), math.sin(turn)
+    return np.array([c * offset[0] - s * offset[1], s * offset[0] + c * offset[1], 0.0])
 
 
 def placed_fact(world: SimWorld, block: str, target: str) -> Fact:
