@@ -137,6 +137,15 @@ def test_a_parcel_on_a_tray_is_where_the_base_is(scene):
             "pick up the blue package and take it to the packing table",
             ["at(blue_parcel,packing_station)"],
         ),
+        # "take" points at a parcel as "pick up" does (it was only a put verb here).
+        (
+            "take the red parcel and put it in the packing bin",
+            ["in(red_parcel,packing_bin)"],
+        ),
+        (
+            "take the green parcel from the pick table and bring it to packing",
+            ["at(green_parcel,packing_station)"],
+        ),
     ],
 )
 def test_the_cell_is_commanded_in_its_own_words(scene, command, goal):
