@@ -33,6 +33,7 @@ COMMANDS = (
     plan.add_plan_parser,
     plan.add_grammar_parser,
     speech.add_transcribe_parser,
+    speech.add_voice_parser,
     validate.add_render_parser,
     validate.add_schema_parser,
     validate.add_execute_parser,
