@@ -88,10 +88,10 @@ def test_a_delayed_base_arrives_later_and_the_run_succeeds(logistics):
         return run_episode(config, logistics.domain.catalogue, logistics)
 
     delay = 4.0
-    # The probabilities set to 0 explicitly: the same run as with no disturbance. The
-    # monitor costs no simulated time, so the undisturbed timing runs without it; the
-    # delayed run has it on (a stopped base must raise no alarm).
-    plain = episode(DisturbanceConfig(spill_prob=0.0, delay_prob=0.0), "off")
+    # The probabilities set to 0 explicitly: the same run as with no disturbance. Both
+    # runs have the monitor on: a base driving normally never looks stalled, and a base
+    # stopped shorter than its progress check's patience is noticed, not an alarm.
+    plain = episode(DisturbanceConfig(spill_prob=0.0, delay_prob=0.0), "on")
     late = episode(DisturbanceConfig(delay_prob=1.0, delay_s=delay), "on")
     assert late["monitor"]["checks"] > 0
     for report in (plain, late):
@@ -104,6 +104,24 @@ def test_a_delayed_base_arrives_later_and_the_run_succeeds(logistics):
     assert [(d["kind"], d["robot"], d["seconds"]) for d in delays] == [
         ("delay", "base_1", delay)
     ] * 2
+
+    # The monitor noticed each stop (odometry, Nav2's progress checker) and saw the
+    # base move on; the undisturbed run had no stall.
+    def progress(report: dict) -> list[tuple[str, str]]:
+        return [
+            (e["event"], e["robot"])
+            for e in report["events"]
+            if e.get("event", "").startswith("progress_")
+        ]
+
+    assert progress(plain) == []
+    assert progress(late) == [("progress_stalled", "base_1"), ("progress_resumed", "base_1")] * 2
+    notice_s = logistics.domain.catalogue.skills["navigate"].progress.notice_s
+    stalls = [e for e in late["events"] if e.get("event") == "progress_stalled"]
+    for stop, stall in zip(delays, stalls, strict=True):
+        # The stall counts from where the base came to rest (it brakes for up to a
+        # second), and is judged every 0.2 s.
+        assert notice_s < stall["time"] - stop["time"] < notice_s + 1.5
 
     def durations(report: dict) -> dict[str, float]:
         started: dict[str, float] = {}

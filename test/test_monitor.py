@@ -529,3 +529,120 @@ def test_vqa_error_policy_is_checked():
         MonitorConfig(on_vqa_error="ignore")
     with pytest.raises(ValueError):
         MonitorConfig(vqa_timeout_s=0)
+
+
+# --- progress of a moving base (Nav2's progress checker, from odometry) ----------------
+
+
+def _base_at(stamp: float, x: float, yaw: float = 0.0) -> Observation:
+    from robot_planner.world.observation import BaseState
+
+    frame = observation(stamp).frame
+    state = BaseState(np.array([x, 0.0]), yaw, np.array([x, 0.0, 0.4]), (0.5, 0.4))
+    return Observation(stamp, frame, {}, {"base_1": state})
+
+
+def _drive_detector():
+    from robot_planner.world.scene import load_scene
+
+    logistics = load_scene("logistics")
+    catalogue = logistics.domain.catalogue
+    drive = OfflinePlanner(catalogue, logistics).plan_text("robot one, go to the pick station")
+    [navigate] = [t for t in drive.tasks if t.skill == "navigate"]
+    spec = catalogue.skills["navigate"].progress
+    detector = MisalignmentDetector(Scripted([True]), drive, catalogue)
+    return detector, navigate.id, spec
+
+
+def _feed(detector, task_id, positions, start=0.0, step=0.2):
+    """Observations every `step` s at the given x positions; the first misalignment."""
+    for i, x in enumerate(positions):
+        now = start + i * step
+        detector.task_phase(task_id, "drive")
+        if detector.due(now):
+            found = detector.check(_base_at(now, x))
+            if found is not None:
+                return found
+    return None
+
+
+def test_a_base_that_keeps_moving_is_never_reported():
+    detector, task_id, spec = _drive_detector()
+    detector.task_started(task_id, 0.0)
+    # 1 m/s for 30 s, and a slow crawl (just over moved_m per notice_s).
+    crawl = spec.moved_m / spec.notice_s * 1.2
+    assert _feed(detector, task_id, [0.2 * i for i in range(150)]) is None
+    assert _feed(detector, task_id, [30 + crawl * 0.2 * i for i in range(200)], 30.0) is None
+    assert detector.take_notices() == []
+
+
+def test_a_stalled_base_is_noticed_then_reported_after_its_patience():
+    detector, task_id, spec = _drive_detector()
+    detector.task_started(task_id, 0.0)
+    stop = 2.0
+    positions = [min(0.2 * i, stop) for i in range(200)]  # 1 m/s, stops at t = 2 s
+    found = _feed(detector, task_id, positions)
+    notices = detector.take_notices()
+    assert [n["event"] for n in notices] == ["progress_stalled"]
+    assert notices[0]["robot"] == "base_1" and notices[0]["task"] == task_id
+    assert spec.notice_s <= notices[0]["time"] - stop <= spec.notice_s + 0.5
+    assert found is not None and found.stalled and found.task == task_id
+    assert found.fact == "progress(base_1)"
+    assert spec.abort_s <= found.stamp - stop <= spec.abort_s + 0.5
+    assert "base_1 made no progress for 2" in found.describe()
+    assert found.describe().endswith(f"while {task_id} ran")
+    # From another process (the monitor node) it is the same misalignment.
+    again = type(found).from_dict(found.to_dict())
+    assert again.stalled and again.describe() == found.describe()
+
+
+def test_a_base_that_moves_again_is_reported_resumed_and_not_stalled():
+    detector, task_id, spec = _drive_detector()
+    detector.task_started(task_id, 0.0)
+    stand = int((spec.notice_s + 2.0) / 0.2)  # longer than the notice, shorter than abort
+    positions = [1.0] * stand + [1.0 + 0.2 * i for i in range(1, 50)]
+    assert _feed(detector, task_id, positions) is None
+    assert [n["event"] for n in detector.take_notices()] == [
+        "progress_stalled",
+        "progress_resumed",
+    ]
+
+
+def test_waiting_on_purpose_and_turning_on_the_spot_are_progress_enough():
+    detector, task_id, _ = _drive_detector()
+    detector.task_started(task_id, 0.0)
+    # A base waiting for a clear path stands still for as long as it takes: not judged.
+    for i in range(200):
+        detector.task_phase(task_id, "wait for a clear path")
+        assert not detector.due(i * 0.2) or detector.check(_base_at(i * 0.2, 0.0)) is None
+    # Turning on the spot (no translation) is progress.
+    for i in range(200):
+        now = 40.0 + i * 0.2
+        detector.task_phase(task_id, "drive")
+        if detector.due(now):
+            assert detector.check(_base_at(now, 0.0, yaw=0.1 * i)) is None
+    assert detector.take_notices() == []
+
+
+def test_progress_checks_are_off_outside_the_on_mode():
+    detector, task_id, _ = _drive_detector()
+    detector.config = DetectorConfig(mode="after-skill")
+    detector.task_started(task_id, 0.0)
+    assert _feed(detector, task_id, [0.0] * 200) is None
+
+
+@pytest.mark.parametrize(
+    ("progress", "message"),
+    [
+        ({"phases": []}, "at least 1 item"),
+        ({"phases": ["drive"], "notice_s": 5, "abort_s": 2}, "abort_s must be at least"),
+        ({"phases": ["drive"], "moved_m": 0}, "greater than 0"),
+    ],
+)
+def test_a_bad_progress_spec_is_refused(progress, message):
+    from pydantic import ValidationError
+
+    from robot_planner.world.catalogue import ProgressSpec
+
+    with pytest.raises(ValidationError, match=message):
+        ProgressSpec(**progress)

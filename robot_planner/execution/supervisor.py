@@ -259,9 +259,9 @@ class Supervisor:
                 outcome = Outcome.FAILED
                 reason = self._gave_up(replans, stalled, fewest, detail)
                 break
-            if kind == "failed" and failed is not None:
-                self._remember(failed, detail)
             last = self.misalignments[-1] if kind == "misalignment" else None
+            if failed is not None and (kind == "failed" or (last is not None and last.stalled)):
+                self._remember(failed, detail)  # a base that stalled for good: as a failure
             if last is not None and last.task == GOAL_TASK and last.unconfirmed:
                 self._clear_view(detail)  # let the camera see the whole table first
             try:
@@ -378,6 +378,8 @@ class Supervisor:
                 if detector.due(now):
                     errors = detector.errors
                     found = detector.check(self.observe())
+                    for notice in detector.take_notices():
+                        self._emit(notice)  # a base stalled or moving again
                     if found is not None:
                         return self._halt_for(executor, found)
                     if detector.errors > errors:

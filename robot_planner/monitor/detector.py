@@ -10,20 +10,28 @@ builds an observation.
 
 Modes: ``on`` (before, during and after), ``after-skill`` (only after each skill: the
 Inner-Monologue-style baseline DoReMi compares against), ``off``.
+
+A skill with a `progress` spec (a base's drive) is also watched from odometry, as Nav2's
+progress checker does: in the phases it names the robot must keep moving or turning; a
+stall is first a notice (an event, the robot may be waiting for a person to step
+aside), and a misalignment only once it has lasted the spec's `abort_s`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from robot_planner.monitor.base import VqaAnswer, VqaBackend, VqaError
 from robot_planner.monitor.observability import Observability
 from robot_planner.plan.model import Constraint, TaskPlan
-from robot_planner.world.catalogue import Catalogue
+from robot_planner.world.catalogue import Catalogue, ProgressSpec
 from robot_planner.world.facts import Fact
 from robot_planner.world.observation import CameraFrame, Observation
 
@@ -32,6 +40,9 @@ log = logging.getLogger(__name__)
 MonitorMode = Literal["on", "after-skill", "off"]
 #: The pseudo-task of the goal checks taken when a plan has finished.
 GOAL_TASK = "(goal)"
+#: The predicate of a progress misalignment's fact (``progress(base_1)``): no domain's,
+#: it names what was expected of the robot.
+PROGRESS = "progress"
 MODES: tuple[str, ...] = ("on", "after-skill", "off")
 
 
@@ -126,6 +137,11 @@ class Misalignment:
         )
 
     @property
+    def stalled(self) -> bool:
+        """A robot made no progress (a progress check), not a fact the camera refuted."""
+        return Fact.parse(self.fact).predicate == PROGRESS
+
+    @property
     def unconfirmed(self) -> bool:
         """Raised because the camera could not tell (goal checks only), not because it
         saw the opposite."""
@@ -133,6 +149,8 @@ class Misalignment:
 
     def describe(self) -> str:
         said = "no" if self.expected else "yes"
+        if self.stalled:
+            return f"monitor: {self.answers[-1].evidence} while {self.task} ran"
         if self.task == GOAL_TASK:
             if self.unconfirmed:
                 return (
@@ -165,6 +183,20 @@ class _Check:
     remaining: int = 0  # one-off checks: how many more answers to take
 
 
+@dataclass
+class _Progress:
+    """Where a moving robot last made progress (anchor pose and time)."""
+
+    spec: ProgressSpec
+    robot: str
+    phase: str = ""
+    center: np.ndarray | None = None
+    yaw: float = 0.0
+    since: float = 0.0
+    next_at: float = 0.0
+    noticed: bool = False
+
+
 class MisalignmentDetector:
     """Schedules and debounces constraint checks for one plan."""
 
@@ -185,6 +217,9 @@ class MisalignmentDetector:
         self.tasks = {t.id: t for t in plan.tasks}
         self.active: dict[tuple[str, int], _Check] = {}
         self.phase_of: dict[str, str] = {}
+        self._progress: dict[str, _Progress] = {}
+        #: Stall and resume notices of progress checks (events), for the caller to take.
+        self.notices: list[dict[str, Any]] = []
         self.checks = 0
         self.errors = 0
         self.check_seconds = 0.0
@@ -227,8 +262,15 @@ class MisalignmentDetector:
     def task_started(self, task_id: str, now: float) -> None:
         self._schedule(task_id, "before", now)
         self._schedule(task_id, "during", now)
+        task = self.tasks.get(task_id)
+        spec = self.catalogue.skills.get(task.skill) if task is not None else None
+        if spec is not None and spec.progress is not None and self.config.mode == "on":
+            self._progress[task_id] = _Progress(spec.progress, task.robot)  # type: ignore[union-attr]
 
     def task_finished(self, task_id: str, now: float, succeeded: bool) -> None:
+        tracker = self._progress.pop(task_id, None)
+        if tracker is not None and tracker.noticed:
+            self._notice("progress_resumed", task_id, tracker, now, "its skill ended")
         for key in [
             k
             for k in self.active
@@ -241,6 +283,9 @@ class MisalignmentDetector:
     def task_phase(self, task_id: str, phase: str) -> None:
         """The skill's current phase; `during` checks stop at the skill's `during_until`."""
         self.phase_of[task_id] = phase
+        tracker = self._progress.get(task_id)
+        if tracker is not None and tracker.phase != phase:
+            tracker.phase, tracker.center = phase, None  # judged afresh in each phase
         task = self.tasks.get(task_id)
         if task is None:
             return
@@ -275,6 +320,7 @@ class MisalignmentDetector:
 
     def reset(self) -> None:
         self.active.clear()
+        self._progress.clear()
 
     def _cannot_check(self, fact: Fact) -> bool:
         """True (and remembered) when the perceiver cannot check `fact` at all."""
@@ -286,7 +332,9 @@ class MisalignmentDetector:
     # --- checking ------------------------------------------------------------------
 
     def due(self, now: float) -> bool:
-        return any(check.next_at <= now + 1e-9 for check in self.active.values())
+        return any(check.next_at <= now + 1e-9 for check in self.active.values()) or any(
+            t.phase in t.spec.phases and t.next_at <= now + 1e-9 for t in self._progress.values()
+        )
 
     @property
     def pending(self) -> bool:
@@ -296,6 +344,9 @@ class MisalignmentDetector:
     def check(self, observation: Observation) -> Misalignment | None:
         """Run every due check on this observation; a confirmed misalignment or None."""
         now = observation.stamp
+        stalled = self._check_progress(observation)
+        if stalled is not None:
+            return stalled
         for key, check in list(self.active.items()):
             if check.next_at > now + 1e-9:
                 continue
@@ -345,6 +396,79 @@ class MisalignmentDetector:
                     check.remaining = max(check.remaining, 1)
                     check.next_at = now + self.config.confirm_period_s
         return None
+
+    def _check_progress(self, observation: Observation) -> Misalignment | None:
+        """Judge each moving robot's progress from its odometry (see the module)."""
+        now = observation.stamp
+        period = self.config.max_period_s or 0.2
+        for task_id, tracker in list(self._progress.items()):
+            state = observation.bases.get(tracker.robot)
+            if tracker.phase not in tracker.spec.phases or state is None:
+                continue  # waiting on purpose, or no odometry to judge by
+            if tracker.next_at > now + 1e-9:
+                continue
+            tracker.next_at = now + period
+            center = np.asarray(state.center[:2], dtype=float)
+            if tracker.center is not None:
+                moved = float(np.linalg.norm(center - tracker.center))
+                turned = abs(math.remainder(state.yaw - tracker.yaw, math.tau))
+                spec = tracker.spec
+                if moved < spec.moved_m and math.degrees(turned) < spec.turned_deg:
+                    stalled = now - tracker.since
+                    if stalled >= spec.abort_s:
+                        del self._progress[task_id]
+                        return self._stalled(task_id, tracker, stalled, observation)
+                    if stalled >= spec.notice_s and not tracker.noticed:
+                        tracker.noticed = True
+                        self._notice("progress_stalled", task_id, tracker, now, stalled)
+                    continue
+                if tracker.noticed:
+                    self._notice("progress_resumed", task_id, tracker, now, now - tracker.since)
+            tracker.center, tracker.yaw, tracker.since = center, state.yaw, now
+            tracker.noticed = False
+        return None
+
+    def _notice(
+        self, kind: str, task_id: str, tracker: _Progress, now: float, detail: float | str
+    ) -> None:
+        event: dict[str, Any] = {
+            "event": kind,
+            "time": round(now, 4),
+            "task": task_id,
+            "robot": tracker.robot,
+            "phase": tracker.phase,
+        }
+        if isinstance(detail, str):
+            event["reason"] = detail
+        else:
+            event["stalled_s"] = round(detail, 2)
+        self.notices.append(event)
+        log.info("monitor: %s", event)
+
+    def take_notices(self) -> list[dict[str, Any]]:
+        """The notices since the last call (stalls and resumes), oldest first."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def _stalled(
+        self, task_id: str, tracker: _Progress, stalled: float, observation: Observation
+    ) -> Misalignment:
+        spec = tracker.spec
+        evidence = (
+            f"{tracker.robot} made no progress for {stalled:.1f} s in '{tracker.phase}' "
+            f"(moved under {spec.moved_m:g} m and turned under {spec.turned_deg:g} degrees)"
+        )
+        return Misalignment(
+            task_id,
+            tracker.robot,
+            f"{PROGRESS}({tracker.robot})",
+            "during",
+            True,
+            observation.stamp,
+            (VqaAnswer(False, 1.0, evidence),),
+            f"is {tracker.robot} making progress?",
+            observation.frame,
+        )
 
     def _ask(self, observation: Observation, check: _Check) -> VqaAnswer | None:
         started = time.perf_counter()

@@ -348,6 +348,10 @@ class MonitorNode(Node):
                 else "continuing without the failed checks",
                 revision=command[1],
             )
+        for notice in detector.take_notices():  # a base stalled, or moves again
+            state = notice.pop("event")
+            notice["robot_time"] = notice.pop("time", None)
+            self.status(command[0], state, revision=command[1], **notice)
         if found is None:
             return
         with self._lock:

@@ -23,6 +23,8 @@ STATE_OF = {
     "task_cancelled": "task_cancelled",
     "misalignment": "misalignment",
     "monitor_degraded": "monitor_degraded",
+    "progress_stalled": "progress_stalled",
+    "progress_resumed": "progress_resumed",
     "replanned": "replanned",
     "clearing_view": "replanning",
     "verifying": "verifying",

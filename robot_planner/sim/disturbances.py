@@ -143,6 +143,9 @@ class Disturbances:
         self.base_rng = np.random.default_rng(np.random.SeedSequence([self.world.seed, 2]))
         self._drops: dict[int, float] = {}  # id(run) -> fraction of the carry
         self._drives: dict[int, _Drive] = {}  # id(run) -> a base's drive
+        # A delayed base stays stopped until then, whichever run drives it: whatever
+        # stopped it (a person in the aisle) does not leave because the plan changed.
+        self._blocked_until: dict[str, float] = {}
         self._knocks = sorted(self.config.knocks, key=lambda k: k.time_s)
 
     def _log(self, kind: str, **details: Any) -> None:
@@ -232,13 +235,22 @@ class Disturbances:
 
     def _drive_step(self, run: SkillRun, drive: _Drive) -> None:
         """Measure how far a base has driven along its reserved path; spill its tray or
-        stop it once the drawn fraction of the path is behind it."""
-        if (drive.spill_at is None and drive.delay_at is None) or run.held:
+        stop it once the drawn fraction of the path is behind it. A base still delayed
+        when a new run starts driving it (after a re-plan) stands until the delay ends."""
+        if run.held:
             return
         path = self.paths.get(run.robot)
         if path is None:  # not driving: waiting for a bay or a clear path, or arrived
             return
         base = self.world.bases[run.robot]
+        blocked = self._blocked_until.get(run.robot, -math.inf)
+        if self.world.time < blocked:
+            base.hold_still()
+            run.hold(self.world.time, blocked - self.world.time)
+            self._log("delay", robot=run.robot, seconds=round(blocked - self.world.time, 3))
+            return
+        if drive.spill_at is None and drive.delay_at is None:
+            return
         xy = base.pose()[0]
         if drive.length is None or drive.last is None:
             drive.length = sum(float(np.linalg.norm(b - a)) for a, b in itertools.pairwise(path))
@@ -256,6 +268,7 @@ class Disturbances:
             drive.delay_at = None
             base.hold_still()  # brakes at its acceleration limits: nothing slides off
             run.hold(self.world.time, self.config.delay_s)
+            self._blocked_until[run.robot] = self.world.time + self.config.delay_s
             self._log("delay", robot=run.robot, seconds=self.config.delay_s)
 
     def _spill(self, robot: str, side: float) -> None:

@@ -43,6 +43,27 @@ class Effect(_Strict):
     when: dict[str, str] = {}
 
 
+class ProgressSpec(_Strict):
+    """A Nav2-style progress check for a skill that moves a robot (a base's drive): in
+    the skill's `phases` the robot must move `moved_m` or turn `turned_deg` within
+    `notice_s`, or the monitor says it has stalled; after `abort_s` without progress it
+    is a misalignment and the command is re-planned from where the robot is. The skill's
+    other phases (waiting for a free bay or a clear path) are waits on purpose and are
+    not judged. Judged from odometry (proprioception), not the camera."""
+
+    phases: tuple[str, ...] = Field(min_length=1)
+    moved_m: float = Field(0.05, gt=0)
+    turned_deg: float = Field(10.0, gt=0)
+    notice_s: float = Field(3.0, gt=0)
+    abort_s: float = Field(20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _abort_after_notice(self) -> ProgressSpec:
+        if self.abort_s < self.notice_s:
+            raise ValueError("abort_s must be at least notice_s")
+        return self
+
+
 class SkillSpec(_Strict):
     """A skill: what it does, its arguments, timeout and symbolic model."""
 
@@ -64,6 +85,8 @@ class SkillSpec(_Strict):
     #: "during" constraints hold until the skill enters this phase (e.g. a place's
     #: release, where the gripper opens on purpose); None: for the whole skill.
     during_until: str | None = None
+    #: Progress the robot must make while the skill runs (mobile bases); None: no check.
+    progress: ProgressSpec | None = None
 
     @model_validator(mode="after")
     def _templates_refer_to_arguments(self) -> SkillSpec:
