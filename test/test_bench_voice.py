@@ -92,7 +92,7 @@ def test_cli_bench_voice_json_and_bad_directory(tmp_path, capsys):
 
 
 # A speaker adaptation (MLLR) of the bundled model, made by
-# docs/research/voice_adaptation/adapt.sh from 40 espeak-ng en-us recordings of grammar
+# the pipeline of `robot-planner voice adapt` from 40 espeak-ng en-us recordings of grammar
 # sentences that are not among the 22 fixtures (test/fixtures/audio/README.md).
 MLLR = AUDIO / "mllr_espeak_en_us.txt"
 
