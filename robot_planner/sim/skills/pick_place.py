@@ -126,10 +126,10 @@ def place(motion: MotionPlanner, object: str, target: str) -> list[Phase]:
 
 def in_hand_offset(world: SimWorld, arm: SimArm, block: str, yaw: float) -> np.ndarray:
     """Where the held `block`'s centre sits from the tool point (x, y; z is 0) once the
-    tool is turned to `yaw`. A grasp is rarely centred: the fingers close on the block
-    where it stood, and one can end up 8 mm further out than the other. The place skill
-    moves the tool so that the block, not the tool point, lands on the chosen spot;
-    otherwise a block meant for a bin corner landed a finger on the wall."""
+    tool is turned to `yaw`. A grasp need not be centred (a block lying against another
+    shifts as the fingers close; a gripper's fingers may not be coupled), so the place
+    skill moves the tool so that the block, not the tool point, lands on the chosen
+    spot: 1 cm off, a block meant for a bin corner put a finger on the wall."""
     if world.holder_of(block) is not arm:
         return np.zeros(3)  # not in this hand (the grasp check is off): nothing to offset
     tool, quaternion = arm.tool_pose()
