@@ -534,7 +534,7 @@ def _feedback_line(feedback: Any) -> str:
         brief = f"{feedback.tasks_total} task(s)"
         if feedback.readback:
             brief += f": {feedback.readback}"
-    elif state.startswith("task_") or state == "verifying":
+    elif state.startswith(("task_", "progress_")) or state == "verifying":
         running = ", ".join(feedback.running_tasks)
         brief = f"{feedback.tasks_done}/{feedback.tasks_total} done"
         if running:
@@ -604,6 +604,11 @@ def _progress(event: Any) -> str:
         brief = f"best guess {details.get('guess', '')!r}: not a whole command, not sent"
     elif event.state == "misalignment":
         brief = f"{details.get('fact')} ({details.get('evidence', '')})"
+    elif event.state.startswith("progress_"):
+        still = details.get("stalled_s")
+        brief = f"{details.get('robot', '?')} in {details.get('task', '?')}'s " + (
+            f"{details.get('phase', '')}" + (f", stood {still} s" if still is not None else "")
+        )
     return f"{event.time:.3f} {event.source:>8} {event.state:<15} {brief}".rstrip()
 
 

@@ -116,3 +116,18 @@ def test_the_awaiting_line_reads_back_and_says_how_to_answer():
         state="awaiting_approval", readback="x → y", id="c8", running_tasks=[]
     )
     assert "x → y -- approve: robot-planner approve --id c8" in ros_cli._feedback_line(feedback)
+
+
+def test_a_stalled_base_is_one_progress_line():
+    event = make_event(
+        "c9",
+        "progress_stalled",
+        "executor",
+        {"task": "t1", "robot": "base_1", "phase": "drive", "stalled_s": 3.2},
+    )
+    line = ros_cli._progress(event)
+    assert "progress_stalled" in line and "base_1 in t1's drive, stood 3.2 s" in line
+    feedback = SimpleNamespace(
+        state="progress_stalled", tasks_done=0, tasks_total=1, running_tasks=["t1"]
+    )
+    assert "0/1 done, running t1" in ros_cli._feedback_line(feedback)
