@@ -151,3 +151,29 @@ def test_schema_lists_the_states_and_required_fields():
     assert schema["additionalProperties"] is False
     assert all(prop.get("description") for prop in schema["properties"].values())
     json.dumps(schema)  # the schema itself is JSON (printed by `schema --status`)
+
+
+def test_progress_notices_of_the_in_process_monitor_are_published():
+    """The executor publishes the supervisor's events through `status_of`: a stalled or
+    moving-again base is a status event with the monitor's details, on the robot's
+    clock."""
+    from robot_planner.service.wire import status_of
+
+    notice = {
+        "event": "progress_stalled",
+        "time": 6.3,
+        "task": "t1",
+        "robot": "base_1",
+        "phase": "drive",
+        "stalled_s": 3.2,
+    }
+    state, details = status_of(notice)
+    assert state == "progress_stalled" and state in STATES
+    assert details == {
+        "task": "t1",
+        "robot": "base_1",
+        "phase": "drive",
+        "stalled_s": 3.2,
+        "robot_time": 6.3,
+    }
+    assert status_of({**notice, "event": "progress_resumed"})[0] == "progress_resumed"
