@@ -235,3 +235,14 @@ def test_bench_episodes_runs_with_the_monitor_chosen(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["monitor"] == "off" and report["episodes"] == 1
     assert report["success_rate"] == 1.0 and report["system_success_rate"] == 1.0
+    assert report["disturbances"] == {} and report["stalls_noticed"] == 0
+    assert report["misalignments"] == 0 and report["replans_per_episode"] == 0
+
+
+def test_bench_episodes_counts_delays_and_the_stalls_noticed(capsys):
+    argv = ["bench", "episodes", "--scene", "logistics", "--seeds", "1", "--monitor", "on"]
+    command = ["--command", "robot one, go to the pick station"]
+    assert main([*argv, *command, "--delay-prob", "1", "--delay-s", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "disturbances: 1 delay; 0 misalignment(s), 0 re-plans per episode" in out
+    assert "1 stall(s) noticed" in out

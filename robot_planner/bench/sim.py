@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,10 +26,15 @@ def _episode(job: tuple[str, str, int, DisturbanceConfig, str | None]) -> dict[s
     catalogue = scene.domain.catalogue
     config = EpisodeConfig(command=command, seed=seed, disturbances=disturbances, monitor=monitor)
     report = run_episode(config, catalogue, scene)
+    events = report["events"]
     return {
         **{k: report[k] for k in ("seed", "outcome", "reason", "sim_time_s", "wall_time_s")},
         "success": report["ground_truth"]["goal_holds"],
         "system_success": report["success"],
+        "replans": report["replans"],
+        "misalignments": len(report["misalignments"]),
+        "disturbances": [e["kind"] for e in events if e.get("event") == "disturbance"],
+        "stalls_noticed": sum(1 for e in events if e.get("event") == "progress_stalled"),
     }
 
 
@@ -88,6 +94,11 @@ def bench_episodes(
         "verdict_disagreements": [r["seed"] for r in rows if r["success"] != r["system_success"]],
         "mean_sim_time_s": round(statistics.mean(r["sim_time_s"] for r in rows), 3),
         "mean_wall_time_s": round(statistics.mean(r["wall_time_s"] for r in rows), 3),
+        # What happened to the robots, and what the monitor made of it.
+        "disturbances": dict(Counter(k for r in rows for k in r["disturbances"])),
+        "misalignments": sum(r["misalignments"] for r in rows),
+        "replans_per_episode": round(sum(r["replans"] for r in rows) / max(1, len(rows)), 3),
+        "stalls_noticed": sum(r["stalls_noticed"] for r in rows),
         "failures": [
             {k: r[k] for k in ("seed", "outcome", "reason")} for r in rows if not r["success"]
         ],

@@ -129,6 +129,13 @@ def cmd_bench_episodes(args: argparse.Namespace) -> int:
             f"{report['system_success_rate']:.0%}; mean {report['mean_sim_time_s']:.1f} s "
             f"simulated, {report['mean_wall_time_s']:.2f} s wall per episode"
         )
+        if report["disturbances"]:
+            happened = ", ".join(f"{n} {kind}" for kind, n in report["disturbances"].items())
+            print(
+                f"  disturbances: {happened}; {report['misalignments']} misalignment(s), "
+                f"{report['replans_per_episode']:g} re-plans per episode, "
+                f"{report['stalls_noticed']} stall(s) noticed"
+            )
         for failure in report["failures"]:
             print(f"  seed {failure['seed']}: {failure['outcome']} {failure['reason']}")
     return EXIT_OK
