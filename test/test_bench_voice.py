@@ -98,11 +98,12 @@ MLLR = AUDIO / "mllr_espeak_en_us.txt"
 
 
 def test_an_adapted_model_is_loaded_and_hears_better(catalogue, scene):
-    """The bundled model hears 10 of the 22 fixtures exactly; adapted to the speaker, 16
-    (measured). Ignoring the transform would fall back to 10."""
+    """The bundled model hears 10 of the 22 fixtures exactly; adapted to the speaker, 18
+    with pocketsphinx's own beams (measured; 16 with the bundled model's narrow beams,
+    10 if the transform were ignored)."""
     adapted = SpeechRecognizer(scene, mllr=MLLR)
     result = bench_voice(adapted, OfflinePlanner(catalogue, scene), scene.initial_facts(), VOICE)
-    assert result["counts"]["exact"] >= 14 and result["counts"]["wrong"] == 0, result["counts"]
+    assert result["counts"]["exact"] >= 17 and result["counts"]["wrong"] == 0, result["counts"]
 
 
 @pytest.mark.parametrize(
