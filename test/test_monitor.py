@@ -542,15 +542,21 @@ def _base_at(stamp: float, x: float, yaw: float = 0.0) -> Observation:
     return Observation(stamp, frame, {}, {"base_1": state})
 
 
-def _drive_detector():
+def _drive_detector(abort_s: float | None = None):
+    """A detector for a logistics drive; `abort_s` added to the domain's progress spec
+    (which only notices stalls)."""
     from robot_planner.world.scene import load_scene
 
     logistics = load_scene("logistics")
     catalogue = logistics.domain.catalogue
     drive = OfflinePlanner(catalogue, logistics).plan_text("robot one, go to the pick station")
     [navigate] = [t for t in drive.tasks if t.skill == "navigate"]
-    spec = catalogue.skills["navigate"].progress
-    detector = MisalignmentDetector(Scripted([True]), drive, catalogue)
+    skill = catalogue.skills["navigate"]
+    spec = skill.progress.model_copy(update={"abort_s": abort_s})
+    skills = {**catalogue.skills, "navigate": skill.model_copy(update={"progress": spec})}
+    detector = MisalignmentDetector(
+        Scripted([True]), drive, catalogue.model_copy(update={"skills": skills})
+    )
     return detector, navigate.id, spec
 
 
@@ -576,8 +582,17 @@ def test_a_base_that_keeps_moving_is_never_reported():
     assert detector.take_notices() == []
 
 
-def test_a_stalled_base_is_noticed_then_reported_after_its_patience():
+def test_a_stalled_base_is_noticed_and_only_reported_when_the_domain_says_so():
+    # The logistics domain waits for a stalled base (one lane: nobody can go around).
     detector, task_id, spec = _drive_detector()
+    assert spec.abort_s is None
+    detector.task_started(task_id, 0.0)
+    assert _feed(detector, task_id, [min(0.2 * i, 2.0) for i in range(1000)]) is None
+    assert [n["event"] for n in detector.take_notices()] == ["progress_stalled"]
+
+
+def test_a_stalled_base_is_noticed_then_reported_after_its_patience():
+    detector, task_id, spec = _drive_detector(abort_s=20.0)
     detector.task_started(task_id, 0.0)
     stop = 2.0
     positions = [min(0.2 * i, stop) for i in range(200)]  # 1 m/s, stops at t = 2 s

@@ -13,8 +13,8 @@ Inner-Monologue-style baseline DoReMi compares against), ``off``.
 
 A skill with a `progress` spec (a base's drive) is also watched from odometry, as Nav2's
 progress checker does: in the phases it names the robot must keep moving or turning; a
-stall is first a notice (an event, the robot may be waiting for a person to step
-aside), and a misalignment only once it has lasted the spec's `abort_s`.
+stall is a notice (an event: the robot may be waiting for a person to step aside), and
+a misalignment only when the spec has an `abort_s` and the stall has lasted that long.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ class MisalignmentDetector:
                 spec = tracker.spec
                 if moved < spec.moved_m and math.degrees(turned) < spec.turned_deg:
                     stalled = now - tracker.since
-                    if stalled >= spec.abort_s:
+                    if spec.abort_s is not None and stalled >= spec.abort_s:
                         del self._progress[task_id]
                         return self._stalled(task_id, tracker, stalled, observation)
                     if stalled >= spec.notice_s and not tracker.noticed:

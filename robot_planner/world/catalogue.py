@@ -46,20 +46,22 @@ class Effect(_Strict):
 class ProgressSpec(_Strict):
     """A Nav2-style progress check for a skill that moves a robot (a base's drive): in
     the skill's `phases` the robot must move `moved_m` or turn `turned_deg` within
-    `notice_s`, or the monitor says it has stalled; after `abort_s` without progress it
-    is a misalignment and the command is re-planned from where the robot is. The skill's
-    other phases (waiting for a free bay or a clear path) are waits on purpose and are
-    not judged. Judged from odometry (proprioception), not the camera."""
+    `notice_s`, or the monitor says it has stalled (and again when it moves on). With
+    `abort_s`, a stall that long is a misalignment and the command is re-planned from
+    where the robot is, for worlds where another robot can take over; without it the
+    robot is waited for (the skill's own timeout still applies). The skill's other
+    phases (waiting for a free bay or a clear path) are waits on purpose and are not
+    judged. Judged from odometry (proprioception), not the camera."""
 
     phases: tuple[str, ...] = Field(min_length=1)
     moved_m: float = Field(0.05, gt=0)
     turned_deg: float = Field(10.0, gt=0)
     notice_s: float = Field(3.0, gt=0)
-    abort_s: float = Field(20.0, gt=0)
+    abort_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _abort_after_notice(self) -> ProgressSpec:
-        if self.abort_s < self.notice_s:
+        if self.abort_s is not None and self.abort_s < self.notice_s:
             raise ValueError("abort_s must be at least notice_s")
         return self
 
