@@ -138,8 +138,10 @@ class Misalignment:
 
     @property
     def stalled(self) -> bool:
-        """A robot made no progress (a progress check), not a fact the camera refuted."""
-        return Fact.parse(self.fact).predicate == PROGRESS
+        """A robot made no progress (a progress check), not a fact the camera refuted.
+        (Read from the text: a malformed fact from another process is refused where it is
+        parsed, not here.)"""
+        return self.fact.startswith(f"{PROGRESS}(")
 
     @property
     def unconfirmed(self) -> bool:
