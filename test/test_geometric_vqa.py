@@ -184,17 +184,24 @@ def test_tower_on_clear_and_on_table(vqa, arranged, size):
     assert centre[2] == pytest.approx(0.625 + 0.025, abs=0.005)
 
 
+def _tower(scene, *xy: tuple[float, float]):
+    """The overhead frame of yellow, blue and red stacked at these (x, y), and the table
+    top's height."""
+    with SimWorld(scene, seed=0) as world:
+        top = world.table_top
+        for level, (block, (x, y)) in enumerate(
+            zip(("yellow_block", "blue_block", "red_block"), xy, strict=True)
+        ):
+            world.move_block(block, [x, y, top + 0.025 + 0.05 * level])
+        world.settle(0.5)
+        return world.observe(world.camera("overhead", *SIZES[0])), top
+
+
 @pytest.fixture(scope="module")
 def three_high(scene):
     """A three-block tower as the stack-drop bench built it in seed 118 (p = 0.15): the
     top block sits 3 mm nearer the camera than the middle one."""
-    with SimWorld(scene, seed=0) as world:
-        top = world.table_top
-        world.move_block("yellow_block", [0.192, 0.082, top + 0.025])
-        world.move_block("blue_block", [0.189, 0.0823, top + 0.075])
-        world.move_block("red_block", [0.19, 0.079, top + 0.125])
-        world.settle(0.5)
-        yield world.observe(world.camera("overhead", *SIZES[0])), world.table_top
+    return _tower(scene, (0.192, 0.082), (0.189, 0.0823), (0.19, 0.079))
 
 
 def test_the_middle_block_of_a_tower_is_at_its_height(vqa, three_high):
@@ -212,13 +219,7 @@ def test_the_bottom_block_of_an_offset_tower_is_at_its_height(vqa, scene):
     aside. The bottom block's edge on the table shows in a dozen columns, a sliver
     beside the block on it in three; the two outlines disagreed, neither was trusted,
     and the side faces' lower part put it 1.2 cm low: `on` failed on a standing tower."""
-    with SimWorld(scene, seed=0) as world:
-        top = world.table_top
-        world.move_block("yellow_block", [0.208, 0.077, top + 0.025])
-        world.move_block("blue_block", [0.211, 0.055, top + 0.075])
-        world.move_block("red_block", [0.211, 0.066, top + 0.125])
-        world.settle(0.5)
-        observation = world.observe(world.camera("overhead", *SIZES[0]))
+    observation, top = _tower(scene, (0.208, 0.077), (0.211, 0.055), (0.211, 0.066))
     centre = vqa.perceive(observation.frame)["yellow_block"].center
     assert centre[2] == pytest.approx(top + 0.025, abs=0.005)
     expect(vqa, observation, "on(blue_block,yellow_block)", True)
