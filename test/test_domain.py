@@ -124,3 +124,34 @@ def test_an_unsolvable_goal_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no plan reaches in(red_block,right_bin) from the current state" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+LOGISTICS = TABLETOP.parent / "logistics"
+
+
+def test_a_kind_under_a_parent_kind_is_one_and_offers_its_skills_too():
+    """The fetcher is a base with an arm: a carrier and a parker for typing, offering the
+    base's skills besides its own; called only by its own nouns."""
+    domain = load_domain("logistics")
+    assert domain.ancestors("fetcher") == ("fetcher", "base", "robot")
+    assert domain.is_a("fetcher", "base") and not domain.is_a("base", "fetcher")
+    assert domain.skills_of("fetcher") == ("fetch", "navigate", "wait")
+    assert domain.kind_offers("fetcher", "navigate") and not domain.kind_offers("base", "fetch")
+    assert "robot" not in domain.robot_nouns("fetcher")
+
+
+@pytest.mark.parametrize(
+    ("new", "fragment"),
+    [
+        ("    parent: bass\n", "robot kind fetcher: unknown parent kind 'bass'"),
+        ("    parent: fetcher\n", "robot kind fetcher: its parents form a loop"),
+    ],
+)
+def test_a_bad_parent_kind_is_one_line(tmp_path, new, fragment):
+    text = (LOGISTICS / "domain.yaml").read_text()
+    assert "    parent: base\n" in text
+    path = tmp_path / "domain.yaml"
+    path.write_text(text.replace("    parent: base\n", new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_domain(path)
+    assert fragment in str(info.value) and "\n" not in str(info.value)

@@ -879,16 +879,21 @@ def bay_pose(place: str, robot: str, bay: int | str, scene: Scene) -> PlanarPose
     """Where a mobile robot parks to serve `place`: one of its bays (``x, y, yaw``).
 
     ``bay: robot`` gives each robot its own bay of a place with several (the n-th robot of
-    its kind in the scene takes bay n, modulo the number of bays), so two bases sent to one
-    dock do not drive to the same spot; a place with one bay serves one robot at a time
-    (the domain says so, e.g. ``bay_free``).
+    its kind in the scene takes bay n, modulo the number of bays; a kind with a parent kind
+    counts with it: a fetcher is a base), so two bases sent to one dock do not drive to
+    the same spot; a place with one bay serves one robot at a time (the domain says so,
+    e.g. ``bay_free``).
     """
     spec = scene.places.get(place)
     if spec is None or not spec.bays:
         raise GoalError(f"'{place}' has no bays, so there is no pose to drive to")
     if bay == "robot":
-        kind = scene.robots[robot].kind if robot in scene.robots else None
-        peers = [name for name, r in scene.robots.items() if r.kind == kind]
+
+        def family(name: str) -> str:  # the kind's topmost parent kind
+            return scene.domain.ancestors(scene.robots[name].kind)[-2]
+
+        kind = family(robot) if robot in scene.robots else None
+        peers = [name for name in scene.robots if family(name) == kind]
         index = peers.index(robot) % len(spec.bays) if robot in peers else 0
     else:
         index = int(bay)

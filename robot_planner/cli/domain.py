@@ -28,14 +28,14 @@ def describe(args: argparse.Namespace) -> dict[str, Any]:
         "types": {
             n: {"parent": t.parent, "nouns": list(t.nouns)} for n, t in domain.types.items()
         },
-        "robot_kinds": {n: list(k.skills) for n, k in domain.robot_kinds.items()},
+        "robot_kinds": {n: list(domain.skills_of(n)) for n in domain.robot_kinds},
         "predicates": {
             n: {"args": list(p.args), "observed": p.observed} for n, p in domain.predicates.items()
         },
         "skills": {
             n: {
                 "args": {a: spec.label for a, spec in s.args.items()},
-                "offered_by": [k for k, kind in domain.robot_kinds.items() if n in kind.skills],
+                "offered_by": [k for k in domain.robot_kinds if domain.kind_offers(k, n)],
                 "timeout_s": s.timeout_s,
             }
             for n, s in domain.skills.items()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -890,29 +890,47 @@ class GeometricVqa:
         evidence = f"{s.describe()}; bottom {gap * 100:+.1f} cm from {robot}'s tray"
         return VqaAnswer(value, conf * _quality(s), evidence)
 
-    def _parked(self, robot: str, state: BaseState, place: str, spec: Any) -> VqaAnswer:
-        """The base stands in one of the place's bays (odometry), or inside a floor area
-        with bays and no surface of its own (a dock)."""
+    def _in_bay(self, state: BaseState, bay: Sequence[float]) -> tuple[bool | None, float]:
+        """The base stands in the bay (position and heading, odometry)."""
         cfg = self.config
         xy = np.asarray(state.center[:2], dtype=float)
-        tests = []
-        for bay in spec.bays:
-            distance = float(np.linalg.norm(xy - np.asarray(bay[:2], dtype=float)))
-            turn = abs(math.remainder(state.yaw - bay[2], math.tau))
-            tests.append(
-                _all(
-                    [
-                        (cfg.bay_tolerance - distance, cfg.odometry_sigma),
-                        (math.radians(cfg.bay_yaw_tolerance_deg) - turn, math.radians(2.0)),
-                    ]
-                )
-            )
-        if spec.bays and spec.surface_z is None:
+        distance = float(np.linalg.norm(xy - np.asarray(bay[:2], dtype=float)))
+        turn = abs(math.remainder(state.yaw - bay[2], math.tau))
+        return _all(
+            [
+                (cfg.bay_tolerance - distance, cfg.odometry_sigma),
+                (math.radians(cfg.bay_yaw_tolerance_deg) - turn, math.radians(2.0)),
+            ]
+        )
+
+    def _parked(self, robot: str, state: BaseState, place: str, spec: Any) -> VqaAnswer:
+        """The base stands in one of the place's bays (odometry); or inside a floor area
+        with bays and no surface of its own (a dock); or inside a floor area without bays
+        (the aisle: a drive halted half-way) and in no bay of any place."""
+        cfg = self.config
+        xy = np.asarray(state.center[:2], dtype=float)
+        tests = [self._in_bay(state, bay) for bay in spec.bays]
+        if spec.surface_z is None:
             inside = min(
                 spec.size[0] / 2 - abs(xy[0] - spec.center[0]),
                 spec.size[1] / 2 - abs(xy[1] - spec.center[1]),
             )
-            tests.append(_all([(inside, cfg.odometry_sigma)]))
+            if spec.bays:
+                tests.append(_all([(inside, cfg.odometry_sigma)]))
+            else:
+                elsewhere = [
+                    self._in_bay(state, bay)
+                    for other in self.stands.values()
+                    for bay in other.bays
+                ]
+                within, sure = _all([(inside, cfg.odometry_sigma)])
+                parked = [c for v, c in elsewhere if v]
+                if not within:
+                    tests.append((False, sure))
+                elif parked:  # in a bay: at that bay's place instead
+                    tests.append((False, max(parked)))
+                else:  # as sure as the least sure "not in that bay"
+                    tests.append((True, min([sure, *(c for _, c in elsewhere)])))
         # OR over the bays: as sure as the surest pass, else as the least sure failure.
         passed = [c for v, c in tests if v]
         best = (True, max(passed)) if passed else (False, min((c for _, c in tests), default=1.0))

@@ -257,6 +257,9 @@ class _Compiler:
             name = kind if kind not in self.types else _unique(f"{kind}_kind", self.types)
             self.types[name] = ROBOT
             self.kind_type[kind] = name
+        for kind, kind_spec in domain.robot_kinds.items():  # a kind under its parent kind
+            if kind_spec.parent is not None:
+                self.types[self.kind_type[kind]] = self.kind_type[kind_spec.parent]
         self.objects: dict[str, str] = {}
         for name in scene.names:
             self.objects[name] = scene.kind_of(name) or ""
@@ -390,7 +393,9 @@ class _Compiler:
         in_scene = {r.kind for r in self.scene.robots.values()}
         if set(kinds) >= in_scene:
             return [ROBOT]
-        return [self.kind_type[k] for k in kinds]
+        # A kind under another offering kind is covered by that kind's type.
+        top = [k for k in kinds if not any(a in kinds for a in self.domain.ancestors(k)[1:])]
+        return [self.kind_type[k] for k in top]
 
     def _cases(self, skill: str, spec: SkillSpec) -> list[dict[str, str]]:
         """Per argument, the types a schema variant is typed with: one variant per

@@ -55,7 +55,7 @@ def describe_scene(scene: Scene) -> str:
     domain = scene.domain
     lines = ["Robots:"]
     for name, robot in scene.robots.items():
-        skills = ", ".join(domain.robot_kinds[robot.kind].skills)
+        skills = ", ".join(domain.skills_of(robot.kind))
         lines.append(
             f"- {name} ({robot.kind}, {robot.model}): skills {skills}; "
             f"reaches {', '.join(robot.reach) or 'nothing'}"

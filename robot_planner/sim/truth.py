@@ -182,9 +182,13 @@ def ground_truth(world: SimWorld) -> frozenset[Fact]:
 
 def _parked_at(world: SimWorld, base_name: str) -> str | None:
     """The place whose bay the base stands in, else the floor area with bays whose
-    rectangle holds its centre (a dock), else None (driving, or stopped in the aisle)."""
+    rectangle holds its centre (a dock), else the floor area without bays that holds it
+    (the aisle: driving, or stopped half-way), else None."""
     xy, yaw = world.bases[base_name].pose()
     places = world.scene.places
+    from robot_planner.sim.driving import floor_areas  # driving imports this module
+
+    floor = {id(spec) for spec in floor_areas(world)}
     for name, spec in places.items():
         for bay in spec.bays:
             if (
@@ -195,4 +199,7 @@ def _parked_at(world: SimWorld, base_name: str) -> str | None:
     for name, spec in places.items():
         if spec.bays and name not in world.stations and _inside(xy, spec.center, spec.size):
             return name
+    for spec_name, spec in places.items():
+        if id(spec) in floor and _inside(xy, spec.center, spec.size):
+            return spec_name
     return None

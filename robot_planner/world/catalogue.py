@@ -182,7 +182,7 @@ class Catalogue(_Strict):
         spec = scene.robots.get(robot)
         if spec is None or scene.domain.kind_offers(spec.kind, skill):
             return []
-        offered = ", ".join(scene.domain.robot_kinds[spec.kind].skills)
+        offered = ", ".join(scene.domain.skills_of(spec.kind))
         a = "an" if spec.kind[:1] in "aeiou" else "a"
         return [f"{robot} is {a} {spec.kind}, which does not offer {skill} (it offers: {offered})"]
 

@@ -47,8 +47,11 @@ class TypeSpec(_Strict):
 
 class RobotKind(_Strict):
     """A kind of robot: the catalogue skills it offers, the facts true at start and the
-    nouns commands call it by ("the left arm", "the left gripper")."""
+    nouns commands call it by ("the left arm", "the left gripper"). A kind with a parent
+    kind is one of those (a fetcher with a tray is a base: it carries, it parks, it
+    offers the base's skills besides its own) but is called only by its own nouns."""
 
+    parent: str | None = None
     description: str = ""
     nouns: tuple[str, ...] = ()
     skills: tuple[str, ...]
@@ -217,9 +220,20 @@ class Domain(_Strict):
                 raise ValueError(f"'{shown(name)}' is not a lower_snake_case name")
         if ROBOT in self.types or ROBOT in self.robot_kinds:
             raise ValueError(f"'{ROBOT}' is built in; do not declare it as a type or kind")
-        for kind in self.robot_kinds:
+        for kind, kind_spec in self.robot_kinds.items():
             if kind in self.types:
                 raise ValueError(f"robot kind {kind} has the name of a type")
+            if kind_spec.parent is not None and kind_spec.parent not in self.robot_kinds:
+                raise ValueError(
+                    f"robot kind {kind}: unknown parent kind '{shown(kind_spec.parent)}'"
+                )
+            seen_kinds = {kind}
+            parent_kind = kind_spec.parent
+            while parent_kind is not None:
+                if parent_kind in seen_kinds:
+                    raise ValueError(f"robot kind {kind}: its parents form a loop")
+                seen_kinds.add(parent_kind)
+                parent_kind = self.robot_kinds[parent_kind].parent
         for name, spec in self.types.items():
             if spec.parent is not None and spec.parent not in self.types:
                 raise ValueError(f"type {name}: unknown parent type '{shown(spec.parent)}'")
@@ -334,9 +348,15 @@ class Domain(_Strict):
     # --- types --------------------------------------------------------------------------
 
     def ancestors(self, type_name: str) -> tuple[str, ...]:
-        """`type_name` and its parents, nearest first (a robot kind's parent is `robot`)."""
+        """`type_name` and its parents, nearest first (a robot kind's parents are its
+        parent kinds, then `robot`)."""
         if type_name in self.robot_kinds:
-            return (type_name, ROBOT)
+            kinds = []
+            kind: str | None = type_name
+            while kind is not None and kind not in kinds:  # a loop is refused on load
+                kinds.append(kind)
+                kind = self.robot_kinds[kind].parent
+            return (*kinds, ROBOT)
         chain = []
         current: str | None = type_name
         while current is not None:
@@ -361,9 +381,17 @@ class Domain(_Strict):
         spec = self.robot_kinds.get(kind)
         return spec.nouns if spec is not None and spec.nouns else (kind.replace("_", " "),)
 
+    def skills_of(self, kind: str) -> tuple[str, ...]:
+        """The skills robots of `kind` offer: its own, then its parent kinds' (a kind is
+        what its parent is, so a planning model typed by the parent covers it)."""
+        out: list[str] = []
+        for ancestor in self.ancestors(kind):
+            spec = self.robot_kinds.get(ancestor)
+            out += [s for s in spec.skills if s not in out] if spec is not None else []
+        return tuple(out)
+
     def kind_offers(self, kind: str, skill: str) -> bool:
-        spec = self.robot_kinds.get(kind)
-        return spec is not None and skill in spec.skills
+        return skill in self.skills_of(kind)
 
     @cached_property
     def catalogue(self) -> Catalogue:
