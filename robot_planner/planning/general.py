@@ -252,7 +252,7 @@ def _carriers_named(
     carriers = {k for k in scene.domain.locations.put if k in scene.domain.robot_kinds}
     for obj, robot in list(assign.items()):
         spec = scene.robots.get(robot)
-        if spec is None or spec.kind not in carriers:
+        if spec is None or not carriers & set(scene.domain.ancestors(spec.kind)):
             continue
         wanted, _ = _goal_masks(context, [g for g in goal if g.args[:1] == (obj,)])
         if wanted and not any(a.add & wanted for a in context.task.actions if a.robot == robot):

@@ -1363,16 +1363,16 @@ class _Interpreter:
         else:
             place = self._target(targets[0], self.last)
         self.movers([robot], place)
-        if place in self.scene.places and not self.scene.reaches(robot, place):
+        if place in self.scene.places and place not in destinations(self.scene, robot):
             kind = self.scene.robots[robot].kind
             mobile = [r for r in self.scene.robots if self.can_go(r)]
-            able = [r for r in mobile if self.scene.reaches(r, place)]
+            able = [r for r in mobile if place in destinations(self.scene, r)]
             if able:
                 raise UnderstandingError(
                     f"the {robot.replace('_', ' ')} cannot go to the {place.replace('_', ' ')} "
                     f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
                 )
-            reach = [p for r in mobile for p in self.scene.robots[r].reach]
+            reach = [p for r in mobile for p in destinations(self.scene, r)]
             raise UnderstandingError(
                 f"no {kind.replace('_', ' ')} goes to the {place.replace('_', ' ')} "
                 f"({plural_of(kind.replace('_', ' '))} go to {_the_places(reach)})"
@@ -2385,6 +2385,27 @@ def back_is_dropped(vocab: Vocabulary) -> bool:
     """ "back" before a place is dropped ("go back to the dock") and a bare "back" is
     resolved, unless a name has the word ("the back shelf"): then it is the name's."""
     return BACK not in {w for p in (*vocab.phrases, *vocab.robots) for w in p.split()}
+
+
+def destinations(scene: Scene, robot: str) -> list[str]:
+    """The places `robot` can be sent to: those it reaches whose type a skill of its kind
+    takes as its one argument and moves the robot to (``navigate(place)``), not every
+    place it reaches (the fetcher reaches the aisle's floor but parks in no bay there)."""
+    domain = scene.domain
+    predicate = domain.locations.robot
+    spec = scene.robots.get(robot)
+    if predicate is None or spec is None:
+        return []
+    types: set[str] = set()
+    for skill in domain.skills_of(spec.kind):
+        skill_spec = domain.skills[skill]
+        if len(skill_spec.args) != 1:
+            continue
+        [(arg, arg_spec)] = skill_spec.args.items()
+        moved = Pattern.parse(f"{predicate}(?robot,?{arg})")
+        if any(moved == Pattern.parse(t) for e in skill_spec.effects for t in e.add):
+            types.update(arg_spec.types)
+    return [p for p in spec.reach if any(scene.is_a(p, t) for t in types)]
 
 
 def goes_places(scene: Scene, robot: str, lexicon: Lexicon) -> bool:
