@@ -69,9 +69,24 @@ class HuskyBase:
     max_accel = MAX_ACCEL
     max_turn_accel = MAX_TURN_ACCEL
 
-    def __init__(self, client: int, name: str, base_position: Sequence[float], base_yaw: float):
+    def __init__(
+        self,
+        client: int,
+        name: str,
+        base_position: Sequence[float],
+        base_yaw: float,
+        tray_offset: float = 0.0,
+    ):
+        """Load the Husky standing at `base_position` (x, y) with heading `base_yaw`.
+
+        Args:
+            tray_offset: where the tray's centre sits along the heading from the chassis'
+                centre (m): 0 (the bases) is the middle of the chassis top; a negative
+                offset moves it to the rear half (room for something mounted in front).
+        """
         self.client = client
         self.name = name
+        self.tray_offset = float(tray_offset)
         self.time_step = p.getPhysicsEngineParameters(physicsClientId=client)["fixedTimeStep"]
         position = [float(base_position[0]), float(base_position[1]), 0.0]
         orientation = p.getQuaternionFromEuler([0.0, 0.0, base_yaw])
@@ -141,7 +156,12 @@ class HuskyBase:
             rgbaColors=[list(TRAY_RGBA)] * len(parts),
             physicsClientId=c,
         )
-        at = [position[0], position[1], CHASSIS_TOP + 0.001]
+        heading = p.getMatrixFromQuaternion(orientation)[0:7:3]  # the body's x axis
+        at = [
+            position[0] + self.tray_offset * heading[0],
+            position[1] + self.tray_offset * heading[1],
+            CHASSIS_TOP + 0.001,
+        ]
         tray = p.createMultiBody(
             TRAY_MASS, collision, visual, at, list(orientation), physicsClientId=c
         )
@@ -151,7 +171,9 @@ class HuskyBase:
         # A constraint's parent frame is relative to the base's centre of mass (not its
         # origin on the floor): express the tray's pose there.
         frame, frame_orientation = p.multiplyTransforms(
-            *self._com_from_origin, [0.0, 0.0, CHASSIS_TOP + 0.001], [0.0, 0.0, 0.0, 1.0]
+            *self._com_from_origin,
+            [self.tray_offset, 0.0, CHASSIS_TOP + 0.001],
+            [0.0, 0.0, 0.0, 1.0],
         )
         p.createConstraint(
             self.body,
