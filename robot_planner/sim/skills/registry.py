@@ -9,13 +9,16 @@ nodes declare ``providedPorts()`` beside ``registerNodeType``)::
 
 The declaration is checked against the function's parameters when the module is
 imported, and a task's arguments against the declaration before any motion, so a
-mismatch is a clear error instead of a ``KeyError`` halfway through a skill.
+mismatch is a clear error instead of a ``KeyError`` halfway through a skill. A catalogue
+argument named by a Python keyword is the parameter with a trailing underscore (PEP 8's
+way): ``args=("object", "from")`` is ``def fetch(motion, object, from_)``.
 ``test/test_registries.py`` checks the registry against the catalogue, both ways.
 """
 
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,13 +42,17 @@ class SimSkill:
         args: the catalogue argument names it takes, in declaration order.
         robot_kinds: the robot kinds (domain ``robot_kinds``) it runs on.
         build: ``build(motion, **args) -> phases``; `motion` is the robot's planner (a
-            `MotionPlanner` for an arm, a `DrivePlanner` for a mobile base).
+            `MotionPlanner` for an arm, a `DrivePlanner` for a mobile base, a
+            `MobilePlanner` for a mobile manipulator).
+        params: `build`'s parameter for each of `args`, in the same order (the same
+            name, or with a trailing underscore for a Python keyword: ``from_``).
     """
 
     name: str
     args: tuple[str, ...]
     robot_kinds: tuple[str, ...]
     build: Callable[..., list[Phase]]
+    params: tuple[str, ...] = ()
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise `AdapterError` naming missing and unexpected arguments, if any."""
@@ -64,7 +71,8 @@ class SimSkill:
     def phases(self, motion: MotionPlanner | DrivePlanner, args: Mapping[str, Any]) -> list[Phase]:
         """The phases of this skill for `motion`'s robot, after checking `args`."""
         self.check_args(args)
-        return self.build(motion, **args)
+        params = self.params or self.args
+        return self.build(motion, **{p: args[a] for a, p in zip(self.args, params, strict=True)})
 
 
 #: Every registered sim skill by catalogue name.
@@ -77,15 +85,15 @@ def sim_skill(
     """Register the decorated ``build(motion, **args) -> list[Phase]`` as skill `name`.
 
     Raises `TypeError` at import when the function's parameters after the motion planner
-    are not exactly `args` (passable by keyword), and `ValueError` when `name` is
-    registered twice.
+    are not exactly `args` (passable by keyword; ``from_`` for ``from``), and `ValueError`
+    when `name` is registered twice.
     """
 
     def register(build: SkillBuilder) -> SkillBuilder:
         params = list(inspect.signature(build).parameters.values())[1:]
-        keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        takes = tuple(p.name for p in params)
-        if takes != tuple(args) or any(p.kind not in keyword for p in params):
+        by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        takes = tuple(catalogue_name(p.name) for p in params)
+        if takes != tuple(args) or any(p.kind not in by_keyword for p in params):
             raise TypeError(
                 f"sim skill {name}: declares args ({', '.join(args)}) but "
                 f"{build.__module__}.{build.__qualname__} takes ({', '.join(takes)}) after "
@@ -97,10 +105,19 @@ def sim_skill(
                 f"sim skill {name} is registered twice ({existing.build.__module__} and "
                 f"{build.__module__})"
             )
-        SIM_SKILLS[name] = SimSkill(name, tuple(args), tuple(robot_kinds), build)
+        SIM_SKILLS[name] = SimSkill(
+            name, tuple(args), tuple(robot_kinds), build, tuple(p.name for p in params)
+        )
         return build
 
     return register
+
+
+def catalogue_name(parameter: str) -> str:
+    """The catalogue argument a builder's parameter stands for: itself, or the Python
+    keyword it spells with a trailing underscore (``from_`` -> ``from``)."""
+    stem = parameter[:-1]
+    return stem if parameter.endswith("_") and keyword.iskeyword(stem) else parameter
 
 
 def get(name: str) -> SimSkill:
