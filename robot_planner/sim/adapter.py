@@ -5,7 +5,8 @@ Skills are looked up by catalogue name in the sim-skill registry
 implementation's declared names before any motion. `advance(dt)` steps the physics
 ``dt / time_step`` times; before each step every running skill advances one step, so
 every robot moves in the same simulated instants. Arms get a `MotionPlanner`, mobile
-bases a `DrivePlanner` (with the `Traffic` rule they share). Failures come back with a
+bases a `DrivePlanner` (with the `Traffic` rule they share), and a mobile manipulator (a
+base with an arm on it) a `MobilePlanner` holding one of each. Failures come back with a
 reason: ``IK unreachable``, ``grasp missed``, ``object slipped``, ``placement failed``,
 ``navigate: ...`` (and the executor adds timeouts).
 """
@@ -20,13 +21,41 @@ from typing import Any
 from robot_planner.adapters.base import AdapterError, SkillState, SkillStatus
 from robot_planner.sim.disturbances import DisturbanceConfig, Disturbances
 from robot_planner.sim.driving import DrivePlanner, Traffic
-from robot_planner.sim.skills import SIM_SKILLS, MotionPlanner, SharedWorkspace, SkillRun
+from robot_planner.sim.skills import (
+    SIM_SKILLS,
+    MotionPlanner,
+    Phase,
+    SharedWorkspace,
+    SkillRun,
+)
 from robot_planner.sim.truth import ground_truth
 from robot_planner.sim.world import SimWorld
 from robot_planner.untrusted import shown
 from robot_planner.world.facts import Fact
 
 log = logging.getLogger(__name__)
+
+
+class MobilePlanner:
+    """The planners of a mobile manipulator: `drive` for its base (a `DrivePlanner`) and
+    `motion` for its arm (a `MotionPlanner`). The skills of its kind get this; the
+    skills it shares with plain bases (``navigate``, ``wait``) are delegated to the
+    base's planner."""
+
+    def __init__(self, drive: DrivePlanner, motion: MotionPlanner):
+        self.drive = drive
+        self.motion = motion
+        self.world = drive.world
+
+    def navigate(self, place: str) -> list[Phase]:
+        return self.drive.navigate(place)
+
+    def wait(self, seconds: float) -> Phase:
+        return self.drive.wait(seconds)
+
+    def retreat_and_release(self) -> list[Phase]:
+        """The arm gives shared places back (an idle robot's yield)."""
+        return self.motion.retreat_and_release()
 
 
 class PyBulletRobotAdapter:
@@ -49,20 +78,36 @@ class PyBulletRobotAdapter:
         self.world = world
         self.self_check = self_check
         self.workspace = SharedWorkspace(world)
+        # An arm mounted on a base works beside the base, wherever it drives, not over the
+        # places its base parks at: only the fixed arms share those.
+        self.workspace.shared = {
+            place
+            for place in self.workspace.shared
+            if sum(
+                place in world.scene.robots[name].reach
+                for name in world.arms
+                if name not in world.bases
+            )
+            > 1
+        }
         self.traffic = Traffic(world)
         # A base drives while it holds a reserved path: drive disturbances measure it.
         self.disturbances = Disturbances(
             world, disturbances or DisturbanceConfig(), self.traffic.paths
         )
-        self.planners: dict[str, MotionPlanner | DrivePlanner] = {
+        self.planners: dict[str, MotionPlanner | DrivePlanner | MobilePlanner] = {
             name: MotionPlanner(world, arm, self_check, self.workspace)
             for name, arm in world.arms.items()
         }
-        self.planners.update(
-            (name, DrivePlanner(world, base, self.traffic)) for name, base in world.bases.items()
-        )
-        # The registered skills that run on some robot of this world.
-        kinds = set(world.robot_kinds.values())
+        for name, base in world.bases.items():
+            drive = DrivePlanner(world, base, self.traffic)
+            arm_planner = self.planners.get(name)
+            self.planners[name] = (
+                drive if arm_planner is None else MobilePlanner(drive, arm_planner)  # type: ignore[arg-type]
+            )
+        # The registered skills that run on some robot of this world (on its kind or on a
+        # parent kind: a fetcher is a base, so it navigates as bases do).
+        kinds = {k for kind in world.robot_kinds.values() for k in self._kinds(kind)}
         self.supported_skills = frozenset(
             name for name, skill in SIM_SKILLS.items() if kinds & set(skill.robot_kinds)
         )
@@ -71,6 +116,10 @@ class PyBulletRobotAdapter:
         self._active: dict[int, SkillRun] = {}
         #: Called after every physics step (e.g. a recorder taking frames on time).
         self.step_hooks: list[Callable[[], None]] = []
+
+    def _kinds(self, kind: str) -> tuple[str, ...]:
+        """`kind` and its parent kinds in the domain (a skill for one runs on it)."""
+        return self.world.scene.domain.ancestors(kind)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -86,7 +135,7 @@ class PyBulletRobotAdapter:
             raise AdapterError(f"unknown skill '{shown(skill)}'")
         implementation = SIM_SKILLS[skill]
         kind = self.world.robot_kinds[robot]
-        if kind not in implementation.robot_kinds:
+        if not set(self._kinds(kind)) & set(implementation.robot_kinds):
             raise AdapterError(
                 f"{robot} is a {kind}; {skill} runs on: {', '.join(implementation.robot_kinds)}"
             )
@@ -160,7 +209,10 @@ class PyBulletRobotAdapter:
             self.traffic.release(run.robot)
         # An arm halted over a shared place keeps its lock until it has left the place,
         # so the other arm cannot move into it.
-        elif self.workspace.place_at(self.world.arms[run.robot].tool_pose()[0][:2]) is None:
+        if (
+            run.robot in self.world.arms
+            and self.workspace.place_at(self.world.arms[run.robot].tool_pose()[0][:2]) is None
+        ):
             self.workspace.release_all(run.robot)
         if run.state is SkillState.FAILED:
             log.info("%s %s failed: %s", run.robot, run.skill, run.reason)

@@ -3,14 +3,16 @@ containers and zones.
 
 Each robot is built by the robot model its scene entry names (``model: franka_panda``,
 ``husky``) through the model registry (`robot_planner.sim.models`); a model the
-simulator does not have is a one-line `SimError` before anything is loaded.
+simulator does not have is a one-line `SimError` before anything is loaded. A model may
+build a base and an arm as one robot (a mobile manipulator, `CompositeRobot`): its base
+is among `SimWorld.bases` and its arm among `SimWorld.arms`, both under its name.
 
 What a place is built as follows from the domain and the scene, not from its name: a
 place whose ``locations.put`` fact is decided by the ``inside`` relation is an open box
 (a container); a place with a ``surface_z`` above the ground is a box table of that
 height (a station); other places where things can be put are marked zones on the shared
 table when there is one, and plain floor areas (no body) when there is none. An arm
-whose base stands above the ground gets a pedestal.
+whose base stands above the ground gets a pedestal (one mounted on a base does not).
 
 DIRECT (headless) by default; ``gui=True`` opens a window where a display exists.
 Every PyBullet call passes this world's client id and no module state is kept, so two
@@ -24,7 +26,7 @@ import contextlib
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pybullet as p
@@ -87,6 +89,21 @@ def check_models(scene: Scene) -> None:
             )
 
 
+@runtime_checkable
+class CompositeRobot(Protocol):
+    """What a model factory may build instead of one arm or one base: a mobile
+    manipulator, a base with an arm mounted on it. The world keeps `base` among its
+    bases and `arm` among its arms under the robot's one name, and steps each once."""
+
+    name: str
+    base: SimBase
+    arm: SimArm
+
+    def hold_still(self) -> None:
+        """Stop both parts (cancel)."""
+        ...
+
+
 class SimWorld:
     """One PyBullet world built from a `Scene`.
 
@@ -94,6 +111,8 @@ class SimWorld:
         scene: the scene it was built from.
         arms: a `SimArm` per arm's name, of the robot's scene ``model:``.
         bases: a `SimBase` per mobile base's name (none on the tabletop).
+        composites: the robots that are both (`CompositeRobot`: a base with an arm on
+            it), by name; their parts are in `bases` and `arms` under the same name.
         robot_kinds: each robot's kind (``arm``, ``base``), from its model.
         blocks: PyBullet body id per object name (blocks, parcels).
         containers: the places built as open boxes (bins), by name.
@@ -155,18 +174,27 @@ class SimWorld:
         self.ground = self.table_top if self.table is not None else 0.0
         models = {name: get_model(spec.model) for name, spec in self.scene.robots.items()}
         self.robot_kinds = {name: model.kind for name, model in models.items()}
-        robots: dict[str, SimRobot] = {
+        robots: dict[str, SimRobot | CompositeRobot] = {
             name: models[name].factory(c, name, self.scene.robots[name], self.config)
             for name in self.scene.robots
         }
+        #: The robots built as a base and an arm together (a mobile manipulator), by name.
+        self.composites: dict[str, CompositeRobot] = {
+            name: robot
+            for name, robot in robots.items()
+            if not isinstance(robot, SimBase) and isinstance(robot, CompositeRobot)
+        }
         self.bases: dict[str, SimBase] = {
-            name: robot for name, robot in robots.items() if isinstance(robot, SimBase)
+            name: robot.base if name in self.composites else robot  # type: ignore[union-attr,misc]
+            for name, robot in robots.items()
+            if name in self.composites or isinstance(robot, SimBase)
         }
         self.arms: dict[str, SimArm] = {
-            name: robot  # type: ignore[misc]
+            name: robot.arm if name in self.composites else robot  # type: ignore[union-attr,misc]
             for name, robot in robots.items()
-            if name not in self.bases
+            if name in self.composites or name not in self.bases
         }
+        # An arm mounted on a base stands on the base, not on a pedestal.
         self.pedestals = {
             name: self._make_box(
                 (spec.base_position[0], spec.base_position[1]),
@@ -176,7 +204,9 @@ class SimWorld:
                 PEDESTAL_RGBA,
             )
             for name, spec in self.scene.robots.items()
-            if name in self.arms and spec.base_position[2] - self.ground > RAISED
+            if name in self.arms
+            and name not in self.bases
+            and spec.base_position[2] - self.ground > RAISED
         }
         self.containers = self._containers()
         zones = {
@@ -272,9 +302,10 @@ class SimWorld:
         return max(heights, default=self.table_top)
 
     @property
-    def robots(self) -> dict[str, SimRobot]:
-        """Every robot, arms and bases, by name."""
-        return {**self.arms, **self.bases}
+    def robots(self) -> dict[str, SimRobot | CompositeRobot]:
+        """Every robot, arms and bases, by name (a mobile manipulator as its composite,
+        whose `hold_still` stops both parts)."""
+        return {**self.arms, **self.bases, **self.composites}
 
     def _make_box(
         self,
@@ -473,13 +504,19 @@ class SimWorld:
 
     def named_bodies(self) -> dict[str, int]:
         """Every body this world built, as ``kind:name`` -> PyBullet body id (``plane``,
-        ``table``, ``robot:left_arm``, ``tray:mover``, ``object:red_block``, ``bin:``,
+        ``table``, ``robot:left_arm``, ``tray:mover``, ``arm:fetcher`` (the arm of a
+        mobile manipulator, whose ``robot:`` is its base), ``object:red_block``, ``bin:``,
         ``stand:``, ``zone:``, ``station:``, ``pedestal:``): a second world built from the
         same scene finds the same body by name, whatever order the ids came in."""
         named = {"plane": self.plane}
         if self.table is not None:
             named["table"] = self.table
-        named.update({f"robot:{n}": r.body for n, r in self.robots.items()})  # type: ignore[union-attr]
+        named.update({f"robot:{n}": a.body for n, a in self.arms.items()})  # type: ignore[attr-defined]
+        named.update({f"robot:{n}": b.body for n, b in self.bases.items()})
+        # A mobile manipulator's arm, whose robot name its base already has.
+        named.update(
+            {f"arm:{n}": a.body for n, a in self.arms.items() if n in self.bases}  # type: ignore[attr-defined]
+        )
         named.update({f"tray:{n}": b.tray for n, b in self.bases.items()})
         for kind, bodies in (
             ("pedestal", self.pedestals),
