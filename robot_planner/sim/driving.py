@@ -72,12 +72,21 @@ class Leg:
 
 @dataclass
 class Route:
-    """A planned drive: the bay it ends in (place, index, pose) and its legs."""
+    """A planned drive: the bay it ends in (place, index, pose) and its legs.
+
+    A drive that ends elsewhere than in a bay (`DrivePlanner.drive_to`) has no place
+    and bay index (``""``, -1) and says in `target` where it ends, for its messages."""
 
     place: str
     bay: int
     goal: np.ndarray  # x, y, yaw
     legs: list[Leg] = field(default_factory=list)
+    target: str = ""
+
+    @property
+    def where(self) -> str:
+        """Where it ends, for a message: its target, else the place's bay."""
+        return self.target or f"{self.place}'s bay"
 
     def points(self) -> list[np.ndarray]:
         return [self.legs[0].start, *(leg.end for leg in self.legs)] if self.legs else []
@@ -128,6 +137,21 @@ def plan_route(
     into the bay. Each leg is driven forwards or in reverse: the last one so that the
     base arrives at the bay's heading when it can, the others with the least turning."""
     goal = np.array(world.scene.places[place].bays[bay], dtype=float)
+    return route_to(world, start, start_yaw, goal, place, bay)
+
+
+def route_to(
+    world: SimWorld,
+    start: np.ndarray,
+    start_yaw: float,
+    goal: np.ndarray,
+    place: str = "",
+    bay: int = -1,
+    target: str = "",
+) -> Route:
+    """Legs from `start` to the pose `goal` (x, y, yaw) as `plan_route` drives to a bay:
+    across to the lane, along it, across to the goal (nothing across when the goal is on
+    the lane), the last leg forwards or in reverse to arrive at the goal's heading."""
     lane = travel_lane(world)
     points = [np.asarray(start, dtype=float)]
     if lane is not None:
@@ -138,7 +162,7 @@ def plan_route(
         if np.linalg.norm(point - path[-1]) > SAME_POINT:
             path.append(point)
     if len(path) == 1:  # already there: turn on the spot (if at all)
-        return Route(place, bay, goal, [])
+        return Route(place, bay, goal, [], target)
     legs: list[Leg] = []
     yaw = start_yaw
     for i, (a, b) in enumerate(itertools.pairwise(path)):
@@ -152,7 +176,7 @@ def plan_route(
         )
         legs.append(leg)
         yaw = leg.heading
-    return Route(place, bay, goal, legs)
+    return Route(place, bay, goal, legs, target)
 
 
 def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -243,6 +267,11 @@ class Traffic:
             del self.bays[key]
         self.bays[(place, bay)] = name
 
+    def leave_bays(self, name: str) -> None:
+        """`name` drives off to somewhere that is not a bay: it gives up the bays it held."""
+        for key in [k for k, owner in self.bays.items() if owner == name]:
+            del self.bays[key]
+
     def blocker(self, name: str, points: list[np.ndarray]) -> str | None:
         """The other base whose reserved path or footprint is in the way of `points`."""
         me = self.world.bases[name]
@@ -326,11 +355,55 @@ class DrivePlanner:
             self._arrive(lambda: route["route"]),
         ]
 
+    def drive_to(self, skill: str, target: str, goal: Callable[[], np.ndarray]) -> list[Phase]:
+        """Drive to the pose `goal()` (x, y, yaw) as `navigate` drives to a bay, with no
+        bay to claim: wait for a clear path through the travel lane and reserve it, drive
+        it leg by leg, turn to the goal's heading, check the arrival. The reservation is
+        kept on arrival: the skill works there and releases it (`Traffic.release`) when
+        it is done, or the adapter does when the skill ends. It arrives within
+        `SAME_POINT` (a goal nearer than that is not driven to, only turned at) and
+        `ARRIVE_YAW_TOLERANCE`. Failures are one line naming `skill` and `target` (what
+        the pose is, e.g. "the approach to red_parcel")."""
+        base, traffic, world = self.base, self.traffic, self.world
+        name = base.name
+        route: dict[str, Route] = {}
+
+        def reserve() -> str | None:
+            xy, yaw = base.pose()
+            pose = np.asarray(goal(), dtype=float)
+            route["route"] = route_to(world, xy, yaw, pose, target=target)
+            blocker = traffic.reserve(name, route["route"].points() or [xy])
+            if blocker is not None:
+                return f"{blocker} is in the way to {target}"
+            traffic.leave_bays(name)
+            return None
+
+        def arrived() -> bool:
+            pose = route["route"].goal
+            xy, yaw = base.pose()
+            off = float(np.linalg.norm(pose[:2] - xy))
+            turned = abs(wrap(pose[2] - yaw))
+            if off > SAME_POINT or turned > ARRIVE_YAW_TOLERANCE:
+                raise SkillFailure(
+                    f"{skill}: {name} stopped {off * 100:.0f} cm and "
+                    f"{math.degrees(turned):.0f}° from {target}"
+                )
+            return True
+
+        return [
+            self._waiting("wait for a clear path", reserve, skill),
+            self._drive_route(lambda: route["route"], skill),
+            self._turn("align", lambda: float(route["route"].goal[2]), skill),
+            Phase("arrive", update=arrived),
+        ]
+
     # --- building blocks -------------------------------------------------------------
 
-    def _waiting(self, name: str, blocked: Callable[[], str | None]) -> Phase:
+    def _waiting(
+        self, name: str, blocked: Callable[[], str | None], skill: str = "navigate"
+    ) -> Phase:
         """A phase that ends once `blocked()` says nothing is in the way (None), and fails
-        with its last reason after `BLOCKED_S` of waiting."""
+        with its last reason after `BLOCKED_S` of waiting (the failure names `skill`)."""
         world = self.world
         plan: dict = {}
 
@@ -342,12 +415,12 @@ class DrivePlanner:
             if why is None:
                 return True
             if world.time - plan["t0"] > BLOCKED_S:
-                raise SkillFailure(f"navigate: {self.base.name} waited {BLOCKED_S:.0f} s: {why}")
+                raise SkillFailure(f"{skill}: {self.base.name} waited {BLOCKED_S:.0f} s: {why}")
             return False
 
         return Phase(name, start=start, update=update)
 
-    def _turn(self, name: str, heading: Callable[[], float]) -> Phase:
+    def _turn(self, name: str, heading: Callable[[], float], skill: str = "navigate") -> Phase:
         """Turn on the spot to `heading()` (within 1°), failing when it takes too long."""
         base, world = self.base, self.world
         plan: dict = {}
@@ -364,14 +437,14 @@ class DrivePlanner:
             if world.time - plan["t0"] > plan["limit"]:
                 error = wrap(plan["yaw"] - base.pose()[1])
                 raise SkillFailure(
-                    f"navigate: {base.name} could not turn to "
+                    f"{skill}: {base.name} could not turn to "
                     f"{math.degrees(plan['yaw']):.0f}° (off by {math.degrees(error):.0f}°)"
                 )
             return False
 
         return Phase(name, start=start, update=update)
 
-    def _drive_route(self, route: Callable[[], Route]) -> Phase:
+    def _drive_route(self, route: Callable[[], Route], skill: str = "navigate") -> Phase:
         """Every leg of the route: turn to the leg's heading, drive it, brake at its end."""
         base, world = self.base, self.world
         state: dict = {}
@@ -394,8 +467,8 @@ class DrivePlanner:
                 xy, _ = base.pose()
                 goal = route().goal[:2]
                 raise SkillFailure(
-                    f"navigate: {base.name} timed out {np.linalg.norm(goal - xy):.2f} m "
-                    f"from {route().place}'s bay"
+                    f"{skill}: {base.name} timed out {np.linalg.norm(goal - xy):.2f} m "
+                    f"from {route().where}"
                 )
             legs: list[Leg] = state["legs"]
             if state["index"] >= len(legs):
