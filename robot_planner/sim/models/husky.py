@@ -196,6 +196,13 @@ class HuskyBase:
         pos, orn = p.multiplyTransforms(*com, *self._com_from_origin)
         return np.array(pos[:2]), p.getEulerFromQuaternion(orn)[2]
 
+    def origin_pose(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The chassis' origin (on the floor, between the wheels) as a full 3-D pose,
+        position and quaternion, roll and pitch included: what is mounted on the chassis
+        follows this."""
+        com = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        return p.multiplyTransforms(*com, *self._com_from_origin)
+
     def velocity(self) -> tuple[float, float]:
         linear, angular = p.getBaseVelocity(self.body, physicsClientId=self.client)
         _, yaw = self.pose()
