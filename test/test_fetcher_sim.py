@@ -63,12 +63,12 @@ def drop(world: SimWorld, block: str, x: float, y: float = SPILL_Y) -> None:
 
 
 def fetch(adapter: PyBulletRobotAdapter, block: str = "red_parcel"):
-    return adapter.start_skill("fetcher", "fetch", {"object": block, "from": "aisle"})
+    return adapter.start_skill("fetcher_1", "fetch", {"object": block, "from": "aisle"})
 
 
 def arm_contacts(world: SimWorld) -> list[tuple[str, int]]:
     """The fetcher's arm links touching its own chassis or tray now."""
-    arm, base = world.arms["fetcher"], world.bases["fetcher"]
+    arm, base = world.arms["fetcher_1"], world.bases["fetcher_1"]
     return [
         (part, c[3])
         for part, body in (("chassis", base.body), ("tray", base.tray))
@@ -78,7 +78,7 @@ def arm_contacts(world: SimWorld) -> list[tuple[str, int]]:
 
 def chassis_frame(world: SimWorld, point: np.ndarray) -> np.ndarray:
     """`point` (x, y) in the fetcher's chassis frame (x along its heading)."""
-    xy, yaw = world.bases["fetcher"].pose()
+    xy, yaw = world.bases["fetcher_1"].pose()
     d = np.asarray(point)[:2] - xy
     return np.array(
         [math.cos(yaw) * d[0] + math.sin(yaw) * d[1], -math.sin(yaw) * d[0] + math.cos(yaw) * d[1]]
@@ -89,33 +89,33 @@ def chassis_frame(world: SimWorld, point: np.ndarray) -> np.ndarray:
 
 
 def test_the_fetcher_is_a_base_and_an_arm_under_one_name(world, logistics):
-    assert isinstance(world.composites["fetcher"], CompositeRobot)
-    assert isinstance(world.composites["fetcher"], HuskyPanda)
-    base, arm = world.bases["fetcher"], world.arms["fetcher"]
+    assert isinstance(world.composites["fetcher_1"], CompositeRobot)
+    assert isinstance(world.composites["fetcher_1"], HuskyPanda)
+    base, arm = world.bases["fetcher_1"], world.arms["fetcher_1"]
     assert isinstance(base, SimBase) and isinstance(arm, SimArm)
-    assert world.robot_kinds["fetcher"] == "fetcher"
-    assert world.robots["fetcher"] is world.composites["fetcher"]
+    assert world.robot_kinds["fetcher_1"] == "fetcher"
+    assert world.robots["fetcher_1"] is world.composites["fetcher_1"]
     assert world.robots["base_1"] is world.bases["base_1"]
     assert world.robots["picker"] is world.arms["picker"]
-    assert "fetcher" not in world.pedestals  # it stands on its base
+    assert "fetcher_1" not in world.pedestals  # it stands on its base
     named = world.named_bodies()
-    assert named["robot:fetcher"] == base.body and named["arm:fetcher"] == arm.body
+    assert named["robot:fetcher_1"] == base.body and named["arm:fetcher_1"] == arm.body
     assert (
-        named["tray:fetcher"] == base.tray and named["robot:picker"] == world.arms["picker"].body
+        named["tray:fetcher_1"] == base.tray and named["robot:picker"] == world.arms["picker"].body
     )
     # It starts parked in the dock's third bay, its arm stowed, its gripper empty.
     np.testing.assert_allclose(
-        base.pose()[0], logistics.robots["fetcher"].base_position[:2], atol=0.01
+        base.pose()[0], logistics.robots["fetcher_1"].base_position[:2], atol=0.01
     )
     np.testing.assert_allclose(arm.joint_positions(), arm.home, atol=0.01)
     truth = ground_truth(world)
-    assert {F("robot_at(fetcher,dock)"), F("gripper_empty(fetcher)")} <= truth
+    assert {F("robot_at(fetcher_1,dock)"), F("gripper_empty(fetcher_1)")} <= truth
     names, positions, _ = arm.joint_state()
-    assert names[0] == "fetcher/panda_joint1" and len(positions) == 9
+    assert names[0] == "fetcher_1/panda_joint1" and len(positions) == 9
 
 
 def test_the_tray_rides_on_the_rear_half_and_the_arm_on_the_front_half(world):
-    base, arm = world.bases["fetcher"], world.arms["fetcher"]
+    base, arm = world.bases["fetcher_1"], world.arms["fetcher_1"]
     tray = chassis_frame(world, base.tray_pose()[0])
     np.testing.assert_allclose(tray, [TRAY_OFFSET, 0.0], atol=0.005)
     mount = chassis_frame(world, arm.base_position)
@@ -152,7 +152,7 @@ def test_the_bases_trays_are_where_they_were(world):
 
 
 def test_the_arm_follows_its_base_and_each_part_is_stepped_once(world, monkeypatch):
-    base, arm = world.bases["fetcher"], world.arms["fetcher"]
+    base, arm = world.bases["fetcher_1"], world.arms["fetcher_1"]
     calls = {"base": 0, "arm": 0}
     for part, key in ((base, "base"), (arm, "arm")):
         original = part.apply_targets
@@ -163,7 +163,7 @@ def test_the_arm_follows_its_base_and_each_part_is_stepped_once(world, monkeypat
 
         monkeypatch.setattr(part, "apply_targets", counted)
     adapter = PyBulletRobotAdapter(world)
-    handle = adapter.start_skill("fetcher", "navigate", {"place": "pick_station"})
+    handle = adapter.start_skill("fetcher_1", "navigate", {"place": "pick_station"})
     steps = 0
 
     def count() -> None:
@@ -173,14 +173,14 @@ def test_the_arm_follows_its_base_and_each_part_is_stepped_once(world, monkeypat
     run(adapter, handle, limit_s=40.0, each_step=count)
     assert adapter.poll(handle).state is SkillState.SUCCEEDED, adapter.poll(handle).reason
     assert calls == {"base": steps, "arm": steps}
-    assert F("robot_at(fetcher,pick_station)") in ground_truth(world)
+    assert F("robot_at(fetcher_1,pick_station)") in ground_truth(world)
     np.testing.assert_allclose(chassis_frame(world, arm.base_position), MOUNT[:2], atol=0.002)
     # A second world of the same scene (the render process's) shows the arm where it is.
     layout = snapshot_layout(world)
     with SimWorld(world.scene, seed=1) as copy:
         apply_snapshot(copy, layout, copy.named_bodies(), take_snapshot(world, layout).values)
         np.testing.assert_allclose(
-            copy.arms["fetcher"].tool_pose()[0], arm.tool_pose()[0], atol=1e-4
+            copy.arms["fetcher_1"].tool_pose()[0], arm.tool_pose()[0], atol=1e-4
         )
 
 
@@ -198,14 +198,14 @@ def test_the_fetcher_puts_a_parcel_from_the_aisle_floor_on_its_tray(world, x):
     status = adapter.poll(handle)
     assert status.state is SkillState.SUCCEEDED, status.reason
     truth = ground_truth(world)
-    assert {F("on_tray(red_parcel,fetcher)"), F("gripper_empty(fetcher)")} <= truth
-    assert F("robot_at(fetcher,aisle)") in truth  # it stands in the lane beside the spot
+    assert {F("on_tray(red_parcel,fetcher_1)"), F("gripper_empty(fetcher_1)")} <= truth
+    assert F("robot_at(fetcher_1,aisle)") in truth  # it stands in the lane beside the spot
     assert not [f for f in truth if f.predicate == "at" and f.args[0] == "red_parcel"]
-    arm = world.arms["fetcher"]
+    arm = world.arms["fetcher_1"]
     np.testing.assert_allclose(arm.joint_positions(), arm.home, atol=0.02)  # stowed again
     assert touched == []  # the arm never touched its own chassis, wheels or tray
-    assert "fetcher" not in adapter.traffic.paths  # the path is free again
-    assert not [bay for bay, owner in adapter.traffic.bays.items() if owner == "fetcher"]
+    assert "fetcher_1" not in adapter.traffic.paths  # the path is free again
+    assert not [bay for bay, owner in adapter.traffic.bays.items() if owner == "fetcher_1"]
 
 
 def test_a_fetched_parcel_is_unloaded_at_the_packing_station(world):
@@ -215,7 +215,7 @@ def test_a_fetched_parcel_is_unloaded_at_the_packing_station(world):
     run(adapter, handle, limit_s=120.0)
     assert adapter.poll(handle).state is SkillState.SUCCEEDED, adapter.poll(handle).reason
     for robot, skill, args in (
-        ("fetcher", "navigate", {"place": "packing_station"}),
+        ("fetcher_1", "navigate", {"place": "packing_station"}),
         ("packer", "pick", {"object": "red_parcel"}),
         ("packer", "place", {"object": "red_parcel", "target": "packing_station"}),
     ):
@@ -223,22 +223,22 @@ def test_a_fetched_parcel_is_unloaded_at_the_packing_station(world):
         run(adapter, handle, limit_s=60.0)
         assert adapter.poll(handle).state is SkillState.SUCCEEDED, adapter.poll(handle).reason
     truth = ground_truth(world)
-    assert {F("at(red_parcel,packing_station)"), F("robot_at(fetcher,packing_station)")} <= truth
+    assert {F("at(red_parcel,packing_station)"), F("robot_at(fetcher_1,packing_station)")} <= truth
 
 
 def test_a_station_arm_loads_the_fetcher_like_any_base(world):
     adapter = PyBulletRobotAdapter(world)
     for robot, skill, args in (
-        ("fetcher", "navigate", {"place": "pick_station"}),
+        ("fetcher_1", "navigate", {"place": "pick_station"}),
         ("picker", "pick", {"object": "green_parcel"}),
-        ("picker", "place", {"object": "green_parcel", "target": "fetcher"}),
+        ("picker", "place", {"object": "green_parcel", "target": "fetcher_1"}),
     ):
         handle = adapter.start_skill(robot, skill, args)
         run(adapter, handle, limit_s=60.0)
         assert adapter.poll(handle).state is SkillState.SUCCEEDED, adapter.poll(handle).reason
-    assert F("on_tray(green_parcel,fetcher)") in ground_truth(world)
-    with pytest.raises(AdapterError, match="fetcher is a fetcher; pick runs on: arm"):
-        adapter.start_skill("fetcher", "pick", {"object": "green_parcel"})
+    assert F("on_tray(green_parcel,fetcher_1)") in ground_truth(world)
+    with pytest.raises(AdapterError, match="fetcher_1 is a fetcher; pick runs on: arm"):
+        adapter.start_skill("fetcher_1", "pick", {"object": "green_parcel"})
 
 
 @pytest.mark.parametrize(
@@ -247,7 +247,7 @@ def test_a_station_arm_loads_the_fetcher_like_any_base(world):
         (
             (2.0, 0.75, ON_FLOOR_Z),
             "fetch: red_parcel lies in the lane, 0.30 m from its centre line: "
-            "fetcher cannot stand beside it",
+            "fetcher_1 cannot stand beside it",
         ),
         (
             (2.0, -0.5, ON_FLOOR_Z),
@@ -261,13 +261,13 @@ def test_a_parcel_the_fetcher_cannot_fetch_fails_in_one_line(world, where, reaso
         world.move_block("red_parcel", list(where))
         world.settle(0.3)
     adapter = PyBulletRobotAdapter(world)
-    start, _ = world.bases["fetcher"].pose()
+    start, _ = world.bases["fetcher_1"].pose()
     handle = fetch(adapter)
     run(adapter, handle, limit_s=5.0)
     status = adapter.poll(handle)
     assert status.state is SkillState.FAILED
     assert status.reason == reason
-    np.testing.assert_allclose(world.bases["fetcher"].pose()[0], start, atol=0.01)  # unmoved
+    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], start, atol=0.01)  # unmoved
     assert adapter.traffic.paths == {}
 
 
@@ -283,16 +283,16 @@ def test_a_parcel_beyond_the_arm_from_the_lane_fails_before_driving(world, monke
     run(adapter, handle, limit_s=5.0)
     assert adapter.poll(handle).reason == (
         "fetch: red_parcel lies 0.50 m from the lane's centre line: "
-        "0.68 m from fetcher's arm beside it, out of its reach"
+        "0.68 m from fetcher_1's arm beside it, out of its reach"
     )
-    np.testing.assert_allclose(world.bases["fetcher"].pose()[0], [0.15, -1.6], atol=0.01)
+    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [0.15, -1.6], atol=0.01)
 
 
 def test_only_floor_areas_are_fetched_from(world):
     drop(world, "red_parcel", 2.0)
     adapter = PyBulletRobotAdapter(world)
     handle = adapter.start_skill(
-        "fetcher", "fetch", {"object": "red_parcel", "from": "pick_station"}
+        "fetcher_1", "fetch", {"object": "red_parcel", "from": "pick_station"}
     )
     run(adapter, handle, limit_s=5.0)
     assert adapter.poll(handle).reason == (
@@ -312,7 +312,7 @@ def test_a_parcel_moved_away_during_the_drive_is_out_of_reach_after_the_approach
     status = adapter.poll(handle)
     assert status.state is SkillState.FAILED
     assert status.reason.startswith("fetch: red_parcel is ")
-    assert status.reason.endswith(" m from fetcher's arm after the approach")
+    assert status.reason.endswith(" m from fetcher_1's arm after the approach")
     assert float(status.reason.split()[3]) > 0.7  # about 1 m along the lane, 0.3 m aside
     assert "\n" not in status.reason
 
@@ -330,15 +330,15 @@ def test_the_fetcher_waits_for_a_clear_path_then_gives_up(world, monkeypatch):
     status = adapter.poll(handle)
     assert status.state is SkillState.FAILED
     assert status.reason == (
-        "fetch: fetcher waited 2 s: base_1 is in the way to the approach to red_parcel"
+        "fetch: fetcher_1 waited 2 s: base_1 is in the way to the approach to red_parcel"
     )
-    np.testing.assert_allclose(world.bases["fetcher"].pose()[0], [0.15, -1.6], atol=0.01)
+    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [0.15, -1.6], atol=0.01)
 
 
 def test_cancelling_a_fetch_stops_the_arm_and_the_base(world):
     drop(world, "red_parcel", 2.0)
     adapter = PyBulletRobotAdapter(world)
-    assert isinstance(adapter.planners["fetcher"], MobilePlanner)
+    assert isinstance(adapter.planners["fetcher_1"], MobilePlanner)
     handle = fetch(adapter)
     end = world.time + 60.0
     while world.time < end and adapter.poll(handle).phase != "descend":
@@ -349,7 +349,7 @@ def test_cancelling_a_fetch_stops_the_arm_and_the_base(world):
     adapter.cancel(handle)
     assert adapter.poll(handle).state is SkillState.CANCELLED
     assert adapter.traffic.paths == {}
-    arm, base = world.arms["fetcher"], world.bases["fetcher"]
+    arm, base = world.arms["fetcher_1"], world.bases["fetcher_1"]
     held = arm.tool_pose()[0]
     for _ in range(240):
         adapter.step()

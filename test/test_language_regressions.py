@@ -1596,20 +1596,20 @@ TABLETOP_ARM_GOES = (
         (
             "l",
             "the picker, go to the dock",
-            "the picker cannot go to the dock: arms stay where they stand, only bases go to "
-            "places; say e.g. 'robot one, go to the dock'",
+            "the picker cannot go to the dock: arms stay where they stand, only bases and "
+            "fetchers go to places; say e.g. 'robot one, go to the dock'",
         ),
         (
             "l",
             "the packer arm drives to the pick station",
-            "the packer cannot go to the pick station: arms stay where they stand, only bases go "
-            "to places; say e.g. 'robot one, go to the pick station'",
+            "the packer cannot go to the pick station: arms stay where they stand, only bases and "
+            "fetchers go to places; say e.g. 'robot one, go to the pick station'",
         ),
         (
             "l",
             "robot one and the packer arm, go to the dock",
-            "the packer cannot go to the dock: arms stay where they stand, only bases go to "
-            "places; say e.g. 'robot one, go to the dock'",
+            "the packer cannot go to the dock: arms stay where they stand, only bases and "
+            "fetchers go to places; say e.g. 'robot one, go to the dock'",
         ),
     ],
 )

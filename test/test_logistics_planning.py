@@ -11,7 +11,6 @@ from robot_planner.bench.tasks import task_set
 from robot_planner.bench.tasks_logistics import TASKS as LOGISTICS_TASKS
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import validate_plan
-from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.language import UnderstandingError, understand_command
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.facts import Fact
@@ -236,16 +235,3 @@ def test_a_named_base_carries_what_it_cannot_place(planner):
     plan = planner.plan_text("robot two, bring the red parcel to the packing station")
     loads = [t.args["target"] for t in plan.tasks if t.skill == "place"]
     assert "base_2" in loads and "base_1" not in loads
-
-
-def test_a_parcel_no_arm_reaches_is_reported_as_such(planner, scene):
-    """A parcel spilled in the aisle: the refusal says where it is and who reaches what."""
-    start = scene.initial_facts()
-    state = (start - {Fact.parse("at(red_parcel,pick_station)")}) | {
-        Fact.parse("at(red_parcel,aisle)")
-    }
-    with pytest.raises(PlanningError) as info:
-        planner.plan(PlanRequest("bring the red parcel to the packing station", state))
-    message = str(info.value)
-    assert "the red parcel is at the aisle, which no robot reaches" in message
-    assert "picker: pick_station" in message and "\n" not in message

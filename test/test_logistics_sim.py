@@ -62,11 +62,14 @@ def on_tray(world: SimWorld, block: str, base: str) -> np.ndarray:
 
 def test_the_cell_builds_from_the_scene(world, logistics):
     assert world.table is None and world.table_top == 0.0  # no shared table
-    assert set(world.bases) == {"base_1", "base_2"} and set(world.arms) == {"picker", "packer"}
+    # The fetcher is a base and an arm: its parts are in both, under its one name.
+    assert set(world.bases) == {"base_1", "base_2", "fetcher_1"}
+    assert set(world.arms) == {"picker", "packer", "fetcher_1"}
     assert all(isinstance(b, SimBase) for b in world.bases.values())
     assert world.robot_kinds == {
         "base_1": "base",
         "base_2": "base",
+        "fetcher_1": "fetcher",
         "picker": "arm",
         "packer": "arm",
     }

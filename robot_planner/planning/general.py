@@ -374,7 +374,7 @@ def _search(
                 weight=weight,
                 max_expansions=budget,
                 max_length=max_length,
-                discouraged=_unasked_support(context, wanted),
+                discouraged=_unasked_support(context, wanted) | _occupying(context, wanted),
             )
         except Unsolvable as exc:
             raise PlanningError(_why_not(context, wanted, start, exc, state, banned)) from None
@@ -398,6 +398,39 @@ def _unasked_support(context: PlanningContext, wanted: Sequence[Fact]) -> int:
     for i, fact in enumerate(context.task.facts):
         if fact.predicate == support and fact not in asked:
             mask |= 1 << i
+    return mask
+
+
+def _occupying(context: PlanningContext, wanted: Sequence[Fact]) -> int:
+    """Facts that take a place others may need (a base parked in a station's bay, a
+    robot standing in the aisle's one lane: what an ``unless`` rule over a place type
+    says makes it not free) that the goal does not ask for. Among equally short plans
+    the search leaves places free: a base that has to get out of the way goes to the
+    dock, not into a station's bay where it would block the next robot."""
+    scene = context.scene
+    domain = scene.domain
+    rules = [
+        (Pattern.parse(pattern), rule.for_)
+        for rule in domain.derived
+        if rule.unless and rule.for_ and all(scene.places_of(t) for t in rule.for_.values())
+        for pattern in rule.unless
+    ]
+    asked = set(wanted)
+    mask = 0
+    for i, fact in enumerate(context.task.facts):
+        if fact in asked:
+            continue
+        for pattern, types in rules:
+            if pattern.predicate != fact.predicate or len(pattern.args) != len(fact.args):
+                continue
+            if all(
+                want == "*"
+                or (want.startswith("?") and scene.is_a(got, types.get(want[1:], "")))
+                or want == got
+                for want, got in zip(pattern.args, fact.args, strict=True)
+            ):
+                mask |= 1 << i
+                break
     return mask
 
 

@@ -276,6 +276,7 @@ robots: robot (_list robot)*                       -> robot_list
       | _DET ARM                                    -> robot_all
 ?place: noun
       | robot                                       -> robot_target
+      | _DET ARM                                    -> robot_target
       | PRONOUN                                     -> pronoun
 
 levels: level (_level_sep level)+
@@ -1276,6 +1277,8 @@ class _Interpreter:
             named = self.vocab.robots.get(head)
             if named and noun in self.scene.domain.robot_nouns(self.scene.robots[named].kind):
                 name = named
+        if name is None and text in self.vocab.lexicon.robot_nouns:  # "on the fetcher"
+            [name] = self.robots(("the", text))  # one robot of that noun, else refused
         if name is None:
             known = ", ".join(r.replace("_", " ") for r in self.scene.robots)
             raise UnderstandingError(f"unknown robot '{words}' (known: {known})")
