@@ -43,12 +43,15 @@ def spilled(scene, *, base_in_aisle: bool = True) -> frozenset[Fact]:
     return scene.derive(frozenset((start - gone) | new))
 
 
-def test_the_fetcher_is_a_base_that_starts_in_the_docks_third_bay(scene):
+def test_the_fetcher_is_a_base_that_starts_in_its_service_bay(scene):
     assert scene.is_a("fetcher_1", "base") and scene.reaches("fetcher_1", "aisle")
-    assert "robot_at(fetcher_1,dock)" in {str(f) for f in scene.initial_facts()}
-    # Hardware bindings give each mobile robot its own dock bay, the fetcher included.
-    bays = [bay_pose("dock", robot, "robot", scene) for robot in ("base_1", "base_2", "fetcher_1")]
-    assert [(b.x, b.y) for b in bays] == [tuple(bay[:2]) for bay in scene.places["dock"].bays]
+    assert "robot_at(fetcher_1,service_bay)" in {str(f) for f in scene.initial_facts()}
+    # Hardware bindings give each mobile robot its own bay of a place with several
+    # (a fetcher counts with the bases: it is one) and the one bay of a place with one.
+    docked = [bay_pose("dock", robot, "robot", scene) for robot in ("base_1", "base_2")]
+    assert [(b.x, b.y) for b in docked] == [tuple(bay[:2]) for bay in scene.places["dock"].bays]
+    home = bay_pose("service_bay", "fetcher_1", "robot", scene)
+    assert (home.x, home.y) == tuple(scene.places["service_bay"].bays[0][:2])
 
 
 def test_a_spilled_parcel_is_fetched_after_the_stopped_base_drives_on(planner, scene):

@@ -103,13 +103,13 @@ def test_the_fetcher_is_a_base_and_an_arm_under_one_name(world, logistics):
     assert (
         named["tray:fetcher_1"] == base.tray and named["robot:picker"] == world.arms["picker"].body
     )
-    # It starts parked in the dock's third bay, its arm stowed, its gripper empty.
+    # It starts parked in the service bay, its arm stowed, its gripper empty.
     np.testing.assert_allclose(
         base.pose()[0], logistics.robots["fetcher_1"].base_position[:2], atol=0.01
     )
     np.testing.assert_allclose(arm.joint_positions(), arm.home, atol=0.01)
     truth = ground_truth(world)
-    assert {F("robot_at(fetcher_1,dock)"), F("gripper_empty(fetcher_1)")} <= truth
+    assert {F("robot_at(fetcher_1,service_bay)"), F("gripper_empty(fetcher_1)")} <= truth
     names, positions, _ = arm.joint_state()
     assert names[0] == "fetcher_1/panda_joint1" and len(positions) == 9
 
@@ -285,7 +285,7 @@ def test_a_parcel_beyond_the_arm_from_the_lane_fails_before_driving(world, monke
         "fetch: red_parcel lies 0.50 m from the lane's centre line: "
         "0.68 m from fetcher_1's arm beside it, out of its reach"
     )
-    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [0.15, -1.6], atol=0.01)
+    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [2.0, 2.2], atol=0.01)
 
 
 def test_only_floor_areas_are_fetched_from(world):
@@ -318,13 +318,16 @@ def test_a_parcel_moved_away_during_the_drive_is_out_of_reach_after_the_approach
 
 
 def test_the_fetcher_waits_for_a_clear_path_then_gives_up(world, monkeypatch):
-    """A base parked at the pick station stands on the fetcher's way out of the dock."""
+    """A base halted half-way along the lane stands on the fetcher's way to the parcel."""
     drop(world, "red_parcel", 2.0)
     monkeypatch.setattr(driving, "BLOCKED_S", 2.0)
     adapter = PyBulletRobotAdapter(world)
-    handle = adapter.start_skill("base_1", "navigate", {"place": "pick_station"})
-    run(adapter, handle, limit_s=40.0)
-    assert adapter.poll(handle).state is SkillState.SUCCEEDED
+    handle = adapter.start_skill("base_1", "navigate", {"place": "packing_station"})
+    base = world.bases["base_1"]
+    end = world.time + 40.0
+    while not (base.pose()[0][1] > 0.4 and base.pose()[0][0] > 1.6) and world.time < end:
+        adapter.step()
+    adapter.cancel(handle)  # halted in the lane, past the parcel
     handle = fetch(adapter)
     run(adapter, handle, limit_s=10.0)
     status = adapter.poll(handle)
@@ -332,7 +335,7 @@ def test_the_fetcher_waits_for_a_clear_path_then_gives_up(world, monkeypatch):
     assert status.reason == (
         "fetch: fetcher_1 waited 2 s: base_1 is in the way to the approach to red_parcel"
     )
-    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [0.15, -1.6], atol=0.01)
+    np.testing.assert_allclose(world.bases["fetcher_1"].pose()[0], [2.0, 2.2], atol=0.01)
 
 
 def test_cancelling_a_fetch_stops_the_arm_and_the_base(world):
@@ -388,3 +391,33 @@ def test_a_keyword_argument_is_a_parameter_with_a_trailing_underscore():
             return []
 
     assert "test_wrong_keyword_arg" not in SIM_SKILLS
+
+
+def test_a_base_takes_a_bay_whose_way_in_no_parcel_lies_on(world):
+    """Bases push what they drive into (a spilled parcel pushed out of the aisle is in no
+    place): a bay whose way in something lies on is not taken; with no other, the drive
+    fails at once and says what is in the way."""
+    from robot_planner.sim.driving import plan_route
+
+    adapter = PyBulletRobotAdapter(world)
+    traffic, base = adapter.traffic, world.bases["base_1"]
+    xy, yaw = base.pose()
+    to_pick = plan_route(world, xy, yaw, "pick_station", 0)
+    assert traffic.floor_blocker(base, to_pick, yaw) is None  # parcels on the table
+    drop(world, "red_parcel", 1.2, -0.6)  # on base_1's way from its dock bay to the lane
+    assert traffic.floor_blocker(base, to_pick, yaw) == "red_parcel"
+    drop(world, "red_parcel", 2.0, SPILL_Y)  # beside the lane, clear of base_1's way
+    assert traffic.floor_blocker(base, to_pick, yaw) is None
+    run(adapter, adapter.start_skill("base_1", "navigate", {"place": "pick_station"}), 40.0)
+    # base_1 at the pick station: its own dock bay is free (base_2 holds the other).
+    assert traffic.free_bay("base_1", "dock") == (0, None)
+    drop(world, "red_parcel", 2.8, -0.6)  # not on base_1's way in
+    assert traffic.free_bay("base_1", "dock") == (0, None)
+    drop(world, "red_parcel", 1.2, -0.6)
+    assert traffic.free_bay("base_1", "dock") == (None, "red_parcel")
+    # A drive that would push it fails at once, saying what is in the way, unmoved.
+    start, _ = base.pose()
+    handle = adapter.start_skill("base_1", "navigate", {"place": "dock"})
+    run(adapter, handle, 2.0)
+    assert adapter.poll(handle).reason == "navigate: red_parcel lies in the way to dock"
+    np.testing.assert_allclose(base.pose()[0], start, atol=0.01)

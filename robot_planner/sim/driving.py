@@ -46,6 +46,9 @@ BLOCKED_S = 60.0
 #: Steering gains: heading error (1/s), look-ahead distance (m).
 HEADING_GAIN = 2.5
 LOOK_AHEAD = 0.35
+#: Where a drive to a pose off the bays may meet the lane, along it from straight across
+#: (m): the first of these whose turns and legs clear what lies on the floor.
+ENTRY_SHIFTS = (0.0, 0.7, -0.7, 1.4, -1.4)
 #: Points on a path closer than this (m) are one point.
 SAME_POINT = 0.05
 
@@ -148,14 +151,19 @@ def route_to(
     place: str = "",
     bay: int = -1,
     target: str = "",
+    entry_shift: float = 0.0,
 ) -> Route:
     """Legs from `start` to the pose `goal` (x, y, yaw) as `plan_route` drives to a bay:
     across to the lane, along it, across to the goal (nothing across when the goal is on
-    the lane), the last leg forwards or in reverse to arrive at the goal's heading."""
+    the lane), the last leg forwards or in reverse to arrive at the goal's heading.
+    `entry_shift` moves the point where it meets the lane along the lane (m): to turn
+    there clear of something lying beside the lane."""
     lane = travel_lane(world)
     points = [np.asarray(start, dtype=float)]
     if lane is not None:
-        points += [_project(points[0], lane), _project(goal[:2], lane)]
+        a, b = lane
+        entry = _project(points[0], lane) + entry_shift * (b - a) / np.linalg.norm(b - a)
+        points += [_project(entry, lane), _project(goal[:2], lane)]
     points.append(goal[:2])
     path = [points[0]]
     for point in points[1:]:
@@ -245,10 +253,13 @@ class Traffic:
             and abs(wrap(yaw - bay[2])) <= BAY_YAW_TOLERANCE
         ]
 
-    def free_bay(self, name: str, place: str) -> int | None:
-        """The nearest bay of `place` no other base has claimed or stands in, if any."""
+    def free_bay(self, name: str, place: str) -> tuple[int | None, str | None]:
+        """The nearest bay of `place` no other base has claimed or stands in and whose
+        way in nothing lying on the floor blocks (a spilled parcel), if any; else None
+        and what lies in the way of the nearest bay that is free but for that."""
         spec: PlaceSpec = self.world.scene.places[place]
-        xy, _ = self.world.bases[name].pose()
+        base = self.world.bases[name]
+        xy, yaw = base.pose()
         free = []
         for i, bay in enumerate(spec.bays):
             owner = self.bays.get((place, i))
@@ -258,8 +269,38 @@ class Traffic:
             others = [b for n, b in self.world.bases.items() if n != name]
             if any(_footprint_distance(point, b) < turning_radius(b) for b in others):
                 continue
-            free.append((float(np.linalg.norm(point - xy)), i))
-        return min(free)[1] if free else None
+            lying = self.floor_blocker(base, plan_route(self.world, xy, yaw, place, i), yaw)
+            free.append((lying is not None, float(np.linalg.norm(point - xy)), i, lying))
+        if not free:
+            return None, None
+        blocked, _, bay, lying = min(free)
+        return (None, lying) if blocked else (bay, None)
+
+    def floor_blocker(self, base: SimBase, route: Route, yaw: float) -> str | None:
+        """An object lying on the floor that `base` would run into on `route` from
+        heading `yaw`: within its half width (plus `CLEARANCE`) of a leg, or within its
+        turning radius where it turns on the spot. Bases push what they drive into, and
+        a parcel pushed out of the aisle is in no place."""
+        world = self.world
+        points = route.points()
+        if not points:
+            return None
+        turns = []  # where the base turns on the spot: start, between legs, in the bay
+        headings = [yaw, *(leg.heading for leg in route.legs), float(route.goal[2])]
+        for point, (before, after) in zip(points, itertools.pairwise(headings), strict=True):
+            if abs(wrap(after - before)) > math.radians(5.0):
+                turns.append(point)
+        for block in world.blocks:
+            pos, _ = world.block_pose(block)
+            half = world.block_size[block] / 2
+            if pos[2] - half > world.ground + 0.02 or world.holder_of(block) is not None:
+                continue  # not lying on the floor (on a table, a tray, in a hand)
+            xy = np.asarray(pos[:2], dtype=float)
+            if _polyline_distance(points, [xy]) < base.footprint[1] + half + CLEARANCE or any(
+                float(np.linalg.norm(xy - t)) < turning_radius(base) + half for t in turns
+            ):
+                return block
+        return None
 
     def claim_bay(self, name: str, place: str, bay: int) -> None:
         """`name` drives to bay `bay` of `place`: it gives up the bays it held."""
@@ -332,7 +373,9 @@ class DrivePlanner:
                 raise SkillFailure(f"navigate: {place} has no bay to park in")
 
         def choose_bay() -> str | None:
-            bay = traffic.free_bay(name, place)
+            bay, lying = traffic.free_bay(name, place)
+            if lying is not None:  # it will not move by itself: fail now, say what
+                raise SkillFailure(f"navigate: {lying} lies in the way to {place}")
             if bay is None:
                 return f"no free bay at {place}"
             traffic.claim_bay(name, place, bay)
@@ -371,7 +414,15 @@ class DrivePlanner:
         def reserve() -> str | None:
             xy, yaw = base.pose()
             pose = np.asarray(goal(), dtype=float)
-            route["route"] = route_to(world, xy, yaw, pose, target=target)
+            # Onto the lane where it turns clear of what lies on the floor (the object
+            # it is fetching, too), else straight across.
+            routes = [
+                route_to(world, xy, yaw, pose, target=target, entry_shift=shift)
+                for shift in ENTRY_SHIFTS
+            ]
+            route["route"] = next(
+                (r for r in routes if traffic.floor_blocker(base, r, yaw) is None), routes[0]
+            )
             blocker = traffic.reserve(name, route["route"].points() or [xy])
             if blocker is not None:
                 return f"{blocker} is in the way to {target}"
