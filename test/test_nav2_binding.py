@@ -373,8 +373,9 @@ def ros(monkeypatch, nav2, logistics) -> Iterator[RosHarness]:
 
 
 def serve(ros: RosHarness, outcome: Outcome | None = None) -> NavigateToPoseServers:
-    """Nav2 on both bases (not on the arms: the adapter must not wait for those)."""
-    servers = NavigateToPoseServers(ros.hardware, ["base_1", "base_2"], outcome)
+    """Nav2 on every mobile base, the fetcher too (not on the arms: the adapter must not
+    wait for those)."""
+    servers = NavigateToPoseServers(ros.hardware, ["base_1", "base_2", "fetcher_1"], outcome)
     ros.fakes.append(servers)  # released before the harness shuts the executor down
     return servers
 
@@ -478,7 +479,13 @@ def test_navigate_to_a_nav2_server_in_another_process(ros, nav2):
     """Over DDS between processes; the child finds the stand-in through its environment."""
     env = (nav2.env() if nav2 is not None else dict(os.environ)) | {"PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "nav2_standin.py"), "base_1", "base_2"],
+        [
+            sys.executable,
+            str(Path(__file__).parent / "nav2_standin.py"),
+            "base_1",
+            "base_2",
+            "fetcher_1",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
