@@ -143,7 +143,7 @@ def test_a_kind_under_a_parent_kind_is_one_and_offers_its_skills_too():
 @pytest.mark.parametrize(
     ("new", "fragment"),
     [
-        ("    parent: bass\n", "robot kind fetcher: unknown parent kind 'bass'"),
+        ("    parent: bass\n", "robot kind fetcher: unknown parent robot kind 'bass'"),
         ("    parent: fetcher\n", "robot kind fetcher: its parents form a loop"),
     ],
 )

@@ -104,6 +104,19 @@ class Locations(_Strict):
     )
 
 
+def _check_parents(what: str, parent_of: Mapping[str, str | None]) -> None:
+    """Every parent is declared and no chain of parents comes back to where it began."""
+    for name, parent in parent_of.items():
+        if parent is not None and parent not in parent_of:
+            raise ValueError(f"{what} {name}: unknown parent {what} '{shown(parent)}'")
+        seen = {name}
+        while parent is not None:
+            if parent in seen:
+                raise ValueError(f"{what} {name}: its parents form a loop")
+            seen.add(parent)
+            parent = parent_of[parent]
+
+
 _WORDS = re.compile(r"^[a-z][a-z' ]*$")
 #: A skill phrase: words, [optional words], (one|or other), {robot} or {an argument}.
 _SKILL_PHRASE = re.compile(r"^(?:[a-z']+|\[|\]|\(|\)|\||\{[a-z_]+\}| )+$")
@@ -220,30 +233,11 @@ class Domain(_Strict):
                 raise ValueError(f"'{shown(name)}' is not a lower_snake_case name")
         if ROBOT in self.types or ROBOT in self.robot_kinds:
             raise ValueError(f"'{ROBOT}' is built in; do not declare it as a type or kind")
-        for kind, kind_spec in self.robot_kinds.items():
+        for kind in self.robot_kinds:
             if kind in self.types:
                 raise ValueError(f"robot kind {kind} has the name of a type")
-            if kind_spec.parent is not None and kind_spec.parent not in self.robot_kinds:
-                raise ValueError(
-                    f"robot kind {kind}: unknown parent kind '{shown(kind_spec.parent)}'"
-                )
-            seen_kinds = {kind}
-            parent_kind = kind_spec.parent
-            while parent_kind is not None:
-                if parent_kind in seen_kinds:
-                    raise ValueError(f"robot kind {kind}: its parents form a loop")
-                seen_kinds.add(parent_kind)
-                parent_kind = self.robot_kinds[parent_kind].parent
-        for name, spec in self.types.items():
-            if spec.parent is not None and spec.parent not in self.types:
-                raise ValueError(f"type {name}: unknown parent type '{shown(spec.parent)}'")
-            seen = {name}
-            parent = spec.parent
-            while parent is not None:
-                if parent in seen:
-                    raise ValueError(f"type {name}: its parents form a loop")
-                seen.add(parent)
-                parent = self.types[parent].parent
+        _check_parents("robot kind", {k: s.parent for k, s in self.robot_kinds.items()})
+        _check_parents("type", {t: s.parent for t, s in self.types.items()})
         # Robot kinds are types too (below `robot`): an object can be put on a robot.
         known_types = {*self.types, *self.robot_kinds, ROBOT}
         for name, pred in self.predicates.items():
