@@ -144,14 +144,23 @@ def test_the_offline_planner_plans_around_an_excluded_action():
     plan = planner.plan(request).plan
     robots = {t.robot for t in plan.tasks if t.skill == "navigate"}
     assert robots == {"base_2"}
+    # Both bases excluded: the fetcher (a base too) carries it.
+    both = (
+        FailedAction(*key, "blocked", 2),
+        FailedAction(
+            *FailedAction.key_of("navigate", "base_2", {"place": "pick_station"}), "blocked", 2
+        ),
+    )
+    plan = planner.plan(PlanRequest(request.command, request.state, failures=both)).plan
+    assert {t.robot for t in plan.tasks if t.skill == "navigate"} == {"fetcher_1"}
+    every = (
+        *both,
+        FailedAction(
+            *FailedAction.key_of("navigate", "fetcher_1", {"place": "pick_station"}), "blocked", 2
+        ),
+    )
     with pytest.raises(PlanningError, match="not tried again: navigate"):
-        both = (
-            FailedAction(*key, "blocked", 2),
-            FailedAction(
-                *FailedAction.key_of("navigate", "base_2", {"place": "pick_station"}), "blocked", 2
-            ),
-        )
-        planner.plan(PlanRequest(request.command, request.state, failures=both))
+        planner.plan(PlanRequest(request.command, request.state, failures=every))
 
 
 def test_clearing_the_view_homes_only_robots_that_can_go_home():

@@ -1258,7 +1258,7 @@ def test_a_robot_that_does_not_go_and_a_place_says_what_is_missing(
         (
             "robot one, go to the pick station twice",
             "unknown place 'pick station twice' (known: a parcel, or aisle, dock, packing bin, "
-            "packing station, pick station)",
+            "packing station, pick station, service bay)",
         ),
         (
             "picker to the pick station",
@@ -1665,13 +1665,13 @@ def test_a_bare_arm_name_before_a_verb_does_the_work(logistics):
         ),
         (
             "robot one, go to the aisle",
-            "no base goes to the aisle (bases go to the pick station, the packing station and "
-            "the dock)",
+            "no base goes to the aisle (bases go to the pick station, the packing station, the "
+            "dock and the service bay)",
         ),
         (
             "send robot two to the packing bin",
-            "no base goes to the packing bin (bases go to the pick station, the packing station "
-            "and the dock)",
+            "no base goes to the packing bin (bases go to the pick station, the packing station, "
+            "the dock and the service bay)",
         ),
     ],
 )

@@ -395,10 +395,11 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
         serial_runs = [r for r in rows if r["level"] == level and r["serial"]]
         done = [r for r in runs if r["goal_met"]]
+        # A goal that already held takes no time either way: no speed-up to report.
         speedups = [
             serial[r["command"]]["makespan_s"] / r["makespan_s"]
             for r in done
-            if r["command"] in serial
+            if r["command"] in serial and r["makespan_s"] > 0
         ]
         out[level] = {
             "commands": len(runs),

@@ -1375,7 +1375,12 @@ class _Interpreter:
                     f"the {robot.replace('_', ' ')} cannot go to the {place.replace('_', ' ')} "
                     f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
                 )
-            reach = [p for r in mobile for p in destinations(self.scene, r)]
+            reach = [
+                p
+                for r in mobile
+                if self.scene.robots[r].kind == kind
+                for p in destinations(self.scene, r)
+            ]
             raise UnderstandingError(
                 f"no {kind.replace('_', ' ')} goes to the {place.replace('_', ' ')} "
                 f"({plural_of(kind.replace('_', ' '))} go to {_the_places(reach)})"

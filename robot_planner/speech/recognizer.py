@@ -294,6 +294,10 @@ class SpeechRecognizer:
             # lm=None: no n-gram model is loaded; the grammar is the only search.
             config = pocketsphinx.Config(lm=None, **{**DECODER_OPTIONS, **(options or {})})
             decoder = pocketsphinx.Decoder(config)
+            # The world's own words the dictionary lacks ("fetcher"), as its domain says.
+            for word, phones in scene.domain.language.pronounce.items():
+                if decoder.lookup_word(word) is None:
+                    decoder.add_word(word, phones, True)
             # Only phrases the dictionary can pronounce (a robot called "xarm" cannot be
             # said; its other names can).
             self.grammar = jsgf_grammar(

@@ -157,6 +157,11 @@ class LanguageSpec(_Strict):
         "(one|other), {robot} for a robot phrase, {arg} for a number argument",
     )
     example: str = Field("", description="a command shown when one is not understood")
+    pronounce: dict[str, str] = Field(
+        {},
+        description="word -> phones (CMU ARPAbet, e.g. fetcher: F EH CH ER) for the words of "
+        "this world that the speech recogniser's dictionary lacks",
+    )
 
     @model_validator(mode="after")
     def _words(self) -> LanguageSpec:
@@ -167,6 +172,14 @@ class LanguageSpec(_Strict):
                 raise ValueError(f"language: '{shown(word)}' is not lower-case words")
         if not self.put_verbs:
             raise ValueError("language: put_verbs is empty (commands need a verb)")
+        for word, phones in self.pronounce.items():
+            if not re.fullmatch(r"[a-z']+", word) or not re.fullmatch(
+                r"[A-Z]+[0-2]?( [A-Z]+[0-2]?)*", phones
+            ):
+                raise ValueError(
+                    f"language.pronounce: '{shown(word)}: {shown(phones)}' is not a word and "
+                    "its phones (ARPAbet, e.g. fetcher: F EH CH ER)"
+                )
         for skill, phrases in self.skills.items():
             for phrase in phrases:
                 if not _SKILL_PHRASE.match(phrase) or phrase.startswith(("[", "{")):
