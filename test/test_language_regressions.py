@@ -1665,13 +1665,13 @@ def test_a_bare_arm_name_before_a_verb_does_the_work(logistics):
         ),
         (
             "robot one, go to the aisle",
-            "no base goes to the aisle (bases go to the pick station, the packing station, the "
-            "dock and the service bay)",
+            "no base goes to the aisle (bases go to the pick station, the packing station and "
+            "the dock)",
         ),
         (
             "send robot two to the packing bin",
-            "no base goes to the packing bin (bases go to the pick station, the packing station, "
-            "the dock and the service bay)",
+            "no base goes to the packing bin (bases go to the pick station, the packing station "
+            "and the dock)",
         ),
     ],
 )

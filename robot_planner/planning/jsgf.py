@@ -20,6 +20,7 @@ from robot_planner.planning.language import (
     SEQUENCE_WORDS,
     Vocabulary,
     back_is_dropped,
+    destinations,
     goes_places,
     on_to_verbs,
     plural_of,
@@ -157,6 +158,15 @@ def _moving_rules(
     ]
     robot_at = domain.locations.robot
     go_places = place_names(places, [domain.predicates[robot_at].args[1]]) if robot_at else []
+    # Places every robot that goes places can be sent to: a sentence of the grammar
+    # names any of them with any place (the fetcher's service bay is its own).
+    sendable = [set(destinations(scene, r)) for r in said_as]
+    common = set.intersection(*sendable) if sendable else set()
+    go_places = [
+        p
+        for p in go_places
+        if (name_of.get(p) or name_of.get(p.replace(" of the ", " ", 1))) in common
+    ]
     # Before a step that is only a place, a sequence word the parser cannot read as the
     # end of the place before it ("the left bin last, to ..." is a place "left bin last").
     then = [w for w in SEQUENCE_WORDS if w.split()[0] in lexicon.reserved]
