@@ -15,6 +15,7 @@ from robot_planner.adapters.bindings import bay_pose
 from robot_planner.monitor.geometric import GeometricVqa
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest
+from robot_planner.planning.language import UnderstandingError, understand_command
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.facts import Fact
 from robot_planner.world.observation import BaseState, CameraFrame, Observation
@@ -138,3 +139,50 @@ def test_odometry_puts_a_base_in_a_bay_or_else_on_the_floor_it_stands_on(scene, 
     facts = vqa.estimate_facts(_observe(*pose))
     at = {f.args[1] for f in facts if f.predicate == "robot_at" and f.args[0] == "base_1"}
     assert at == ({where} if where else set())
+
+
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        # a kind noun spoken to without "the", before a comma
+        ("fetcher, go to the dock", {"robot_at(fetcher_1,dock)"}),
+        ("fetchers: go to the dock", {"robot_at(fetcher_1,dock)"}),
+        # a kind noun in a list of robots, and as the robot a delivery is done "with"
+        (
+            "send the fetcher and robot two to the dock",
+            {"robot_at(fetcher_1,dock)", "robot_at(base_2,dock)"},
+        ),
+        (
+            "base one and the fetcher, go to the dock",
+            {"robot_at(base_1,dock)", "robot_at(fetcher_1,dock)"},
+        ),
+        (
+            "bring the blue parcel to the packing station with the fetcher",
+            {"at(blue_parcel,packing_station)"},
+        ),
+    ],
+)
+def test_the_fetcher_is_named_by_its_noun_anywhere_a_robot_is(planner, command, goal):
+    plan = planner.plan_text(command)
+    assert {str(f) for f in plan.goal} == goal
+    if "with the fetcher" in command:  # it carries: it is the one robot that drives
+        assert {t.robot for t in plan.tasks if t.skill == "navigate"} == {"fetcher_1"}
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # a robot spoken to that is not in the scene: named as a robot, with the known ones
+        (
+            "the truck, go to the dock",
+            "unknown robot 'truck' in 'the truck, go to the dock' "
+            "(known: base 1, base 2, fetcher 1, picker, packer)",
+        ),
+        # "robots" is also a filler: spoken to all, it names no robot to go
+        ("robots, go to the dock", "'go' does not say which robot"),
+    ],
+)
+def test_a_robot_spoken_to_that_is_none_is_refused_as_a_robot(scene, command, message):
+    with pytest.raises(UnderstandingError) as info:
+        understand_command(command, scene)
+    assert message in str(info.value)

@@ -210,14 +210,22 @@ _robot_tail_opt: robot_tail?
 // does what it is asked each (a skill or a "go"; `_Interpreter.chunk`).
 robot_head.2: robots _COLON
           | robots _COMMA
+          | bare_kind (_COMMA | _COLON)
           | robots
-          | _WITH robot _comma
-          | _USE robot _TO
-          | _USING robot _comma
-robot_tail: _WITH robot | _USING robot
+          | _WITH _one_robot _comma
+          | _USE _one_robot _TO
+          | _USING _one_robot _comma
+robot_tail: _WITH _one_robot | _USING _one_robot
 // "the left arm", "robot one", "base 2", "base 2 cart", "the base two robot"
 robot: _det ARM? WORD+ ARM
      | _det ARM WORD
+// "the fetcher": the one robot of a noun, where one robot is meant (`_Interpreter.robot`
+// refuses it when several robots are of that noun)
+kind_robot: _DET ARM                               -> robot
+_one_robot: robot | kind_robot
+// "fetcher, go ...", "robots, go ...": a noun without "the" before a comma
+// (not a filler: "robots, ..." speaks to whoever does it)
+bare_kind: BARE_ARM                                -> robot_all
 
 actions: action (_join action)*
 _join: _comma _AND | _COMMA
@@ -270,7 +278,8 @@ noun: _det WORD+ _of_noun
 _of_noun: (_OF _det WORD+)?
 
 target: place (_PREP place)*
-robots: robot (_list robot)*                       -> robot_list
+robots: robot                                      -> robot_list
+      | _one_robot (_list _one_robot)+               -> robot_list
       | BOTH ARM                                    -> robot_all
       | _det QUANT ARM                              -> robot_all
       | _DET ARM                                    -> robot_all
@@ -315,6 +324,7 @@ PRONOUN.3: /(it|them|that\s+one|this\s+one|those|these)\b/
 BOTH.3: /both\b/
 QUANT.3: /(all\s+of\s+the|all\s+the|all|every|each)\b/
 ARM.3: /({robot_nouns})\b/
+BARE_ARM.3: /({bare_robot_nouns})\b/
 SEND.3: /({send_verbs})\b/
 _SPREAD.3: /(one\s+(on|per|for|with)(\s+each)?|each\s+on\s+(its\s+own|a\s+different))\b/
 GO_VERB.3: /({go_verbs})\b/
@@ -641,6 +651,10 @@ def grammar_text(lexicon: Lexicon) -> str:
         .replace("{tower_verbs}", _or_never(lexicon.tower_verbs))
         .replace("{tower_nouns}", _or_never(lexicon.tower_nouns))
         .replace("{robot_nouns}", _or_never(lexicon.robot_nouns))
+        .replace(
+            "{bare_robot_nouns}",
+            _or_never(tuple(n for n in lexicon.robot_nouns if n not in lexicon.fillers)),
+        )
         .replace("{send_verbs}", _or_never(lexicon.send_verbs))
         .replace("{go_verbs}", _or_never(lexicon.go_verbs))
         .replace("{fillers}", _alternatives(lexicon.fillers))
@@ -2239,6 +2253,24 @@ def _unknown_word(text: str, vocab: Vocabulary) -> str | None:
     return None
 
 
+def _unknown_addressee(text: str, vocab: Vocabulary) -> str | None:
+    """The words before "<words>, <verb> ..." when they name no known robot ("the truck,
+    go to the dock"): a robot spoken to, not an unknown action."""
+    match = re.match(r"\s*(?:(?:the|a|an)\s+)?(?P<who>[a-z][a-z ]*?)\s*,\s*(?P<verb>\S+)", text)
+    if match is None or match["verb"] not in _verb_starts(vocab.lexicon):
+        return None
+    who = match["who"]
+    words = who.split()
+    if len(words) > 3 or any(w in _verb_starts(vocab.lexicon) for w in words):
+        return None
+    lexicon = vocab.lexicon
+    nouns = {*lexicon.robot_nouns, *(lexicon.singular_robot_noun(n) for n in lexicon.robot_nouns)}
+    openers = {w for p in (*lexicon.fillers, *SEQUENCE_WORDS, *_CLAUSE_STARTS) for w in p.split()}
+    if who in vocab.robots or words[-1] in nouns or set(words) & openers:
+        return None
+    return who
+
+
 def understand_command(
     command: str, scene: Scene, state: frozenset[Fact] | None = None
 ) -> Understanding:
@@ -2695,7 +2727,10 @@ def _cannot_go(scene: Scene, vocab: Vocabulary, robots: list[str], place: str | 
     going = [r for r in mobile if place is None or scene.reaches(r, place)]
     if going:
         verb = "go" if "go" in lexicon.go_verbs else (*lexicon.go_verbs, "go")[0]
-        return f"{who}: {why}; say e.g. '{called(going[0])}, {verb} to {where}'"
+        example = f"say e.g. '{called(going[0])}, {verb} to {where}'"
+        if not robots:  # no robot named that the words could be
+            return f"no robot named here goes to {where}: {why}; {example}"
+        return f"{who}: {why}; {example}"
     first = (not robots and f"no robot goes to {where}") or who
     reaching = [r for r in (*robots, *scene.robots) if place is None or scene.reaches(r, place)]
     verbs = [v for v in ("move", "bring", "take", "carry") if v in lexicon.verbs]
@@ -2858,6 +2893,12 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
             raise _Unsaid(back.refusal) from None
         if bare and (word is None or word in bare.split("'")[1].split()):  # "then home"
             raise _Unsaid(bare) from None
+        who = _unknown_addressee(text, vocab)
+        if who:
+            known = ", ".join(r.replace("_", " ") for r in scene.robots)
+            raise UnderstandingError(
+                f"unknown robot '{shown(who)}' in '{quoted(command)}' (known: {known})"
+            ) from None
         if word:
             raise _UnknownAction(
                 f"unknown action '{shown(word)}' in '{quoted(command)}' "
