@@ -211,10 +211,12 @@ def _monitoring(
     system: RobotSystem,
     observe: Callable[[], Observation] | None,
     vqa: VqaBackend | None,
+    look: Callable[[], Observation] | None = None,
 ) -> RobotSystem:
     """`system` with its monitor wired: the VQA backend (the injected one, else the one
-    `options.monitor` names), the camera, perception for re-planning, and what that
-    perceiver cannot observe."""
+    `options.monitor` names), the camera, perception for re-planning (from `look`, an
+    observation with every camera's view, when given), and what that perceiver cannot
+    observe."""
     options = system.options
     if options.monitor.mode == "off" or observe is None:
         return system
@@ -236,7 +238,7 @@ def _monitoring(
     if options.replan_state == "perception" and hasattr(backend, "estimate_facts"):
 
         def estimate() -> frozenset[Fact]:
-            return backend.estimate_facts(observe())
+            return backend.estimate_facts((look or observe)())
 
     return dataclasses.replace(
         system,
@@ -278,7 +280,7 @@ def build_sim_system(
     try:
         adapter = PyBulletRobotAdapter(world, options.disturbances, options.self_check)
         system = RobotSystem(scene, catalogue, options, adapter, simulation=Simulation(world))
-        observe = None
+        observe = look = None
         if options.monitor.mode != "off":
             size = options.camera_size or (None, None)
             camera = world.camera(options.camera, *size)
@@ -286,7 +288,15 @@ def build_sim_system(
             def observe() -> Observation:
                 return world.observe(camera)
 
-        return _monitoring(system, observe, vqa)
+            # Re-planning looks through every camera of the scene: one more render per
+            # estimate, only while the robots stand halted.
+            views = [world.camera(n, *size) for n in scene.cameras if n != options.camera]
+            if views:
+
+                def look() -> Observation:
+                    return world.observe(camera, views)
+
+        return _monitoring(system, observe, vqa, look)
     except BaseException:
         world.close()
         raise

@@ -3,6 +3,8 @@ during a carry, recovery after a drop, kept progress, the re-plan cap, backend f
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import plan, task
@@ -324,6 +326,42 @@ def test_arms_go_home_and_look_again_when_replanning_cannot_see(catalogue, scene
     homes = [c for c in adapter.calls if c.skill == "move_home"]
     assert {c.robot for c in homes} == {"left_arm"}
     assert planner.replans == 2  # looked again, then planned
+
+
+class _GoalSeenWhileHalted(_BlindOnce):
+    """A planner whose first re-plan finds the goal already holding (a dropped block
+    landed on the tower, leaning on the halted hand), and whose next does not."""
+
+    def replan(self, request):
+        self.replans += 1
+        result = self.planner.replan(request)
+        if self.replans == 1:
+            return dataclasses.replace(result, plan=result.plan.model_copy(update={"tasks": []}))
+        return result
+
+
+def test_a_goal_seen_with_robots_halted_is_looked_at_again_with_them_clear(catalogue, scene):
+    """Stack-drop seed 173: after a drop the goal looked reached while the block leant
+    on the halted hand; the run reported success and the simulator disagreed. An empty
+    re-plan after a halt now sends the arms home and looks again."""
+    adapter = FakeRobotAdapter(catalogue, scene)
+    planner = _GoalSeenWhileHalted(OfflinePlanner(catalogue, scene))
+    command = "put the red block on the green block"
+    first = planner.plan(PlanRequest(command, adapter.read_state())).plan
+    supervisor = Supervisor(
+        planner,
+        adapter,
+        catalogue,
+        Scripted([False, False, True]),  # one misalignment, then all is well
+        lambda: observation(adapter.now()),
+        detector_config=DetectorConfig(collateral=False),
+    )
+    result = supervisor.run(command, first, max_sim_time_s=60)
+    assert result.outcome is Outcome.SUCCEEDED and result.replans == 1
+    clearing = [e for e in result.events if e["event"] == "clearing_view"]
+    assert len(clearing) == 1 and "halted mid-task" in clearing[0]["reason"]
+    assert planner.replans == 2  # the empty plan was not run: it looked again
+    assert result.plans[-1].tasks  # and ran the plan made after the look
 
 
 def test_a_planner_that_stays_blind_fails_clearly(catalogue, scene):

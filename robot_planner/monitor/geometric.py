@@ -537,6 +537,12 @@ class GeometricVqa:
             self._observations.move_to_end(key)
             return hit[1]
         sightings = self.perceive(observation.frame)
+        for view in observation.views:  # what the main camera misses, from another one
+            unseen = [name for name, sighting in sightings.items() if not sighting.seen]
+            if not unseen:
+                break
+            other = self.perceive(view)
+            sightings = {**sightings, **{n: other[n] for n in unseen if other[n].seen}}
         perception = _Perception(self._decide(sightings, observation.grippers, observation.bases))
         self._observations[key] = (observation, perception)
         while len(self._observations) > self.config.cache_size:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -479,12 +480,13 @@ class SimWorld:
         for _ in range(round(seconds / self.config.time_step)):
             self.step()
 
-    def observe(self, camera: Camera) -> Observation:
+    def observe(self, camera: Camera, views: Sequence[Camera] = ()) -> Observation:
         """A camera frame plus every gripper's tool point and opening and every base's
-        odometry (proprioception)."""
+        odometry (proprioception), and frames of the `views` cameras."""
         frame = camera.capture()
         grippers, bases = self.proprioception()
-        return Observation(frame.stamp, frame, grippers, bases)
+        seen = tuple(view.capture() for view in views)
+        return Observation(frame.stamp, frame, grippers, bases, seen)
 
     def proprioception(self) -> tuple[dict[str, GripperState], dict[str, BaseState]]:
         """Every gripper's tool point and opening and every base's odometry: cheap, so a

@@ -57,9 +57,14 @@ class BaseState:
 
 @dataclass(frozen=True)
 class Observation:
-    """A camera frame and the robots' own states (grippers, bases) at the same instant."""
+    """A camera frame and the robots' own states (grippers, bases) at the same instant.
+
+    ``views`` are frames of other cameras at that instant, taken when a look matters more
+    than its cost (re-planning): an object the main camera cannot see (behind a tower)
+    is placed from a view that sees it."""
 
     stamp: float
     frame: CameraFrame
     grippers: dict[str, GripperState] = field(default_factory=dict)
     bases: dict[str, BaseState] = field(default_factory=dict)
+    views: tuple[CameraFrame, ...] = ()
