@@ -243,3 +243,51 @@ def test_replans_without_progress_stop_after_max_replans_in_a_row(scene, catalog
         "gave up after 4 re-plan(s), the last 2 without progress (no plan shorter than "
         "5 task(s)); last problem: task t5 (wait on left_arm) failed: object slipped"
     ), result.reason
+
+
+def test_the_same_action_with_its_object_moved_elsewhere_counts_from_one_again(scene, catalogue):
+    """Stack-drop seed 20 at p = 0.3: a pick of the red block missed on the table, the
+    re-plan put the block in the right bin, and the pick from the bin was then excluded
+    after one try, as a repeat. The failure remembers where its objects were."""
+    from robot_planner.plan.model import Task
+    from robot_planner.world.facts import Fact
+
+    supervisor = Supervisor(
+        OfflinePlanner(catalogue, scene),
+        FakeRobotAdapter(catalogue, scene),
+        catalogue,
+        None,
+        None,
+        scene=scene,
+    )
+    pick = Task(id="t1", skill="pick", robot="right_arm", args={"object": "red_block"})
+    on_side = frozenset(map(Fact.parse, ("on_table(red_block)", "at(red_block,right_side)")))
+    in_bin = frozenset({Fact.parse("in(red_block,right_bin)")})
+
+    def fail_at(state: frozenset) -> FailedAction:
+        supervisor._remember(pick, "task t1 (pick on right_arm) failed: grasp missed")
+        supervisor._place_failure(state)
+        [failure] = supervisor.failures.values()
+        return failure
+
+    assert fail_at(on_side).where == ("red_block@right_side",)
+    twice = fail_at(on_side)
+    assert twice.times == 2 and twice.excluded
+    # Excluded where it failed, not once the block is somewhere else.
+    assert supervisor._relevant_failures(on_side) == (twice,)
+    assert supervisor._relevant_failures(in_bin) == ()
+    moved = fail_at(in_bin)
+    assert moved.times == 1 and not moved.excluded and moved.where == ("red_block@right_bin",)
+    assert fail_at(in_bin).excluded  # the second failure in the bin: a repeat
+    events = [e for e in supervisor.events if e["event"] == "failure_remembered"]
+    assert [e["where"] for e in events] == [["red_block@right_side"]] * 2 + [
+        ["red_block@right_bin"]
+    ] * 2
+
+
+def test_where_a_failed_action_was_round_trips_and_is_checked():
+    failure = FailedAction("pick", "right_arm", (("object", "red_block"),), "x", 2, ("a@b",))
+    assert FailedAction.from_dict(failure.to_dict()) == failure
+    assert FailedAction.from_dict({"args": {}}).where == ()
+    with pytest.raises(ValueError, match="where must be a list"):
+        FailedAction.from_dict({"args": {}, "where": "red_block@left_bin"})

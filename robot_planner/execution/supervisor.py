@@ -13,6 +13,7 @@ simulated.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -159,6 +160,7 @@ class Supervisor:
         #: Every action that failed while the current command ran (its key -> what
         #: failed, why and how often): the planner must not repeat one too often.
         self.failures: dict[tuple, FailedAction] = {}
+        self._fresh: tuple | None = None
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -233,7 +235,7 @@ class Supervisor:
         goal = tuple(Fact.parse(g) for g in plan.goal)
         self._belief = state if self.observability is not None else None
         self._degraded = False
-        self.failures = {}
+        self.failures, self._fresh = {}, None
         plans = [plan]
         replans = stalled = 0
         fewest = len(plan.tasks)  # the shortest plan so far: progress is going below it
@@ -434,6 +436,7 @@ class Supervisor:
             state = self._settled_state()
             if self.observability is not None and self._belief is not None:
                 state = self.observability.keep_belief(state, self._belief)
+            self._place_failure(state)
             request = PlanRequest(
                 command,
                 state,
@@ -441,7 +444,7 @@ class Supervisor:
                 completed=tuple(self.completed),
                 failed_task=failed,
                 evidence=detail,
-                failures=tuple(self.failures.values()),
+                failures=self._relevant_failures(state),
             )
             try:
                 plan = self.planner.replan(request).plan
@@ -464,14 +467,46 @@ class Supervisor:
         key = FailedAction.key_of(task.skill, task.robot, task.args)
         reason = detail.split(" failed: ", 1)[-1]
         known = self.failures.get(key)
-        self.failures[key] = FailedAction(*key, reason, 1 + (known.times if known else 0))
+        times, where = (known.times, known.where) if known else (0, ())
+        self.failures[key] = FailedAction(*key, reason, 1 + times, where)
+        self._fresh = key  # placed (`_place_failure`) once the scene is at rest
+
+    def _where(self, failure: FailedAction, state: frozenset[Fact]) -> tuple[str, ...]:
+        """Where `failure`'s objects are in `state` ("red_block@right_bin"), by the
+        domain's locations; () without a scene."""
+        if self.scene is None:
+            return ()
+        objects = sorted({str(v) for _, v in failure.args if str(v) in self.scene.objects})
+        return tuple(f"{o}@{self.scene.location_of(o, state)}" for o in objects)
+
+    def _place_failure(self, state: frozenset[Fact]) -> None:
+        """Record where the action that just failed had its objects. The same action
+        with an object moved elsewhere since it last failed is another attempt (a pick
+        that missed on the table, then a pick from the bin it was put in): it counts
+        from one again."""
+        key, self._fresh = self._fresh, None
+        if key is None:
+            return
+        failure = self.failures[key]
+        where = self._where(failure, state)
+        if failure.times > 1 and failure.where and failure.where != where:
+            failure = dataclasses.replace(failure, times=1)
+        self.failures[key] = failure = dataclasses.replace(failure, where=where)
         self._emit(
             {
                 "event": "failure_remembered",
                 "time": round(self.adapter.now(), 4),
-                "action": self.failures[key].describe(),
-                "excluded": self.failures[key].excluded,
+                "action": failure.describe(),
+                "excluded": failure.excluded,
+                "where": list(where),
             }
+        )
+
+    def _relevant_failures(self, state: frozenset[Fact]) -> tuple[FailedAction, ...]:
+        """The failures that would be repeats now: those whose objects are still where
+        they were when they failed."""
+        return tuple(
+            f for f in self.failures.values() if not f.where or f.where == self._where(f, state)
         )
 
     def _clear_view(self, why: str) -> bool:

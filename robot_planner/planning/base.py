@@ -34,6 +34,9 @@ class FailedAction:
     args: tuple[tuple[str, Any], ...]
     reason: str
     times: int = 1
+    #: Where the action's objects were when it last failed ("red_block@right_bin"): the
+    #: same action with an object somewhere else is another attempt, not a repeat.
+    where: tuple[str, ...] = ()
 
     @staticmethod
     def key_of(skill: str, robot: str, args: dict[str, Any]) -> tuple[str, str, tuple]:
@@ -49,13 +52,16 @@ class FailedAction:
         return self.times > RETRIES
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Plain data; ``where`` only when known (a ROS `FailedAction` has no field for
+        it: the supervisor sends only the failures that would be repeats now)."""
+        data = {
             "skill": self.skill,
             "robot": self.robot,
             "args": dict(self.args),
             "reason": self.reason,
             "times": self.times,
         }
+        return {**data, "where": list(self.where)} if self.where else data
 
     @classmethod
     def from_dict(cls, data: Any) -> FailedAction:
@@ -65,10 +71,14 @@ class FailedAction:
         times = data.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 1000:
             raise ValueError(f"a failed action's times must be 1..1000, got {times!r:.20}")
+        where = data.get("where", [])
+        if not isinstance(where, list) or len(where) > 16:
+            raise ValueError(f"a failed action's where must be a list, got {where!r:.80}")
         skill, robot, args = FailedAction.key_of(
             str(data.get("skill", "")), str(data.get("robot", "")), data["args"]
         )
-        return cls(skill, robot, args, str(data.get("reason", ""))[:500], times)
+        reason = str(data.get("reason", ""))[:500]
+        return cls(skill, robot, args, reason, times, tuple(str(w)[:200] for w in where))
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.args)
