@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -266,6 +267,10 @@ class Supervisor:
                 self._remember(failed, detail)  # a base that stalled for good: as a failure
             if last is not None and last.task == GOAL_TASK and last.unconfirmed:
                 self._clear_view(detail)  # let the camera see the whole table first
+            elif kind == "failed" and self._in_the_way(failed, detail):
+                # Robots halted mid-motion stay where they stopped: one that another ran
+                # into would be in the way of the re-plan too ("touching left_arm").
+                self._clear_view(detail)
             try:
                 plan = self._replan(command, goal, failed, detail)
                 if (
@@ -470,6 +475,15 @@ class Supervisor:
         times, where = (known.times, known.where) if known else (0, ())
         self.failures[key] = FailedAction(*key, reason, 1 + times, where)
         self._fresh = key  # placed (`_place_failure`) once the scene is at rest
+
+    def _in_the_way(self, failed: Task | None, detail: str) -> bool:
+        """Whether a failure's reason names another robot of the scene (it stood in the
+        failed robot's way)."""
+        if failed is None or self.scene is None:
+            return False
+        reason = detail.split(" failed: ", 1)[-1]
+        others = (r for r in self.scene.robots if r != failed.robot)
+        return any(re.search(rf"\b{re.escape(r)}\b", reason) for r in others)
 
     def _where(self, failure: FailedAction, state: frozenset[Fact]) -> tuple[str, ...]:
         """Where `failure`'s objects are in `state` ("red_block@right_bin"), by the
