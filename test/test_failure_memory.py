@@ -315,7 +315,7 @@ def test_where_a_failed_action_was_round_trips_and_is_checked():
 def test_a_failure_that_names_another_robot_sends_the_arms_home_first(
     scene, catalogue, reason, clears
 ):
-    adapter, result = _run(
+    adapter, _ = _run(
         scene,
         catalogue,
         "put the blue block in the right bin",
