@@ -304,7 +304,9 @@ def test_grammar_stays_small_after_lark_expands_optionals():
     per_origin: dict[str, int] = {}
     for rule in rules:
         per_origin[rule.origin.name] = per_origin.get(rule.origin.name, 0) + 1
-    assert len(rules) < 150
+    # 155 rules today (118 when optionals moved to helpers; 276 before): the grammar grows
+    # a few rules per feature, an inline optional would add tens at once.
+    assert len(rules) < 175
     assert max(per_origin.values()) <= 8
 
 
