@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from robot_planner.adapters.base import SkillState
 from robot_planner.bench.stack_drop import _detections, bench_stack_drop, grid
 from robot_planner.bench.vqa import bench_vqa, ground_facts
 from robot_planner.cli import main
@@ -223,3 +224,33 @@ def test_stack_drop_cli_measures_a_noise_cell_without_drops_unless_asked(
     with pytest.raises(SystemExit):
         main(["bench", "stack-drop", *flags, "--episodes", "1", "--out", str(tmp_path)])
     assert seen == [expected]
+
+
+def test_a_pick_beside_a_tower_turns_the_hand_along_its_face(scene):
+    """Stack-drop seed 35 at p = 0.3: the red block fell beside the two-block tower, 4.6
+    cm from its face. The fingers had room, but the hand (21 cm along the fingers'
+    axis) came down on the tower's second block and the pick stopped 7 cm short, twice.
+    Turned a quarter, the hand's narrow side faces the tower and the pick succeeds."""
+    from robot_planner.sim.adapter import PyBulletRobotAdapter
+    from robot_planner.sim.skills import MotionPlanner
+
+    with SimWorld(scene, seed=0) as world:
+        top = world.table_top
+        world.move_block("yellow_block", [0.196, 0.08, top + 0.025], yaw=0.0)
+        world.move_block("blue_block", [0.196, 0.08, top + 0.076], yaw=0.0)
+        world.move_block("red_block", [0.198, -0.016, top + 0.025], yaw=0.13)
+        world.settle(0.5)
+        arm = world.arms["right_arm"]
+        natural = arm.grasp_yaw(world.block_pose("red_block")[1])
+        chosen = MotionPlanner(world, arm).grasp_yaw("red_block", world.block_pose("red_block")[1])
+        assert abs(math.remainder(chosen - natural, math.pi)) == pytest.approx(
+            math.pi / 2, abs=0.1
+        )
+        adapter = PyBulletRobotAdapter(world)
+        handle = adapter.start_skill("right_arm", "pick", {"object": "red_block"})
+        while adapter.poll(handle).state is SkillState.RUNNING and adapter.now() < 30.0:
+            adapter.advance(0.05)
+        status = adapter.poll(handle)
+        tower = [world.block_pose(b)[0] for b in ("yellow_block", "blue_block")]
+    assert status.state is SkillState.SUCCEEDED, status.reason
+    assert tower[1][2] > tower[0][2] + 0.04  # the tower still stands

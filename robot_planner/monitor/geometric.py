@@ -94,6 +94,9 @@ class GeometricConfig:
     max_tilt_deg: float = 20.0
     #: at(X,Z): centre less than this above the table (m).
     at_max_height: float = 0.3
+    #: at(X,Z) for an object in no place: its centre within this fraction of its size
+    #: past the nearest zone's edge (its footprint still reaches into the zone).
+    zone_overlap: float = 0.5
     #: Position noise floor (m) that turns a decision margin into a confidence.
     min_sigma: float = 0.003
     #: Finger opening noise (m), for decisions made from proprioception.
@@ -753,6 +756,7 @@ class GeometricVqa:
         for obj in objects:
             s = seen[obj]
             size = self.size[obj]
+            edge: tuple[float, str] | None = None  # the zone whose edge the object is nearest
             for zone, spec in self.regions.items():
                 fact = Fact(R["within"], (obj, zone))
                 if not placed[obj]:
@@ -767,14 +771,23 @@ class GeometricVqa:
                     spec.size[1] / 2 - abs(y - spec.center[1]),
                 )
                 height = z - self.surface[zone]
-                value, conf = _all(
-                    [
-                        (inside, s.sigma),
-                        (cfg.at_max_height - height, s.sigma_z),
-                        (height, s.sigma_z),
-                    ]
-                )
+                heights = [(cfg.at_max_height - height, s.sigma_z), (height, s.sigma_z)]
+                value, conf = _all([(inside, s.sigma), *heights])
                 out[fact] = VqaAnswer(value, conf * _quality(s), f"{s.describe()}; {zone}")
+                if not value and _all(heights)[0] and (edge is None or inside > edge[0]):
+                    edge = (inside, zone)
+            # An object in no place whose footprint reaches into a zone (fallen just past
+            # the zones' outer edge, beside a bin) is in that zone: the zones tile the work
+            # area, and an object in no place is one no robot is known to reach.
+            in_zone = any(out[Fact(R["within"], (obj, zone))].answer for zone in self.regions)
+            if edge is not None and not in_zone and not in_bin[obj].answer:
+                overlap = edge[0] + cfg.zone_overlap * size
+                if overlap >= 0:
+                    out[Fact(R["within"], (obj, edge[1]))] = VqaAnswer(
+                        True,
+                        _confidence(overlap, s.sigma) * _quality(s),
+                        f"{s.describe()}; {-edge[0] * 100:.1f} cm past {edge[1]}'s edge",
+                    )
             fact = Fact(R["on_surface"], (obj,))
             if not placed[obj]:
                 out[fact] = unknown(obj)

@@ -41,6 +41,10 @@ IK_DAMPING = (0.01,) * 9
 GEAR_FORCE = 2.0
 #: Fully open gripper (m): two fingers of 0.04 m travel each.
 OPEN_WIDTH = 0.08
+#: The hand's body around the tool point pointing down (m): half its length along the
+#: fingers' closing axis, half its depth across, and its underside's height above the
+#: tool point (the URDF's collision boxes; the fingers hang below it).
+HAND_BOX = (0.106, 0.036, 0.035)
 
 
 class PandaArm:
@@ -50,6 +54,7 @@ class PandaArm:
     home = HOME
     ik_damping = IK_DAMPING
     open_width = OPEN_WIDTH
+    hand_box = HAND_BOX
 
     def __init__(
         self,

@@ -45,6 +45,10 @@ class SimArm(Protocol):
     ik_damping: tuple[float, ...]
     #: Gripper opening (m) of an open gripper; wider than every block it grasps.
     open_width: float
+    #: The hand's body pointing down: half length along the fingers' closing axis, half
+    #: depth across, underside height above the tool point (m). A pick turns the grasp
+    #: so that a taller neighbour is not under the hand.
+    hand_box: tuple[float, float, float]
 
     def reset(self, joints: Sequence[float], gripper_width: float) -> None:
         """Teleport the joints (scene set-up and tests only)."""

@@ -115,6 +115,10 @@ def drive_for_width(width: float) -> float:
 #: fully closed (the pads meet).
 OPEN_WIDTH = width_of_drive(DRIVE_OPEN)
 CLOSED_WIDTH = width_of_drive(DRIVE_CLOSED)
+#: The gripper's body pointing down (m): half its length along the closing axis (the
+#: outer knuckles), half its depth across, and the inner knuckles' lowest point above the
+#: tool point (the URDF's collision shapes, open).
+HAND_BOX = (0.089, 0.041, 0.04)
 
 
 class XArm6:
@@ -124,6 +128,7 @@ class XArm6:
     home = HOME
     ik_damping = IK_DAMPING
     open_width = OPEN_WIDTH
+    hand_box = HAND_BOX
 
     def __init__(
         self,

@@ -431,16 +431,29 @@ class MotionPlanner:
         return natural
 
     def _finger_room(self, block: str, yaw: float) -> float:
-        """Distance from either finger pad to the nearest other block at the same level."""
+        """Distance from either finger pad to the nearest other block at the same level,
+        and from the hand's body to a block reaching above its underside (a tower the
+        block lies beside: the hand, much longer than it is deep, lands on the tower's
+        second block unless it is turned along the tower's face)."""
         pos, _ = self.world.block_pose(block)
         axis = np.array([-math.sin(yaw), math.cos(yaw)])  # the fingers close along this
-        reach = self.world.block_size[block] / 2 + 0.02
+        across = np.array([axis[1], -axis[0]])
+        half_length, half_depth, underside = self.arm.hand_box
+        half = self.world.block_size[block] / 2
+        reach = half + 0.02
         pads = (pos[:2] + reach * axis, pos[:2] - reach * axis)
         room = math.inf
         for other in self.world.blocks:
             if other == block:
                 continue
             other_pos, _ = self.world.block_pose(other)
+            other_half = self.world.block_size[other] / 2
+            if pos[2] + underside < other_pos[2] + other_half and other_pos[2] < self.safe_z:
+                offset = other_pos[:2] - pos[:2]
+                along, side = abs(float(offset @ axis)), abs(float(offset @ across))
+                gap = max(along - half_length, side - half_depth)
+                room = min(room, gap - other_half + half)
+                continue
             if abs(other_pos[2] - pos[2]) > self.world.block_size[other]:
                 continue  # below (a tower's base) or above: not in the fingers' way
             for pad in pads:
@@ -449,7 +462,6 @@ class MotionPlanner:
         # block beyond the wall: the walls outside a bin the block stands beside, and the
         # walls of the bin it stands in (a block parked in a corner is grasped across
         # the faces that are clear of them).
-        half = self.world.block_size[block] / 2
         for spec in self.world.containers.values():
             center, size = np.array(spec.position), np.array(spec.size) / 2
             inside = bool(np.all(np.abs(pos[:2] - center) <= size))
