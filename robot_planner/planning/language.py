@@ -304,7 +304,7 @@ _end: _END?
 _comma: _COMMA?
 _and: _AND?
 _det: _DET?
-_first: _FIRST?
+_first: (_FIRST _comma)?
 _seq_word: _SEQ?
 _to_be: _TO_BE?
 _go: _GO?
@@ -1342,7 +1342,7 @@ class _Interpreter:
                 item.via = via[item.fact.args[0]]
 
     def listed(self, robots: list[str]) -> str:
-        return " and the ".join(r.replace("_", " ") for r in robots)
+        return " and ".join(_the(r) for r in robots)
 
     def movers(self, robots: list[str], place: str | None = None) -> None:
         """Refuse "robot one and the packer, go to the dock" when a robot named is none
@@ -1386,7 +1386,7 @@ class _Interpreter:
             able = [r for r in mobile if place in destinations(self.scene, r)]
             if able:
                 raise UnderstandingError(
-                    f"the {robot.replace('_', ' ')} cannot go to the {place.replace('_', ' ')} "
+                    f"{_the(robot)} cannot go to the {place.replace('_', ' ')} "
                     f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
                 )
             reach = [
@@ -1427,7 +1427,7 @@ class _Interpreter:
         )
         if len(earlier) > 1:
             raise _Unsaid(
-                f"not understood: 'back' could be where the {name.replace('_', ' ')} was "
+                f"not understood: 'back' could be where {_the(name)} was "
                 f"before any of {len(earlier)} steps in '{quoted(self.back.command)}'; say where"
             )
         if not earlier or start is None:
@@ -1502,8 +1502,7 @@ class _Interpreter:
         )
         reach = _the_places(self.scene.robots[robot].reach)
         raise UnderstandingError(
-            f"the {robot.replace('_', ' ')} cannot reach the {place} (it reaches {reach}); "
-            f"{others}"
+            f"{_the(robot)} cannot reach the {place} (it reaches {reach}); {others}"
         )
 
     def hold(self) -> None:
@@ -1534,7 +1533,7 @@ class _Interpreter:
                 self.chosen.add(robot)
             elif robot not in able:
                 raise UnderstandingError(
-                    f"the {robot.replace('_', ' ')} cannot hold a {self.noun} "
+                    f"{_the(robot)} cannot hold a {self.noun} "
                     f"(robots that can: {', '.join(r.replace('_', ' ') for r in able)})"
                 )
             busy.add(robot)
@@ -1681,7 +1680,7 @@ class _Interpreter:
             action = self.dispatched(action, robots)
             if not self.goes(action) and not action.data.startswith("skill__"):
                 raise UnderstandingError(
-                    f"one robot does this, not the {self.listed(robots)} together: say which"
+                    f"one robot does this, not {self.listed(robots)} together: say which"
                 )
             if self.goes(action):
                 said = next((c for c in action.children if isinstance(c, list)), [None])[0]
@@ -1868,10 +1867,10 @@ class _Interpreter:
         for origin, said in self.origin:
             if not self.at_origin(name, origin):
                 where, later = self.located(name)
-                what = name.replace("_", " ")
+                what = _the(name)
                 if where is None:
                     raise UnderstandingError(
-                        f"'{shown(said)}' cannot be checked: where the {what} is is not "
+                        f"'{shown(said)}' cannot be checked: where {what} is is not "
                         "known; leave it out"
                     )
                 on = "at" if where in self.scene.places else "on"
@@ -1888,7 +1887,7 @@ class _Interpreter:
                     else f"say '{words}', or leave the place out"
                 )
                 raise UnderstandingError(
-                    f"'{shown(said)}' is not where the {what} is: it is {on} the "
+                    f"'{shown(said)}' is not where {what} is: it is {on} the "
                     f"{where.replace('_', ' ')}{' by then' if later else ''}; {advice}"
                 )
             self.qualifiers.add(origin)
@@ -2074,11 +2073,11 @@ class _Interpreter:
                 self.go(name, [place])
             self.moved = ("go", ())
             return
-        unable = [r.replace("_", " ") for r in robots if r not in able]
+        unable = [_the(r) for r in robots if r not in able]
         if unable:
             known = ", ".join(r.replace("_", " ") for r in able)
             raise UnderstandingError(
-                f"the {' and the '.join(unable)} cannot {words} (robots that can: {known})"
+                f"{' and '.join(unable)} cannot {words} (robots that can: {known})"
             )
         the = next((c[1] for c in tree.children if isinstance(c, tuple) and c[0] == "the"), None)
         if the is not None and not all(
@@ -2176,6 +2175,13 @@ def _slot_robots(tree: Tree) -> tuple | None:
     if not tree.data.startswith("skill__"):
         return None
     return next((c for c in tree.children if isinstance(c, tuple) and c[0] != "the"), None)
+
+
+def _the(name: str) -> str:
+    """A robot or object as a sentence names it: "the left arm", but "base 1" (a name
+    with a number needs no article)."""
+    words = name.replace("_", " ")
+    return words if words[-1].isdigit() else f"the {words}"
 
 
 def _the_places(names: Iterable[str]) -> str:
