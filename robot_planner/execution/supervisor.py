@@ -265,6 +265,10 @@ class Supervisor:
             last = self.misalignments[-1] if kind == "misalignment" else None
             if failed is not None and (kind == "failed" or (last is not None and last.stalled)):
                 self._remember(failed, detail)  # a base that stalled for good: as a failure
+            elif failed is not None and last is not None and self._not_achieved(last):
+                self._remember(
+                    failed, f"{last.fact} did not hold when it ended ({last.answers[-1].evidence})"
+                )
             if last is not None and last.task == GOAL_TASK and last.unconfirmed:
                 self._clear_view(detail)  # let the camera see the whole table first
             elif kind == "failed" and self._in_the_way(failed, detail):
@@ -475,6 +479,17 @@ class Supervisor:
         times, where = (known.times, known.where) if known else (0, ())
         self.failures[key] = FailedAction(*key, reason, 1 + times, where)
         self._fresh = key  # placed (`_place_failure`) once the scene is at rest
+
+    def _not_achieved(self, found: Misalignment) -> bool:
+        """Whether a misalignment says its task ended without its effect: a placement
+        that did not hold once the skill finished (a block left leaning off the tower
+        each time it is put there) fails like a skill that reported failure, and is not
+        repeated more than once from the same spot. A grasp lost after the pick ended is
+        a slip on the way (a drop), not the pick's failure."""
+        if found.phase != "after" or found.task == GOAL_TASK or not found.expected:
+            return False
+        spec = self.catalogue.domain.predicates.get(Fact.parse(found.fact).predicate)
+        return spec is not None and spec.geometry != "gripped"
 
     def _in_the_way(self, failed: Task | None, detail: str) -> bool:
         """Whether a failure's reason names another robot of the scene (it stood in the
