@@ -1806,3 +1806,30 @@ def test_a_numbered_robot_is_named_without_an_article():
     """ "the fetcher 1 cannot hold a parcel" read oddly; "the left arm" keeps its own."""
     with pytest.raises(UnderstandingError, match=r"^fetcher 1 cannot hold a parcel"):
         understand_command("fetcher, pick up the red parcel", load_scene("logistics"))
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "goal"),
+    [
+        (
+            "move everything to the center",
+            "tabletop",
+            {f"at({b},center_zone)" for b in (R, G, B, Y)},
+        ),
+        (
+            "put everything except the red block in the left bin",
+            "tabletop",
+            {f"in({b},left_bin)" for b in (G, B, Y)},
+        ),
+        ("put everything red in the left bin", "tabletop", {f"in({R},left_bin)"}),
+        ("put all the red ones in the left bin", "tabletop", {f"in({R},left_bin)"}),
+        (
+            "bring everything to the packing station",
+            "logistics",
+            {f"at({p},{PACK})" for p in (RP, GP, BP)},
+        ),
+    ],
+)
+def test_everything_means_every_object(command, where, goal):
+    """ "everything" was an unknown object."""
+    assert goal_of(command, load_scene(where)) == goal

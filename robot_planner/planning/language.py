@@ -270,10 +270,12 @@ condition: objects _IS _PREP target
 
 objects: noun (_list noun)*                         -> noun_list
        | BOTH noun (_list noun)+                    -> both_list
-       | _det QUANT WORD* _except                   -> every
+       | _quant WORD* _except                       -> every
        | BOTH WORD*                                 -> both
        | PRONOUN                                    -> pronoun
 _list: _comma _AND | _COMMA
+// "all the blocks", "every red block", "everything (red)"
+_quant: _det QUANT | EVERYTHING
 noun: _det WORD+ _of_noun
 _of_noun: (_OF _det WORD+)?
 
@@ -323,6 +325,7 @@ _GO.3: /(goes|go|should\s+go|must\s+go|belongs|belong|should\s+be|must\s+be)\b/
 PRONOUN.3: /(it|them|that\s+one|this\s+one|those|these)\b/
 BOTH.3: /both\b/
 QUANT.3: /(all\s+of\s+the|all\s+the|all|every|each)\b/
+EVERYTHING.3: /everything\b/
 ARM.3: /({robot_nouns})\b/
 BARE_ARM.3: /({bare_robot_nouns})\b/
 SEND.3: /({send_verbs})\b/
@@ -1179,11 +1182,14 @@ class _Interpreter:
         )
 
     def describes(self, words: str, name: str) -> bool:
-        """True when `words` ("blocks", "red cubes") describe object `name`: a noun of its
-        type, singular or plural, after at most its colour."""
+        """True when `words` ("blocks", "red cubes", "red ones", "red" as in "everything
+        red") describe object `name`: a noun of its type, singular or plural, or "one(s)",
+        after at most its colour; or its colour alone."""
         spec = self.scene.objects[name]
-        nouns = self.scene.domain.nouns(spec.type)
+        nouns = {*self.scene.domain.nouns(spec.type), "one"}
         *adjectives, noun = words.split()
+        if not adjectives and noun == spec.color.lower():
+            return True
         if noun not in {*nouns, *(plural_of(n) for n in nouns)} or len(adjectives) > 1:
             return False
         return all(a == spec.color.lower() for a in adjectives)
