@@ -523,3 +523,31 @@ def test_a_block_just_past_the_zones_edge_is_in_the_zone_it_reaches_into(scene, 
     assert {f for f in facts if f.predicate == "at" and f.args[0] == "yellow_block"} == {
         F("at(yellow_block,right_side)")
     }
+
+
+@pytest.mark.parametrize(("where", "guessed"), [("right_bin", False), ("right_side", True)])
+def test_a_hidden_block_is_guessed_under_a_raised_block_on_the_table_not_in_a_bin(
+    scene, vqa, where, guessed
+):
+    """Clutter seed 1: the red block in the left bin, hidden by the arm working there,
+    was guessed under the blue block lying in the right bin (its lower part hidden by the
+    walls, its height passed for one block above the table); the collateral check then
+    said the red block had left the left bin, six times. On the table the guess stands."""
+    from robot_planner.monitor.geometric import ObjectSighting
+
+    spec = scene.places[where]
+    x, y = spec.center
+    top = vqa.table_top
+    blue = ObjectSighting("blue_block", np.array([x, y, top + 0.046]), 40, 0.5, None, 0.004, 0.015)
+    seen = {
+        "red_block": ObjectSighting("red_block", None, 0, 0.0, None, 0.01, 0.01),
+        "blue_block": blue,
+        "green_block": ObjectSighting(
+            "green_block", np.array([-0.2, -0.2, top + 0.025]), 200, 1.0, None, 0.002, 0.002
+        ),
+        "yellow_block": ObjectSighting(
+            "yellow_block", np.array([0.2, -0.25, top + 0.025]), 200, 1.0, None, 0.002, 0.002
+        ),
+    }
+    held = dict.fromkeys(seen, False)
+    assert vqa._beneath(seen, held)["red_block"].seen is guessed

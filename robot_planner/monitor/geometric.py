@@ -572,6 +572,8 @@ class GeometricVqa:
         resting = {o: s for o, s in seen.items() if s.seen and held[o] is False}
         raised = []
         for top, s in resting.items():
+            if self._in_container(s.center):
+                continue  # half hidden by the walls, its height is a poor clue
             bottom = float(s.center[2]) - self.size[top] / 2
             if abs(bottom - self.table_top - size) > cfg.table_gap + 2 * s.sigma_z:
                 continue
@@ -602,6 +604,19 @@ class GeometricVqa:
             max(top.sigma_z, cfg.min_sigma),
         )
         return {**seen, obj: guess}
+
+    def _in_container(self, center: Sequence[float]) -> bool:
+        """Whether `center` lies within a container's footprint. A block seen in a bin
+        is not taken to stand on one hidden under it: the walls hide its lower part, and
+        its measured height then passes for one block above the table (clutter seed 1:
+        a block in the left bin, hidden by the arm working there, was "seen" under a
+        block in the right bin, and the run re-planned until its budget ran out)."""
+        for spec in self.containers.values():
+            half = np.asarray(spec.size[:2], dtype=float) / 2
+            offset = np.abs(np.asarray(center[:2], dtype=float) - spec.position[:2])
+            if bool(np.all(offset <= half)):
+                return True
+        return False
 
     def _holding(
         self,
