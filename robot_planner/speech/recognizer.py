@@ -103,8 +103,7 @@ class Transcript:
         decode_s: wall-clock seconds spent decoding.
         audio_s: length of the audio, seconds.
         score: pocketsphinx's path score for the hypothesis (higher is better; not
-            calibrated; the decoder's running feature normalisation carries over between
-            utterances, so the same audio can score slightly differently later).
+            calibrated).
         probability: pocketsphinx's posterior probability of the hypothesis.
     """
 
@@ -340,6 +339,10 @@ class SpeechRecognizer:
         with self._lock:
             started = time.perf_counter()
             try:
+                # Each utterance starts from the model's own cepstral mean: the live mean
+                # otherwise carries over from the last one, and the same recording was
+                # heard right once and "not understood" when said again (0.1 ms).
+                self._decoder.reinit_feat()
                 self._decoder.start_utt()
                 self._decoder.process_raw(audio, full_utt=True)
                 self._decoder.end_utt()
