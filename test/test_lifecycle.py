@@ -479,3 +479,27 @@ def test_the_world_state_from_the_executor_is_what_the_next_plan_starts_from(
     h.lc.step()
     assert format_facts(h.planner.requests[0].state) == ["on(green_block,blue_block)"]
     assert h.of("a", "planned")[0].details["state_from"] == "executor"
+
+
+@pytest.mark.parametrize(
+    ("confirm", "source", "asks"),
+    [
+        ("ambiguous", "voice", True),  # the recogniser's best match is a guess at the words
+        ("ambiguous", "topic", False),
+        ("never", "voice", False),
+    ],
+)
+def test_a_spoken_command_waits_for_a_yes_when_guesses_are_confirmed(
+    tmp_path: Path, confirm: str, source: str, asks: bool
+) -> None:
+    h = Harness(tmp_path, confirm=confirm)
+    said = "put all the block to the left region"
+    h.lc.command_text(json.dumps({"id": "v", "text": said, "source": source}))
+    h.lc.step()
+    waiting = h.of("v", "awaiting_approval")
+    assert bool(waiting) is asks and (h.plans == []) is asks
+    if asks:
+        assert waiting[0].details["guesses"] == [
+            f"the words are what the recogniser heard: {said!r}"
+        ]
+    h.lc.close()

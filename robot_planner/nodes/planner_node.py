@@ -46,8 +46,8 @@ Parameters:
       (killed, crashed, restarted) for this long, the command ends ``interrupted`` in
       the journal and with a status event; it is never replayed.
   confirm (str, ""): never | ambiguous | always: which plans wait for approval
-      (ambiguous: an LLM plan, or one the understanding had to guess); "" keeps
-      planner_config's (default never).
+      (ambiguous: an LLM plan, a spoken command, or one the understanding had to
+      guess); "" keeps planner_config's (default never).
   confirm_timeout_s (float, 0.0): seconds a plan waits for approval before the command
       is rejected, 1..600; 0 keeps planner_config's (default 30).
 """

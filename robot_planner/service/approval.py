@@ -63,8 +63,9 @@ def needs_approval(mode: str, backend: str, guesses: Iterable[str]) -> bool:
     """Whether a first plan must wait for approval under `mode`.
 
     `ambiguous` asks when the plan rests on a guess: a listed one (a pronoun with two
-    candidates, a fuzzy word match) or a plan by any backend but the offline one (a
-    model's reading of the words is a guess). A default robot choice is no guess.
+    candidates, a fuzzy word match, the words of a spoken command) or a plan by any
+    backend but the offline one (a model's reading of the words is a guess). A default
+    robot choice is no guess.
     """
     if mode == "always":
         return True

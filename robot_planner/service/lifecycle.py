@@ -518,6 +518,11 @@ class CommandLifecycle:
                 "state_from": self.state_from,
             }
             guesses = list(getattr(result, "guesses", None) or ())
+            if command.source == "voice":
+                # The words themselves are the recogniser's best match: a misheard
+                # sentence of the grammar ("left region" for "left bin") plans cleanly.
+                heard = quoted(command.text)
+                guesses.append(f"the words are what the recogniser heard: '{heard}'")
             if needs_approval(self.confirm, result.backend, guesses):
                 # Held, not published: the executor never sees it unless approved. The
                 # events go out under the lock, so no answer can overtake them.
