@@ -1833,3 +1833,95 @@ def test_a_numbered_robot_is_named_without_an_article():
 def test_everything_means_every_object(command, where, goal):
     """ "everything" was an unknown object."""
     assert goal_of(command, load_scene(where)) == goal
+
+
+# --- a new user's phrasings: polite questions, relative clauses, a colon list, relations ---
+
+
+# 1. A polite question that names a robot ("can the left arm put ...?") was refused near
+# "the left arm put ...": it asks that robot, as "the left arm puts ..." does.
+POLITE = [
+    (
+        "can the left arm put the red block in the left bin",
+        _carry("left_arm", R, "left_bin", 1),
+    ),
+    (
+        "Can the left arm put the red block in the left bin?",
+        _carry("left_arm", R, "left_bin", 1),
+    ),
+    (
+        "could the right arm move the blue block to the center",
+        _carry("right_arm", B, "center_zone", 1),
+    ),
+    (
+        "could the right arm please move the blue block to the center?",
+        _carry("right_arm", B, "center_zone", 1),
+    ),
+    (
+        "will the right arm put the blue block in the right bin, please?",
+        _carry("right_arm", B, "right_bin", 1),
+    ),
+    (
+        "would the left arm please stack the green block on the blue block",
+        [
+            ("pick", "right_arm", {"object": B}, []),
+            ("pick", "left_arm", {"object": G}, []),
+            ("place", "right_arm", {"object": B, "target": "center_zone"}, ["t1"]),
+            ("place", "left_arm", {"object": G, "target": B}, ["t2", "t3"]),
+        ],
+    ),
+    (
+        "put the red block in the left bin, then could the right arm put the blue block in "
+        "the right bin?",
+        [*_carry("left_arm", R, "left_bin", 1), *_carry("right_arm", B, "right_bin", 3)],
+    ),
+    ("can you put the red block in the left bin?", _carry("left_arm", R, "left_bin", 1)),
+]
+
+
+@pytest.mark.parametrize(("command", "tasks"), POLITE, ids=[c for c, _ in POLITE])
+def test_a_polite_question_naming_a_robot_asks_that_robot(command, tasks, scene):
+    assert _tasks(_planned(command, scene)) == tasks
+
+
+def test_a_polite_question_assigns_the_robot_named(scene):
+    meaning = understand_command("would the left arm please stack green on blue?", scene)
+    assert [(str(i.fact), i.robot) for i in meaning.items] == [(f"on({G},{B})", "left_arm")]
+
+
+@pytest.mark.parametrize(
+    ("command", "tasks"),
+    [
+        ("can robot two go to the pick station?", [_go("base_2", PICK)]),
+        ("could robot one please drive to the packing station", [_go("base_1", PACK)]),
+        (
+            "could the picker put the red parcel on robot one?",
+            [
+                _go("base_1", PICK),
+                ("pick", "picker", {"object": RP}, []),
+                ("place", "picker", {"object": RP, "target": "base_1"}, ["t1", "t2"]),
+            ],
+        ),
+    ],
+)
+def test_a_polite_question_to_a_logistics_robot(command, tasks, logistics):
+    assert _tasks(_planned(command, logistics)) == tasks
+
+
+def test_can_robot_one_go_to_the_dock(logistics):
+    assert goal_of("can robot one go to the dock?", logistics) == {"robot_at(base_1,dock)"}
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            "can the left arm put the blue block in the right bin?",
+            "the left arm cannot reach the right bin",
+        ),
+        ("could the third arm put the red block in the left bin", "unknown robot 'third arm'"),
+    ],
+)
+def test_a_polite_question_is_refused_as_the_request_would_be(command, message, scene):
+    with pytest.raises(UnderstandingError, match=f"^{re.escape(message)}"):
+        understand_command(command, scene)

@@ -2572,6 +2572,30 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
     return robots.sub(addressed, text)
 
 
+#: "can the left arm put ...?", "could robot one go ...": a polite question to a robot
+MODAL_WORDS = ("can", "could", "would", "will")
+
+
+def _polite_question(text: str, vocab: Vocabulary) -> str:
+    """A polite question that names a robot ("can the left arm put the red block in the
+    left bin?", "could robot one please go to the dock", "would both arms go home") asks
+    that robot, as "the left arm puts ..." does: the modal is dropped where it opens a
+    clause before a robot phrase (a known robot, or words before a robot noun: "could
+    the third arm ..." is then refused as an unknown robot, not as an unknown action).
+    "can you ..." is a filler. Only the word order of a question changes: what the
+    robot is asked to do is read as before."""
+    lexicon = vocab.lexicon
+    nouns = _or_never(lexicon.robot_nouns)
+    names = _alternatives(tuple(vocab.robots)) if vocab.robots else _NEVER
+    opens = _alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))
+    modal = re.compile(
+        rf"(?P<open>^|[,;:.!?]|\b(?:{opens})\b)(?P<gap>\s*(?:(?:{_alternatives(lexicon.fillers)})"
+        rf"\s+)*)(?:{_alternatives(MODAL_WORDS)})\s+"
+        rf"(?=(?:the\s+)?(?:{names})\b|(?:both|all|the)\s+(?:[a-z0-9']+\s+){{0,2}}?(?:{nouns})\b)"
+    )
+    return modal.sub(lambda m: m["open"] + m["gap"], text)
+
+
 def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
     """A regex alternation of the vocabulary's phrases for `names` (longest first), as
     they stand in the text after `Vocabulary.join_compounds`: none with a grammar word
@@ -2889,7 +2913,8 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"empty command: say what to do{hint}")
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
-    text = _dispatch_comma(_normalise(command, vocab.lexicon.fillers), vocab)
+    text = _polite_question(_normalise(command, vocab.lexicon.fillers), vocab)
+    text = _dispatch_comma(text, vocab)
     text = vocab.join_compounds(text)
     _no_count_of_trips(text, scene, vocab, command)
     text = _verb_names(text, scene, vocab)
