@@ -1838,6 +1838,14 @@ def test_everything_means_every_object(command, where, goal):
 # --- a new user's phrasings: polite questions, relative clauses, a colon list, relations ---
 
 
+def _state_after(command: str, scene: Scene):
+    """The state once `command`'s plan has run (every task succeeded)."""
+    state = scene.initial_facts()
+    for task in _planned(command, scene).tasks:
+        state = scene.domain.catalogue.apply(task.skill, task.robot, task.args, scene, state)
+    return scene.derive(state)
+
+
 # 1. A polite question that names a robot ("can the left arm put ...?") was refused near
 # "the left arm put ...": it asks that robot, as "the left arm puts ..." does.
 POLITE = [
@@ -1925,3 +1933,110 @@ def test_can_robot_one_go_to_the_dock(logistics):
 def test_a_polite_question_is_refused_as_the_request_would_be(command, message, scene):
     with pytest.raises(UnderstandingError, match=f"^{re.escape(message)}"):
         understand_command(command, scene)
+
+
+# 2. A relative clause before a relation ("the block that is in the center zone") was not
+# understood; it says which objects, as the relation alone does ("the block in ...").
+@pytest.mark.parametrize(
+    ("command", "said_before", "goal"),
+    [
+        (
+            "move the block that is in the center zone to the left bin",
+            "put the blue block in the center zone",
+            {f"in({B},left_bin)"},
+        ),
+        (
+            "move the block which is in the center zone to the left bin",
+            "put the blue block in the center zone",
+            {f"in({B},left_bin)"},
+        ),
+        (
+            "move the block that's in the center zone to the left bin",
+            "put the blue block in the center zone",
+            {f"in({B},left_bin)"},
+        ),
+        (
+            "put the block which is on the red block in the right bin",
+            "put the yellow block on the red block",
+            {f"in({Y},right_bin)"},
+        ),
+        (
+            "put the block that is on top of the red block in the right bin",
+            "put the yellow block on the red block",
+            {f"in({Y},right_bin)"},
+        ),
+        (
+            "pick up the block that's in the left bin",
+            "put the blue block in the left bin",
+            {f"holding(left_arm,{B})"},
+        ),
+        (
+            "move the blocks that are on the left side to the right bin",
+            None,
+            {f"in({R},right_bin)", f"in({G},right_bin)"},
+        ),
+        (
+            "move the red block that is on the left side to the center zone",
+            None,
+            {f"at({R},center_zone)"},
+        ),
+    ],
+)
+def test_a_relative_clause_says_which_object_as_the_relation_does(
+    command, said_before, goal, scene
+):
+    state = _state_after(said_before, scene) if said_before else None
+    assert {str(f) for f in understand_command(command, scene, state).goal} == goal
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # two blocks match where one is meant: as "the block on the right side"
+        (
+            "move the block that is on the right side to the left bin",
+            "'block at the right side' names 1, but there are 2: blue block, yellow block",
+        ),
+        (
+            "move the block that is in the center zone to the left bin",
+            "'block at the center zone' names 1, but there are none; red block at left side, "
+            "green block at left side, blue block at right side, yellow block at right side",
+        ),
+        (
+            "move the red block that is in the center zone to the left bin",
+            "'that is in the center zone' is not where the red block is: it is at the left "
+            "side; say 'that is at the left side', or leave 'that is ...' out",
+        ),
+        # after where it goes, a relative clause could say where that is: not guessed
+        (
+            "put the red block on the blue block that is on the right side",
+            "'that is on the right side' is understood only right after what moves, not "
+            "after where it goes: leave it out",
+        ),
+    ],
+)
+def test_a_relative_clause_is_refused_as_the_relation_would_be(command, message, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == message
+
+
+def test_the_relation_form_still_refuses_two_matches(scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("move the block on the right side to the left bin", scene)
+    assert str(caught.value) == (
+        "'block at the right side' names 1, but there are 2: blue block, yellow block"
+    )
+
+
+def test_a_relative_clause_in_logistics(logistics):
+    command = "bring the parcels that are at the pick station to the packing station"
+    assert goal_of(command, logistics) == {f"at({p},{PACK})" for p in (RP, GP, BP)}
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(
+            "bring the parcel which is at the pick station to the packing station", logistics
+        )
+    assert str(caught.value) == (
+        "'parcel at the pick station' names 1, but there are 3: red parcel, green parcel, "
+        "blue parcel"
+    )

@@ -1060,6 +1060,9 @@ class _Interpreter:
         #: `_understand` (`_from_places`); `origin` holds those of the action being read,
         #: `_acting` whether one is (an action may read another: "then to ..." a go)
         self.origins: dict[str, tuple[str, str]] = {}
+        #: those of `origins` said as a relative clause ("the block that is in ..."): they
+        #: say which objects move, so only right after them (`_from_targets`)
+        self.relative: frozenset[str] = frozenset()
         self.origin: list[tuple[str, str]] = []
         self._part_origins: list[list[tuple[str, str]]] = []
         self._acting = self._origin_checked = False
@@ -1829,6 +1832,7 @@ class _Interpreter:
         for part in parts:
             origins = []
             if isinstance(part, list):
+                self.relative_first(part)
                 said = [t for t in part if isinstance(t, str) and t in self.origins]
                 origins = [self.origins[t] for t in said]
                 part = [t for t in part if not (isinstance(t, str) and t in self.origins)]
@@ -1836,6 +1840,23 @@ class _Interpreter:
             self._part_origins.append(origins)
             kept.append(part)
         return kept
+
+    def relative_first(self, targets: list) -> None:
+        """A relative clause says where the objects before it are ("move the block that is
+        in the center zone to ..."): after where they go ("put the red block on the blue
+        block that is in the left bin") it would say where that is, which is no goal and
+        is not checked: refused, never read as a destination.
+
+        Raises:
+            UnderstandingError: a relative clause after the first place of the chain.
+        """
+        for target in targets[1:]:
+            if isinstance(target, str) and target in self.relative:
+                said = self.origins[target][1]
+                raise UnderstandingError(
+                    f"'{shown(said)}' is understood only right after what moves, not after "
+                    f"where it goes: leave it out"
+                )
 
     def located(self, name: str) -> tuple[str | None, bool]:
         """Where object or robot `name` is when the current step starts (a place, or what
@@ -1887,11 +1908,13 @@ class _Interpreter:
                     else f"the {where.replace('_', ' ')}"
                 )
                 prep = next((w for w in ORIGIN_WORDS if said.startswith(f"{w} ")), None)
-                advice = (
-                    f"say '{prep} {words}', or leave '{prep} ...' out"
-                    if prep
-                    else f"say '{words}', or leave the place out"
-                )
+                if said.split()[0] in RELATIVE_WORDS:  # "that is in ...": "that is at ..."
+                    opening = " ".join(said.split()[:2])
+                    advice = f"say '{opening} {on} {words}', or leave '{opening} ...' out"
+                elif prep:
+                    advice = f"say '{prep} {words}', or leave '{prep} ...' out"
+                else:
+                    advice = f"say '{words}', or leave the place out"
                 raise UnderstandingError(
                     f"'{shown(said)}' is not where {what} is: it is {on} the "
                     f"{where.replace('_', ' ')}{' by then' if later else ''}; {advice}"
@@ -2313,7 +2336,8 @@ def known_words(vocab: Vocabulary) -> frozenset[str]:
 def _known_words(
     lexicon: Lexicon, phrases: tuple[str, ...], robots: tuple[str, ...]
 ) -> frozenset[str]:
-    words: set[str] = {w for said in ORIGIN_WORDS for w in said.split()}  # rewritten early
+    # rewritten early: "from", "off"; "which" of a relative clause
+    words: set[str] = {w for said in (*ORIGIN_WORDS, *RELATIVE_WORDS) for w in said.split()}
     for line in grammar_text(lexicon).splitlines():
         if re.match(r"^_?[A-Z_0-9]+(\.\d+)?: /", line) and not line.startswith("WORD"):
             words.update(re.findall(r"[a-z']+", line.split("/", 1)[1].replace("\\s+", " ")))
@@ -2632,6 +2656,14 @@ def _verb_names(text: str, scene: Scene, vocab: Vocabulary) -> str:
 #: robot one", "off of the table"), longest first for the pattern.
 ORIGIN_WORDS = ("off of", "from", "off")
 
+#: A relative clause before a relation ("the block that is in the center zone", "the
+#: blocks which are on the left side", "the block that's on top of the red block"): it
+#: says where the objects are, as "from X" does, and only right after them.
+RELATIVE_WORDS = ("that", "which")
+_RELATIVE = re.compile(
+    r"(?:that|which)\s+(?:is|are|'s)\s+(?:on\s+top\s+of|inside\s+of|inside|in|on|at)"
+)
+
 #: What "from X" becomes for the parser: a place in the target chain that names where the
 #: object or robot is, not where it goes (`_Interpreter.origin`).
 FROM = "from_"
@@ -2639,37 +2671,43 @@ FROM = "from_"
 
 def _from_places(
     text: str, scene: Scene, vocab: Vocabulary
-) -> tuple[str, dict[str, tuple[str, str]]]:
+) -> tuple[str, dict[str, tuple[str, str]], frozenset[str]]:
     """ "move the red block from the left side to the center zone", "drive from the dock
     to the pick station", "unload it from robot one into the bin", "take the red block from
     the left side", "take the parcel off robot one": "from X" (or "off X") says where the
     object or robot is. It becomes a place of the
     target chain, a name word `FROM` + letters, which the interpreter checks and takes out
-    (`_Interpreter.origin`); returned: each such word -> (X's scene name, the words said)."""
+    (`_Interpreter.origin`); returned: each such word -> (X's scene name, the words said),
+    and the words of those said as a relative clause ("the block that is in the center
+    zone": a description narrowed to those there, as "the block in the center zone" is),
+    which the interpreter takes only right after what moves (`_Interpreter.relative`)."""
     said = {**vocab.phrases, **vocab.robots}
     # "the middle of the table": a name of two words said "X of the N", as elsewhere
     said |= {p.replace(" ", " of the ", 1): n for p, n in vocab.phrases.items() if " " in p}
     reserved = set(vocab.lexicon.reserved) - set(vocab.lexicon.robot_nouns)
     phrases = tuple(p for p in said if not reserved & set(p.split()) - {"of", "the"})
     if not phrases:
-        return text, {}
+        return text, {}, frozenset()
     prep = r"(?:to|into|in|onto|on|at|inside|over)\b"
     ends = rf"(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b)"
     pattern = re.compile(
-        rf"\b(?P<from>{_alternatives(ORIGIN_WORDS)})\s+"
+        rf"\b(?P<from>{_alternatives(ORIGIN_WORDS)}|(?P<relative>{_RELATIVE.pattern}))\s+"
         rf"(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
         rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends}))"
     )
     origins: dict[str, tuple[str, str]] = {}
+    relative: set[str] = set()
 
     def marked(match: re.Match[str]) -> str:
         word = FROM + "".join(chr(97 + int(d)) for d in str(len(origins)))  # a name word
-        said_from = " ".join(match["from"].split())
+        said_from = " ".join(match["from"].split()).replace(" 's", "'s")
         words = f"{said_from} " + " ".join(match["said"].split()).replace("_", " ")
         origins[word] = (said[" ".join(match["name"].split())], words)
+        if match["relative"]:
+            relative.add(word)
         return f"{'to' if match['prep'] else 'at'} {word}"
 
-    return pattern.sub(marked, text), origins
+    return pattern.sub(marked, text), origins, frozenset(relative)
 
 
 def _example_for(scene: Scene, vocab: Vocabulary, said: str) -> str:
@@ -2918,7 +2956,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     text = vocab.join_compounds(text)
     _no_count_of_trips(text, scene, vocab, command)
     text = _verb_names(text, scene, vocab)
-    text, origins = _from_places(text, scene, vocab)
+    text, origins, relative = _from_places(text, scene, vocab)
     text = _to_bare_place(text, scene, vocab)
     text, bare = _bare_steps(text, scene, vocab, command)
     text, back = _without_back(text, scene, vocab, command)
@@ -2951,7 +2989,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
             f"could not understand '{quoted(command)}'{where}{hint}"
         ) from None
     interpreter = _Interpreter(scene, vocab, state, back)
-    interpreter.origins, interpreter.text = origins, text
+    interpreter.origins, interpreter.relative, interpreter.text = origins, relative, text
     interpreter.walk(tree)
     interpreter.check_accounted(command)
     result = Understanding(
