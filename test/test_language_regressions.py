@@ -2040,3 +2040,60 @@ def test_a_relative_clause_in_logistics(logistics):
         "'parcel at the pick station' names 1, but there are 3: red parcel, green parcel, "
         "blue parcel"
     )
+
+
+# 3. "stack the blocks: red on blue" was refused with "the same block is named twice in
+# one list" ("the blocks" and "red" read as one list): the colon introduces what is said.
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("stack the blocks: red on blue, green on red", {f"on({R},{B})", f"on({G},{R})"}),
+        ("please stack the blocks: red on blue", {f"on({R},{B})"}),
+        ("stack the cubes: red on blue and green on yellow", {f"on({R},{B})", f"on({G},{Y})"}),
+        (
+            "put the blocks: red in the left bin, blue in the right bin",
+            {f"in({R},left_bin)", f"in({B},right_bin)"},
+        ),
+        (
+            "put the blocks: red and green in the left bin",
+            {f"in({R},left_bin)", f"in({G},left_bin)"},
+        ),
+    ],
+)
+def test_a_colon_after_the_plural_noun_introduces_the_pairs(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+def test_a_colon_list_plans_as_the_list_alone(scene):
+    said = _tasks(_planned("stack the blocks: red on blue, green on red", scene))
+    assert said == _tasks(_planned("stack red on blue, green on red", scene))
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # a description before the colon would narrow the pairs: not read, and the
+        # refusal says which words named the block twice
+        (
+            "stack the red blocks: red on blue",
+            "the same block is named twice in one list: 'red blocks' and 'red' both name the "
+            "red block",
+        ),
+        # "all the blocks:" says every block moves: only the list is no meaning of it
+        (
+            "put all the blocks: red in the left bin",
+            "could not understand 'put all the blocks: red in the left bin' near 'blocks: red "
+            "in the left bin'; try e.g. 'put the red block in the right bin, then stack green on "
+            "blue'",
+        ),
+    ],
+)
+def test_other_colon_lists_are_refused_with_what_was_not_understood(command, message, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == message
+
+
+def test_a_colon_list_of_parcels(logistics):
+    command = "bring the parcels: red to the packing station, blue to robot one"
+    assert goal_of(command, logistics) == {f"at({RP},{PACK})", f"on_tray({BP},base_1)"}

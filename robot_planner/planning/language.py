@@ -1215,8 +1215,10 @@ class _Interpreter:
 
     def things(self, objects: tuple) -> list[str]:
         kind, value = objects
+        said: list[tuple[str, str]] = []  # each name and the words that named it
         if kind == "list":
-            names = [n for w in value for n in self.some(w)]
+            said = [(n, w) for w in value for n in self.some(w)]
+            names = [n for n, _ in said]
         elif kind == "both_list":
             names = [self.thing(w) for w in value]
             if len(names) != 2:
@@ -1252,7 +1254,15 @@ class _Interpreter:
             if len(names) == 1 and len(self.last) > 1:
                 self.guess_pronoun(value, self.last)
         if len(set(names)) != len(names):
-            raise UnderstandingError(f"the same {self.noun} is named twice in one list")
+            twice = next(n for n in names if names.count(n) > 1)
+            words = list(dict.fromkeys(w for n, w in said if n == twice))
+            which = (  # "the red blocks: red on blue": say which words named it
+                f": '{shown(words[0])}' and '{shown(words[1])}' both name the "
+                f"{twice.replace('_', ' ')}"
+                if len(words) > 1
+                else ""
+            )
+            raise UnderstandingError(f"the same {self.noun} is named twice in one list{which}")
         self.last = names
         return names
 
@@ -2620,6 +2630,25 @@ def _polite_question(text: str, vocab: Vocabulary) -> str:
     return modal.sub(lambda m: m["open"] + m["gap"], text)
 
 
+def _colon_list(text: str, scene: Scene, vocab: Vocabulary) -> str:
+    """ "stack the blocks: red on blue, green on red", "put the blocks: red in the left
+    bin, blue in the right bin": a verb and the plural noun of the objects before a colon
+    introduce what is said after it, as "stack red on blue, green on red". The noun names
+    every object of its type, so it narrows nothing the words after the colon name (read
+    as one list, "the blocks" and "red" named the red block twice). Not after anything
+    else ("all the blocks:" says all move, "the left arm:" who moves them)."""
+    lexicon = vocab.lexicon
+    verbs = (*lexicon.verbs, *lexicon.tower_verbs)
+    nouns = {plural_of(n) for o in scene.objects.values() for n in scene.domain.nouns(o.type)}
+    if not verbs or not nouns:
+        return text
+    introduced = re.compile(
+        rf"\b(?P<verb>{_alternatives(verbs)})\s+(?:the\s+)?"
+        rf"(?:{_alternatives(tuple(nouns))})\s*:\s*"
+    )
+    return introduced.sub(lambda m: f"{m['verb']} ", text)
+
+
 def _phrases_of(names: Iterable[str], vocab: Vocabulary) -> str:
     """A regex alternation of the vocabulary's phrases for `names` (longest first), as
     they stand in the text after `Vocabulary.join_compounds`: none with a grammar word
@@ -2952,6 +2981,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     text = _polite_question(_normalise(command, vocab.lexicon.fillers), vocab)
+    text = _colon_list(text, scene, vocab)
     text = _dispatch_comma(text, vocab)
     text = vocab.join_compounds(text)
     _no_count_of_trips(text, scene, vocab, command)
