@@ -2029,6 +2029,38 @@ def test_the_relation_form_still_refuses_two_matches(scene):
     )
 
 
+class _InOrder(frozenset):
+    """A state that lists its facts in a chosen order (a set's order is its hashes')."""
+
+    def __new__(cls, facts, first):
+        made = super().__new__(cls, facts)
+        made.first = first
+        return made
+
+    def __iter__(self):
+        return iter(sorted(super().__iter__(), key=lambda f: (f.predicate != self.first, str(f))))
+
+
+# "from the red block" (and "that is on the red block") was checked against the first
+# location fact found in the state: with derived facts, "at(yellow,center_zone)" or
+# "on(yellow,red)" by the set's order, so the same command planned in one run and was
+# refused ("it is at the center zone") in another.
+@pytest.mark.parametrize("first", ["at", "on"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "move the yellow block from the red block to the right bin",
+        "move the yellow block that is on the red block to the right bin",
+        "move the block that is on the red block to the right bin",
+    ],
+)
+def test_where_an_object_is_does_not_depend_on_the_order_of_the_state(command, first, scene):
+    state = _InOrder(_state_after("put the yellow block on the red block", scene), first)
+    assert [str(f) for f in understand_command(command, scene, state).goal] == [
+        f"in({Y},right_bin)"
+    ]
+
+
 def test_a_relative_clause_in_logistics(logistics):
     command = "bring the parcels that are at the pick station to the packing station"
     assert goal_of(command, logistics) == {f"at({p},{PACK})" for p in (RP, GP, BP)}

@@ -1881,8 +1881,11 @@ class _Interpreter:
             if item.step < self.step and fact.predicate in facts and fact.args[0] == name:
                 return fact.args[1], True
         state = self.state if self.state is not None else self.scene.initial_facts()
-        at = (f.args[1] for f in state if f.predicate in facts and f.args[0] == name)
-        return next(at, None), False
+        at = [f.args[1] for f in state if f.predicate in facts and f.args[0] == name]
+        # What it stands or rides on before a place: a state with derived facts has both
+        # ("on(yellow,red)", "at(yellow,center)"); the first found was a set's order, so
+        # "the block that is on the red block" was found there or not from run to run.
+        return min(at, key=lambda w: (w in self.scene.places, w), default=None), False
 
     def at_origin(self, name: str, origin: str) -> bool:
         """`name` is at `origin`: directly, or on what stands or rides there."""
