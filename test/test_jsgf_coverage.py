@@ -207,6 +207,9 @@ def test_a_new_phrasing_is_a_sentence_meaning_what_the_typed_command_means(
         ("logistics", "send robot one and robot two back home"),
         # an object alone after "then" says nothing about what moves
         ("tabletop", "move the red block to the center zone then the blue block"),
+        # "next to" is a relation the domain has no fact for, not "next" + "to the ..."
+        ("tabletop", "move the red block to the center zone next to the right bin"),
+        ("logistics", "robot one go to the pick station next to the dock"),
     ],
 )
 def test_a_neighbour_the_parser_refuses_is_not_a_sentence(fsgs, name, text):

@@ -2129,3 +2129,69 @@ def test_other_colon_lists_are_refused_with_what_was_not_understood(command, mes
 def test_a_colon_list_of_parcels(logistics):
     command = "bring the parcels: red to the packing station, blue to robot one"
     assert goal_of(command, logistics) == {f"at({RP},{PACK})", f"on_tray({BP},base_1)"}
+
+
+# 4. A relation the domain has no predicate for ("next to", "behind") was "could not
+# understand ... near ..." or read as something else: "put the red block in the center zone
+# next to the blue block" planned on(red_block,blue_block) ("next" a sequence word, "to the
+# blue block" a step that only says where). Refused, naming the relation and those known.
+TABLETOP_RELATIONS = (
+    "(known: on a block, in a bin, at a zone; also to, into, onto, inside, on top of, over)"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "relation"),
+    [
+        ("put the red block next to the blue block", "next to"),
+        ("put the red block behind the blue block", "behind"),
+        ("put the red block in front of the blue block", "in front of"),
+        ("put the red block to the left of the blue block", "to the left of"),
+        ("put the red block under the blue block", "under"),
+        ("put the red block beside the left bin", "beside"),
+        ("put the red block between the blue block and the green block", "between"),
+        ("put the red block in the center zone next to the blue block", "next to"),
+        ("put the red block on the blue block next to the left bin", "next to"),
+        ("move the green block next to the red one", "next to"),
+    ],
+)
+def test_an_unknown_relation_is_named_with_those_known(command, relation, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == (
+        f"unknown place relation '{relation}' in '{command}' {TABLETOP_RELATIONS}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "relation"),
+    [
+        ("put the red parcel next to the blue parcel", "next to"),
+        ("bring the red parcel behind the packing station", "behind"),
+        ("robot one, drive behind the dock", "behind"),
+    ],
+)
+def test_an_unknown_relation_in_logistics(command, relation, logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value) == (
+        f"unknown place relation '{relation}' in '{command}' (known: at a station or an "
+        "aisle, in a bin, on a base; also to, into, onto, inside, on top of, over)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        # a place said "the left of the table" is still the left side
+        ("put the red block to the left of the table", {f"at({R},left_side)"}),
+        ("put the red block on top of the blue block", {f"on({R},{B})"}),
+        ("move the red block to the center zone, next to the right bin", None),
+    ],
+)
+def test_known_relations_around_an_unknown_one(command, goal, scene):
+    if goal is None:
+        with pytest.raises(UnderstandingError, match="unknown place relation 'next to'"):
+            understand_command(command, scene)
+    else:
+        assert goal_of(command, scene) == goal

@@ -17,6 +17,7 @@ from robot_planner.planning.language import (
     NUMBER_WORDS,
     PARALLEL_WORDS,
     POSITIONS,
+    RELATION_BEFORE_TO,
     SEQUENCE_WORDS,
     Vocabulary,
     back_is_dropped,
@@ -169,7 +170,12 @@ def _moving_rules(
     ]
     # Before a step that is only a place, a sequence word the parser cannot read as the
     # end of the place before it ("the left bin last, to ..." is a place "left bin last").
-    then = [w for w in SEQUENCE_WORDS if w.split()[0] in lexicon.reserved]
+    # Not "next": "..., next to the blue block" is a relation the parser refuses.
+    then = [
+        w
+        for w in SEQUENCE_WORDS
+        if w.split()[0] in lexicon.reserved and w not in RELATION_BEFORE_TO
+    ]
     rules: list[str] = [f"<then> = {alt(then)};"]
     steps = chunk = action = ""
     back_to = "[back] <onto>" if back else "<onto>"
