@@ -2195,3 +2195,102 @@ def test_known_relations_around_an_unknown_one(command, goal, scene):
             understand_command(command, scene)
     else:
         assert goal_of(command, scene) == goal
+
+
+# "all the blocks in the left bin except the red one": the exception after where they go.
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        (
+            "put all blocks in the left bin except the blue one",
+            {f"in({R},left_bin)", f"in({G},left_bin)", f"in({Y},left_bin)"},
+        ),
+        (
+            "put all the blocks in the right bin, but not the red and green ones",
+            {f"in({B},right_bin)", f"in({Y},right_bin)"},
+        ),
+        (
+            "put every block in the left bin except blue",
+            {f"in({R},left_bin)", f"in({G},left_bin)", f"in({Y},left_bin)"},
+        ),
+        (
+            "move all of the blocks to the center zone apart from the yellow block",
+            {f"at({R},center_zone)", f"at({G},center_zone)", f"at({B},center_zone)"},
+        ),
+        (  # "apart from" was read as where the blocks are ("from the yellow block")
+            "move all of the blocks apart from the yellow block to the center zone",
+            {f"at({R},center_zone)", f"at({G},center_zone)", f"at({B},center_zone)"},
+        ),
+    ],
+)
+def test_an_exception_after_where_they_go(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+def test_an_exception_after_a_list_is_refused_not_half_done(scene):
+    command = "put the red and blue blocks in the left bin, except the blue one"
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == (
+        "'except …' leaves out of 'all the blocks' only: name the blocks that go, or say "
+        "'all the blocks except …'"
+    )
+
+
+def test_an_exception_after_where_they_go_in_logistics(logistics):
+    command = "bring all the parcels to the packing bin except the green one"
+    assert goal_of(command, logistics) == {f"in({RP},{BIN})", f"in({BP},{BIN})"}
+
+
+# "every robot", "each base": all of them, not "the robot" (which one?).
+@pytest.mark.parametrize(
+    "command",
+    [
+        "every robot go to the dock",
+        "send every base to the dock",
+        "each base, go to the dock",
+        "all robots, go to the dock",
+    ],
+)
+def test_every_robot_is_all_of_them(command, logistics):
+    assert goal_of(command, logistics) == {"robot_at(base_1,dock)", "robot_at(base_2,dock)"}
+
+
+@pytest.mark.parametrize("said", ["robots", "robot"])
+def test_robots_addressed_without_saying_which_are_told_how(said, logistics):
+    command = f"{said}, go to the dock"
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value) == (
+        f"'{said}' does not say which robot goes: name it, e.g. 'robot one, go to ...', or "
+        "say 'all robots, go to ...'"
+    )
+
+
+# A plural noun or "one(s)" before a known preposition is no relation ("blocks in").
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("put the red and blue blocks in the left bin quickly", "unknown place 'left bin"),
+        ("put the red and blue ones near the left bin", "unknown place relation 'near' in"),
+        ("put the blocks behind the left bin", "unknown place relation 'behind' in"),
+    ],
+)
+def test_a_plural_noun_is_not_read_into_a_relation(command, message, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value).startswith(message)
+
+
+# "out of the left bin" says where the object is, as "from the left bin" does (it was
+# read into the object's name: "unknown object 'red block out left bin'").
+def test_out_of_a_place_says_where_the_object_is(scene):
+    command = "put the red block in the left bin, then take it out of the left bin and put it "
+    command += "on the blue block"
+    assert goal_of(command, scene) == {f"on({R},{B})"}
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("take the red block out of the left bin", scene)
+    assert str(caught.value) == (
+        "'out of the left bin' is not where the red block is: it is at the left side; say "
+        "'out of the left side', or leave 'out of ...' out"
+    )

@@ -257,6 +257,7 @@ _join: _comma _AND | _COMMA
       | located_mention
       | skill_call
       | onward
+      | VERB objects _PREP target _comma _EXCEPT objects   -> move_except
 // "..., then to the right bin": only a destination; the step before says what goes there
 onward.-3: _PREP target
 // "pick up the block in the center zone": below a plain "take X to Y" (a move).
@@ -1352,7 +1353,7 @@ class _Interpreter:
         names = [n for n, r in self.scene.robots.items() if noun in domain.robot_nouns(r.kind)]
         if not names:
             raise UnderstandingError(f"no robot is a {noun}")
-        if value == noun and len(names) > 1:  # "the base" with two bases
+        if kind == "the" and value == noun and len(names) > 1:  # "the base" with two bases
             known = ", ".join(n.replace("_", " ") for n in names)
             raise UnderstandingError(f"'the {noun}' could be any of {known}: name one")
         for name in names:
@@ -1855,6 +1856,24 @@ class _Interpreter:
             self._acting = False
             self.origin = []
 
+    def _left_out_last(self, tree: Tree) -> Tree:
+        """"put all the blocks in the left bin except the red one" as "put all the blocks
+        except the red one in the left bin"; an exception after a list ("put the red and
+        blue blocks in the bin, except the blue one") leaves out what the same command
+        names: refused, never half done.
+
+        Raises:
+            UnderstandingError: the objects before it are not "all ..." (or "every ...").
+        """
+        verb, objects, targets, others = tree.children
+        if objects[0] != "all":
+            raise _Unsaid(
+                "'except …' leaves out of 'all the "
+                f"{self.nouns}' only: name the {self.nouns} that go, or say 'all the "
+                f"{self.nouns} except …'"
+            )
+        return Tree("move", [verb, ("all_except", (objects[1], others)), targets])
+
     def _from_targets(self, parts: list) -> list:
         """`parts` with the "from X" places taken out of each target chain, into
         `origin`."""
@@ -2001,6 +2020,9 @@ class _Interpreter:
         if tree.data.startswith("skill__"):
             self.skill(tree, robot)
             return
+        if tree.data == "move_except":  # "put all blocks in the left bin except the red one"
+            self._action(self._left_out_last(tree), robot)
+            return
         if tree.data not in ("move", "send", "send_pair", "go", "onward"):
             self.moved = None  # "stack red on blue, then to the bin": which block?
         if tree.data == "move":
@@ -2059,6 +2081,16 @@ class _Interpreter:
         elif tree.data == "go":
             (targets,) = parts
             if robot is None:
+                lexicon = self.vocab.lexicon
+                nouns = tuple(n for n in lexicon.robot_nouns if n in lexicon.fillers)
+                said = re.search(rf"\b({_or_never(nouns)})\s*[,:]", self.text)
+                if said:  # "robots, go to the dock": a filler that speaks to no robot
+                    said = said[1]
+                    every = plural_of(lexicon.singular_robot_noun(said))
+                    raise UnderstandingError(
+                        f"'{said}' does not say which robot goes: name it, e.g. "
+                        f"'{self.example_robot()}, go to ...', or say 'all {every}, go to ...'"
+                    )
                 raise UnderstandingError(
                     "'go' does not say which robot: name it first, e.g. "
                     f"'{self.example_robot()}, go to ...'"
@@ -2738,6 +2770,10 @@ def _unknown_relation(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
     left to the did-you-mean). Only ever asked about a command that was not understood."""
     lexicon = vocab.lexicon
     objects = [p for p, n in vocab.phrases.items() if n in scene.objects and "_" not in p]
+    # "the red and blue blocks in ...", "the blue one": a noun said after a list
+    nouns = {n for s in scene.objects.values() for n in scene.domain.nouns(s.type)}
+    said = {*nouns, *map(plural_of, nouns), "one", "ones"}
+    objects += sorted(said)
     targets = [p for p, n in vocab.phrases.items() if "_" not in p]
     going = (*MOTION_VERBS, *lexicon.go_verbs)
     if not objects or not targets:
@@ -2758,7 +2794,7 @@ def _unknown_relation(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
     while (match := pattern.search(text, position)) is not None:
         position = match.start("gap")
         words = match["gap"].split()
-        while words and (words[0] in _BEING or words[0] == "back"):
+        while words and (words[0] in _BEING or words[0] in said or words[0] == "back"):
             words = words[1:]
         while len(words) > 1 and " ".join(words[:2]) in _BEING:
             words = words[2:]
@@ -2819,7 +2855,7 @@ def _verb_names(text: str, scene: Scene, vocab: Vocabulary) -> str:
 
 #: Words that say where an object or robot is before it moves ("from the dock", "off
 #: robot one", "off of the table"), longest first for the pattern.
-ORIGIN_WORDS = ("off of", "from", "off")
+ORIGIN_WORDS = ("off of", "out of", "from", "off")
 
 #: A relative clause before a relation ("the block that is in the center zone", "the
 #: blocks which are on the left side", "the block that's on top of the red block"): it
@@ -2856,7 +2892,9 @@ def _from_places(
     prep = r"(?:to|into|in|onto|on|at|inside|over)\b"
     ends = rf"(?:$|[,;.:!?]|\b(?:and|{_alternatives((*SEQUENCE_WORDS, *PARALLEL_WORDS))})\b)"
     pattern = re.compile(
-        rf"\b(?P<from>{_alternatives(ORIGIN_WORDS)}|(?P<relative>{_RELATIVE.pattern}))\s+"
+        # not "apart from the red block": an exception (EXCEPT_WORDS), no place
+        rf"(?<!\bapart )\b(?P<from>{_alternatives(ORIGIN_WORDS)}"
+        rf"|(?P<relative>{_RELATIVE.pattern}))\s+"
         rf"(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
         rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends}))"
     )
