@@ -1857,7 +1857,7 @@ class _Interpreter:
             self.origin = []
 
     def _left_out_last(self, tree: Tree) -> Tree:
-        """"put all the blocks in the left bin except the red one" as "put all the blocks
+        """ "put all the blocks in the left bin except the red one" as "put all the blocks
         except the red one in the left bin"; an exception after a list ("put the red and
         blue blocks in the bin, except the blue one") leaves out what the same command
         names: refused, never half done.
