@@ -2294,3 +2294,51 @@ def test_out_of_a_place_says_where_the_object_is(scene):
         "'out of the left bin' is not where the red block is: it is at the left side; say "
         "'out of the left side', or leave 'out of ...' out"
     )
+
+
+# "load the red parcel onto base 1 and drive it to the packing station": after a verb that
+# only sends robots, "it" is the robot named before (was "unknown place relation 'it to'").
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        (
+            "load the red parcel onto base 1 and drive it to the packing station",
+            {f"on_tray({RP},base_1)", f"robot_at(base_1,{PACK})"},
+        ),
+        (
+            "the picker puts the red parcel on base 2, and then dispatch it to the packing "
+            "station",
+            {f"on_tray({RP},base_2)", f"robot_at(base_2,{PACK})"},
+        ),
+        (
+            "fetcher, go to the pick station, then send it to the dock",
+            {"robot_at(fetcher_1,dock)"},
+        ),
+        (  # "move it": a verb that moves objects too, so "it" is still the parcel
+            "put the red parcel on robot one, then move it to the packing bin",
+            {f"in({RP},{BIN})"},
+        ),
+    ],
+)
+def test_it_after_a_verb_that_sends_robots_is_the_robot_named(command, goal, logistics):
+    assert goal_of(command, logistics) == goal
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            "put the red parcel on robot one and the blue parcel on robot two, then drive it "
+            "to the dock",
+            "'drive it' could be base 1 or base 2: name the robot",
+        ),
+        (
+            "drive it to the dock",
+            "'drive it' names no robot before it: say which robot, e.g. 'drive robot one to ...'",
+        ),
+    ],
+)
+def test_it_after_a_verb_that_sends_robots_is_refused_when_unclear(command, message, logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, logistics)
+    assert str(caught.value) == message

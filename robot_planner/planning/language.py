@@ -3050,6 +3050,51 @@ def _motion_refusal(text: str, scene: Scene, vocab: Vocabulary) -> str | None:
     return _cannot_go(scene, vocab, robots, place)
 
 
+def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> str:
+    """ "load the red parcel onto robot one, then drive it to the packing station": after
+    a verb that only ever sends robots ("drive", "send", "dispatch"; not "move" or
+    "bring", which also move objects) "it" is the robot that goes places the command
+    named before, said by its name so the parser reads a send.
+
+    Raises:
+        _Unsaid: two such robots were named before it (which one goes?).
+    """
+    lexicon = vocab.lexicon
+    only = tuple(v for v in lexicon.send_verbs if v not in lexicon.verbs)
+    mobile = {r for r in scene.robots if goes_places(scene, r, lexicon)}
+    if not only or not mobile:
+        return text
+    phrases = {p: n for p, n in vocab.robots.items() if n in mobile}
+    for noun in lexicon.robot_nouns:  # "the fetcher": the one robot of its noun
+        of_noun = [r for r in mobile if noun in scene.domain.robot_nouns(scene.robots[r].kind)]
+        if len(of_noun) == 1:
+            phrases.setdefault(noun, of_noun[0])
+    if not phrases:
+        return text
+    names = re.compile(rf"\b(?:{_alternatives(tuple(phrases))})\b")
+    sent = re.compile(rf"\b(?:{_alternatives(only)})\s+(?P<it>it)\b")
+
+    def robot(match: re.Match[str]) -> str:
+        said = {m[0]: phrases[m[0]] for m in names.finditer(text, 0, match.start())}
+        robots = list(dict.fromkeys(said.values()))
+        verb = match[0][: match.start("it") - match.start()]
+        if not robots:
+            first = next(r for r in scene.robots if r in mobile)
+            aliases = scene.robots[first].aliases
+            example = aliases[0] if aliases else first.replace("_", " ")
+            raise _Unsaid(
+                f"'{verb}it' names no robot before it: say which robot, e.g. "
+                f"'{verb}{example} to ...'"
+            )
+        if len(robots) > 1:
+            which = " or ".join(r.replace("_", " ") for r in robots)
+            raise _Unsaid(f"'{verb}it' could be {which}: name the robot")
+        phrase = next(p for p, n in said.items() if n == robots[0])
+        return f"{verb}{'the ' if phrase in lexicon.robot_nouns else ''}{phrase}"
+
+    return sent.sub(robot, text)
+
+
 def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
     """ "send robot one home", "robot two, drive home": a go or send verb (and the robots
     sent) before a place's name said with no article and nothing after it in the clause
@@ -3160,6 +3205,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise _Unsaid(_relation_refusal(relation, command, scene))
     text = _polite_question(said, vocab)
     text = _colon_list(text, scene, vocab)
+    text = _sent_pronoun(text, scene, vocab, command)
     text = _dispatch_comma(text, vocab)
     text = vocab.join_compounds(text)
     _no_count_of_trips(text, scene, vocab, command)
