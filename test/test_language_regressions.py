@@ -2136,7 +2136,7 @@ def test_a_colon_list_of_parcels(logistics):
 # next to the blue block" planned on(red_block,blue_block) ("next" a sequence word, "to the
 # blue block" a step that only says where). Refused, naming the relation and those known.
 TABLETOP_RELATIONS = (
-    "(known: on a block, in a bin, at a zone; also to, into, onto, inside, on top of, over)"
+    "(known: on a block, in a bin, at a zone; also to, into, onto, inside, on top of, atop, over)"
 )
 
 
@@ -2176,7 +2176,7 @@ def test_an_unknown_relation_in_logistics(command, relation, logistics):
         understand_command(command, logistics)
     assert str(caught.value) == (
         f"unknown place relation '{relation}' in '{command}' (known: at a station or an "
-        "aisle, in a bin, on a base; also to, into, onto, inside, on top of, over)"
+        "aisle, in a bin, on a base; also to, into, onto, inside, on top of, atop, over)"
     )
 
 
@@ -2342,3 +2342,15 @@ def test_it_after_a_verb_that_sends_robots_is_refused_when_unclear(command, mess
     with pytest.raises(UnderstandingError) as caught:
         understand_command(command, logistics)
     assert str(caught.value) == message
+
+
+# "atop" was a did-you-mean for "top": it says "on top of".
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("put the red block atop the blue block", {f"on({R},{B})"}),
+        ("stack the green block atop the red one", {f"on({G},{R})"}),
+    ],
+)
+def test_atop_is_on_top_of(command, goal, scene):
+    assert goal_of(command, scene) == goal

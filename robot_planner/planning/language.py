@@ -139,6 +139,7 @@ PLACE_PREPOSITIONS = (
     "inside",
     "inside of",
     "on top of",
+    "atop",
     "over",
 )
 
