@@ -2354,3 +2354,36 @@ def test_it_after_a_verb_that_sends_robots_is_refused_when_unclear(command, mess
 )
 def test_atop_is_on_top_of(command, goal, scene):
     assert goal_of(command, scene) == goal
+
+
+# A condition was "unknown action 'if'", or worse, read without it: "put the red block in
+# the left bin, otherwise in the right bin" named 'otherwise' an object.
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("if the block that is on the left side is red, put it in the left bin", "if"),
+        ("put the red block in the left bin if it is on the left side", "if"),
+        ("unless the left bin is full, put the red block in it", "unless"),
+        ("put the red block in the left bin, otherwise in the right bin", "otherwise"),
+    ],
+)
+def test_a_condition_is_refused_with_what_to_say(command, word, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == (
+        f"'{word}' in '{command}' asks for a plan that depends on what is found, which plans "
+        "do not: say what to do, or 'once ..., ...' for one thing after another"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "if you can, put the red block in the left bin",
+        "put the red block in the left bin if possible",
+        "if you don't mind, put the red block in the left bin",
+        "could you put the red block in the left bin, if you would",
+    ],
+)
+def test_if_in_a_polite_phrase_is_a_filler(command, scene):
+    assert goal_of(command, scene) == {f"in({R},left_bin)"}

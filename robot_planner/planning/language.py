@@ -81,6 +81,12 @@ FILLERS = (
     "for me",
     "let's",
     "lets",
+    # politeness, not a condition ("if the red block is ...": CONDITION_WORDS)
+    "if you can",
+    "if you could",
+    "if you would",
+    "if possible",
+    "if you don't mind",
 )
 POSITIONS = (
     "at the bottom",
@@ -2757,6 +2763,30 @@ _CLAUSE_JOINS = (
     "plus",
 )
 
+#: Words that make what to do depend on what is found ("if the red block is in the bin,
+#: ..."): a plan does not branch, so they are refused with what to say instead.
+CONDITION_WORDS = ("if", "unless", "whether", "otherwise")
+
+
+def _no_condition(said: str, vocab: Vocabulary, command: str) -> None:
+    """Refuse "if the red block is on the left side, put it in the left bin" with what to
+    say: a plan does not branch on what is found, and the rest must not be done as if the
+    condition were not said ("if possible" is a filler, not a condition).
+
+    Raises:
+        _Unsaid: a condition word outside the fillers.
+    """
+    fillers = sorted(vocab.lexicon.fillers, key=len, reverse=True)
+    bare = re.sub(rf"\b(?:{'|'.join(map(re.escape, fillers))})\b", " ", said)
+    found = re.search(rf"\b({_alternatives(CONDITION_WORDS)})\b", bare)
+    if found:
+        raise _Unsaid(
+            f"'{found[1]}' in '{quoted(command)}' asks for a plan that depends on what is "
+            "found, which plans do not: say what to do, or 'once ..., ...' for one thing "
+            "after another"
+        )
+
+
 #: Words before a place that say how the object is, not where ("the red block is behind
 #: the blue block"): not part of a relation's name.
 _BEING = ("is", "are", "'s", "goes", "go", "should go", "must go", "should be", "must be")
@@ -3201,6 +3231,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     said = _normalise(command, vocab.lexicon.fillers)
+    _no_condition(said, vocab, command)
     if _NEXT_TO.search(said) and _unknown_word(said, vocab) is None:
         relation = " ".join(_NEXT_TO.search(said)[0].split())  # type: ignore[index]
         raise _Unsaid(_relation_refusal(relation, command, scene))
