@@ -360,8 +360,10 @@ def jsgf_grammar(
         + ";",
         "<robot_list> = [the] <robot> [[and] <robot_list>];",
         "<condition> = <objects> (is | are) <preposition> <target>;",
-        "<objects> = <object_list> | (all | every | each) [the] "
-        f"[<colour>] ({alt(nouns + plural)}) [({alt(EXCEPT_WORDS)}) <object_list>]"
+        # "all the blocks", "every block": the noun agrees with its quantifier (the decoder
+        # heard "put all the block to ..." for "put all the blocks in ...")
+        f"<objects> = <object_list> | (all [the] [<colour>] ({alt(plural)})"
+        f" | (every | each) [<colour>] ({alt(nouns)})) [({alt(EXCEPT_WORDS)}) <object_list>]"
         f" | both [{alt(plural)}] | it | them;",
         "<object_list> = <object> [[and] <object_list>];",
         f"<object> = [the] <colour> [{alt([*nouns, *plural, 'one'])}]"
