@@ -179,7 +179,7 @@ def test_the_fetcher_is_named_by_its_noun_anywhere_a_robot_is(planner, command, 
             "(known: base 1, base 2, fetcher 1, picker, packer)",
         ),
         # "robots" is also a filler: spoken to all, it names no robot to go
-        ("robots, go to the dock", "'go' does not say which robot"),
+        ("robots, go to the dock", "'robots' does not say which robot goes"),
     ],
 )
 def test_a_robot_spoken_to_that_is_none_is_refused_as_a_robot(scene, command, message):
