@@ -2387,3 +2387,70 @@ def test_a_condition_is_refused_with_what_to_say(command, word, scene):
 )
 def test_if_in_a_polite_phrase_is_a_filler(command, scene):
     assert goal_of(command, scene) == {f"in({R},left_bin)"}
+
+
+# "down" as a verb's particle ("set the green block down in the middle") was read into the
+# object's name and suggested as "don" (from the filler "if you don't mind") or "own".
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("set the green block down in the middle", {f"at({G},center_zone)"}),
+        ("set down the red block in the left bin", {f"in({R},left_bin)"}),
+        (
+            "put the red block in the left bin, then put it down on the blue block",
+            {f"on({R},{B})"},
+        ),
+        ("lay the yellow block down on the left side", {f"at({Y},left_side)"}),
+    ],
+)
+def test_down_before_a_place_is_a_particle(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+def test_down_alone_is_refused_without_a_suggestion(scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("put the red block down", scene)
+    assert "did you mean" not in str(caught.value)
+    assert str(caught.value).startswith("could not understand 'put the red block down'")
+
+
+# "all four blocks": all of them, and the count is checked ("names no block here" before).
+def test_all_and_a_count_names_all_when_the_count_is_right(scene):
+    every = {f"in({n},left_bin)" for n in (R, G, B, Y)}
+    assert goal_of("put all four blocks in the left bin", scene) == every
+    assert goal_of("put all 4 blocks in the left bin", scene) == every
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("put all three blocks in the left bin", scene)
+    assert str(caught.value) == (
+        "'all three blocks' names 3, but there are 4: red block, green block, blue block, "
+        "yellow block"
+    )
+
+
+# "stack the red and blue blocks in the center zone" put them side by side: "stack" was
+# read as "put", and the goal held without a tower.
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        (
+            "stack the red and blue blocks in the center zone",
+            {f"at({R},center_zone)", f"on({B},{R})"},
+        ),
+        (
+            "stack red, blue and yellow in the left bin",
+            {f"in({R},left_bin)", f"on({B},{R})", f"on({Y},{B})"},
+        ),
+        (
+            "stack all four blocks in the center zone",
+            {f"at({R},center_zone)", f"on({G},{R})", f"on({B},{G})", f"on({Y},{B})"},
+        ),
+        (
+            "the left arm stacks all blocks in the center zone except the red one",
+            {f"at({G},center_zone)", f"on({B},{G})", f"on({Y},{B})"},
+        ),
+        # one block: a move ("stack" is a verb of putting too)
+        ("stack the red block in the center zone", {f"at({R},center_zone)"}),
+    ],
+)
+def test_a_tower_verb_with_several_blocks_and_a_place_builds_a_tower_there(command, goal, scene):
+    assert goal_of(command, scene) == goal

@@ -269,6 +269,18 @@ def _verb(draw, verbs: tuple[str, ...], third: bool) -> str:
     return third_person(verb) if third else verb
 
 
+def _placed(scene: Scene, verb: str, names: list[str], place: str) -> set[str]:
+    """The goal of `verb` `names` in `place`: each put there, or, for a tower verb and
+    several objects ("stack the red and blue blocks in the center zone"), a tower there
+    with the first named (scene order for "all ...") at the bottom."""
+    put_fact, tower = scene.domain.put_fact, scene.domain.language.tower
+    kind_of = scene.kind_of(place) or ""
+    if tower and len(names) > 1 and verb in (*tower.verbs, *map(third_person, tower.verbs)):
+        lows = {str(put_fact(u, lo, scene.kind_of(lo) or "")) for lo, u in pairwise(names)}
+        return {str(put_fact(names[0], place, kind_of)), *lows}
+    return {str(put_fact(n, place, kind_of)) for n in names}
+
+
 @st.composite
 def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True) -> Sentence:
     """One clause over objects taken from `pool` (each object is named once per
@@ -303,8 +315,10 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True
             out.text = f"{verb} {first} {prep} {target}, and {rest} {too}"
         else:
             out.text = f"{verb} {_object_list(draw, scene, names)} {prep} {target}"
-        kind_of = scene.kind_of(place) or ""
-        out.facts = {str(put_fact(n, place, kind_of)) for n in names}
+            out.facts = _placed(scene, verb, names, place)
+        if not out.facts:  # "..., and the yellow block too": each goes there on its own
+            kind_of = scene.kind_of(place) or ""
+            out.facts = {str(put_fact(n, place, kind_of)) for n in names}
         out.objects, out.places = set(names), {place}
     elif kind in ("except", "count"):
         if kind == "except":  # "all blocks except the red one and green"
@@ -332,8 +346,7 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True
         verb = _verb(draw, language.put_verbs, third)
         target = _place_phrase(draw, scene, place, out)
         out.text = f"{verb} {said} in {target}"
-        kind_of = scene.kind_of(place) or ""
-        out.facts = {str(put_fact(n, place, kind_of)) for n in names}
+        out.facts = _placed(scene, verb, [n for n in scene.objects if n in names], place)
         out.objects, out.places = set(names), {place}
     elif kind == "onto":
         upper, lower = pool.pop(), pool.pop()

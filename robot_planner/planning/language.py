@@ -1231,8 +1231,16 @@ class _Interpreter:
         blocks", "every red cube"). Words that describe nothing are refused, not skipped:
         "all heavy blocks" must not mean all blocks."""
         names = list(self.scene.objects)
-        if words:
-            names = [n for n in names if self.describes(words, n)]
+        first, _, rest = words.partition(" ")
+        count = NUMBER_WORDS.get(first, int(first) if first.isdigit() else None)
+        narrowed = rest if count is not None else words  # "all four blocks": all, and four
+        if narrowed:
+            names = [n for n in names if self.describes(narrowed, n)]
+        if names and count is not None and count != len(names):
+            there = ", ".join(n.replace("_", " ") for n in names)
+            raise UnderstandingError(
+                f"'all {words}' names {count}, but there are {len(names)}: {there}"
+            )
         if not names:
             raise UnderstandingError(
                 f"'all {words}' names no {self.noun} here (known: all {self.nouns}, "
@@ -1666,6 +1674,21 @@ class _Interpreter:
             f"'{base[2:]}' to put {it} on {name}, or say where to {base} {it}"
         )
 
+    def stacked_at(
+        self, verb: str | None, things: list[str], targets: list, robot: str | None
+    ) -> bool:
+        """ "stack the red and blue blocks in the center zone", "stack all the blocks in the
+        left bin": a tower verb with several objects and one place builds a tower there
+        (the first named at the bottom, as in "stack red, blue and yellow"); it used to put
+        them side by side, dropping what "stack" says. False (not handled) otherwise."""
+        if verb not in self.vocab.lexicon.tower_verbs or len(things) < 2 or len(targets) != 1:
+            return False
+        where = targets[0]
+        if not isinstance(where, str) or self.place(where) not in self.scene.places:
+            return False
+        self.tower([(n.replace("_", " "), "") for n in things], where, robot)
+        return True
+
     def tower(self, levels: list[tuple[str, str]], where: str | None, robot: str | None) -> None:
         """Levels in the order spoken, each maybe with a position word."""
         named = [(self.thing(noun), pos) for noun, pos in levels]
@@ -2045,6 +2068,9 @@ class _Interpreter:
                 things, targets = located
             else:
                 things = self.from_things(objects)
+            if self.stacked_at(verb, things, targets, robot):
+                self.last_deed, self.moved = None, None
+                return
             self.move(things, targets, robot, before, verb)
             self.last_deed = ("move", targets, robot)
             self.moved = ("move", tuple(things))
@@ -2411,9 +2437,11 @@ def _known_words(
 ) -> frozenset[str]:
     # rewritten early: "from", "off"; "which" of a relative clause
     words: set[str] = {w for said in (*ORIGIN_WORDS, *RELATIVE_WORDS) for w in said.split()}
+    words.add("down")  # a particle before a place (`_down`), no near miss of "own"
     for line in grammar_text(lexicon).splitlines():
         if re.match(r"^_?[A-Z_0-9]+(\.\d+)?: /", line) and not line.startswith("WORD"):
-            words.update(re.findall(r"[a-z']+", line.split("/", 1)[1].replace("\\s+", " ")))
+            said = line.split("/", 1)[1].replace("\\s+", " ").replace("\\'", "'")  # "don't"
+            words.update(re.findall(r"[a-z']+", said))
     for phrase in (*phrases, *robots):
         # with plurals: "the red and the green parcels" has no near miss "parcel"
         said = phrase.replace("_", " ").split()
@@ -2766,6 +2794,19 @@ _CLAUSE_JOINS = (
 #: Words that make what to do depend on what is found ("if the red block is in the bin,
 #: ..."): a plan does not branch, so they are refused with what to say instead.
 CONDITION_WORDS = ("if", "unless", "whether", "otherwise")
+
+
+#: "down" as a verb's particle ("set the green block down in the middle", "put it down
+#: on the blue block", "set down the red block in ..."): it says nothing the place after
+#: it does not; elsewhere it stays, and is refused as a word the language lacks.
+_DOWN = re.compile(
+    rf"\bdown\s+(?=(?:{_alternatives(PLACE_PREPOSITIONS)})\b)|(?<=\bput\s)down\s+"
+    r"|(?<=\bset\s)down\s+|(?<=\blay\s)down\s+"
+)
+
+
+def _down(text: str) -> str:
+    return _DOWN.sub("", text)
 
 
 def _no_condition(said: str, vocab: Vocabulary, command: str) -> None:
@@ -3230,7 +3271,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"empty command: say what to do{hint}")
     if len(command) > MAX_COMMAND_CHARS:
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
-    said = _normalise(command, vocab.lexicon.fillers)
+    said = _down(_normalise(command, vocab.lexicon.fillers))
     _no_condition(said, vocab, command)
     if _NEXT_TO.search(said) and _unknown_word(said, vocab) is None:
         relation = " ".join(_NEXT_TO.search(said)[0].split())  # type: ignore[index]
