@@ -2454,3 +2454,48 @@ def test_all_and_a_count_names_all_when_the_count_is_right(scene):
 )
 def test_a_tower_verb_with_several_blocks_and_a_place_builds_a_tower_there(command, goal, scene):
     assert goal_of(command, scene) == goal
+
+
+# "... in the left bin and the blue one in the right one": "one" after a place is the
+# kind of place named last (was "unknown place 'right one'").
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        (
+            "put the red block in the left bin and the blue one in the right one",
+            {f"in({R},left_bin)", f"in({B},right_bin)"},
+        ),
+        (
+            "put the red block in the left bin, then the blue block in the right one",
+            {f"in({R},left_bin)", f"in({B},right_bin)"},
+        ),
+        (
+            "move the red block to the left side and the green block to the right one",
+            {f"at({R},left_side)", f"at({G},right_side)"},
+        ),
+        (
+            "put the red block in the left bin and the blue block in the other one",
+            {f"in({R},left_bin)", f"in({B},right_bin)"},
+        ),
+    ],
+)
+def test_one_after_a_place_is_a_place_of_the_kind_named_before(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("put the red block in the right one", "right one"),  # no place named before
+        # three zones: "the other one" is no one place
+        ("move the red block to the center zone and the blue block to the other one", "other one"),
+    ],
+)
+def test_one_after_a_place_is_refused_when_it_names_no_one_place(command, words, scene):
+    with pytest.raises(UnderstandingError, match=f"unknown place '{words}'"):
+        understand_command(command, scene)
+
+
+def test_one_after_a_logistics_place(logistics):
+    command = "bring the red parcel to the pick station and the blue parcel to the packing one"
+    assert goal_of(command, logistics) == {f"at({RP},{PICK})", f"at({BP},{PACK})"}

@@ -1050,6 +1050,8 @@ class _Interpreter:
         self.noun = scene.domain.nouns(first.type)[0] if first else "object"
         self.nouns = plural_of(self.noun)
         self.tower_noun = next(iter(vocab.lexicon.tower_nouns), "stack")
+        #: the place named last: what "the right one" is one of (`place_one`)
+        self.last_place: str | None = None
         self.items: list[GoalItem] = []
         self.step = 0
         self.last: list[str] = []
@@ -1308,6 +1310,10 @@ class _Interpreter:
             raise _Unsaid(self.back.refusal)
         name = self.vocab.resolve(words) or self.vocab.resolve_object(words, self.scene)
         domain = self.scene.domain
+        if name is None:
+            name = self.place_one(words)
+        if name in self.scene.places:
+            self.last_place = name
         alike = [n for n, spec in self.scene.places.items() if words in domain.nouns(spec.type)]
         if name is None and len(alike) > 1:  # "the bin" with two bins
             said = " or the ".join(n.replace("_", " ") for n in alike)
@@ -1324,6 +1330,25 @@ class _Interpreter:
             )
         self.named.setdefault(name, words)
         return name
+
+    def place_one(self, words: str) -> str | None:
+        """ "put the red block in the left bin and the blue one in the right one": "one"
+        after a place is the kind of place named last ("right one" -> the right bin;
+        "the other one" -> the one other place of that kind). None when no place was
+        named before or the words name none."""
+        head, _, last = words.rpartition(" ")
+        if last != "one" or not head or self.last_place is None:
+            return None
+        kind = self.scene.places[self.last_place].type
+        if head == "other":
+            others = [n for n, s in self.scene.places.items() if s.type == kind]
+            others.remove(self.last_place)
+            return others[0] if len(others) == 1 else None
+        for noun in self.scene.domain.nouns(kind):
+            name = self.vocab.resolve(f"{head} {noun}")
+            if name in self.scene.places and self.scene.places[name].type == kind:
+                return name
+        return None
 
     def _target(self, target: str | tuple, context: list[str]) -> str:
         """A place or a robot ("put it on robot one"); a pronoun target ("put yellow on
