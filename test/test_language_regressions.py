@@ -2499,3 +2499,37 @@ def test_one_after_a_place_is_refused_when_it_names_no_one_place(command, words,
 def test_one_after_a_logistics_place(logistics):
     command = "bring the red parcel to the pick station and the blue parcel to the packing one"
     assert goal_of(command, logistics) == {f"at({RP},{PICK})", f"at({BP},{PACK})"}
+
+
+# "the right arm should put ...": a robot told what it is to do (was "could not understand
+# ... near 'should put ...'").
+@pytest.mark.parametrize(
+    ("command", "goal", "robot"),
+    [
+        (
+            "the left arm should put the red block in the center zone",
+            {f"at({R},center_zone)"},
+            "left_arm",
+        ),
+        (
+            "the left arm has to stack the green block on the blue block",
+            {f"on({G},{B})"},
+            "left_arm",
+        ),
+        (
+            "the right arm must put the blue block in the right bin",
+            {f"in({B},right_bin)"},
+            "right_arm",
+        ),
+    ],
+)
+def test_a_robot_told_what_it_is_to_do(command, goal, robot, scene):
+    meaning = understand_command(command, scene)
+    assert {str(f) for f in meaning.goal} == goal
+    assert {item.robot for item in meaning.items} == {robot}
+
+
+def test_a_robot_told_what_it_is_to_do_in_logistics(logistics):
+    assert goal_of("robot one should go to the pick station", logistics) == {
+        f"robot_at(base_1,{PICK})"
+    }

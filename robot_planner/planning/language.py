@@ -2724,6 +2724,20 @@ def _dispatch_comma(text: str, vocab: Vocabulary) -> str:
 
 #: "can the left arm put ...?", "could robot one go ...": a polite question to a robot
 MODAL_WORDS = ("can", "could", "would", "will")
+#: "the right arm should put ...": what a robot is to do, said after it
+TOLD_WORDS = (
+    *MODAL_WORDS,
+    "should",
+    "must",
+    "shall",
+    "has to",
+    "have to",
+    "needs to",
+    "need to",
+    "is to",
+    "is going to",
+    "are going to",
+)
 
 
 def _polite_question(text: str, vocab: Vocabulary) -> str:
@@ -2743,7 +2757,14 @@ def _polite_question(text: str, vocab: Vocabulary) -> str:
         rf"\s+)*)(?:{_alternatives(MODAL_WORDS)})\s+"
         rf"(?=(?:the\s+)?(?:{names})\b|(?:both|all|the)\s+(?:[a-z0-9']+\s+){{0,2}}?(?:{nouns})\b)"
     )
-    return modal.sub(lambda m: m["open"] + m["gap"], text)
+    text = modal.sub(lambda m: m["open"] + m["gap"], text)
+    # "the right arm should put ...", "both arms must go home": a robot told what it is
+    # to do, as "the right arm puts ..." does
+    told = re.compile(
+        rf"(?P<robot>\b(?:the\s+)?(?:{names})|\b(?:both|all|the)\s+(?:[a-z0-9']+\s+){{0,2}}?"
+        rf"(?:{nouns}))\s+(?:{_alternatives(TOLD_WORDS)})\s+(?=[a-z])"
+    )
+    return told.sub(lambda m: m["robot"] + " ", text)
 
 
 def _colon_list(text: str, scene: Scene, vocab: Vocabulary) -> str:
