@@ -2533,3 +2533,17 @@ def test_a_robot_told_what_it_is_to_do_in_logistics(logistics):
     assert goal_of("robot one should go to the pick station", logistics) == {
         f"robot_at(base_1,{PICK})"
     }
+
+
+# "grab the red block with the left arm, then put it in the center zone": the robot that
+# holds it puts it (was "not understood what to do with 'left arm'").
+def test_the_robot_that_picked_an_object_up_puts_it(scene):
+    command = "grab the red block with the left arm, then put it in the center zone"
+    meaning = understand_command(command, scene)
+    assert {str(f) for f in meaning.goal} == {f"at({R},center_zone)"}
+    assert [item.robot for item in meaning.items] == ["left_arm"]
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(
+            "grab the red block with the left arm, then put it in the right bin", scene
+        )
+    assert str(caught.value).startswith("the left arm cannot reach the right bin")

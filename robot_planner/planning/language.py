@@ -1551,6 +1551,9 @@ class _Interpreter:
         fact = domain.put_fact(thing, target, self.scene.kind_of(target) or "")
         if fact is None:
             raise UnderstandingError(f"nothing can be put on/in the {target.replace('_', ' ')}")
+        held = self.grasped.get(thing)
+        if robot is None and held is not None and held[0] is not None:
+            robot = held[0]  # "grab X with the left arm, then put it ...": the one holding it
         self.reachable(target, fact.predicate, robot)
         # A later instruction about the same object replaces its earlier destination in
         # the goal (what must hold when the whole command is done); the earlier one is a
