@@ -314,3 +314,21 @@ def test_a_bare_robot_word_is_a_filler_not_an_arm(planner, scene):
     meaning = understand_command("robots, put the red block in the left bin", scene)
     assert [str(f) for f in meaning.goal] == ["in(red_block,left_bin)"]
     assert meaning.items[0].robot is None
+
+
+def test_a_named_robot_that_gives_way_is_a_guess(planner, scene):
+    """ "right arm, put the red block in the center zone": the right arm cannot reach the
+    red block on the left side, and the center zone is the only way to hand it over, so
+    the left arm does it. That is not what was said: it is a guess (`confirm: ambiguous`
+    asks), where it used to be a log warning only."""
+    command = "right arm, put the red block in the center zone"
+    result = planner.plan(PlanRequest(command, scene.initial_facts()))
+    assert {t.robot for t in result.plan.tasks} == {"left_arm"}
+    assert result.guesses == [
+        "named the right arm for the red block, but no plan here does it with the robot named: "
+        "another does"
+    ]
+    kept = planner.plan(
+        PlanRequest("left arm, put the red block in the center zone", scene.initial_facts())
+    )
+    assert kept.guesses == [] and {t.robot for t in kept.plan.tasks} == {"left_arm"}

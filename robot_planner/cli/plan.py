@@ -51,6 +51,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     # Not in the plain plan JSON: a plan file has no room for it (unknown keys are refused).
     print(f"readback: {said}", file=sys.stderr)
+    for guess in result.guesses:  # what `confirm: ambiguous` would ask about
+        print(f"guess: {guess}", file=sys.stderr)
     return EXIT_OK
 
 

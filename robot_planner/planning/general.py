@@ -153,6 +153,7 @@ def plan_goal(
     via: Mapping[str, str] | None = None,
     engine: str = "builtin",
     excluded: Iterable[tuple[str, str, tuple]] = (),
+    given_way: list[str] | None = None,
 ) -> TaskPlan:
     """Goal + current facts -> a task plan (see the module docstring).
 
@@ -166,6 +167,8 @@ def plan_goal(
             where an external planner does better).
         excluded: actions not to use, as `FailedAction.key_of` keys (skill, robot,
             arguments): they failed too often while this command ran.
+        given_way: where the robots of `assign` gave way (no plan with them), a line
+            for each is appended: the plan is not what was said, and the user is told.
 
     Raises:
         PlanningError: an impossible or unreachable goal, one line.
@@ -197,6 +200,14 @@ def plan_goal(
         # goal place is also the only way to hand the object over): as the symbolic
         # planner does, the object then ends where asked, by whichever robot can.
         log.warning("%s; planning without the robot assignment", exc)
+        if given_way is not None:
+            named = ", ".join(
+                f"{_say(robot)} for the {obj.replace('_', ' ')}"
+                for obj, robot in sorted(assign.items())
+            )
+            given_way.append(
+                f"named {named}, but no plan here does it with the robot named: another does"
+            )
         banned = required
         sequence, stage_of = _sequential(context, goal, start, stages, banned, engine)
     result = _assign_robots(context, sequence, stage_of, start, goal, banned)

@@ -46,6 +46,9 @@ class OfflinePlanner:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    #: this plan's robots named that gave way (`plan_goal`'s `given_way`): guesses
+    _given_way: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+
     name = "offline"
 
     def __post_init__(self) -> None:
@@ -62,6 +65,7 @@ class OfflinePlanner:
         started = time.perf_counter()
         actions: list[TaskRequest] = []
         guesses: list[str] = []
+        self._given_way.clear()
         meaning = None
         first = 0  # the first part of a plan with visits still to plan
         if request.goal is not None:
@@ -97,7 +101,8 @@ class OfflinePlanner:
             tried = "; ".join(f.describe() for f in excluded)
             raise PlanningError(f"{exc}; not tried again: {tried}") from None
         latency = time.perf_counter() - started
-        return PlanResult(plan, self.name, 1, latency, guesses=list(guesses))
+        guesses = [*guesses, *dict.fromkeys(self._given_way)]
+        return PlanResult(plan, self.name, 1, latency, guesses=guesses)
 
     def replan(self, request: PlanRequest) -> PlanResult:
         return self.plan(request)
@@ -156,6 +161,7 @@ class OfflinePlanner:
             assign,
             via=via,
             excluded=[f.key for f in excluded],
+            given_way=self._given_way,
         )
         report = validate_plan(plan, self.catalogue, self.scene, state)
         if not report.ok or report.plan is None:
