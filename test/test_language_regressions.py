@@ -2547,3 +2547,37 @@ def test_the_robot_that_picked_an_object_up_puts_it(scene):
             "grab the red block with the left arm, then put it in the right bin", scene
         )
     assert str(caught.value).startswith("the left arm cannot reach the right bin")
+
+
+# "don't move the blue block" was "unknown action 'do'", or the rest read without it.
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("don't put the red block in the left bin", "don't"),
+        ("do not move the blue block", "do not"),
+        ("put the red block in the left bin and don't touch the blue block", "don't"),
+        ("never put the red block in the right bin", "never"),
+    ],
+)
+def test_what_not_to_do_is_refused(command, word, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == (
+        f"'{word}' in '{command}' says what not to do, which a plan cannot promise: say only "
+        "what to do"
+    )
+
+
+# A plain English word the language lacks is no slip of a known one ("some" -> "home").
+@pytest.mark.parametrize(
+    "command", ["put some blocks in the left bin", "put any block in the left bin"]
+)
+def test_a_plain_word_gets_no_suggestion(command, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert "did you mean" not in str(caught.value)
+
+
+def test_a_slip_still_gets_its_suggestion(scene):
+    with pytest.raises(UnderstandingError, match="did you mean 'put the red block in the left"):
+        understand_command("put teh red blok in the left bin", scene)

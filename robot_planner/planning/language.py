@@ -2477,6 +2477,25 @@ def _known_words(
     return frozenset(w for w in words if len(w) > 1 or w in ("a", "s"))
 
 
+#: Common English words a command may use that the language lacks: never a typing slip
+#: of a known word ("some" is one letter from "home", "any" from "an", "rest" from
+#: "left"), so a command with one gets no did-you-mean (its refusal says what is known).
+_PLAIN = """
+    some any other others rest only just also very more most less least few many much
+    none nothing anything something every one ones own same such than then there here
+    where what which who whom whose why how this that these those not never no yes don't
+    do does did done doing have has had having make makes made keep keeps kept leave
+    leaves let lets get gets got give gives gave hand hands push pull turn swap stop stay
+    stays start tell ask asked need needs want wants like try tries see look find found
+    show big small large tiny heavy light near far away close closer above below under
+    over behind front beside besides between around across along through without within
+    instead again twice once always still already yet soon later now quickly slowly
+    carefully gently fast slow empty full clear clean free open closed whole half part
+    same different each either neither both all side end middle corner edge floor wall
+"""
+PLAIN_WORDS = frozenset(_PLAIN.split())
+
+
 def did_you_mean(command: str, vocab: Vocabulary, action: str | None = None) -> str | None:
     """The command with its near misses corrected, in the user's own words otherwise:
     "put the yelow block on the gren block" -> "put the yellow block on the green block".
@@ -2498,8 +2517,10 @@ def did_you_mean(command: str, vocab: Vocabulary, action: str | None = None) -> 
     changed = False
     for i, word in enumerate(words):
         bare = word.strip(",;:.!?").lower()
-        if not bare or bare in known or not bare.isalpha():
+        if not bare or bare in known or not bare.replace("'", "").isalpha():
             continue
+        if bare in PLAIN_WORDS:
+            return None  # a word the language lacks, not a slip
         near = _near_miss(bare, verbs if bare == action else known)
         if near is None:
             return None
@@ -2763,11 +2784,28 @@ def _polite_question(text: str, vocab: Vocabulary) -> str:
     text = modal.sub(lambda m: m["open"] + m["gap"], text)
     # "the right arm should put ...", "both arms must go home": a robot told what it is
     # to do, as "the right arm puts ..." does
-    told = re.compile(
-        rf"(?P<robot>\b(?:the\s+)?(?:{names})|\b(?:both|all|the)\s+(?:[a-z0-9']+\s+){{0,2}}?"
-        rf"(?:{nouns}))\s+(?:{_alternatives(TOLD_WORDS)})\s+(?=[a-z])"
+    robot = rf"(?:the\s+)?(?:{names})|(?:both|all|the)\s+(?:[a-z0-9']+\s+){{0,2}}?(?:{nouns})"
+    told = re.compile(rf"(?P<robot>\b(?:{robot}))\s+(?:{_alternatives(TOLD_WORDS)})\s+(?=[a-z])")
+    text = told.sub(lambda m: m["robot"] + " ", text)
+    # "tell the left arm to put ...", "have robot two bring ...": a robot asked through
+    # the user, before a verb (not "get robot one to the dock": a send)
+    verbs = {
+        v.split()[0]
+        for v in (
+            *lexicon.verbs,
+            *lexicon.grasp_verbs,
+            *lexicon.tower_verbs,
+            *lexicon.send_verbs,
+            *lexicon.go_verbs,
+            *lexicon.skill_starts(),
+        )
+    }
+    asked = re.compile(
+        rf"(?P<open>^|[,;:.!?]|\b(?:{opens}|and)\b)(?P<gap>\s*(?:(?:{_alternatives(lexicon.fillers)})"
+        rf"\s+)*)(?:(?:tell|ask|get)\s+(?P<to>{robot})\s+to|(?:have|let|make)\s+(?P<bare>{robot}))"
+        rf"\s+(?=(?:{_or_never(tuple(verbs))})\b)"
     )
-    return told.sub(lambda m: m["robot"] + " ", text)
+    return asked.sub(lambda m: f"{m['open']}{m['gap']}{m['to'] or m['bare']} ", text)
 
 
 def _colon_list(text: str, scene: Scene, vocab: Vocabulary) -> str:
@@ -2843,6 +2881,8 @@ _CLAUSE_JOINS = (
 #: Words that make what to do depend on what is found ("if the red block is in the bin,
 #: ..."): a plan does not branch, so they are refused with what to say instead.
 CONDITION_WORDS = ("if", "unless", "whether", "otherwise")
+#: Words that say what not to do ("don't move the blue block", "never ..."): refused.
+NEGATION_WORDS = ("don't", "dont", "do not", "never", "doesn't", "does not", "avoid")
 
 
 #: "down" as a verb's particle ("set the green block down in the middle", "put it down
@@ -2868,6 +2908,12 @@ def _no_condition(said: str, vocab: Vocabulary, command: str) -> None:
     """
     fillers = sorted(vocab.lexicon.fillers, key=len, reverse=True)
     bare = re.sub(rf"\b(?:{'|'.join(map(re.escape, fillers))})\b", " ", said)
+    negation = re.search(rf"(?<![\w'])({_alternatives(NEGATION_WORDS)})(?![\w'])", bare)
+    if negation:  # "don't move the blue block": read without it, it would be done
+        raise _Unsaid(
+            f"'{negation[1]}' in '{quoted(command)}' says what not to do, which a plan "
+            "cannot promise: say only what to do"
+        )
     found = re.search(rf"\b({_alternatives(CONDITION_WORDS)})\b", bare)
     if found:
         raise _Unsaid(
