@@ -2570,7 +2570,12 @@ def test_what_not_to_do_is_refused(command, word, scene):
 
 # A plain English word the language lacks is no slip of a known one ("some" -> "home").
 @pytest.mark.parametrize(
-    "command", ["put some blocks in the left bin", "put any block in the left bin"]
+    "command",
+    [
+        "put some blocks in the left bin",
+        "put any block in the left bin",
+        "move the red block a bit to the left",  # was 'did you mean ... a it to the left'
+    ],
 )
 def test_a_plain_word_gets_no_suggestion(command, scene):
     with pytest.raises(UnderstandingError) as caught:
@@ -2581,3 +2586,50 @@ def test_a_plain_word_gets_no_suggestion(command, scene):
 def test_a_slip_still_gets_its_suggestion(scene):
     with pytest.raises(UnderstandingError, match="did you mean 'put the red block in the left"):
         understand_command("put teh red blok in the left bin", scene)
+
+
+# "off the table": a noun of several places, said where an object is, means one of them
+# (it was 'could not understand ... near the table'); said where it goes, "which one?".
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("take the red block off the table", {"holding(left_arm,red_block)"}),
+        ("move the red block from the table to the left bin", {"in(red_block,left_bin)"}),
+        (
+            "take all the blocks off the table and put them in the left bin",
+            {f"in({c}_block,left_bin)" for c in ("red", "green", "blue", "yellow")},
+        ),
+        (
+            "put the red block in the left bin and the blue block in the right bin, then "
+            "move all the blocks from the bins to the center zone",
+            {"at(red_block,center_zone)", "at(blue_block,center_zone)"},
+        ),
+    ],
+)
+def test_an_origin_may_be_a_noun_of_several_places(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (
+            "take the red block out of the bins",
+            "'out of the bins' is not where the red block is: it is at the left side",
+        ),
+        ("take all the blocks out of the bins", "none is at a bin"),
+        ("put the red block on the table", "'the table' could be"),
+    ],
+)
+def test_a_noun_of_several_places_is_checked_as_an_origin_and_asked_as_a_goal(
+    command, refusal, scene
+):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert refusal in str(caught.value)
+
+
+def test_off_a_station_in_logistics(logistics):
+    assert goal_of("take the red parcel off the table and put it on robot one", logistics) == {
+        "on_tray(red_parcel,base_1)"
+    }

@@ -1180,12 +1180,16 @@ class _Interpreter:
     def relation(self, qualifier: str | None) -> str:
         if qualifier is None:
             return ""
+        if qualifier.startswith(ANY_OF):  # "off the table": at one of its places
+            return f"at {_a(qualifier.removeprefix(ANY_OF))}"
         prep = "on" if qualifier in self.scene.objects else "at"
         return f"{prep} the {qualifier.replace('_', ' ')}"
 
     def is_at(self, thing: str, where: str) -> bool:
         """`thing` is at place `where` (on whatever stands there too), or directly on or
         in object `where`: from the state when known, else where things start."""
+        if where.startswith(ANY_OF):
+            return self.where(thing) in origin_places(self.scene, where)
         if where in self.scene.places:
             return self.where(thing) == where
         state = self.state if self.state is not None else self.scene.initial_facts()
@@ -1986,13 +1990,15 @@ class _Interpreter:
         return min(at, key=lambda w: (w in self.scene.places, w), default=None), False
 
     def at_origin(self, name: str, origin: str) -> bool:
-        """`name` is at `origin`: directly, or on what stands or rides there."""
+        """`name` is at `origin` (or at one of its places: "off the table"): directly, or
+        on what stands or rides there."""
+        places = origin_places(self.scene, origin)
         seen: set[str] = set()
         where: str | None = name
         while where is not None and where not in seen:
             seen.add(where)
             where = self.located(where)[0]
-            if where == origin:
+            if where in places:
                 return True
         return False
 
@@ -2050,8 +2056,8 @@ class _Interpreter:
             there = [n for n in names if self.at_origin(n, origin)]
             if not there:
                 raise UnderstandingError(
-                    f"'all {value} {shown(said)}' names no {self.noun}: none is at the "
-                    f"{origin.replace('_', ' ')}"
+                    f"'all {value} {shown(said)}' names no {self.noun}: none is "
+                    f"{self.relation(origin)}"
                 )
             self.excluded.update(n for n in names if n not in there)
         elif described:
@@ -2492,6 +2498,7 @@ _PLAIN = """
     instead again twice once always still already yet soon later now quickly slowly
     carefully gently fast slow empty full clear clean free open closed whole half part
     same different each either neither both all side end middle corner edge floor wall
+    bit little lot lots slightly rather quite almost exactly enough really thing things stuff
 """
 PLAIN_WORDS = frozenset(_PLAIN.split())
 
@@ -2843,7 +2850,7 @@ def _known_relations(scene: Scene) -> str:
         word = word or (between[1] if between else predicate.replace("_", " "))
         nouns = domain.nouns(kind) if kind in domain.types else ()
         noun = nouns[0] if nouns else kind.replace("_", " ")  # a robot kind: "a base"
-        said.setdefault(word, []).append(f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}")
+        said.setdefault(word, []).append(_a(noun))
     relations = [f"{word} {' or '.join(dict.fromkeys(nouns))}" for word, nouns in said.items()]
     others = [  # "inside of" is "inside" said longer
         p
@@ -3035,6 +3042,26 @@ _RELATIVE = re.compile(
 #: What "from X" becomes for the parser: a place in the target chain that names where the
 #: object or robot is, not where it goes (`_Interpreter.origin`).
 FROM = "from_"
+#: An origin that is a noun of several places ("off the table", "out of the bins"): the
+#: object is at one of them. Said only where an object is, never where it goes.
+ANY_OF = "any of "
+
+
+def place_group(scene: Scene, noun: str) -> tuple[str, ...]:
+    """The places a noun of their type names ("table": every zone), scene order."""
+    return tuple(n for n, p in scene.places.items() if noun in scene.domain.nouns(p.type))
+
+
+def _a(noun: str) -> str:
+    """ "a bin", "an area"."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def origin_places(scene: Scene, origin: str) -> tuple[str, ...]:
+    """The places an origin says: one place, or those of `ANY_OF` a noun."""
+    if origin.startswith(ANY_OF):
+        return place_group(scene, origin.removeprefix(ANY_OF))
+    return (origin,)
 
 
 def _from_places(
@@ -3052,6 +3079,11 @@ def _from_places(
     said = {**vocab.phrases, **vocab.robots}
     # "the middle of the table": a name of two words said "X of the N", as elsewhere
     said |= {p.replace(" ", " of the ", 1): n for p, n in vocab.phrases.items() if " " in p}
+    nouns = {n for p in scene.places.values() for n in scene.domain.nouns(p.type)}
+    for noun in nouns:  # "off the table", "out of the bins": at one of those places
+        if len(place_group(scene, noun)) > 1:
+            for phrase in (noun, plural_of(noun)):
+                said.setdefault(phrase, ANY_OF + noun)
     reserved = set(vocab.lexicon.reserved) - set(vocab.lexicon.robot_nouns)
     phrases = tuple(p for p in said if not reserved & set(p.split()) - {"of", "the"})
     if not phrases:
