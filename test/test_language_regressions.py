@@ -2633,3 +2633,44 @@ def test_off_a_station_in_logistics(logistics):
     assert goal_of("take the red parcel off the table and put it on robot one", logistics) == {
         "on_tray(red_parcel,base_1)"
     }
+
+
+# "send the red parcel to the packing station": a verb that otherwise only sends robots,
+# said of objects, moves them (was refused near 'to the packing station'); "get robot one
+# to the dock" sends it (was 'unknown robot get robot').
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("send the red parcel to the packing station", {f"at({RP},{PACK})"}),
+        (
+            "dispatch all parcels to the packing bin",
+            {f"in({c}_parcel,{BIN})" for c in ("red", "green", "blue")},
+        ),
+        ("get robot one to the dock", {"robot_at(base_1,dock)"}),
+        ("send robot one to the dock", {"robot_at(base_1,dock)"}),
+    ],
+)
+def test_a_sending_verb_said_of_objects_moves_them(command, goal, logistics):
+    assert goal_of(command, logistics) == goal
+
+
+# After a verb that moves objects too ("take", "bring"), "it" is the robot when what "it"
+# was just went onto that robot and the place is one the robot drives to ("load the red
+# parcel onto base 1 and take it to the packing station" was refused: on base 1's tray
+# and at the packing station at once; with "then" the tray step was dropped).
+@pytest.mark.parametrize(
+    "command",
+    [
+        "load the red parcel onto base 1 and take it to the packing station",
+        "load the red parcel onto base 1, then bring it to the packing station",
+        "load the red parcel onto base 1 and send it to the packing station",
+    ],
+)
+def test_it_after_loading_a_robot_is_that_robot_where_it_drives(command, logistics):
+    assert goal_of(command, logistics) == {f"on_tray({RP},base_1)", f"robot_at(base_1,{PACK})"}
+
+
+def test_where_an_object_is_in_a_chain_of_places_says_to_say_from(logistics):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("bring the red parcel on robot one to the packing station", logistics)
+    assert str(caught.value).endswith("to say where the red parcel is now, say 'from base 1'")

@@ -1674,9 +1674,14 @@ class _Interpreter:
         self.not_onto_robot(verb, things, places)
         # "stack red on blue on yellow": a chain of supports.
         for upper, lower in pairwise(places):
-            if upper not in self.scene.objects or not self.scene.domain.put_fact(
-                "", upper, self.scene.kind_of(upper) or ""
-            ):
+            if upper not in self.scene.objects:  # "the red parcel on robot one to X"
+                what = " and the ".join(t.replace("_", " ") for t in things)
+                raise UnderstandingError(
+                    f"only an object can be put somewhere with the {what} on it, not "
+                    f"{_the(upper)}: to say where the {what} is now, say 'from "
+                    f"{_the(upper)}'"
+                )
+            if not self.scene.domain.put_fact("", upper, self.scene.kind_of(upper) or ""):
                 raise UnderstandingError(
                     f"'{upper.replace('_', ' ')}' cannot hold a {self.noun} on it"
                 )
@@ -3260,8 +3265,9 @@ def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> s
     """
     lexicon = vocab.lexicon
     only = tuple(v for v in lexicon.send_verbs if v not in lexicon.verbs)
+    both = tuple(v for v in lexicon.send_verbs if v in lexicon.verbs)
     mobile = {r for r in scene.robots if goes_places(scene, r, lexicon)}
-    if not only or not mobile:
+    if not (only or both) or not mobile:
         return text
     phrases = {p: n for p, n in vocab.robots.items() if n in mobile}
     for noun in lexicon.robot_nouns:  # "the fetcher": the one robot of its noun
@@ -3271,7 +3277,18 @@ def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> s
     if not phrases:
         return text
     names = re.compile(rf"\b(?:{_alternatives(tuple(phrases))})\b")
-    sent = re.compile(rf"\b(?:{_alternatives(only)})\s+(?P<it>it)\b")
+    sent = re.compile(rf"\b(?:{_alternatives(only)})\s+(?P<it>it)\b") if only else None
+    # "load the red parcel onto robot one and send it to ...": after a verb that moves
+    # objects too, "it" is the robot only when what "it" was just went onto that robot
+    carried = (
+        re.compile(
+            rf"\b(?:on|onto|on to)\s+(?:the\s+)?(?P<robot>{_alternatives(tuple(phrases))})\s*"
+            rf"(?:,\s*)?(?:(?:and|{_alternatives(SEQUENCE_WORDS)})\s+)*"
+            rf"(?P<verb>{_alternatives(both)})\s+it\b"
+        )
+        if both
+        else None
+    )
 
     def robot(match: re.Match[str]) -> str:
         said = {m[0]: phrases[m[0]] for m in names.finditer(text, 0, match.start())}
@@ -3291,7 +3308,56 @@ def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> s
         phrase = next(p for p, n in said.items() if n == robots[0])
         return f"{verb}{'the ' if phrase in lexicon.robot_nouns else ''}{phrase}"
 
-    return sent.sub(robot, text)
+    places = {p: n for p, n in vocab.phrases.items() if n in scene.places}
+    goes_to = (
+        re.compile(
+            rf"\s+(?:to|into|towards?)\s+(?:the\s+)?(?P<place>{_alternatives(tuple(places))})\b"
+        )
+        if places
+        else None
+    )
+
+    def onto(match: re.Match[str]) -> str:
+        phrase = match["robot"]
+        where = goes_to.match(text, match.end()) if goes_to is not None else None
+        if where is None or places[where["place"]] not in destinations(scene, phrases[phrase]):
+            return match[0]  # "..., then move it to the packing bin": the parcel goes
+        the = "the " if phrase in lexicon.robot_nouns else ""
+        return f"{match[0][: match.end('verb') - match.start()]} {the}{phrase}"
+
+    if carried is not None:
+        text = carried.sub(onto, text)
+    text = sent.sub(robot, text) if sent is not None else text
+    return _sent_object(text, scene, vocab, only, phrases)
+
+
+def _sent_object(
+    text: str, scene: Scene, vocab: Vocabulary, only: tuple[str, ...], robots: dict[str, str]
+) -> str:
+    """ "send the red parcel to the packing station": a verb that otherwise only sends
+    robots, said of objects and no robot, moves them as the domain's first put verb does
+    (it was refused near 'to the packing station')."""
+    if not only or not vocab.lexicon.verbs:
+        return text
+    domain = scene.domain
+    nouns = {n for o in scene.objects.values() for n in domain.nouns(o.type)}
+    nouns |= {plural_of(n) for n in nouns}
+    objects = {p for p, n in vocab.phrases.items() if n in scene.objects}
+    said = re.compile(
+        rf"\b(?P<verb>{_alternatives(only)})\s+(?P<what>(?:(?!\b(?:to|into|onto|in|on|at|"
+        rf"from|off|and|then)\b).)+?)(?=\s+(?:to|into|onto|in|on|at)\b)"
+    )
+    robot_words = re.compile(rf"\b(?:{_alternatives(tuple(robots))}|it)\b") if robots else None
+
+    def put(match: re.Match[str]) -> str:
+        what = match["what"]
+        words = set(what.split())
+        named = any(re.search(rf"\b{re.escape(o)}\b", what) for o in objects)
+        if (robot_words is not None and robot_words.search(what)) or not (named or words & nouns):
+            return match[0]
+        return f"{vocab.lexicon.verbs[0]} {what}"
+
+    return said.sub(put, text)
 
 
 def _to_bare_place(text: str, scene: Scene, vocab: Vocabulary) -> str:
