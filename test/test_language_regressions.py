@@ -2674,3 +2674,45 @@ def test_where_an_object_is_in_a_chain_of_places_says_to_say_from(logistics):
     with pytest.raises(UnderstandingError) as caught:
         understand_command("bring the red parcel on robot one to the packing station", logistics)
     assert str(caught.value).endswith("to say where the red parcel is now, say 'from base 1'")
+
+
+# "the rest", "the others", "the other blocks", "the remaining blocks": the objects the
+# command has not named before (was 'unknown object rest').
+@pytest.mark.parametrize(
+    "command",
+    [
+        "put the red block in the left bin and the rest in the right bin",
+        "put the red block in the left bin and the others in the right bin",
+        "put the red block in the left bin and all the other blocks in the right bin",
+        "put the red block in the left bin and the rest of the blocks in the right bin",
+        "put the red block in the left bin, then the remaining blocks in the right bin",
+    ],
+)
+def test_the_rest_is_what_was_not_named_before(command, scene):
+    assert goal_of(command, scene) == {
+        "in(red_block,left_bin)",
+        "in(green_block,right_bin)",
+        "in(blue_block,right_bin)",
+        "in(yellow_block,right_bin)",
+    }
+
+
+def test_the_rest_after_a_target_leaves_the_target_out(scene):
+    assert goal_of(
+        "put the blue block on the red block, then put the other blocks in the right bin", scene
+    ) == {"on(blue_block,red_block)", "in(green_block,right_bin)", "in(yellow_block,right_bin)"}
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        ("put the rest in the right bin", "'the rest' follows no block named before it"),
+        (
+            "put all blocks in the left bin and the rest in the right bin",
+            "'the rest' leaves no block: all are named",
+        ),
+    ],
+)
+def test_the_rest_with_nothing_before_or_left_is_refused(command, refusal, scene):
+    with pytest.raises(UnderstandingError, match=re.escape(refusal)):
+        understand_command(command, scene)

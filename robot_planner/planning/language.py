@@ -1117,12 +1117,41 @@ class _Interpreter:
 
     def some(self, words: str) -> list[str]:
         """The object a name names, or the objects a description names ("the two red
-        blocks")."""
+        blocks"), or those the command has not named yet ("the rest")."""
         name = self.vocab.resolve_object(words, self.scene)
         if name is not None:
             self.named.setdefault(name, words)
             return [name]
-        return self.described(words) or [self.thing(words)]
+        return self.the_rest(words) or self.described(words) or [self.thing(words)]
+
+    def the_rest(self, words: str) -> list[str] | None:
+        """ "put the red block in the left bin and the rest in the right bin": "the rest",
+        "the others", "the other (red) blocks", "the remaining blocks" are the objects the
+        description fits that the command has not named before; None for other words.
+
+        Raises:
+            UnderstandingError: nothing was named before, or nothing is left.
+        """
+        first, _, described = words.partition(" ")
+        if words in REST_WORDS:
+            described = ""
+        elif first not in ("other", "remaining", "rest") or not described:
+            return None  # "the rest of the blocks" comes as "rest blocks"
+        elif described in ("ones", "one"):
+            described = ""
+        before = [n for n in self.named if n in self.scene.objects]
+        if not before:
+            raise UnderstandingError(f"'the {words}' follows no {self.noun} named before it")
+        left = [
+            n
+            for n in self.scene.objects
+            if n not in before and (not described or self.describes(described, n))
+        ]
+        if not left:
+            raise UnderstandingError(f"'the {words}' leaves no {self.noun}: all are named")
+        for name in left:
+            self.named.setdefault(name, f"the {words}")
+        return left
 
     def guess_pronoun(self, word: str, candidates: list[str]) -> None:
         """ "it" with several candidates means the most recent: a guess, said so."""
@@ -1236,6 +1265,8 @@ class _Interpreter:
         """The objects of "all ...": all of them, or those the words narrow it to ("all
         blocks", "every red cube"). Words that describe nothing are refused, not skipped:
         "all heavy blocks" must not mean all blocks."""
+        if words.split()[:1] in (["other"], ["remaining"]):  # "all the other blocks"
+            return self.the_rest(words) or []
         names = list(self.scene.objects)
         first, _, rest = words.partition(" ")
         count = NUMBER_WORDS.get(first, int(first) if first.isdigit() else None)
@@ -3047,6 +3078,8 @@ _RELATIVE = re.compile(
 #: What "from X" becomes for the parser: a place in the target chain that names where the
 #: object or robot is, not where it goes (`_Interpreter.origin`).
 FROM = "from_"
+#: "the rest", "the others": the objects a command has not named before (`the_rest`).
+REST_WORDS = ("rest", "others", "other ones", "remaining ones")
 #: An origin that is a noun of several places ("off the table", "out of the bins"): the
 #: object is at one of them. Said only where an object is, never where it goes.
 ANY_OF = "any of "
