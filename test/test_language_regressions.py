@@ -2716,3 +2716,14 @@ def test_the_rest_after_a_target_leaves_the_target_out(scene):
 def test_the_rest_with_nothing_before_or_left_is_refused(command, refusal, scene):
     with pytest.raises(UnderstandingError, match=re.escape(refusal)):
         understand_command(command, scene)
+
+
+# "both blocks on the left side" is "the two blocks on the left side" (was "'both' does not
+# say which two blocks").
+def test_both_with_a_place_says_which_two(scene):
+    assert goal_of("put both blocks on the left side in the right bin", scene) == {
+        "in(red_block,right_bin)",
+        "in(green_block,right_bin)",
+    }
+    with pytest.raises(UnderstandingError, match="names 2, but there is 1"):
+        understand_command("move both red blocks on the left side to the right bin", scene)

@@ -1230,6 +1230,8 @@ class _Interpreter:
         first place of a chain say which objects; the rest is where they go. None when
         the objects are named, not described."""
         kind, value = objects
+        if kind == "both" and value and len(targets) > 1:  # "both blocks on the left side"
+            kind, value = "list", [f"two {value}"]
         if kind != "list" or len(value) != 1 or isinstance(targets[0], tuple):
             return None
         if self.vocab.resolve_object(value[0], self.scene) is not None:
