@@ -2727,3 +2727,26 @@ def test_both_with_a_place_says_which_two(scene):
     }
     with pytest.raises(UnderstandingError, match="names 2, but there is 1"):
         understand_command("move both red blocks on the left side to the right bin", scene)
+
+
+# A wish for a state is that state as a goal (was 'could not understand ... near the red
+# block'); "the red block is in the left bin" alone stays a statement, not a command.
+@pytest.mark.parametrize(
+    "command",
+    [
+        "I want the red block in the left bin",
+        "i'd like the red block in the left bin",
+        "make sure the red block is in the left bin",
+        "make sure that the red block's in the left bin",
+        "ensure the red block is in the left bin",
+        "I would like the red block to be in the left bin",
+        "make sure to put the red block in the left bin",
+    ],
+)
+def test_a_wish_for_a_state_is_that_goal(command, scene):
+    assert goal_of(command, scene) == {"in(red_block,left_bin)"}
+
+
+def test_a_statement_of_fact_is_no_command(scene):
+    with pytest.raises(UnderstandingError):
+        understand_command("the red block is in the left bin", scene)

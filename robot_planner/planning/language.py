@@ -2809,6 +2809,24 @@ TOLD_WORDS = (
 )
 
 
+_DESIRE = re.compile(
+    r"^(?:i\s+(?:want|need|would\s+like)|i'd\s+like|make\s+sure|ensure|see\s+to\s+it)"
+    r"(?:\s+that)?\s+(?!you\b)(?P<rest>.+)$"
+)
+
+
+def _desired(text: str) -> str:
+    """ "I want the red block in the left bin", "make sure the red block is in the left
+    bin", "I'd like the blocks to be in the right bin": a wish for a state is that state
+    as a goal ("the red block should be in the left bin"), not a statement of fact."""
+    wish = _DESIRE.match(text)
+    if wish is None:
+        return text
+    if wish["rest"].startswith("to "):  # "make sure to put ...": a command
+        return wish["rest"].removeprefix("to ")
+    return re.sub(r"(?:\b(?:is|are|to\s+be)\b|(?<= )'s\b)", "should be", wish["rest"], count=1)
+
+
 def _polite_question(text: str, vocab: Vocabulary) -> str:
     """A polite question that names a robot ("can the left arm put the red block in the
     left bin?", "could robot one please go to the dock", "would both arms go home") asks
@@ -3501,6 +3519,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     said = _down(_normalise(command, vocab.lexicon.fillers))
     _no_condition(said, vocab, command)
+    said = _desired(said)
     if _NEXT_TO.search(said) and _unknown_word(said, vocab) is None:
         relation = " ".join(_NEXT_TO.search(said)[0].split())  # type: ignore[index]
         raise _Unsaid(_relation_refusal(relation, command, scene))
