@@ -2271,7 +2271,7 @@ def test_robots_addressed_without_saying_which_are_told_how(said, logistics):
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        ("put the red and blue blocks in the left bin quickly", "unknown place 'left bin"),
+        ("put the red and blue blocks in the left bin soon", "unknown place 'left bin"),
         ("put the red and blue ones near the left bin", "unknown place relation 'near' in"),
         ("put the blocks behind the left bin", "unknown place relation 'behind' in"),
     ],
@@ -2575,6 +2575,7 @@ def test_what_not_to_do_is_refused(command, word, scene):
         "put some blocks in the left bin",
         "put any block in the left bin",
         "move the red block a bit to the left",  # was 'did you mean ... a it to the left'
+        "put the red block in the left bin 2 times",  # was 'did you mean ... 2 time'
     ],
 )
 def test_a_plain_word_gets_no_suggestion(command, scene):
@@ -2750,3 +2751,21 @@ def test_a_wish_for_a_state_is_that_goal(command, scene):
 def test_a_statement_of_fact_is_no_command(scene):
     with pytest.raises(UnderstandingError):
         understand_command("the red block is in the left bin", scene)
+
+
+# "carefully put ..." was "unknown action 'carefully'"; "... quickly" an unknown place.
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("carefully put the red block in the left bin", "carefully"),
+        ("put the red block in the left bin quickly", "quickly"),
+        ("please slowly move the blue block to the center zone", "slowly"),
+    ],
+)
+def test_how_to_move_is_refused_saying_why(command, word, scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command(command, scene)
+    assert str(caught.value) == (
+        f"'{word}' in '{command}' says how to move, which a plan does not set (each skill "
+        "moves at its own speed): leave it out"
+    )

@@ -2537,6 +2537,7 @@ _PLAIN = """
     carefully gently fast slow empty full clear clean free open closed whole half part
     same different each either neither both all side end middle corner edge floor wall
     bit little lot lots slightly rather quite almost exactly enough really thing things stuff
+    times
 """
 PLAIN_WORDS = frozenset(_PLAIN.split())
 
@@ -2946,6 +2947,9 @@ _CLAUSE_JOINS = (
 CONDITION_WORDS = ("if", "unless", "whether", "otherwise")
 #: Words that say what not to do ("don't move the blue block", "never ..."): refused.
 NEGATION_WORDS = ("don't", "dont", "do not", "never", "doesn't", "does not", "avoid")
+#: Words that say how to move ("carefully put ..."): skills run at their own speed and
+#: force, so the plan cannot do as said; refused rather than dropped.
+MANNER_WORDS = ("quickly", "slowly", "carefully", "gently", "softly", "fast", "faster", "slower")
 
 
 #: "down" as a verb's particle ("set the green block down in the middle", "put it down
@@ -2976,6 +2980,12 @@ def _no_condition(said: str, vocab: Vocabulary, command: str) -> None:
         raise _Unsaid(
             f"'{negation[1]}' in '{quoted(command)}' says what not to do, which a plan "
             "cannot promise: say only what to do"
+        )
+    manner = re.search(rf"\b({_alternatives(MANNER_WORDS)})\b", bare)
+    if manner:
+        raise _Unsaid(
+            f"'{manner[1]}' in '{quoted(command)}' says how to move, which a plan does not "
+            "set (each skill moves at its own speed): leave it out"
         )
     found = re.search(rf"\b({_alternatives(CONDITION_WORDS)})\b", bare)
     if found:
