@@ -2769,3 +2769,13 @@ def test_how_to_move_is_refused_saying_why(command, word, scene):
         f"'{word}' in '{command}' says how to move, which a plan does not set (each skill "
         "moves at its own speed): leave it out"
     )
+
+
+# "the bins" as where things go names several places: which one? (was 'unknown place bins')
+def test_a_plural_place_noun_as_a_goal_asks_which(scene):
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("put the blocks in the bins", scene)
+    assert str(caught.value) == (
+        "'the bins' are the left bin and the right bin: say which one each block goes to, "
+        "e.g. 'the left bin'"
+    )

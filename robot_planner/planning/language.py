@@ -1355,6 +1355,21 @@ class _Interpreter:
         if name is None and len(alike) > 1:  # "the bin" with two bins
             said = " or the ".join(n.replace("_", " ") for n in alike)
             raise UnderstandingError(f"'the {shown(words)}' could be the {said}: say which")
+        several = next(
+            (
+                place_group(self.scene, n)
+                for spec in self.scene.places.values()
+                for n in domain.nouns(spec.type)
+                if plural_of(n) == words
+            ),
+            (),
+        )
+        if name is None and len(several) > 1:  # "put the blocks in the bins"
+            said = " and the ".join(n.replace("_", " ") for n in several)
+            raise UnderstandingError(
+                f"'the {shown(words)}' are the {said}: say which one each {self.noun} "
+                f"goes to, e.g. 'the {several[0].replace('_', ' ')}'"
+            )
         if name is None:
             places = sorted(
                 {
