@@ -264,6 +264,22 @@ def _counted_places(scene: Scene, pool: list[str]) -> list[str]:
     )
 
 
+def _origin_nouns(scene: Scene, name: str) -> list[str]:
+    """Nouns of several places, one of which `name` starts at ("table": every zone);
+    plurals too ("the bins")."""
+    start = _starts_at(scene, name)
+    if start not in scene.places:
+        return []
+    nouns = scene.domain.nouns(scene.places[start].type)
+    several = [
+        n
+        for n in nouns
+        if sum(n in scene.domain.nouns(p.type) for p in scene.places.values()) > 1
+        and n not in Lexicon.of(scene.domain).reserved
+    ]
+    return sorted({*several, *map(plural_of, several)})
+
+
 def _verb(draw, verbs: tuple[str, ...], third: bool) -> str:
     verb = draw(st.sampled_from(verbs))
     return third_person(verb) if third else verb
@@ -298,6 +314,10 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True
         kinds.append("except")
     if _counted_places(scene, pool):
         kinds.append("count")
+    if not first and pool:  # something was named before: "the rest" is the pool
+        kinds.append("rest")
+    if any(_origin_nouns(scene, n) for n in pool):
+        kinds.append("origin")
     kind = draw(st.sampled_from(kinds))
     out = Sentence()
     put_fact = scene.domain.put_fact
@@ -347,6 +367,36 @@ def clauses(draw, scene: Scene, pool: list[str], third: bool, first: bool = True
         target = _place_phrase(draw, scene, place, out)
         out.text = f"{verb} {said} in {target}"
         out.facts = _placed(scene, verb, [n for n in scene.objects if n in names], place)
+        out.objects, out.places = set(names), {place}
+    elif kind in ("rest", "origin"):
+        noun = scene.domain.nouns(scene.objects[pool[0]].type)[0]
+        if kind == "rest":  # "..., then put the rest in the right bin"
+            names = [n for n in scene.objects if n in pool]  # a tower's order: the scene's
+            pool.clear()
+            said = draw(
+                st.sampled_from(
+                    [
+                        "the rest",
+                        "the others",
+                        "the other ones",
+                        f"all the other {plural_of(noun)}",
+                        f"the remaining {plural_of(noun)}",
+                        f"the rest of the {plural_of(noun)}",
+                    ]
+                )
+            )
+        else:  # "move the red block off the table to the left bin": one of those places
+            name = draw(st.sampled_from([n for n in pool if _origin_nouns(scene, n)]))
+            pool.remove(name)
+            names = [name]
+            origin = draw(st.sampled_from(_origin_nouns(scene, name)))
+            word = draw(st.sampled_from(["from", "off", "off of"]))
+            said = f"{_object_phrase(draw, scene, name)} {word} the {origin}"
+        place = draw(st.sampled_from(_put_places(scene)))
+        verb = _verb(draw, language.put_verbs, third)
+        target = _place_phrase(draw, scene, place, out)
+        out.text = f"{verb} {said} to {target}"
+        out.facts = _placed(scene, verb, names, place)
         out.objects, out.places = set(names), {place}
     elif kind == "onto":
         upper, lower = pool.pop(), pool.pop()

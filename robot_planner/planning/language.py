@@ -1127,7 +1127,8 @@ class _Interpreter:
     def the_rest(self, words: str) -> list[str] | None:
         """ "put the red block in the left bin and the rest in the right bin": "the rest",
         "the others", "the other (red) blocks", "the remaining blocks" are the objects the
-        description fits that the command has not named before; None for other words.
+        description fits that the command has not named before, or named as left out;
+        None for other words.
 
         Raises:
             UnderstandingError: nothing was named before, or nothing is left.
@@ -1139,7 +1140,14 @@ class _Interpreter:
             return None  # "the rest of the blocks" comes as "rest blocks"
         elif described in ("ones", "one"):
             described = ""
-        before = [n for n in self.named if n in self.scene.objects]
+        # named and not left out ("all blocks except the red one ..., then the rest ..."),
+        # or left out and then moved after all
+        used = {a for i in self.items for a in i.fact.args}
+        before = [
+            n
+            for n in self.named
+            if n in self.scene.objects and (n not in self.excluded or n in used)
+        ]
         if not before:
             raise UnderstandingError(f"'the {words}' follows no {self.noun} named before it")
         left = [
