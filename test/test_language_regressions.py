@@ -2802,3 +2802,33 @@ def test_a_plural_place_noun_as_a_goal_asks_which(scene):
 )
 def test_the_rest_is_what_an_exception_left_out(command, goal, scene):
     assert goal_of(command, scene) == goal
+
+
+# A wish said with the verb's participle is that verb's goal ("I want all the blocks
+# stacked in the center zone" was "'all blocks stacked' names no block").
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        ("I'd like the red block placed in the left bin", {"in(red_block,left_bin)"}),
+        ("make sure the red block is put in the left bin", {"in(red_block,left_bin)"}),
+        (
+            "I want the red and blue blocks stacked in the center zone",
+            {"at(red_block,center_zone)", "on(blue_block,red_block)"},
+        ),
+    ],
+)
+def test_a_wish_with_a_participle_is_that_verbs_goal(command, goal, scene):
+    assert goal_of(command, scene) == goal
+
+
+# "stack the red and blue blocks on the green block" builds on the green one (it was
+# refused: both on the green block at once).
+@pytest.mark.parametrize(
+    "command",
+    [
+        "stack the red and blue blocks on the green block",
+        "make sure the red and blue blocks are stacked on the green block",
+    ],
+)
+def test_stacking_several_on_an_object_builds_on_it(command, scene):
+    assert goal_of(command, scene) == {"on(red_block,green_block)", "on(blue_block,red_block)"}

@@ -1773,14 +1773,27 @@ class _Interpreter:
         """ "stack the red and blue blocks in the center zone", "stack all the blocks in the
         left bin": a tower verb with several objects and one place builds a tower there
         (the first named at the bottom, as in "stack red, blue and yellow"); it used to put
-        them side by side, dropping what "stack" says. False (not handled) otherwise."""
+        them side by side, dropping what "stack" says. On an object, the tower stands on it.
+        False (not handled) otherwise."""
         if verb not in self.vocab.lexicon.tower_verbs or len(things) < 2 or len(targets) != 1:
             return False
         where = targets[0]
-        if not isinstance(where, str) or self.place(where) not in self.scene.places:
+        if not isinstance(where, str):
             return False
-        self.tower([(n.replace("_", " "), "") for n in things], where, robot)
-        return True
+        base = self.place(where)
+        levels = [(n.replace("_", " "), "") for n in things]
+        if base in self.scene.places:
+            self.tower(levels, where, robot)
+            return True
+        kind = self.scene.kind_of(base) or ""
+        if (
+            base in self.scene.objects
+            and base not in things
+            and self.scene.domain.put_fact("", base, kind)
+        ):  # "stack the red and blue blocks on the green block": a tower on the green one
+            self.tower([(base.replace("_", " "), ""), *levels], None, robot)
+            return True
+        return False
 
     def tower(self, levels: list[tuple[str, str]], where: str | None, robot: str | None) -> None:
         """Levels in the order spoken, each maybe with a position word."""
@@ -2848,6 +2861,14 @@ def _desired(text: str) -> str:
         return text
     if wish["rest"].startswith("to "):  # "make sure to put ...": a command
         return wish["rest"].removeprefix("to ")
+    done = re.match(
+        r"(?P<what>.+?)\s+(?:(?:to\s+be|is|are)\s+)?(?P<how>stacked|piled|placed|put|moved)"
+        r"(?P<where>\s+.+)?$",
+        wish["rest"],
+    )
+    if done:  # "I want all the blocks stacked in the center zone": the verb's goal
+        verb = "stack" if done["how"] in ("stacked", "piled") else "put"
+        return f"{verb} {done['what']}{done['where'] or ''}"
     return re.sub(r"(?:\b(?:is|are|to\s+be)\b|(?<= )'s\b)", "should be", wish["rest"], count=1)
 
 
