@@ -2832,3 +2832,18 @@ def test_a_wish_with_a_participle_is_that_verbs_goal(command, goal, scene):
 )
 def test_stacking_several_on_an_object_builds_on_it(command, scene):
     assert goal_of(command, scene) == {"on(red_block,green_block)", "on(blue_block,red_block)"}
+
+
+# "load the red and blue parcels onto the bases": one on each (was "'the base' could be any
+# of base 1, base 2"); as many objects as robots, or refused saying so.
+def test_onto_a_plural_robot_noun_puts_one_on_each(logistics):
+    goal = {f"on_tray({RP},base_1)", f"on_tray({BP},base_2)"}
+    assert goal_of("load the red and blue parcels onto the bases", logistics) == goal
+    assert goal_of("put the red and blue parcels on the robots", logistics) == goal
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("load all parcels onto the bases", logistics)
+    assert str(caught.value).startswith(
+        "'the bases' are base 1 and base 2: 3 parcels cannot go one on each"
+    )
+    with pytest.raises(UnderstandingError, match=r"^'unload' takes the red parcel"):
+        understand_command("unload the red and blue parcels onto the bases", logistics)

@@ -1726,6 +1726,8 @@ class _Interpreter:
             for thing in things:
                 self.add(thing, self.returned(thing, where), robot)
             return
+        if self.onto_each(things, targets, robot, verb):
+            return
         places = [self._target(t, before if before is not None else self.last) for t in targets]
         self.not_onto_robot(verb, things, places)
         # "stack red on blue on yellow": a chain of supports.
@@ -1744,6 +1746,43 @@ class _Interpreter:
             self.add(upper, lower, robot)
         for thing in things:
             self.add(thing, places[0], robot)
+
+    def onto_each(
+        self, things: list[str], targets: list, robot: str | None, verb: str | None
+    ) -> bool:
+        """ "load the red and blue parcels onto the bases": a plural robot noun as the one
+        place puts one object on each of its robots that carry things (in the order said
+        and the scene's; any order does what was asked). False when the target is none.
+
+        Raises:
+            UnderstandingError: the objects are not as many as those robots.
+        """
+        if len(targets) != 1 or not isinstance(targets[0], tuple) or targets[0][0] != "robot":
+            return False
+        words = str(targets[0][1])
+        noun = self.vocab.lexicon.singular_robot_noun(words)
+        if noun == words or words not in self.vocab.lexicon.robot_nouns:
+            return False
+        domain = self.scene.domain
+        carriers = [
+            n
+            for n, r in self.scene.robots.items()
+            if noun in domain.robot_nouns(r.kind) and domain.put_fact("", n, r.kind)
+        ]
+        if not carriers:
+            raise UnderstandingError(f"nothing can be put on a {noun}")
+        if len(things) != len(carriers):
+            listed = " and ".join(c.replace("_", " ") for c in carriers)
+            count = f"{len(things)} {self.noun if len(things) == 1 else self.nouns}"
+            raise UnderstandingError(
+                f"'the {words}' are {listed}: {count} cannot go one on each; say which "
+                f"goes on which, e.g. '... on {carriers[0].replace('_', ' ')}'"
+            )
+        self.not_onto_robot(verb, things, carriers)
+        for thing, carrier in zip(things, carriers, strict=True):
+            self.named.setdefault(carrier, f"the {words}")
+            self.add(thing, carrier, robot)
+        return True
 
     def not_onto_robot(self, verb: str | None, things: list[str], places: list[str]) -> None:
         """ "unload X onto base two" asks to take X off a robot and to put it on one: a
