@@ -2847,3 +2847,26 @@ def test_onto_a_plural_robot_noun_puts_one_on_each(logistics):
     )
     with pytest.raises(UnderstandingError, match=r"^'unload' takes the red parcel"):
         understand_command("unload the red and blue parcels onto the bases", logistics)
+
+
+# A robot said after its clause ends that clause: "and" + a verb starts the next one
+# (was not understood near 'the blue block').
+@pytest.mark.parametrize(
+    ("command", "goal"),
+    [
+        (
+            "pick up the red block with the left arm and put the blue block in the right bin",
+            {"holding(left_arm,red_block)", "in(blue_block,right_bin)"},
+        ),
+        (
+            "put the red block in the left bin with the left arm and put the blue block in "
+            "the right bin with the right arm",
+            {"in(red_block,left_bin)", "in(blue_block,right_bin)"},
+        ),
+    ],
+)
+def test_and_after_a_robot_tail_starts_the_next_clause(command, goal, scene):
+    assert goal_of(command, scene) == goal
+    meaning = understand_command(command, scene)
+    robots = {i.robot for i in meaning.items} | {a for f in meaning.goal for a in f.args}
+    assert "left_arm" in robots

@@ -2911,6 +2911,23 @@ def _desired(text: str) -> str:
     return re.sub(r"(?:\b(?:is|are|to\s+be)\b|(?<= )'s\b)", "should be", wish["rest"], count=1)
 
 
+def _tail_then(text: str, vocab: Vocabulary) -> str:
+    """ "pick up the red block with the left arm and put the blue block in the right bin":
+    a robot said after its clause ends that clause, so "and" and a verb after it start the
+    next one, as ", then" does (the goal is the same; it was not understood near 'the blue
+    block')."""
+    if not vocab.robots:
+        return text
+    robots = _alternatives(tuple(p.replace("_", " ") for p in vocab.robots))
+    verbs = _alternatives(tuple(_verb_starts(vocab.lexicon)))
+    return re.sub(
+        rf"\b(?P<tail>(?:with|using)\s+(?:the\s+)?(?:{robots}))\s*,?\s+and\s+"
+        rf"(?:then\s+)?(?=(?:{verbs})\b)",
+        r"\g<tail>, then ",
+        text,
+    )
+
+
 def _polite_question(text: str, vocab: Vocabulary) -> str:
     """A polite question that names a robot ("can the left arm put the red block in the
     left bin?", "could robot one please go to the dock", "would both arms go home") asks
@@ -3617,6 +3634,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         relation = " ".join(_NEXT_TO.search(said)[0].split())  # type: ignore[index]
         raise _Unsaid(_relation_refusal(relation, command, scene))
     text = _polite_question(said, vocab)
+    text = _tail_then(text, vocab)
     text = _colon_list(text, scene, vocab)
     text = _sent_pronoun(text, scene, vocab, command)
     text = _dispatch_comma(text, vocab)
