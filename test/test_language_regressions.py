@@ -2742,6 +2742,9 @@ def test_both_with_a_place_says_which_two(scene):
         "ensure the red block is in the left bin",
         "I would like the red block to be in the left bin",
         "make sure to put the red block in the left bin",
+        "I want the red block to go to the left bin",
+        "I want the left arm to put the red block in the left bin",
+        "I need you to put the red block in the left bin",
     ],
 )
 def test_a_wish_for_a_state_is_that_goal(command, scene):
@@ -2870,3 +2873,11 @@ def test_and_after_a_robot_tail_starts_the_next_clause(command, goal, scene):
     meaning = understand_command(command, scene)
     robots = {i.robot for i in meaning.items} | {a for f in meaning.goal for a in f.args}
     assert "left_arm" in robots
+
+
+# An origin before the robot said after it ("take the red block off the left side with the
+# right arm" was not understood near 'the left side with').
+def test_an_origin_before_a_robot_tail(scene):
+    assert goal_of("take the red block off the left side with the right arm", scene) == {
+        "holding(right_arm,red_block)"
+    }

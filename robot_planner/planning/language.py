@@ -74,6 +74,7 @@ FILLERS = (
     "i want you to",
     "i would like you to",
     "i'd like you to",
+    "i need you to",
     "go ahead and",
     "just",
     "thanks",
@@ -2891,7 +2892,7 @@ _DESIRE = re.compile(
 )
 
 
-def _desired(text: str) -> str:
+def _desired(text: str, vocab: Vocabulary) -> str:
     """ "I want the red block in the left bin", "make sure the red block is in the left
     bin", "I'd like the blocks to be in the right bin": a wish for a state is that state
     as a goal ("the red block should be in the left bin"), not a statement of fact."""
@@ -2900,6 +2901,9 @@ def _desired(text: str) -> str:
         return text
     if wish["rest"].startswith("to "):  # "make sure to put ...": a command
         return wish["rest"].removeprefix("to ")
+    who = wish["rest"].split(" to ", 1)[0]
+    if " to " in wish["rest"] and who.removeprefix("the ") in vocab.robots:
+        return f"ask {wish['rest']}"  # "I want the left arm to put ...": ask it
     done = re.match(
         r"(?P<what>.+?)\s+(?:(?:to\s+be|is|are)\s+)?(?P<how>stacked|piled|placed|put|moved)"
         r"(?P<where>\s+.+)?$",
@@ -2908,7 +2912,12 @@ def _desired(text: str) -> str:
     if done:  # "I want all the blocks stacked in the center zone": the verb's goal
         verb = "stack" if done["how"] in ("stacked", "piled") else "put"
         return f"{verb} {done['what']}{done['where'] or ''}"
-    return re.sub(r"(?:\b(?:is|are|to\s+be)\b|(?<= )'s\b)", "should be", wish["rest"], count=1)
+    return re.sub(
+        r"(?:\b(?:is|are|to\s+be)\b|(?<= )'s\b|\bto(?=\s+go\b))",
+        lambda m: "should" if m[0] == "to" else "should be",
+        wish["rest"],
+        count=1,
+    )
 
 
 def _tail_then(text: str, vocab: Vocabulary) -> str:
@@ -3263,7 +3272,7 @@ def _from_places(
         rf"(?<!\bapart )\b(?P<from>{_alternatives(ORIGIN_WORDS)}"
         rf"|(?P<relative>{_RELATIVE.pattern}))\s+"
         rf"(?P<said>(?:the\s+)?(?P<name>{_alternatives(phrases)}))"
-        rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends}))"
+        rf"(?=\s+(?:back\s+)?(?P<prep>{prep})|\s*(?P<end>{ends})|\s+(?:with|using)\b)"
     )
     origins: dict[str, tuple[str, str]] = {}
     relative: set[str] = set()
@@ -3629,7 +3638,7 @@ def _understand(command: str, scene: Scene, state: frozenset[Fact] | None = None
         raise UnderstandingError(f"command is longer than {MAX_COMMAND_CHARS} characters")
     said = _down(_normalise(command, vocab.lexicon.fillers))
     _no_condition(said, vocab, command)
-    said = _desired(said)
+    said = _desired(said, vocab)
     if _NEXT_TO.search(said) and _unknown_word(said, vocab) is None:
         relation = " ".join(_NEXT_TO.search(said)[0].split())  # type: ignore[index]
         raise _Unsaid(_relation_refusal(relation, command, scene))
