@@ -2881,3 +2881,17 @@ def test_an_origin_before_a_robot_tail(scene):
     assert goal_of("take the red block off the left side with the right arm", scene) == {
         "holding(right_arm,red_block)"
     }
+
+
+# A wish is read step by step: after "then" too (and "put" in a later step is no
+# participle of the wish before it).
+@pytest.mark.parametrize(
+    "command",
+    [
+        "I want the red block in the left bin, then put the blue block on it",
+        "put the red block in the left bin, then make sure the blue block is on it",
+        "make sure the red block is in the left bin; then I want the blue block on it",
+    ],
+)
+def test_a_wish_after_then_is_read_as_one(command, scene):
+    assert goal_of(command, scene) == {"in(red_block,left_bin)", "on(blue_block,red_block)"}

@@ -2895,7 +2895,16 @@ _DESIRE = re.compile(
 def _desired(text: str, vocab: Vocabulary) -> str:
     """ "I want the red block in the left bin", "make sure the red block is in the left
     bin", "I'd like the blocks to be in the right bin": a wish for a state is that state
-    as a goal ("the red block should be in the left bin"), not a statement of fact."""
+    as a goal ("the red block should be in the left bin"), not a statement of fact. Each
+    step is read on its own ("..., then make sure the blue block is on it")."""
+    steps = re.split(
+        rf"((?:[,;.]\s*|\s+)(?:(?:{_alternatives(SEQUENCE_WORDS)})\s+)|[;.]\s+)", text
+    )
+    return "".join(part if i % 2 else _wish(part, vocab) for i, part in enumerate(steps))
+
+
+def _wish(text: str, vocab: Vocabulary) -> str:
+    """One step of `_desired`."""
     wish = _DESIRE.match(text)
     if wish is None:
         return text
