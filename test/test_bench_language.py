@@ -29,7 +29,7 @@ from robot_planner.bench.language import (
 )
 from robot_planner.cli import main
 from robot_planner.planning.base import PlanningError
-from robot_planner.planning.language import third_person
+from robot_planner.planning.lexicon import third_person
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.scene import Scene, load_scene
 

@@ -15,7 +15,8 @@ from robot_planner.adapters.bindings import bay_pose
 from robot_planner.monitor.geometric import GeometricVqa
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest
-from robot_planner.planning.language import UnderstandingError, understand_command
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import UnderstandingError
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.facts import Fact
 from robot_planner.world.observation import BaseState, CameraFrame, Observation

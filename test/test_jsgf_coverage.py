@@ -15,13 +15,13 @@ import pocketsphinx
 import pytest
 
 from robot_planner.planning.jsgf import jsgf_grammar
-from robot_planner.planning.language import (
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import (
     MAX_COMMAND_CHARS,
     UnderstandingError,
     Vocabulary,
-    goes_places,
-    understand_command,
 )
+from robot_planner.planning.rewrites import goes_places
 from robot_planner.resources import scene_path
 from robot_planner.world.scene import Scene, load_scene
 

@@ -9,10 +9,8 @@ import pytest
 
 from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.jsgf import jsgf_grammar
-from robot_planner.planning.language import (
-    UnderstandingError,
-    understand_command,
-)
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import UnderstandingError
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.resources import scene_path
 from robot_planner.world.facts import Fact

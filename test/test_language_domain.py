@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from robot_planner.planning.jsgf import jsgf_grammar
-from robot_planner.planning.language import (
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import (
     Lexicon,
     UnderstandingError,
     third_person,
-    understand_command,
 )
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.loading import ConfigError

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from robot_planner.planning.language import UnderstandingError, understand_command
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import UnderstandingError
 from robot_planner.world.scene import Scene, load_scene
 
 R, G, B, Y = "red_block", "green_block", "blue_block", "yellow_block"

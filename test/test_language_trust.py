@@ -16,16 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from robot_planner.planning.language import (
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import (
     Lexicon,
     UnderstandingError,
     plural_of,
-    quoted,
     third_person,
-    understand_command,
 )
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.resources import scene_path
+from robot_planner.untrusted import quoted
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import Scene, load_scene
 

@@ -11,7 +11,8 @@ from robot_planner.bench.tasks import task_set
 from robot_planner.bench.tasks_logistics import TASKS as LOGISTICS_TASKS
 from robot_planner.execution.executor import Outcome, PlanExecutor
 from robot_planner.plan.validation import validate_plan
-from robot_planner.planning.language import UnderstandingError, understand_command
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import UnderstandingError
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.world.facts import Fact
 from robot_planner.world.scene import load_scene

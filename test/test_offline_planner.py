@@ -298,7 +298,7 @@ def test_understanding_reports_steps_and_robots(scene):
 def test_grammar_stays_small_after_lark_expands_optionals():
     """Inline `x?` items multiply a rule's alternatives (7 of them made 128 rules, all
     predicted at each word); they belong in nullable helper rules."""
-    from robot_planner.planning.language import Lexicon, _parser
+    from robot_planner.planning.lexicon import Lexicon, _parser
 
     rules = _parser(Lexicon.of(load_domain("tabletop"))).rules
     per_origin: dict[str, int] = {}

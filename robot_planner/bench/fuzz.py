@@ -31,7 +31,7 @@ from robot_planner.monitor.detector import Misalignment
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import PlanningError, PlanRequest
 from robot_planner.planning.config import PlannerConfig
-from robot_planner.planning.language import SEQUENCE_WORDS, Lexicon
+from robot_planner.planning.lexicon import SEQUENCE_WORDS, Lexicon
 from robot_planner.planning.offline import OfflinePlanner
 from robot_planner.service.commands import CommandError, parse_command
 from robot_planner.service.events import EventError, parse_event

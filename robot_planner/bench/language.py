@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_planner.planning.base import Planner, PlanningError, PlanRequest
-from robot_planner.planning.language import (
+from robot_planner.planning.lexicon import (
     POSITIONS,
     Vocabulary,
     plural_of,

@@ -134,7 +134,8 @@ def cmd_pddl(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from robot_planner.cli.common import UsageError, load_state, load_world
-    from robot_planner.planning.language import UnderstandingError, understand
+    from robot_planner.planning.language import understand
+    from robot_planner.planning.lexicon import UnderstandingError
     from robot_planner.planning.lifted import ModelError
     from robot_planner.planning.pddl import export_pddl
     from robot_planner.world.facts import FactError

@@ -86,7 +86,7 @@ def add_plan_parser(sub: Any) -> None:
 
 def cmd_grammar(args: argparse.Namespace) -> int:
     from robot_planner.planning.jsgf import jsgf_grammar
-    from robot_planner.planning.language import Lexicon, grammar_text
+    from robot_planner.planning.lexicon import Lexicon, grammar_text
 
     _, scene = load_world(args)
     if args.format == "jsgf":

@@ -12,19 +12,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from robot_planner.planning.language import (
+from robot_planner.planning.lexicon import (
     EXCEPT_WORDS,
     NUMBER_WORDS,
     PARALLEL_WORDS,
     POSITIONS,
-    RELATION_BEFORE_TO,
     SEQUENCE_WORDS,
     Vocabulary,
+    plural_of,
+)
+from robot_planner.planning.rewrites import (
+    RELATION_BEFORE_TO,
     back_is_dropped,
     destinations,
     goes_places,
     on_to_verbs,
-    plural_of,
 )
 from robot_planner.service.approval import APPROVE_WORDS, REJECT_WORDS
 from robot_planner.world.scene import Scene
@@ -101,7 +103,7 @@ def _moving_rules(
 ) -> _Moving:
     """Steps that only say where (", then to the right bin"), "back" before a place,
     "on to" / "over to" and verbless dispatch, each only where the parser takes it
-    (`language._without_back`, `_dispatch_comma`, `onward`):
+    (`rewrites._without_back`, `_dispatch_comma`, `onward`):
 
     - a destination-only step follows a step that moved objects (to a place objects go)
       or sent robots (to a place robots are), as the parser moves on what it moved;

@@ -22,12 +22,12 @@ from robot_planner.plan.model import Task, TaskPlan
 from robot_planner.plan.validation import validate_plan
 from robot_planner.planning.base import FailedAction, PlanningError, PlanRequest, PlanResult
 from robot_planner.planning.general import constraints_for, plan_goal, planning_context
-from robot_planner.planning.language import (
+from robot_planner.planning.language import understand_command
+from robot_planner.planning.lexicon import (
     GoalItem,
     TaskRequest,
     Understanding,
     UnderstandingError,
-    understand_command,
     warm_up,
 )
 from robot_planner.world.catalogue import Catalogue

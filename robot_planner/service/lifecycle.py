@@ -29,7 +29,7 @@ from typing import Any
 
 from robot_planner.plan.model import Task
 from robot_planner.planning.base import FailedAction, Planner, PlanningError, PlanRequest
-from robot_planner.planning.language import UnderstandingError
+from robot_planner.planning.lexicon import UnderstandingError
 from robot_planner.planning.readback import readback
 from robot_planner.service.action_mapping import NOT_UNDERSTOOD, PLAN_FAILED, CommandProgress
 from robot_planner.service.approval import (
