@@ -196,3 +196,25 @@ def test_bad_language_sections_are_one_line(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_scene(tmp_path / "scene.yaml")
     assert "\n" not in str(info.value)
+
+
+def test_both_names_two_robots_or_is_refused(tmp_path):
+    """'both forklifts' where three are forklifts was all three: a count nobody said."""
+    (tmp_path / "depot").mkdir()
+    (tmp_path / "depot" / "domain.yaml").write_text(DOMAIN)
+    robot = (
+        "  {name}: {{kind: forklift, model: none, base_position: [{x}, 0, 0],\n"
+        "                  reach: [low_shelf, high_shelf, dock_shelf]}}\n"
+    )
+    east = robot.format(name="east_forklift", x=0)
+    three = (
+        east + robot.format(name="west_forklift", x=1) + robot.format(name="north_forklift", x=2)
+    )
+    (tmp_path / "scene.yaml").write_text(SCENE.replace(east, three))
+    scene = load_scene(tmp_path / "scene.yaml")
+    with pytest.raises(UnderstandingError) as caught:
+        understand_command("both forklifts, store the red crate on the high shelf", scene)
+    assert str(caught.value) == (
+        "'both forklifts' names two, but the forklifts here are east forklift, west forklift, "
+        "north forklift: name them, or say 'all forklifts'"
+    )

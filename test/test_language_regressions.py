@@ -2896,3 +2896,25 @@ def test_an_origin_before_a_robot_tail(scene):
 )
 def test_a_wish_after_then_is_read_as_one(command, scene):
     assert goal_of(command, scene) == {"in(red_block,left_bin)", "on(blue_block,red_block)"}
+
+
+# A sending verb's object never reaches past its clause: "drive all carts packing lastly
+# unload the red parcel ..." was rewritten to "put all carts ..." (the parcel was in the
+# next clause), and refused; the voice grammar's random walk found it.
+def test_a_sending_verb_is_read_of_objects_only_within_its_clause(logistics):
+    assert goal_of(
+        "drive all carts packing lastly unload the red parcel into the packing bin", logistics
+    ) == {f"robot_at(base_1,{PACK})", f"robot_at(base_2,{PACK})", f"in({RP},{BIN})"}
+
+
+def test_the_rest_leaves_out_what_a_later_step_picked_up(scene):
+    assert goal_of(
+        "put all blocks except the blue block and the green block in the center zone, then "
+        "pick up the green block, then put the rest in the left bin",
+        scene,
+    ) == {
+        "at(red_block,center_zone)",
+        "at(yellow_block,center_zone)",
+        "holding(left_arm,green_block)",
+        "in(blue_block,left_bin)",
+    }

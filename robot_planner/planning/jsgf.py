@@ -18,6 +18,7 @@ from robot_planner.planning.lexicon import (
     PARALLEL_WORDS,
     POSITIONS,
     SEQUENCE_WORDS,
+    Lexicon,
     Vocabulary,
     plural_of,
 )
@@ -43,6 +44,14 @@ ANSWER_WORDS = (*APPROVE_WORDS, *REJECT_WORDS)
 def _words(text: str) -> str:
     """JSGF tokens: lower-case words (apostrophes dropped, as recognisers spell them)."""
     return " ".join(re.sub(r"[^a-z ]", "", text.lower()).split())
+
+
+def _of_noun(scene: Scene, lexicon: Lexicon, noun: str) -> list[str]:
+    """The robots a robot noun names, singular or plural ("arms": both arms)."""
+    singular = lexicon.singular_robot_noun(noun)
+    return [
+        r for r, spec in scene.robots.items() if singular in scene.domain.robot_nouns(spec.kind)
+    ]
 
 
 def _alt(options: list[str] | tuple[str, ...]) -> str:
@@ -150,15 +159,10 @@ def _moving_rules(
         n
         for n in lexicon.robot_nouns
         if n != lexicon.singular_robot_noun(n)
-        and (
-            kinds := [
-                r
-                for r, spec in scene.robots.items()
-                if lexicon.singular_robot_noun(n) in domain.robot_nouns(spec.kind)
-            ]
-        )
+        and (kinds := _of_noun(scene, lexicon, n))
         and set(kinds) <= set(said_as)
     ]
+    every_two = [n for n in every if len(_of_noun(scene, lexicon, n)) == 2]
     robot_at = domain.locations.robot
     go_places = place_names(places, [domain.predicates[robot_at].args[1]]) if robot_at else []
     # Places every robot that goes places can be sent to: a sentence of the grammar
@@ -225,7 +229,15 @@ def _moving_rules(
             + (" | [the] <mobile_robot> back to [the] <go_place>" if back else "")
             + (" | <every_mobile> to [the] <go_place>" if every else "")
             + ";",
-            *([f"<every_mobile> = (both | all [the]) ({alt(every)});"] if every else []),
+            *(
+                [
+                    f"<every_mobile> = all [the] ({alt(every)})"
+                    + (f" | both ({alt(every_two)})" if every_two else "")
+                    + ";"
+                ]
+                if every
+                else []
+            ),
         ]
         # "send robot one home", "robot two drive home": a place's one-word alias, no "to"
         aliases = {a for spec in scene.places.values() for a in spec.aliases if " " not in a}
@@ -312,6 +324,8 @@ def jsgf_grammar(
     # Every phrase the parser takes for a robot ("left arm", "robot one").
     robot_phrases = [p for p in vocab.robots if _sayable(p)]
     plural_robots = [n for n in lexicon.robot_nouns if n in map(plural_of, lexicon.robot_nouns)]
+    # "both" only before a noun of two robots (the parser refuses it before any other count)
+    two = [n for n in plural_robots if len(_of_noun(scene, lexicon, n)) == 2]
     domain = scene.domain
     on_robots = any(k in domain.robot_kinds for k in domain.locations.put)
     send_rule = " | <send_verb> <robots> <onto> <target>" if lexicon.send_verbs else ""
@@ -358,7 +372,8 @@ def jsgf_grammar(
         # Several robots: "robot one and robot two", "both arms" (a clause's head, a skill's
         # robot, whom to send); the parser refuses what they cannot do together.
         "<robots> = <robot_list>"
-        + (f" | (both | all [the]) ({alt(plural_robots)})" if plural_robots else "")
+        + (f" | all [the] ({alt(plural_robots)})" if plural_robots else "")
+        + (f" | both ({alt(two)})" if two else "")
         + ";",
         "<robot_list> = [the] <robot> [[and] <robot_list>];",
         "<condition> = <objects> (is | are) <preposition> <target>;",

@@ -217,7 +217,7 @@ class _Interpreter:
             described = ""
         # named and not left out ("all blocks except the red one ..., then the rest ..."),
         # or left out and then moved after all
-        used = {a for i in self.items for a in i.fact.args}
+        used = {a for i in self.items for a in i.fact.args} | set(self.grasped)
         before = [
             n
             for n in self.named
@@ -528,6 +528,12 @@ class _Interpreter:
         names = [n for n, r in self.scene.robots.items() if noun in domain.robot_nouns(r.kind)]
         if not names:
             raise UnderstandingError(f"no robot is a {noun}")
+        if kind == "both" and len(names) != 2:  # "both robots" where three are robots
+            known = ", ".join(n.replace("_", " ") for n in names)
+            raise UnderstandingError(
+                f"'both {plural_of(noun)}' names two, but the {plural_of(noun)} here are "
+                f"{known}: name them, or say 'all {plural_of(noun)}'"
+            )
         if kind == "the" and value == noun and len(names) > 1:  # "the base" with two bases
             known = ", ".join(n.replace("_", " ") for n in names)
             raise UnderstandingError(f"'the {noun}' could be any of {known}: name one")
@@ -1499,7 +1505,7 @@ class _Interpreter:
         """
         if not self.items and not self.actions:
             raise UnderstandingError(f"nothing to do in '{quoted(command)}'")
-        used = {a for i in self.items for a in i.fact.args}
+        used = {a for i in self.items for a in i.fact.args} | set(self.grasped)
         used.update(r for i in self.items for r in (i.robot, i.via) if r is not None)
         used.update(a.robot for a in self.actions)
         understood = ", ".join(

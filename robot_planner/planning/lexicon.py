@@ -969,6 +969,9 @@ class _Tree(Transformer):
 
     def robot_all(self, items: list[Token]) -> tuple:
         # "the arm" names one robot (`_Interpreter.robots`); "both arms", "all arms" all
+        # ("both": two, checked there)
+        if len(items) > 1 and str(items[0]) == "both":
+            return ("both", str(items[-1]))
         return ("all" if len(items) > 1 else "the", str(items[-1]))
 
     def level(self, items: list) -> tuple:

@@ -846,17 +846,35 @@ def _sent_object(
     nouns = {n for o in scene.objects.values() for n in domain.nouns(o.type)}
     nouns |= {plural_of(n) for n in nouns}
     objects = {p for p, n in vocab.phrases.items() if n in scene.objects}
-    said = re.compile(
-        rf"\b(?P<verb>{_alternatives(only)})\s+(?P<what>(?:(?!\b(?:to|into|onto|in|on|at|"
-        rf"from|off|and|then)\b).)+?)(?=\s+(?:to|into|onto|in|on|at)\b)"
+    # the words up to the clause's first place preposition, never past the clause's end
+    joins = _alternatives(
+        (
+            "to",
+            "into",
+            "onto",
+            "in",
+            "on",
+            "at",
+            "from",
+            "off",
+            "and",
+            *SEQUENCE_WORDS,
+            *PARALLEL_WORDS,
+        )
     )
-    robot_words = re.compile(rf"\b(?:{_alternatives(tuple(robots))}|it)\b") if robots else None
+    said = re.compile(
+        rf"\b(?P<verb>{_alternatives(only)})\s+(?P<what>(?:(?![,;.:!?]|\b(?:{joins})\b).)+?)"
+        r"(?=\s+(?:to|into|onto|in|on|at)\b)"
+    )
+    # a robot named by a phrase or by a noun of robots ("all carts"), or "it"
+    who = (*robots, *vocab.lexicon.robot_nouns, "it")
+    robot_words = re.compile(rf"\b(?:{_alternatives(who)})\b")
 
     def put(match: re.Match[str]) -> str:
         what = match["what"]
         words = set(what.split())
         named = any(re.search(rf"\b{re.escape(o)}\b", what) for o in objects)
-        if (robot_words is not None and robot_words.search(what)) or not (named or words & nouns):
+        if robot_words.search(what) or not (named or words & nouns):
             return match[0]
         return f"{vocab.lexicon.verbs[0]} {what}"
 
