@@ -541,15 +541,19 @@ class _Interpreter:
             self.named.setdefault(name, f"all {plural_of(noun)}")
         return names
 
-    def spread(self, things: list[str], noun: str) -> None:
-        """Each object rides on its own robot of that noun (in scene order)."""
-        noun = self.vocab.lexicon.singular_robot_noun(noun)
+    def carriers(self, noun: str) -> list[str]:
+        """The robots of a noun that things can be put on (scene order)."""
         domain = self.scene.domain
-        carriers = [
+        return [
             n
             for n, r in self.scene.robots.items()
             if noun in domain.robot_nouns(r.kind) and domain.put_fact("", n, r.kind)
         ]
+
+    def spread(self, things: list[str], noun: str) -> None:
+        """Each object rides on its own robot of that noun (in scene order)."""
+        noun = self.vocab.lexicon.singular_robot_noun(noun)
+        carriers = self.carriers(noun)
         if not carriers:
             raise UnderstandingError(f"nothing can be carried on a {noun}")
         if len(things) > len(carriers):
@@ -844,12 +848,7 @@ class _Interpreter:
         noun = self.vocab.lexicon.singular_robot_noun(words)
         if noun == words or words not in self.vocab.lexicon.robot_nouns:
             return False
-        domain = self.scene.domain
-        carriers = [
-            n
-            for n, r in self.scene.robots.items()
-            if noun in domain.robot_nouns(r.kind) and domain.put_fact("", n, r.kind)
-        ]
+        carriers = self.carriers(noun)
         if not carriers:
             raise UnderstandingError(f"nothing can be put on a {noun}")
         if len(things) != len(carriers):
