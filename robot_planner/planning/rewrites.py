@@ -814,7 +814,7 @@ def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> s
     places = {p: n for p, n in vocab.phrases.items() if n in scene.places}
     goes_to = (
         re.compile(
-            rf"\s+(?:to|into|towards?)\s+(?:the\s+)?(?P<place>{_alternatives(tuple(places))})\b"
+            rf"\s+(?:to|into|towards?)\s+(?:the\s+)?(?P<dest>{_alternatives(tuple(places))})\b"
         )
         if places
         else None
@@ -823,7 +823,7 @@ def _sent_pronoun(text: str, scene: Scene, vocab: Vocabulary, command: str) -> s
     def onto(match: re.Match[str]) -> str:
         phrase = match["robot"]
         where = goes_to.match(text, match.end()) if goes_to is not None else None
-        if where is None or places[where["place"]] not in destinations(scene, phrases[phrase]):
+        if where is None or places[where["dest"]] not in destinations(scene, phrases[phrase]):
             return match[0]  # "..., then move it to the packing bin": the parcel goes
         the = "the " if phrase in lexicon.robot_nouns else ""
         return f"{match[0][: match.end('verb') - match.start()]} {the}{phrase}"
